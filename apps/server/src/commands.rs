@@ -1,0 +1,157 @@
+//! The subcommands.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use incidents_core::{
+    Email, NewUser, ReferenceData, ReferenceDataRepository, RepositoryError, UserRepository,
+};
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::{
+    Application, EXIT_CONFIG, SeedEmpty, backend_name, exit_failure, open_database, prepare_database,
+    telemetry,
+};
+
+/// Shortest password `create-user` accepts.
+const MIN_PASSWORD_LEN: usize = 12;
+
+/// Runs a command line to completion and returns the process exit code.
+#[must_use]
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match Config::from_environment() {
+        Ok(config) => config,
+        Err(error) => {
+            #[expect(clippy::print_stderr, reason = "configuration errors come before logging is set up")]
+            for problem in &error.problems {
+                eprintln!("firefighter-server: configuration error: {problem}");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(config.log_format, &config.log_filter);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&config),
+        Command::Migrate => migrate(&config),
+        Command::Seed => seed(&config),
+        Command::CreateUser { email, name, admin, password_stdin } => {
+            create_user(&config, &email, name, admin, password_stdin)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => exit_failure(&error),
+    }
+}
+
+fn serve(config: &Config) -> anyhow::Result<()> {
+    // Resolve the key before serving: a dev key is generated once and kept for the next start.
+    config
+        .resolve_secret_key()
+        .with_context(|| format!("cannot keep the secret key in {}", config.data_dir.display()))?;
+    let database = prepare_database(config, SeedEmpty::Yes)?;
+    let backend = backend_name(&database);
+    actix_web::rt::System::new().block_on(async move {
+        let application = Application::build(config, database)?;
+        tracing::info!(
+            address = %application.address(),
+            base_url = %config.base_url,
+            database = backend,
+            env = config.env.as_str(),
+            "FireFighter is listening"
+        );
+        application.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+#[expect(clippy::print_stdout, reason = "command output")]
+fn migrate(config: &Config) -> anyhow::Result<()> {
+    let database = open_database(config)?;
+    let report = database.run_migrations()?;
+    if report.applied.is_empty() {
+        println!("database schema is up to date");
+    } else {
+        println!("applied {} migration(s): {}", report.applied.len(), report.applied.join(", "));
+    }
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "command output")]
+fn seed(config: &Config) -> anyhow::Result<()> {
+    let database = prepare_database(config, SeedEmpty::No)?;
+    let report = database.seed(&ReferenceData::defaults())?;
+    if report.total() == 0 {
+        println!("reference data already present: nothing to do");
+    } else {
+        println!(
+            "seeded {} priorities, {} environments, {} role types, {} key event types, {} metric types, \
+             {} impact types with {} levels, {} groups with {} categories, {} cost types",
+            report.priorities,
+            report.environments,
+            report.role_types,
+            report.key_event_types,
+            report.metric_types,
+            report.impact_types,
+            report.impact_levels,
+            report.groups,
+            report.categories,
+            report.cost_types
+        );
+    }
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "command output")]
+fn create_user(
+    config: &Config,
+    email: &str,
+    name: String,
+    admin: bool,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let email = Email::parse(email)?;
+    let password_hash = if password_stdin { Some(hash_password(&read_password()?)?) } else { None };
+    let database = prepare_database(config, SeedEmpty::Yes)?;
+    let user =
+        match database.create_user(&NewUser { email: email.clone(), name, is_admin: admin, password_hash }) {
+            Ok(user) => user,
+            Err(RepositoryError::Conflict { constraint }) if constraint.contains("email") => {
+                bail!("a user with e-mail {email} already exists")
+            }
+            Err(other) => return Err(other.into()),
+        };
+    println!(
+        "created {}user {} (username {}, id {})",
+        if user.is_superuser { "admin " } else { "" },
+        user.email,
+        user.username,
+        user.id
+    );
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        bail!("the password must be at least {MIN_PASSWORD_LEN} characters long");
+    }
+    Ok(password)
+}
+
+fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| anyhow::anyhow!("cannot hash the password: {error}"))
+}

@@ -1,0 +1,105 @@
+//! The HTTP shell: routes, middleware (request ids, security headers, path normalisation) and the
+//! server itself. Handlers translate HTTP to calls on the domain and storage; they decide nothing.
+
+mod health;
+mod request_id;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use storage::Database;
+
+pub use request_id::REQUEST_ID_HEADER;
+
+/// The prefix of every API path, kept from the original so existing clients work unchanged.
+pub const API_PREFIX: &str = "/api/v2/firefighter";
+
+/// What handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub database: Database,
+    pub health_timeout: Duration,
+}
+
+/// How the server runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerOptions {
+    /// Grace period for in-flight requests on SIGTERM / SIGINT.
+    pub shutdown_timeout: Duration,
+    /// Worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+}
+
+/// Registers every route. Public so a private deployment can mount the same API in its own app.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config.service(
+        web::scope(API_PREFIX).service(
+            web::scope("/monitoring")
+                .service(
+                    web::resource("/healthcheck")
+                        .route(web::get().to(health::healthcheck))
+                        .route(web::head().to(health::healthcheck))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/readiness")
+                        .route(web::get().to(health::readiness))
+                        .route(web::head().to(health::readiness))
+                        .default_service(web::to(method_not_allowed)),
+                ),
+        ),
+    );
+}
+
+/// Builds the server on an already bound listener (port 0 in tests).
+///
+/// # Errors
+/// When the listener cannot be used.
+pub fn build_server(
+    state: AppState,
+    listener: TcpListener,
+    options: ServerOptions,
+) -> std::io::Result<Server> {
+    let state = web::Data::from(Arc::new(state));
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(security_headers())
+            .wrap(from_fn(request_id::request_id))
+            .configure(configure)
+            .default_service(web::to(not_found))
+    })
+    // Signals are ours (see `Application::run_until_stopped`): actix would stop abruptly on SIGINT.
+    .disable_signals()
+    .shutdown_timeout(options.shutdown_timeout.as_secs())
+    .listen(listener)?;
+    if let Some(workers) = options.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+}
+
+/// The original's JSON error shape for pages that do not exist.
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .json(serde_json::json!({"error": {"app_code": "NOT_FOUND", "message": "Page not found"}}))
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, "GET, HEAD")).json(
+        serde_json::json!({"error": {"app_code": "METHOD_NOT_ALLOWED", "message": "Method not allowed"}}),
+    )
+}

@@ -1,0 +1,268 @@
+//! Connections and the pool: one [`Database`] handle, whichever backend sits behind it.
+
+use std::fmt;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::{PgConnection, SqliteConnection};
+use incidents_core::RepositoryError;
+
+use crate::database_url::DatabaseUrl;
+use crate::error::{StorageError, one_line, pool_error, repository_error};
+
+/// A connection to either backend. Queries written against it run on both; code that needs one
+/// dialect matches on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Postgres(_) => f.write_str("DbConnection::Postgres"),
+            Self::Sqlite(_) => f.write_str("DbConnection::Sqlite"),
+        }
+    }
+}
+
+/// Which backend a [`Database`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// A short name for logs and readiness output.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most connections open at once.
+    pub max_size: u32,
+    /// How long a caller waits for a free connection (and a new connection for its server).
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self { max_size: 10, connect_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Opens connections of the configured backend (never guessing from the URL, so a PostgreSQL URL
+/// can never turn into a stray SQLite file).
+#[derive(Debug)]
+pub struct DbConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for DbConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres { url } => {
+                let mut conn = PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                // A runaway query must not hold a connection forever (the original used 30 s too).
+                conn.batch_execute("SET statement_timeout = 30000").map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgres(conn))
+            }
+            DatabaseUrl::Sqlite { path } => {
+                let path = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the writer; busy_timeout makes writers queue instead of
+                // failing; foreign keys are off by default in SQLite.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// A pooled connection.
+pub type PooledDbConnection = PooledConnection<DbConnectionManager>;
+
+/// The handle every repository method goes through: a pool of connections to one database.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<DbConnectionManager>,
+    backend: Backend,
+    url: DatabaseUrl,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens a pool and checks that one connection works, so an unreachable database is reported
+    /// at once, in one line, instead of on the first request.
+    ///
+    /// # Errors
+    /// [`StorageError::Connect`] when the database cannot be reached or its directory created.
+    pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, StorageError> {
+        let backend = match url {
+            DatabaseUrl::Sqlite { path } => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| StorageError::Connect {
+                        url: url.redacted(),
+                        reason: format!("cannot create directory {}: {e}", parent.display()),
+                    })?;
+                }
+                Backend::Sqlite
+            }
+            DatabaseUrl::Postgres { .. } => Backend::Postgres,
+        };
+        let manager = DbConnectionManager { url: url.clone() };
+        // Establish the first connection ourselves: r2d2 would retry silently until its timeout and
+        // then report only "timed out waiting for connection".
+        let first = manager.connect().map_err(|error| StorageError::Connect {
+            url: url.redacted(),
+            reason: one_line(&error.to_string()),
+        })?;
+        let pool = Pool::builder()
+            .max_size(options.max_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(options.connect_timeout)
+            .test_on_check_out(false)
+            .error_handler(Box::new(LogPoolErrors))
+            .build_unchecked(manager);
+        drop(first);
+        Ok(Self { pool, backend, url: url.clone() })
+    }
+
+    /// The backend behind this handle.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The database location, password redacted.
+    #[must_use]
+    pub fn redacted_url(&self) -> String {
+        self.url.redacted()
+    }
+
+    /// A connection from the pool.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] when none frees up (or can be opened) in time.
+    pub fn connection(&self) -> Result<PooledDbConnection, RepositoryError> {
+        self.pool.get().map_err(|error| pool_error(&error))
+    }
+
+    /// A connection from the pool, waiting at most `timeout` for it.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] when none frees up (or can be opened) in time.
+    pub fn connection_within(&self, timeout: Duration) -> Result<PooledDbConnection, RepositoryError> {
+        self.pool.get_timeout(timeout).map_err(|error| pool_error(&error))
+    }
+
+    /// Runs `SELECT 1`, waiting at most `timeout` for a connection: the health check.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or the query's failure.
+    pub fn ping(&self, timeout: Duration) -> Result<(), RepositoryError> {
+        let mut conn = self.connection_within(timeout)?;
+        conn.batch_execute("SELECT 1").map_err(repository_error)
+    }
+
+    /// Runs `work` in one write transaction on a pooled connection; see [`write_transaction`].
+    ///
+    /// # Errors
+    /// The pool's, the database's, or `work`'s error.
+    pub fn transaction<T, E>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<RepositoryError> + From<diesel::result::Error>,
+    {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, work)
+    }
+}
+
+/// Runs `work` in one transaction; any error rolls everything back. Nested calls become savepoints.
+///
+/// On SQLite the transaction starts with `BEGIN IMMEDIATE`: it takes the write lock up front, so
+/// concurrent writers queue on `busy_timeout`. A plain (deferred) `BEGIN` would let two transactions
+/// read, then both try to upgrade to writing, and SQLite would fail one at once with "database is locked".
+///
+/// # Errors
+/// The database's or `work`'s error.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    if AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth()?.is_some() {
+        // Already inside a transaction: a savepoint, as diesel does.
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match work(conn) {
+        Ok(value) => match <DbConnection as Connection>::TransactionManager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(commit_error) => {
+                let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+                Err(commit_error.into())
+            }
+        },
+        Err(error) => {
+            if let Err(rollback_error) =
+                <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)
+            {
+                // The pool discards the connection: its transaction manager is now marked broken.
+                tracing::error!(error = %rollback_error, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Pool errors (a connection that failed to open in the background) go to the log, once each.
+#[derive(Debug)]
+struct LogPoolErrors;
+
+impl r2d2::HandleError<r2d2::Error> for LogPoolErrors {
+    fn handle_error(&self, error: r2d2::Error) {
+        tracing::warn!(error = %one_line(&error.to_string()), "database connection failed");
+    }
+}

@@ -1,0 +1,51 @@
+//! FireFighter storage: one diesel schema served on SQLite (the embedded default) and PostgreSQL
+//! (the scaled mode), the migrations of both, and the repositories that implement the ports of
+//! `incidents-core`.
+//!
+//! This crate depends on `incidents-core` and diesel only: no HTTP, no queue, no other adapter.
+//! Queries are written once against [`DbConnection`] (a diesel `MultiConnection`); the few places that
+//! need backend-specific SQL match on it explicitly, so the dialect dispatch is visible where it happens.
+
+mod connection;
+mod database_url;
+mod error;
+mod migrations;
+mod reference_data;
+pub mod schema;
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use connection::{
+    Backend, Database, DbConnection, DbConnectionManager, PoolOptions, PooledDbConnection, write_transaction,
+};
+pub use database_url::{DatabaseUrl, DatabaseUrlError};
+pub use error::StorageError;
+pub use migrations::MigrationReport;
+
+/// The current time as stored: naive UTC, truncated to microseconds (PostgreSQL's precision), so both
+/// backends return exactly what was written.
+pub(crate) fn now() -> chrono::NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now().naive_utc();
+    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+}
+
+/// A fresh id for rows keyed by UUID (stored as text). Version 7 keeps inserts index-friendly.
+pub(crate) fn uuid_text() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub(crate) fn seconds(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Takes a transaction-scoped advisory lock on PostgreSQL; SQLite already serialises writers.
+pub(crate) fn postgres_transaction_lock(conn: &mut DbConnection, key: i64) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConnection::Postgres(pg) => pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({key})")),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}

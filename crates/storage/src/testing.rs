@@ -1,0 +1,140 @@
+//! Test databases: a temporary SQLite file, or a fresh PostgreSQL database per test.
+//!
+//! PostgreSQL is used when `FF_TEST_DATABASE_URL` names a server (any database on it; each test
+//! creates and drops its own `ff_test_<uuid>` database, so tests run in parallel). When the variable is
+//! unset the PostgreSQL variant is skipped; when it is set and the server is unreachable, tests fail.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use incidents_core::{ReferenceData, ReferenceDataRepository};
+
+use crate::{Backend, Database, DatabaseUrl, PoolOptions};
+
+/// The variable naming the PostgreSQL server tests may create databases on.
+pub const TEST_DATABASE_URL_VAR: &str = "FF_TEST_DATABASE_URL";
+
+/// A migrated database that disappears when dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub database: Database,
+    pub url: DatabaseUrl,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    Sqlite(#[expect(dead_code, reason = "held for its Drop, which removes the directory")] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// A migrated SQLite database in a temporary directory.
+    ///
+    /// # Panics
+    /// When the temporary directory or the database cannot be created: the test cannot run.
+    #[must_use]
+    #[expect(clippy::expect_used, reason = "test setup: failing loudly is the point")]
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let url = DatabaseUrl::sqlite(dir.path().join("firefighter.db"));
+        let database =
+            Database::connect(&url, PoolOptions::default()).expect("open the SQLite test database");
+        database.run_migrations().expect("migrate the SQLite test database");
+        Self { database, url, cleanup: Cleanup::Sqlite(dir) }
+    }
+
+    /// A migrated, empty PostgreSQL database of its own, or `None` when `FF_TEST_DATABASE_URL` is unset.
+    ///
+    /// # Panics
+    /// When `FF_TEST_DATABASE_URL` is set but the server cannot be used: CI must fail, not skip.
+    #[must_use]
+    #[expect(clippy::expect_used, reason = "test setup: failing loudly is the point")]
+    pub fn postgres() -> Option<Self> {
+        let admin_url = std::env::var(TEST_DATABASE_URL_VAR).ok().filter(|url| !url.trim().is_empty())?;
+        let name = format!("ff_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|error| {
+            panic!("{TEST_DATABASE_URL_VAR} is set but PostgreSQL is unreachable: {error}")
+        });
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the test database");
+        let url = DatabaseUrl::Postgres { url: with_database_name(&admin_url, &name) };
+        let database =
+            Database::connect(&url, PoolOptions::default()).expect("open the PostgreSQL test database");
+        database.run_migrations().expect("migrate the PostgreSQL test database");
+        Some(Self { database, url, cleanup: Cleanup::Postgres { admin_url, name } })
+    }
+
+    /// SQLite, then PostgreSQL when configured: run a test body on each.
+    #[must_use]
+    pub fn each_backend() -> Vec<Self> {
+        let mut databases = vec![Self::sqlite()];
+        match Self::postgres() {
+            Some(postgres) => databases.push(postgres),
+            None => skipped_postgres_notice(),
+        }
+        databases
+    }
+
+    /// Loads the default reference data.
+    ///
+    /// # Panics
+    /// When seeding fails.
+    #[must_use]
+    #[expect(clippy::expect_used, reason = "test setup: failing loudly is the point")]
+    pub fn seeded(self) -> Self {
+        self.database.seed(&ReferenceData::defaults()).expect("seed the test database");
+        self
+    }
+
+    /// The backend under test, for assertion messages.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.database.backend()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            // FORCE ends the pool's connections, which the field drop would close a moment later.
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn skipped_postgres_notice() {
+    use std::sync::Once;
+    static NOTICE: Once = Once::new();
+    NOTICE.call_once(|| {
+        tracing::warn!("{TEST_DATABASE_URL_VAR} is unset: PostgreSQL variants of storage tests are skipped");
+    });
+}
+
+/// `postgres://u@h:5432/anything?x=y` with its database replaced by `name`.
+#[must_use]
+pub fn with_database_name(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let query = tail.find('?').map_or("", |at| &tail[at..]);
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database_name;
+
+    #[test]
+    fn replaces_only_the_database() {
+        assert_eq!(
+            with_database_name("postgres://p@127.0.0.1:5432/postgres", "x"),
+            "postgres://p@127.0.0.1:5432/x"
+        );
+        assert_eq!(with_database_name("postgres://p@h", "x"), "postgres://p@h/x");
+        assert_eq!(
+            with_database_name("postgres://p@h/db?sslmode=disable", "x"),
+            "postgres://p@h/x?sslmode=disable"
+        );
+    }
+}

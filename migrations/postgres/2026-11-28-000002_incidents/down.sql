@@ -1,0 +1,9 @@
+DROP TABLE incident_tags;
+DROP TABLE incident_costs;
+DROP TABLE incident_metrics;
+DROP TABLE incident_memberships;
+DROP TABLE incident_roles;
+DROP TABLE incident_impacts;
+DROP TABLE impacts;
+DROP TABLE incident_updates;
+DROP TABLE incidents;

@@ -1,0 +1,3 @@
+DROP TABLE outbox_events;
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_is_append_only();

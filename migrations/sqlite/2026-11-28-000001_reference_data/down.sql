@@ -1,0 +1,13 @@
+DROP TABLE tags;
+DROP TABLE incident_cost_types;
+DROP TABLE metric_types;
+DROP TABLE key_event_types;
+DROP TABLE incident_role_types;
+DROP TABLE impact_levels;
+DROP TABLE impact_types;
+DROP TABLE incident_categories;
+DROP TABLE category_groups;
+DROP TABLE environments;
+DROP TABLE severities;
+DROP TABLE priorities;
+DROP TABLE users;
