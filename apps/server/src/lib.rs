@@ -125,13 +125,14 @@ impl Application {
         let handle = self.server.handle();
         let mut server = std::pin::pin!(self.server);
         tokio::select! {
-            result = &mut server => return result,
+            result = &mut server => result,
             () = shutdown => {
                 tracing::info!("shutdown requested: finishing in-flight requests");
-                handle.stop(true).await;
+                // The stop completes only while the server future is polled: drive both.
+                let (result, ()) = tokio::join!(server, handle.stop(true));
+                result
             }
         }
-        server.await
     }
 }
 

@@ -10,6 +10,7 @@ pub mod ports;
 pub mod reference;
 pub mod status;
 pub mod user;
+pub mod workflow;
 
 pub use impact::{ImpactLevelCode, NoImpactError, priority_value_from_impacts};
 pub use ports::{ReferenceDataRepository, RepositoryError, SeedReport, UserRepository};

@@ -50,6 +50,19 @@ impl TestDatabase {
     #[must_use]
     #[expect(clippy::expect_used, reason = "test setup: failing loudly is the point")]
     pub fn postgres() -> Option<Self> {
+        let test = Self::postgres_unmigrated()?;
+        test.database.run_migrations().expect("migrate the PostgreSQL test database");
+        Some(test)
+    }
+
+    /// An empty PostgreSQL database of its own (not even migrated), or `None` when
+    /// `FF_TEST_DATABASE_URL` is unset: for tests of the migrate command itself.
+    ///
+    /// # Panics
+    /// When `FF_TEST_DATABASE_URL` is set but the server cannot be used: CI must fail, not skip.
+    #[must_use]
+    #[expect(clippy::expect_used, reason = "test setup: failing loudly is the point")]
+    pub fn postgres_unmigrated() -> Option<Self> {
         let admin_url = std::env::var(TEST_DATABASE_URL_VAR).ok().filter(|url| !url.trim().is_empty())?;
         let name = format!("ff_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|error| {
@@ -59,7 +72,6 @@ impl TestDatabase {
         let url = DatabaseUrl::Postgres { url: with_database_name(&admin_url, &name) };
         let database =
             Database::connect(&url, PoolOptions::default()).expect("open the PostgreSQL test database");
-        database.run_migrations().expect("migrate the PostgreSQL test database");
         Some(Self { database, url, cleanup: Cleanup::Postgres { admin_url, name } })
     }
 

@@ -1,0 +1,33 @@
+# FireFighter — developer entry points. `make run` and `make test` work on a fresh clone with only Rust
+# (and a C compiler) installed: SQLite and libpq are built from bundled sources.
+
+CARGO ?= cargo
+
+.PHONY: run test lint fmt ci bench-startup build
+
+## Run the server in the embedded mode (SQLite under ./data, http://127.0.0.1:8000).
+run:
+	$(CARGO) run --release --locked --bin firefighter-server -- serve
+
+## Run the whole test suite. PostgreSQL variants run when FF_TEST_DATABASE_URL is set.
+test:
+	$(CARGO) test --workspace --locked
+
+## Formatting check and clippy with warnings as errors.
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## What CI runs: start the local services if needed, lint, then the tests against PostgreSQL.
+ci:
+	bash .ci/run
+
+build:
+	$(CARGO) build --release --locked --bin firefighter-server
+
+## Start-up time of a release build, from exec to a healthy answer (see docs/benchmarks.md).
+bench-startup: build
+	bash bench/startup.sh
