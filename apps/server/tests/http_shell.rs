@@ -59,7 +59,10 @@ async fn healthcheck_and_readiness_answer_ok_with_a_request_id() {
             response.headers().get("x-content-type-options").map(reqwest::header::HeaderValue::as_bytes),
             Some(&b"nosniff"[..])
         );
-        assert_eq!(response.headers().get("x-frame-options").map(reqwest::header::HeaderValue::as_bytes), Some(&b"DENY"[..]));
+        assert_eq!(
+            response.headers().get("x-frame-options").map(reqwest::header::HeaderValue::as_bytes),
+            Some(&b"DENY"[..])
+        );
         assert_eq!(response.text().await.ok().as_deref(), Some(r#"{"status":"ok"}"#));
 
         let response = app.get(READINESS).await;
@@ -83,7 +86,10 @@ async fn an_incoming_request_id_is_kept_and_a_malformed_one_replaced() {
         .send()
         .await
         .expect("request sent");
-    assert_eq!(response.headers().get(REQUEST_ID_HEADER).map(reqwest::header::HeaderValue::as_bytes), Some(&b"lb-7f3a.9"[..]));
+    assert_eq!(
+        response.headers().get(REQUEST_ID_HEADER).map(reqwest::header::HeaderValue::as_bytes),
+        Some(&b"lb-7f3a.9"[..])
+    );
 
     let response = app
         .client
@@ -106,7 +112,10 @@ async fn head_works_and_other_methods_are_refused() {
 
     let post = app.client.post(app.url(HEALTH)).body("{}").send().await.expect("request sent");
     assert_eq!(post.status(), 405);
-    assert_eq!(post.headers().get("allow").map(reqwest::header::HeaderValue::as_bytes), Some(&b"GET, HEAD"[..]));
+    assert_eq!(
+        post.headers().get("allow").map(reqwest::header::HeaderValue::as_bytes),
+        Some(&b"GET, HEAD"[..])
+    );
     assert!(post.headers().get(REQUEST_ID_HEADER).is_some());
 
     let missing = app.get("/api/v2/firefighter/nothing-here").await;
