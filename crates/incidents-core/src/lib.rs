@@ -5,15 +5,27 @@
 //! This crate must stay free of I/O: no actix, diesel, lapin, redis or reqwest. Adapters depend on it,
 //! never the other way round, so the rules written here apply identically to every entry point.
 
+pub mod events;
 pub mod impact;
+pub mod incident;
+pub mod lifecycle;
+pub mod metrics;
+pub mod money;
 pub mod ports;
 pub mod reference;
 pub mod status;
 pub mod user;
 pub mod workflow;
 
+pub use events::{Actor, EntryPoint};
 pub use impact::{ImpactLevelCode, NoImpactError, priority_value_from_impacts};
-pub use ports::{ReferenceDataRepository, RepositoryError, SeedReport, UserRepository};
+pub use incident::IncidentId;
+pub use lifecycle::{IncidentLifecycle, LifecycleError};
+pub use money::Amount;
+pub use ports::{
+    IncidentStore, IncidentTransaction, NoPostMortemBackend, PostMortemBackend, ReferenceDataRepository,
+    RepositoryError, SeedReport, UserRepository,
+};
 pub use reference::ReferenceData;
 pub use status::{ClosureReason, IncidentStatus, UnknownValue};
 pub use user::{Email, InvalidEmail, NewUser, User, UserId};

@@ -3,8 +3,20 @@
 //! Ports are synchronous. Storage is diesel (synchronous); callers on an async executor run a whole
 //! use case on a blocking thread rather than hopping between threads for each query.
 
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+
+use crate::events::{AuditEntry, DomainEvent};
+use crate::incident::{
+    CategoryRef, CostInput, CostRecord, EnvironmentRef, ImpactLevelRef, IncidentChanges, IncidentId,
+    IncidentState, KeyEventTypeRef, MetricTypeRef, NewIncident, PriorityRef, RoleTypeRef, TimelineEntry,
+};
+use crate::lifecycle::LifecycleError;
+use crate::metrics::ComputedMetric;
 use crate::reference::ReferenceData;
-use crate::user::{Email, NewUser, User};
+use crate::user::{Email, NewUser, User, UserId};
+use crate::workflow::PostMortemState;
 
 /// A storage failure, in terms the domain and the entry points can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,4 +96,162 @@ pub trait UserRepository {
     /// # Errors
     /// A storage failure.
     fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, RepositoryError>;
+}
+
+/// Runs lifecycle work in transactions. Implemented by storage.
+pub trait IncidentStore {
+    /// Runs `work` in one write transaction: everything it writes commits together or not at all.
+    /// Concurrent writers to one incident are serialised by [`IncidentTransaction::lock_incident`].
+    ///
+    /// # Errors
+    /// `work`'s error (the transaction is rolled back), or a storage failure.
+    fn write<T>(
+        &self,
+        work: &mut dyn FnMut(&mut dyn IncidentTransaction) -> Result<T, LifecycleError>,
+    ) -> Result<T, LifecycleError>;
+
+    /// Runs `work` for reading (no lock is taken).
+    ///
+    /// # Errors
+    /// `work`'s error, or a storage failure.
+    fn read<T>(
+        &self,
+        work: &mut dyn FnMut(&mut dyn IncidentTransaction) -> Result<T, LifecycleError>,
+    ) -> Result<T, LifecycleError>;
+}
+
+/// What the lifecycle reads and writes inside one transaction.
+pub trait IncidentTransaction {
+    /// A priority by id.
+    fn priority(&mut self, id: &str) -> Result<Option<PriorityRef>, RepositoryError>;
+    /// The priority with this value (1 = P1 …).
+    fn priority_by_value(&mut self, value: i32) -> Result<Option<PriorityRef>, RepositoryError>;
+    fn environment(&mut self, id: &str) -> Result<Option<EnvironmentRef>, RepositoryError>;
+    fn category(&mut self, id: &str) -> Result<Option<CategoryRef>, RepositoryError>;
+    /// The impact levels among `ids` that exist.
+    fn impact_levels(&mut self, ids: &[String]) -> Result<Vec<ImpactLevelRef>, RepositoryError>;
+    fn role_types(&mut self) -> Result<Vec<RoleTypeRef>, RepositoryError>;
+    fn key_event_types(&mut self) -> Result<Vec<KeyEventTypeRef>, RepositoryError>;
+    fn metric_types(&mut self) -> Result<Vec<MetricTypeRef>, RepositoryError>;
+    fn user_exists(&mut self, user: UserId) -> Result<bool, RepositoryError>;
+
+    /// The open incident (at or below Mitigated) holding `key`, oldest first.
+    fn open_incident_with_dedup_key(&mut self, key: &str) -> Result<Option<IncidentId>, RepositoryError>;
+    /// Inserts an incident in status Open.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Conflict`] with constraint `incidents_unique_open_dedup_key` when an open
+    /// incident holds the dedup key.
+    fn insert_incident(
+        &mut self,
+        incident: &NewIncident,
+        now: NaiveDateTime,
+    ) -> Result<IncidentId, RepositoryError>;
+    /// Reads an incident and locks it until the transaction ends.
+    fn lock_incident(&mut self, id: IncidentId) -> Result<Option<IncidentState>, RepositoryError>;
+    /// Reads an incident without locking it.
+    fn load_incident(&mut self, id: IncidentId) -> Result<Option<IncidentState>, RepositoryError>;
+    /// Writes the given columns and `updated_at`.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Conflict`] with constraint `incidents_unique_open_dedup_key` when reopening
+    /// would give two open incidents the same dedup key.
+    fn update_incident(
+        &mut self,
+        id: IncidentId,
+        changes: &IncidentChanges,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError>;
+
+    /// Appends a timeline entry; returns its id.
+    fn insert_timeline_entry(
+        &mut self,
+        id: IncidentId,
+        entry: &TimelineEntry,
+        author: Option<UserId>,
+        event_ts: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<String, RepositoryError>;
+    /// The latest timestamp of each key event the incident has recorded.
+    fn key_events(&mut self, id: IncidentId) -> Result<HashMap<String, NaiveDateTime>, RepositoryError>;
+    /// Records (or moves) a key event.
+    fn set_key_event(
+        &mut self,
+        id: IncidentId,
+        event_type: &str,
+        at: NaiveDateTime,
+        author: Option<UserId>,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError>;
+    /// Removes a key event.
+    fn clear_key_event(&mut self, id: IncidentId, event_type: &str) -> Result<(), RepositoryError>;
+    /// Replaces all of the incident's metrics.
+    fn replace_metrics(
+        &mut self,
+        id: IncidentId,
+        metrics: &[ComputedMetric],
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError>;
+
+    /// Role type id → holder.
+    fn roles(&mut self, id: IncidentId) -> Result<Vec<(i64, UserId)>, RepositoryError>;
+    fn set_role(
+        &mut self,
+        id: IncidentId,
+        role_type_id: i64,
+        user: UserId,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError>;
+    fn remove_role(&mut self, id: IncidentId, role_type_id: i64) -> Result<(), RepositoryError>;
+    /// Adds a member (no-op when already one).
+    fn add_member(&mut self, id: IncidentId, user: UserId, now: NaiveDateTime)
+    -> Result<(), RepositoryError>;
+    fn link_impact(
+        &mut self,
+        id: IncidentId,
+        level: &ImpactLevelRef,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError>;
+
+    fn insert_cost(
+        &mut self,
+        id: IncidentId,
+        cost: &CostInput,
+        now: NaiveDateTime,
+    ) -> Result<CostRecord, RepositoryError>;
+    /// A cost of this incident.
+    fn cost(&mut self, id: IncidentId, cost_id: i64) -> Result<Option<CostRecord>, RepositoryError>;
+    fn update_cost(
+        &mut self,
+        cost_id: i64,
+        cost: &CostInput,
+        now: NaiveDateTime,
+    ) -> Result<CostRecord, RepositoryError>;
+    fn delete_cost(&mut self, cost_id: i64) -> Result<(), RepositoryError>;
+
+    fn append_audit(&mut self, entry: &AuditEntry, now: NaiveDateTime) -> Result<(), RepositoryError>;
+    fn append_event(&mut self, event: &DomainEvent, now: NaiveDateTime) -> Result<(), RepositoryError>;
+}
+
+/// Where post-mortems live (Confluence, Jira), asked before an incident that needs one may close.
+pub trait PostMortemBackend {
+    /// Whether a backend is configured at all; without one, no incident needs a post-mortem.
+    fn is_configured(&self) -> bool;
+    /// The state of the incident's post-mortem. May call a remote service; never called inside a
+    /// database transaction.
+    fn state(&self, id: IncidentId) -> PostMortemState;
+}
+
+/// No post-mortem backend: post-mortems are never required.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoPostMortemBackend;
+
+impl PostMortemBackend for NoPostMortemBackend {
+    fn is_configured(&self) -> bool {
+        false
+    }
+
+    fn state(&self, _id: IncidentId) -> PostMortemState {
+        PostMortemState::NotLinked
+    }
 }

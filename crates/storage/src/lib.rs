@@ -9,6 +9,7 @@
 mod connection;
 mod database_url;
 mod error;
+mod incidents;
 mod migrations;
 mod reference_data;
 pub mod schema;
