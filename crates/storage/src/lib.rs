@@ -9,6 +9,7 @@
 mod connection;
 mod database_url;
 mod error;
+mod incident_queries;
 mod incidents;
 mod migrations;
 mod reference_data;

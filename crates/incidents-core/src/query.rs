@@ -1,0 +1,263 @@
+//! The read side: what can be asked about incidents (filters, ordering, pages) and the read models
+//! returned. Storage implements [`IncidentQueries`]; the filters are those of the original's incident
+//! filter set (web list, statistics and API share them).
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use crate::date_range::DateRange;
+use crate::incident::IncidentId;
+use crate::money::Amount;
+use crate::ports::RepositoryError;
+use crate::status::{ClosureReason, IncidentStatus};
+use crate::user::UserId;
+
+/// Which incidents to return. Every set field narrows the result (AND); list fields match any value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    /// Full-text search on title and description; a number also matches that incident id.
+    pub search: Option<String>,
+    pub created_at: Option<DateRange>,
+    pub created_at_gte: Option<NaiveDateTime>,
+    pub created_at_gt: Option<NaiveDateTime>,
+    pub created_at_lte: Option<NaiveDateTime>,
+    pub created_at_lt: Option<NaiveDateTime>,
+    pub status: Vec<IncidentStatus>,
+    pub status_gte: Option<IncidentStatus>,
+    pub status_gt: Option<IncidentStatus>,
+    pub status_lte: Option<IncidentStatus>,
+    pub status_lt: Option<IncidentStatus>,
+    pub environment: Vec<String>,
+    pub environment_value: Vec<String>,
+    pub priority: Vec<String>,
+    pub group: Vec<String>,
+    pub category: Vec<String>,
+    pub created_by: Vec<UserId>,
+    pub id: Vec<IncidentId>,
+    pub id_gte: Option<i64>,
+    pub id_gt: Option<i64>,
+    pub id_lte: Option<i64>,
+    pub id_lt: Option<i64>,
+    pub ignored: Option<bool>,
+}
+
+/// What to sort by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrderField {
+    /// By the priority's order (P1 first ascending).
+    Priority,
+    Title,
+    #[default]
+    Id,
+    CreatedAt,
+    /// By the creator's username.
+    CreatedBy,
+}
+
+/// A sort order; ties are always broken by id, so pages are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderBy {
+    pub field: OrderField,
+    pub descending: bool,
+}
+
+impl Default for OrderBy {
+    /// Newest first, as the original lists.
+    fn default() -> Self {
+        Self { field: OrderField::Id, descending: true }
+    }
+}
+
+impl OrderBy {
+    /// Parses the original's `order_by` values: `priority`, `title`, `id`, `created_at`, `created_by`,
+    /// with a leading `-` for descending.
+    ///
+    /// # Errors
+    /// An unknown field, with the accepted ones.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (descending, name) = text.strip_prefix('-').map_or((false, text), |rest| (true, rest));
+        let field = match name {
+            "priority" => OrderField::Priority,
+            "title" => OrderField::Title,
+            "id" => OrderField::Id,
+            "created_at" => OrderField::CreatedAt,
+            "created_by" => OrderField::CreatedBy,
+            _ => {
+                return Err(format!(
+                    "unknown order_by {text:?} (use priority, title, id, created_at or created_by, with - for descending)"
+                ));
+            }
+        };
+        Ok(Self { field, descending })
+    }
+}
+
+/// Which slice of the result to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// A slice of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Rows matching the filter in all pages.
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvironmentView {
+    pub id: String,
+    pub value: String,
+    pub name: String,
+    pub description: String,
+    pub order: i32,
+    pub default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriorityView {
+    pub id: String,
+    pub name: String,
+    pub value: i32,
+    pub emoji: String,
+    pub description: String,
+    pub order: i32,
+    pub default: bool,
+    pub needs_postmortem: bool,
+    pub enabled_create: bool,
+    pub enabled_update: bool,
+    pub reminder_time_seconds: i64,
+    pub sla_seconds: i64,
+    pub recommended_response_type: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub order: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CategoryView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub order: i32,
+    pub private: bool,
+    pub deploy_warning: bool,
+    pub group: GroupView,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub username: String,
+    /// The display name: the name, else the username.
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleView {
+    pub slug: String,
+    pub name: String,
+    pub user: UserView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricView {
+    pub slug: String,
+    pub code: String,
+    pub name: String,
+    pub duration_micros: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CostView {
+    pub id: i64,
+    pub cost_type: String,
+    pub amount: Option<Amount>,
+    pub currency: String,
+    pub details: Option<String>,
+}
+
+/// An incident with everything the API and the dashboard show about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentView {
+    pub id: IncidentId,
+    pub title: String,
+    pub description: String,
+    pub status: IncidentStatus,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub mitigated_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub closure_reason: Option<ClosureReason>,
+    pub closure_reference: String,
+    pub dedup_key: Option<String>,
+    pub ignored: bool,
+    pub private: bool,
+    pub custom_fields: serde_json::Value,
+    pub environment: EnvironmentView,
+    pub priority: PriorityView,
+    pub category: CategoryView,
+    pub created_by: UserView,
+    pub roles: Vec<RoleView>,
+    pub metrics: Vec<MetricView>,
+    pub costs: Vec<CostView>,
+    pub tags: Vec<String>,
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineView {
+    pub id: String,
+    pub event_ts: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub author: Option<UserView>,
+    pub message: Option<String>,
+    pub status: Option<IncidentStatus>,
+    pub priority: Option<String>,
+    pub environment: Option<String>,
+    pub category: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub event_type: Option<String>,
+}
+
+/// Reading incidents. Implemented by storage.
+pub trait IncidentQueries {
+    /// One incident with its relations.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn incident(&self, id: IncidentId) -> Result<Option<IncidentView>, RepositoryError>;
+
+    /// A page of incidents matching `filter`, in `order`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn incidents(
+        &self,
+        filter: &IncidentFilter,
+        order: OrderBy,
+        page: PageRequest,
+    ) -> Result<Page<IncidentView>, RepositoryError>;
+
+    /// An incident's timeline, oldest first.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn timeline(&self, id: IncidentId, page: PageRequest) -> Result<Page<TimelineView>, RepositoryError>;
+}

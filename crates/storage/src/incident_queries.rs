@@ -1,0 +1,549 @@
+//! The read side: incidents with their relations, filtered, ordered and paged, on both backends.
+//!
+//! A page is read in two steps: the ids matching the filter in the requested order (one query over
+//! the joined tables, so every filter and sort can use an index), then the rows and their relations
+//! for just those ids (a handful of `IN (…)` queries, never one per incident).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use incidents_core::query::{
+    CategoryView, CostView, EnvironmentView, GroupView, IncidentFilter, IncidentQueries, IncidentView,
+    MetricView, OrderBy, OrderField, Page, PageRequest, PriorityView, RoleView, TimelineView, UserView,
+};
+use incidents_core::{Amount, ClosureReason, IncidentId, IncidentStatus, RepositoryError, UserId};
+
+use crate::connection::{Backend, Database, DbConnection};
+use crate::error::repository_error;
+use crate::schema::{
+    category_groups, environments, incident_categories, incident_cost_types, incident_costs,
+    incident_metrics, incident_role_types, incident_roles, incident_tags, incident_updates, incidents,
+    metric_types, priorities, tags, users,
+};
+
+type QueryResult<T> = Result<T, RepositoryError>;
+
+fn internal(message: impl Into<String>) -> RepositoryError {
+    RepositoryError::Internal(message.into())
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = incidents)]
+struct IncidentColumns {
+    id: i64,
+    title: String,
+    description: String,
+    status: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    mitigated_at: Option<NaiveDateTime>,
+    closed_at: Option<NaiveDateTime>,
+    closure_reason: Option<String>,
+    closure_reference: String,
+    dedup_key: Option<String>,
+    ignored: bool,
+    private: bool,
+    custom_fields: String,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = priorities)]
+struct PriorityColumns {
+    id: String,
+    name: String,
+    value: i32,
+    emoji: String,
+    description: String,
+    sort_order: i32,
+    is_default: bool,
+    needs_postmortem: bool,
+    enabled_create: bool,
+    enabled_update: bool,
+    reminder_time_seconds: i64,
+    sla_seconds: i64,
+    recommended_response_type: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = environments)]
+struct EnvironmentColumns {
+    id: String,
+    value: String,
+    name: String,
+    description: String,
+    sort_order: i32,
+    is_default: bool,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = incident_categories)]
+struct CategoryColumns {
+    id: String,
+    name: String,
+    description: String,
+    sort_order: i32,
+    private: bool,
+    deploy_warning: bool,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = category_groups)]
+struct GroupColumns {
+    id: String,
+    name: String,
+    description: String,
+    sort_order: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct UserColumns {
+    id: String,
+    username: String,
+    name: String,
+    email: String,
+}
+
+impl TryFrom<UserColumns> for UserView {
+    type Error = RepositoryError;
+
+    fn try_from(user: UserColumns) -> QueryResult<Self> {
+        let id =
+            user.id.parse().map(UserId).map_err(|_| internal(format!("not a user id: {:?}", user.id)))?;
+        let name = if user.name.is_empty() { user.username.clone() } else { user.name };
+        Ok(Self { id, username: user.username, name, email: user.email })
+    }
+}
+
+type IncidentRow =
+    (IncidentColumns, PriorityColumns, EnvironmentColumns, CategoryColumns, GroupColumns, UserColumns);
+
+fn view(row: IncidentRow) -> QueryResult<IncidentView> {
+    let (incident, priority, environment, category, group, user) = row;
+    Ok(IncidentView {
+        id: IncidentId(incident.id),
+        title: incident.title,
+        description: incident.description,
+        status: IncidentStatus::from_value(incident.status).map_err(|e| internal(e.to_string()))?,
+        created_at: incident.created_at,
+        updated_at: incident.updated_at,
+        mitigated_at: incident.mitigated_at,
+        closed_at: incident.closed_at,
+        closure_reason: incident
+            .closure_reason
+            .as_deref()
+            .map(ClosureReason::parse)
+            .transpose()
+            .map_err(|e| internal(e.to_string()))?,
+        closure_reference: incident.closure_reference,
+        dedup_key: incident.dedup_key,
+        ignored: incident.ignored,
+        private: incident.private,
+        custom_fields: serde_json::from_str(&incident.custom_fields)
+            .unwrap_or_else(|_| serde_json::json!({})),
+        environment: EnvironmentView {
+            id: environment.id,
+            value: environment.value,
+            name: environment.name,
+            description: environment.description,
+            order: environment.sort_order,
+            default: environment.is_default,
+        },
+        priority: PriorityView {
+            id: priority.id,
+            name: priority.name,
+            value: priority.value,
+            emoji: priority.emoji,
+            description: priority.description,
+            order: priority.sort_order,
+            default: priority.is_default,
+            needs_postmortem: priority.needs_postmortem,
+            enabled_create: priority.enabled_create,
+            enabled_update: priority.enabled_update,
+            reminder_time_seconds: priority.reminder_time_seconds,
+            sla_seconds: priority.sla_seconds,
+            recommended_response_type: priority.recommended_response_type,
+            created_at: priority.created_at,
+            updated_at: priority.updated_at,
+        },
+        category: CategoryView {
+            id: category.id,
+            name: category.name,
+            description: category.description,
+            order: category.sort_order,
+            private: category.private,
+            deploy_warning: category.deploy_warning,
+            group: GroupView {
+                id: group.id,
+                name: group.name,
+                description: group.description,
+                order: group.sort_order,
+                created_at: group.created_at,
+                updated_at: group.updated_at,
+            },
+            created_at: category.created_at,
+            updated_at: category.updated_at,
+        },
+        created_by: UserView::try_from(user)?,
+        roles: Vec::new(),
+        metrics: Vec::new(),
+        costs: Vec::new(),
+        tags: Vec::new(),
+    })
+}
+
+#[derive(Queryable)]
+struct CostRow {
+    incident_id: i64,
+    id: i64,
+    cost_type: String,
+    cents: Option<i64>,
+    currency: String,
+    details: Option<String>,
+}
+
+/// Loads full incidents for `ids`, in that order, with their roles, metrics, costs and tags.
+fn load_views(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<IncidentView>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<IncidentRow> = incidents::table
+        .inner_join(priorities::table)
+        .inner_join(environments::table)
+        .inner_join(incident_categories::table.inner_join(category_groups::table))
+        .inner_join(users::table)
+        .filter(incidents::id.eq_any(ids))
+        .select((
+            IncidentColumns::as_select(),
+            PriorityColumns::as_select(),
+            EnvironmentColumns::as_select(),
+            CategoryColumns::as_select(),
+            GroupColumns::as_select(),
+            UserColumns::as_select(),
+        ))
+        .load(conn)
+        .map_err(repository_error)?;
+    let mut by_id: HashMap<i64, IncidentView> =
+        rows.into_iter().map(|row| view(row).map(|v| (v.id.0, v))).collect::<QueryResult<_>>()?;
+
+    let roles: Vec<(i64, String, String, UserColumns)> = incident_roles::table
+        .inner_join(incident_role_types::table)
+        .inner_join(users::table)
+        .filter(incident_roles::incident_id.eq_any(ids))
+        .order((incident_role_types::sort_order, incident_role_types::id))
+        .select((
+            incident_roles::incident_id,
+            incident_role_types::slug,
+            incident_role_types::name,
+            UserColumns::as_select(),
+        ))
+        .load(conn)
+        .map_err(repository_error)?;
+    for (incident_id, slug, name, user) in roles {
+        if let Some(incident) = by_id.get_mut(&incident_id) {
+            incident.roles.push(RoleView { slug, name, user: UserView::try_from(user)? });
+        }
+    }
+    let metrics: Vec<(i64, String, String, String, i64)> = incident_metrics::table
+        .inner_join(metric_types::table)
+        .filter(incident_metrics::incident_id.eq_any(ids))
+        .order(metric_types::id)
+        .select((
+            incident_metrics::incident_id,
+            metric_types::slug,
+            metric_types::code,
+            metric_types::name,
+            incident_metrics::duration_micros,
+        ))
+        .load(conn)
+        .map_err(repository_error)?;
+    for (incident_id, slug, code, name, duration_micros) in metrics {
+        if let Some(incident) = by_id.get_mut(&incident_id) {
+            incident.metrics.push(MetricView { slug, code, name, duration_micros });
+        }
+    }
+    let costs: Vec<CostRow> = incident_costs::table
+        .inner_join(incident_cost_types::table)
+        .filter(incident_costs::incident_id.eq_any(ids))
+        .order(incident_costs::id)
+        .select((
+            incident_costs::incident_id,
+            incident_costs::id,
+            incident_cost_types::name,
+            incident_costs::amount_cents,
+            incident_costs::currency,
+            incident_costs::details,
+        ))
+        .load(conn)
+        .map_err(repository_error)?;
+    for CostRow { incident_id, id, cost_type, cents, currency, details } in costs {
+        if let Some(incident) = by_id.get_mut(&incident_id) {
+            let amount = cents.map(Amount::from_cents).transpose().map_err(|e| internal(e.to_string()))?;
+            incident.costs.push(CostView { id, cost_type, amount, currency, details });
+        }
+    }
+    let tag_rows: Vec<(i64, String)> = incident_tags::table
+        .inner_join(tags::table)
+        .filter(incident_tags::incident_id.eq_any(ids))
+        .order(tags::name)
+        .select((incident_tags::incident_id, tags::name))
+        .load(conn)
+        .map_err(repository_error)?;
+    for (incident_id, name) in tag_rows {
+        if let Some(incident) = by_id.get_mut(&incident_id) {
+            incident.tags.push(name);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// The search words of a free-text term, for FTS5: each quoted, all required.
+fn fts5_query(term: &str) -> Option<String> {
+    let words: Vec<String> = term
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| format!("\"{word}\""))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Builds the id query for `filter`, boxed so filters can be added one by one; called once for the
+/// page and once for the count. `$backend` picks the full-text search dialect.
+macro_rules! filtered_incidents {
+    ($filter:expr, $backend:expr) => {{
+        let filter: &IncidentFilter = $filter;
+        let mut query = incidents::table
+            .inner_join(priorities::table)
+            .inner_join(environments::table)
+            .inner_join(incident_categories::table)
+            .inner_join(users::table)
+            .into_boxed();
+        if let Some(term) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let by_id = term.trim_start_matches('#').parse::<i64>().ok().unwrap_or(-1);
+            let matches = match $backend {
+                Backend::Postgres => sql::<Bool>(
+                    "((setweight(to_tsvector('english', incidents.title), 'A') || \
+                     setweight(to_tsvector('english', incidents.description), 'B')) \
+                     @@ websearch_to_tsquery('english', ",
+                )
+                .bind::<Text, _>(term.to_owned())
+                .sql("))"),
+                Backend::Sqlite => sql::<Bool>(
+                    "(incidents.id IN (SELECT rowid FROM incidents_search WHERE incidents_search MATCH ",
+                )
+                .bind::<Text, _>(fts5_query(term).unwrap_or_else(|| "\"\"".to_owned()))
+                .sql("))"),
+            };
+            query = query.filter(matches.or(incidents::id.eq(by_id)));
+        }
+        if let Some(range) = filter.created_at {
+            query = query.filter(incidents::created_at.between(range.start, range.end));
+        }
+        if let Some(at) = filter.created_at_gte {
+            query = query.filter(incidents::created_at.ge(at));
+        }
+        if let Some(at) = filter.created_at_gt {
+            query = query.filter(incidents::created_at.gt(at));
+        }
+        if let Some(at) = filter.created_at_lte {
+            query = query.filter(incidents::created_at.le(at));
+        }
+        if let Some(at) = filter.created_at_lt {
+            query = query.filter(incidents::created_at.lt(at));
+        }
+        if !filter.status.is_empty() {
+            query = query.filter(
+                incidents::status.eq_any(filter.status.iter().map(|s| s.value()).collect::<Vec<_>>()),
+            );
+        }
+        if let Some(status) = filter.status_gte {
+            query = query.filter(incidents::status.ge(status.value()));
+        }
+        if let Some(status) = filter.status_gt {
+            query = query.filter(incidents::status.gt(status.value()));
+        }
+        if let Some(status) = filter.status_lte {
+            query = query.filter(incidents::status.le(status.value()));
+        }
+        if let Some(status) = filter.status_lt {
+            query = query.filter(incidents::status.lt(status.value()));
+        }
+        if !filter.environment.is_empty() {
+            query = query.filter(incidents::environment_id.eq_any(filter.environment.clone()));
+        }
+        if !filter.environment_value.is_empty() {
+            query = query.filter(environments::value.eq_any(filter.environment_value.clone()));
+        }
+        if !filter.priority.is_empty() {
+            query = query.filter(incidents::priority_id.eq_any(filter.priority.clone()));
+        }
+        if !filter.group.is_empty() {
+            query = query.filter(incident_categories::group_id.eq_any(filter.group.clone()));
+        }
+        if !filter.category.is_empty() {
+            query = query.filter(incidents::incident_category_id.eq_any(filter.category.clone()));
+        }
+        if !filter.created_by.is_empty() {
+            query = query.filter(
+                incidents::created_by_id
+                    .eq_any(filter.created_by.iter().map(ToString::to_string).collect::<Vec<_>>()),
+            );
+        }
+        if !filter.id.is_empty() {
+            query = query.filter(incidents::id.eq_any(filter.id.iter().map(|id| id.0).collect::<Vec<_>>()));
+        }
+        if let Some(id) = filter.id_gte {
+            query = query.filter(incidents::id.ge(id));
+        }
+        if let Some(id) = filter.id_gt {
+            query = query.filter(incidents::id.gt(id));
+        }
+        if let Some(id) = filter.id_lte {
+            query = query.filter(incidents::id.le(id));
+        }
+        if let Some(id) = filter.id_lt {
+            query = query.filter(incidents::id.lt(id));
+        }
+        if let Some(ignored) = filter.ignored {
+            query = query.filter(incidents::ignored.eq(ignored));
+        }
+        query
+    }};
+}
+
+impl IncidentQueries for Database {
+    fn incident(&self, id: IncidentId) -> QueryResult<Option<IncidentView>> {
+        let mut conn = self.connection()?;
+        Ok(load_views(&mut conn, &[id.0])?.pop())
+    }
+
+    fn incidents(
+        &self,
+        filter: &IncidentFilter,
+        order: OrderBy,
+        page: PageRequest,
+    ) -> QueryResult<Page<IncidentView>> {
+        let mut conn = self.connection()?;
+        let backend = self.backend();
+        let total: i64 =
+            filtered_incidents!(filter, backend).count().get_result(&mut *conn).map_err(repository_error)?;
+        let query = filtered_incidents!(filter, backend).select(incidents::id);
+        let query = match (order.field, order.descending) {
+            (OrderField::Id, false) => query.order(incidents::id.asc()),
+            (OrderField::Id, true) => query.order(incidents::id.desc()),
+            (OrderField::Priority, false) => query.order((priorities::sort_order.asc(), incidents::id.asc())),
+            (OrderField::Priority, true) => {
+                query.order((priorities::sort_order.desc(), incidents::id.desc()))
+            }
+            (OrderField::Title, false) => query.order((incidents::title.asc(), incidents::id.asc())),
+            (OrderField::Title, true) => query.order((incidents::title.desc(), incidents::id.desc())),
+            (OrderField::CreatedAt, false) => query.order((incidents::created_at.asc(), incidents::id.asc())),
+            (OrderField::CreatedAt, true) => {
+                query.order((incidents::created_at.desc(), incidents::id.desc()))
+            }
+            (OrderField::CreatedBy, false) => query.order((users::username.asc(), incidents::id.asc())),
+            (OrderField::CreatedBy, true) => query.order((users::username.desc(), incidents::id.desc())),
+        };
+        let ids: Vec<i64> = query
+            .limit(i64::from(page.limit))
+            .offset(i64::try_from(page.offset).unwrap_or(i64::MAX))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let items = load_views(&mut conn, &ids)?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    fn timeline(&self, id: IncidentId, page: PageRequest) -> QueryResult<Page<TimelineView>> {
+        let mut conn = self.connection()?;
+        let total: i64 = incident_updates::table
+            .filter(incident_updates::incident_id.eq(id.0))
+            .count()
+            .get_result(&mut *conn)
+            .map_err(repository_error)?;
+        type Row = (
+            (String, NaiveDateTime, NaiveDateTime, Option<String>, Option<i32>),
+            (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>),
+            Option<UserColumns>,
+        );
+        let rows: Vec<Row> = incident_updates::table
+            .left_join(users::table.on(users::id.nullable().eq(incident_updates::created_by_id)))
+            .filter(incident_updates::incident_id.eq(id.0))
+            .order((
+                incident_updates::event_ts.asc(),
+                incident_updates::created_at.asc(),
+                incident_updates::id.asc(),
+            ))
+            .limit(i64::from(page.limit))
+            .offset(i64::try_from(page.offset).unwrap_or(i64::MAX))
+            .select((
+                (
+                    incident_updates::id,
+                    incident_updates::event_ts,
+                    incident_updates::created_at,
+                    incident_updates::message,
+                    incident_updates::status,
+                ),
+                (
+                    incident_updates::priority_id,
+                    incident_updates::environment_id,
+                    incident_updates::incident_category_id,
+                    incident_updates::title,
+                    incident_updates::description,
+                    incident_updates::event_type,
+                ),
+                Option::<UserColumns>::as_select(),
+            ))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let items = rows
+            .into_iter()
+            .map(
+                |(
+                    (entry_id, event_ts, created_at, message, status),
+                    (priority, environment, category, title, description, event_type),
+                    author,
+                )| {
+                    Ok(TimelineView {
+                        id: entry_id,
+                        event_ts,
+                        created_at,
+                        author: author.map(UserView::try_from).transpose()?,
+                        message,
+                        status: status
+                            .map(IncidentStatus::from_value)
+                            .transpose()
+                            .map_err(|e| internal(e.to_string()))?,
+                        priority,
+                        environment,
+                        category,
+                        title,
+                        description,
+                        event_type,
+                    })
+                },
+            )
+            .collect::<QueryResult<Vec<_>>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts5_query;
+
+    #[test]
+    fn fts5_queries_are_quoted_words() {
+        assert_eq!(fts5_query("checkout down"), Some("\"checkout\" \"down\"".into()));
+        assert_eq!(fts5_query("\" OR 1=1 --"), Some("\"OR\" \"1\" \"1\"".into()));
+        assert_eq!(fts5_query("  ***  "), None);
+    }
+}

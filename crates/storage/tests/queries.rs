@@ -1,0 +1,416 @@
+//! The read side on both backends: one incident with its relations, the filters of reference §3.2,
+//! full-text search, ordering and stable pages.
+#![expect(clippy::expect_used, reason = "test helpers fail the test loudly")]
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use incidents_core::date_range::DateRange;
+use incidents_core::incident::{CostInput, DeclareIncident, PriorityChoice, UpdateIncident};
+use incidents_core::query::{IncidentFilter, IncidentQueries, OrderBy, OrderField, PageRequest};
+use incidents_core::{
+    Actor, Email, EntryPoint, IncidentId, IncidentLifecycle, IncidentStatus, NewUser, NoPostMortemBackend,
+    UserId, UserRepository,
+};
+use storage::Database;
+use storage::schema::{category_groups, environments, incident_categories, incident_cost_types, priorities};
+use storage::testing::TestDatabase;
+
+struct Fixture {
+    test: TestDatabase,
+    ids: HashMap<&'static str, IncidentId>,
+    alice: UserId,
+    bob: UserId,
+    priority: HashMap<String, String>,
+    environment: HashMap<String, String>,
+    category: HashMap<String, String>,
+    group: HashMap<String, String>,
+}
+
+fn user(database: &Database, email: &str) -> UserId {
+    database
+        .create_user(&NewUser {
+            email: Email::parse(email).expect("email"),
+            name: String::new(),
+            is_admin: false,
+            password_hash: None,
+        })
+        .expect("user")
+        .id
+}
+
+/// Four incidents:
+/// - "checkout": P1, PRD, Checkout (Marketplace), by alice, Mitigated
+/// - "database": P3, STG, Database Problem (Platform), by bob, Open, mentions "replica lag"
+/// - "network": P4, PRD, Network Issues (Platform), by alice, Closed early
+/// - "ignored": P5, INT, Search (Marketplace), by bob, ignored
+fn fixture(test: TestDatabase) -> Fixture {
+    let test = test.seeded();
+    let database = test.database.clone();
+    let alice = user(&database, "alice@example.com");
+    let bob = user(&database, "bob@example.com");
+    let mut conn = database.connection().expect("connection");
+    let priority: HashMap<String, String> = priorities::table
+        .select((priorities::name, priorities::id))
+        .load::<(String, String)>(&mut conn)
+        .expect("p")
+        .into_iter()
+        .collect();
+    let environment: HashMap<String, String> = environments::table
+        .select((environments::value, environments::id))
+        .load::<(String, String)>(&mut conn)
+        .expect("e")
+        .into_iter()
+        .collect();
+    let category: HashMap<String, String> = incident_categories::table
+        .select((incident_categories::name, incident_categories::id))
+        .load::<(String, String)>(&mut conn)
+        .expect("c")
+        .into_iter()
+        .collect();
+    let group: HashMap<String, String> = category_groups::table
+        .select((category_groups::name, category_groups::id))
+        .load::<(String, String)>(&mut conn)
+        .expect("g")
+        .into_iter()
+        .collect();
+    drop(conn);
+    let service = IncidentLifecycle::new(database.clone(), NoPostMortemBackend);
+    let declare =
+        |who: UserId, title: &str, description: &str, p: &str, env: &str, cat: &str, ignored: bool| {
+            service
+                .declare(
+                    Actor { user: who, entry_point: EntryPoint::Api },
+                    &DeclareIncident {
+                        title: title.into(),
+                        description: description.into(),
+                        priority: PriorityChoice::Given(priority[p].clone()),
+                        category_id: category[cat].clone(),
+                        environment_id: environment[env].clone(),
+                        private: None,
+                        dedup_key: None,
+                        ignored,
+                        custom_fields: serde_json::Map::new(),
+                    },
+                )
+                .expect("declare")
+                .id()
+        };
+    let mut ids = HashMap::new();
+    ids.insert(
+        "checkout",
+        declare(
+            alice,
+            "Checkout payments failing",
+            "Card payments time out at the gateway.",
+            "P1",
+            "PRD",
+            "Checkout",
+            false,
+        ),
+    );
+    ids.insert(
+        "database",
+        declare(
+            bob,
+            "Orders page slow",
+            "Primary database replica lag above 30 s.",
+            "P3",
+            "STG",
+            "Database Problem",
+            false,
+        ),
+    );
+    ids.insert(
+        "network",
+        declare(
+            alice,
+            "Intermittent DNS errors",
+            "Some resolvers fail for internal names.",
+            "P4",
+            "PRD",
+            "Network Issues",
+            false,
+        ),
+    );
+    ids.insert(
+        "ignored",
+        declare(
+            bob,
+            "Search facets missing",
+            "Facet counts are empty on category pages.",
+            "P5",
+            "INT",
+            "Search",
+            true,
+        ),
+    );
+    let actor = Actor { user: alice, entry_point: EntryPoint::Web };
+    for status in [IncidentStatus::Investigating, IncidentStatus::Mitigating, IncidentStatus::Mitigated] {
+        service
+            .update(
+                actor,
+                ids["checkout"],
+                &UpdateIncident { status: Some(status), ..UpdateIncident::default() },
+            )
+            .expect("move");
+    }
+    service
+        .update(
+            actor,
+            ids["network"],
+            &UpdateIncident {
+                status: Some(IncidentStatus::Closed),
+                closure_reason: Some(incidents_core::ClosureReason::FalsePositive),
+                message: Some("Resolver maintenance, announced".into()),
+                ..UpdateIncident::default()
+            },
+        )
+        .expect("close early");
+    Fixture { test, ids, alice, bob, priority, environment, category, group }
+}
+
+impl Fixture {
+    fn find(&self, filter: &IncidentFilter) -> Vec<IncidentId> {
+        self.find_ordered(filter, OrderBy::default())
+    }
+
+    fn find_ordered(&self, filter: &IncidentFilter, order: OrderBy) -> Vec<IncidentId> {
+        let page = self
+            .test
+            .database
+            .incidents(filter, order, PageRequest { limit: 100, offset: 0 })
+            .expect("query");
+        assert_eq!(page.total, page.items.len() as u64);
+        page.items.into_iter().map(|incident| incident.id).collect()
+    }
+
+    fn set(&self, names: &[&str]) -> HashSet<IncidentId> {
+        names.iter().map(|name| self.ids[name]).collect()
+    }
+
+    fn found(&self, filter: &IncidentFilter) -> HashSet<IncidentId> {
+        self.find(filter).into_iter().collect()
+    }
+}
+
+#[test]
+fn one_incident_comes_with_its_relations() {
+    for test in TestDatabase::each_backend() {
+        let fixture = fixture(test);
+        let database = &fixture.test.database;
+        let service = IncidentLifecycle::new(database.clone(), NoPostMortemBackend);
+        let actor = Actor { user: fixture.alice, entry_point: EntryPoint::Api };
+        let revenue: i64 = incident_cost_types::table
+            .filter(incident_cost_types::name.eq("Revenue loss"))
+            .select(incident_cost_types::id)
+            .first(&mut database.connection().expect("connection"))
+            .expect("cost type");
+        service
+            .add_cost(
+                actor,
+                fixture.ids["checkout"],
+                CostInput {
+                    cost_type_id: revenue,
+                    amount: Some("99.90".parse().expect("amount")),
+                    currency: None,
+                    details: None,
+                },
+            )
+            .expect("cost");
+        let incident = database.incident(fixture.ids["checkout"]).expect("query").expect("exists");
+        assert_eq!(incident.status, IncidentStatus::Mitigated);
+        assert_eq!(incident.priority.name, "P1");
+        assert_eq!(incident.priority.sla_seconds, 7200);
+        assert_eq!(incident.environment.value, "PRD");
+        assert_eq!(incident.category.name, "Checkout");
+        assert_eq!(incident.category.group.name, "Marketplace");
+        assert_eq!(incident.created_by.email, "alice@example.com");
+        assert_eq!(
+            incident.roles.iter().map(|r| (r.slug.as_str(), r.user.id)).collect::<Vec<_>>(),
+            vec![("commander", fixture.alice)]
+        );
+        assert_eq!(incident.metrics.iter().map(|m| m.slug.as_str()).collect::<Vec<_>>(), vec!["time_to_fix"]);
+        assert_eq!(incident.costs.len(), 1);
+        assert_eq!(incident.costs[0].amount.map(|a| a.to_string()), Some("99.90".into()));
+        assert!(incident.mitigated_at.is_some());
+        assert_eq!(database.incident(IncidentId(987_654)).expect("query"), None);
+
+        let timeline = database
+            .timeline(fixture.ids["checkout"], PageRequest { limit: 100, offset: 0 })
+            .expect("timeline");
+        assert_eq!(timeline.total, timeline.items.len() as u64);
+        let statuses: Vec<Option<IncidentStatus>> =
+            timeline.items.iter().map(|t| t.status).filter(Option::is_some).collect();
+        assert_eq!(
+            statuses,
+            vec![
+                Some(IncidentStatus::Open),
+                Some(IncidentStatus::Investigating),
+                Some(IncidentStatus::Mitigating),
+                Some(IncidentStatus::Mitigated)
+            ]
+        );
+        assert!(timeline.items.iter().all(|t| t.author.as_ref().is_some_and(|a| a.id == fixture.alice)));
+        let second_page =
+            database.timeline(fixture.ids["checkout"], PageRequest { limit: 2, offset: 2 }).expect("page");
+        assert_eq!(second_page.items.len(), 2);
+        assert_eq!(second_page.items[0].id, timeline.items[2].id);
+    }
+}
+
+#[test]
+fn filters_narrow_the_list() {
+    for test in TestDatabase::each_backend() {
+        let f = fixture(test);
+        let backend = f.test.backend();
+        let all = IncidentFilter::default();
+        assert_eq!(
+            f.find(&all),
+            vec![f.ids["ignored"], f.ids["network"], f.ids["database"], f.ids["checkout"]],
+            "{backend:?}: newest first"
+        );
+        let cases: Vec<(IncidentFilter, Vec<&str>)> = vec![
+            (
+                IncidentFilter {
+                    status: vec![IncidentStatus::Open, IncidentStatus::Mitigated],
+                    ..all.clone()
+                },
+                vec!["checkout", "database", "ignored"],
+            ),
+            (
+                IncidentFilter { status_lt: Some(IncidentStatus::Closed), ..all.clone() },
+                vec!["checkout", "database", "ignored"],
+            ),
+            (
+                IncidentFilter { status_gte: Some(IncidentStatus::Mitigated), ..all.clone() },
+                vec!["checkout", "network"],
+            ),
+            (
+                IncidentFilter { environment: vec![f.environment["PRD"].clone()], ..all.clone() },
+                vec!["checkout", "network"],
+            ),
+            (
+                IncidentFilter { environment_value: vec!["STG".into(), "INT".into()], ..all.clone() },
+                vec!["database", "ignored"],
+            ),
+            (
+                IncidentFilter {
+                    priority: vec![f.priority["P1"].clone(), f.priority["P3"].clone()],
+                    ..all.clone()
+                },
+                vec!["checkout", "database"],
+            ),
+            (
+                IncidentFilter { group: vec![f.group["Platform"].clone()], ..all.clone() },
+                vec!["database", "network"],
+            ),
+            (IncidentFilter { category: vec![f.category["Search"].clone()], ..all.clone() }, vec!["ignored"]),
+            (IncidentFilter { created_by: vec![f.bob], ..all.clone() }, vec!["database", "ignored"]),
+            (IncidentFilter { id: vec![f.ids["network"]], ..all.clone() }, vec!["network"]),
+            (IncidentFilter { id_gt: Some(f.ids["database"].0), ..all.clone() }, vec!["network", "ignored"]),
+            (
+                IncidentFilter { id_lte: Some(f.ids["database"].0), ..all.clone() },
+                vec!["checkout", "database"],
+            ),
+            (IncidentFilter { ignored: Some(true), ..all.clone() }, vec!["ignored"]),
+            (
+                IncidentFilter {
+                    ignored: Some(false),
+                    priority: vec![f.priority["P5"].clone()],
+                    ..all.clone()
+                },
+                vec![],
+            ),
+        ];
+        for (filter, expected) in cases {
+            assert_eq!(f.found(&filter), f.set(&expected), "{backend:?}: {filter:?}");
+        }
+        let now = incidents_core::lifecycle::now();
+        let past =
+            DateRange { start: now - chrono::Duration::days(30), end: now - chrono::Duration::days(1) };
+        assert!(f.find(&IncidentFilter { created_at: Some(past), ..all.clone() }).is_empty());
+        let today =
+            DateRange { start: now - chrono::Duration::hours(1), end: now + chrono::Duration::hours(1) };
+        assert_eq!(f.find(&IncidentFilter { created_at: Some(today), ..all.clone() }).len(), 4);
+        assert_eq!(
+            f.find(&IncidentFilter { created_at_lt: Some(now - chrono::Duration::hours(1)), ..all }).len(),
+            0
+        );
+    }
+}
+
+#[test]
+fn full_text_search_matches_words_in_title_and_description() {
+    for test in TestDatabase::each_backend() {
+        let f = fixture(test);
+        let backend = f.test.backend();
+        let search =
+            |term: &str| f.found(&IncidentFilter { search: Some(term.into()), ..IncidentFilter::default() });
+        assert_eq!(search("checkout"), f.set(&["checkout"]), "{backend:?}: title");
+        assert_eq!(search("replica"), f.set(&["database"]), "{backend:?}: description");
+        assert_eq!(search("payments gateway"), f.set(&["checkout"]), "{backend:?}: every word must match");
+        assert_eq!(search("payment"), f.set(&["checkout"]), "{backend:?}: stemmed");
+        assert_eq!(search("kubernetes"), f.set(&[]));
+        assert_eq!(
+            search(&f.ids["network"].0.to_string()),
+            f.set(&["network"]),
+            "{backend:?}: a number is an id"
+        );
+        assert_eq!(search("\" OR 1=1 --"), f.set(&[]), "{backend:?}: hostile input is just words");
+        assert_eq!(
+            search("   "),
+            f.set(&["checkout", "database", "network", "ignored"]),
+            "blank search filters nothing"
+        );
+    }
+}
+
+#[test]
+fn ordering_and_pages_are_stable() {
+    for test in TestDatabase::each_backend() {
+        let f = fixture(test);
+        let backend = f.test.backend();
+        let by = |field: OrderField, descending: bool| {
+            f.find_ordered(&IncidentFilter::default(), OrderBy { field, descending })
+        };
+        assert_eq!(
+            by(OrderField::Priority, false),
+            vec![f.ids["checkout"], f.ids["database"], f.ids["network"], f.ids["ignored"]],
+            "{backend:?}"
+        );
+        assert_eq!(
+            by(OrderField::Title, false),
+            vec![f.ids["checkout"], f.ids["network"], f.ids["database"], f.ids["ignored"]],
+            "{backend:?}"
+        );
+        assert_eq!(
+            by(OrderField::Title, true),
+            vec![f.ids["ignored"], f.ids["database"], f.ids["network"], f.ids["checkout"]]
+        );
+        assert_eq!(
+            by(OrderField::Id, false),
+            vec![f.ids["checkout"], f.ids["database"], f.ids["network"], f.ids["ignored"]]
+        );
+        let by_creator = by(OrderField::CreatedBy, false);
+        assert_eq!(
+            by_creator,
+            vec![f.ids["checkout"], f.ids["network"], f.ids["database"], f.ids["ignored"]],
+            "{backend:?}: alice, then bob, ties by id"
+        );
+
+        let mut seen = Vec::new();
+        for offset in (0..4).step_by(3) {
+            let page = f
+                .test
+                .database
+                .incidents(&IncidentFilter::default(), OrderBy::default(), PageRequest { limit: 3, offset })
+                .expect("page");
+            assert_eq!(page.total, 4);
+            seen.extend(page.items.into_iter().map(|i| i.id));
+        }
+        assert_eq!(seen, f.find(&IncidentFilter::default()), "{backend:?}: pages cover everything once");
+        assert!(OrderBy::parse("-priority").is_ok_and(|o| o.descending && o.field == OrderField::Priority));
+        assert!(OrderBy::parse("severity").is_err());
+    }
+}
