@@ -15,6 +15,7 @@ pub mod money;
 pub mod ports;
 pub mod query;
 pub mod reference;
+pub mod statistics;
 pub mod status;
 pub mod user;
 pub mod workflow;

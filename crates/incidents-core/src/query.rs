@@ -9,6 +9,9 @@ use crate::date_range::DateRange;
 use crate::incident::IncidentId;
 use crate::money::Amount;
 use crate::ports::RepositoryError;
+use crate::statistics::{
+    CategoryDowntime, CategoryMtbf, PriorityLabel, Statistics, StatisticsRow, category_mtbf,
+};
 use crate::status::{ClosureReason, IncidentStatus};
 use crate::user::UserId;
 
@@ -260,4 +263,47 @@ pub trait IncidentQueries {
     /// # Errors
     /// A storage failure.
     fn timeline(&self, id: IncidentId, page: PageRequest) -> Result<Page<TimelineView>, RepositoryError>;
+
+    /// Every priority, in display order.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn priority_labels(&self) -> Result<Vec<PriorityLabel>, RepositoryError>;
+
+    /// The incidents matching `filter`, reduced to what statistics need.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn statistics_rows(&self, filter: &IncidentFilter) -> Result<Vec<StatisticsRow>, RepositoryError>;
+
+    /// Every category, with its incidents created in `[from, to]` and their summed time to fix.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn category_downtimes(
+        &self,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Result<Vec<CategoryDowntime>, RepositoryError>;
+
+    /// The statistics page for the incidents matching `filter`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn statistics(&self, filter: &IncidentFilter, now: NaiveDateTime) -> Result<Statistics, RepositoryError> {
+        Ok(Statistics::compute(&self.statistics_rows(filter)?, &self.priority_labels()?, now))
+    }
+
+    /// Mean time between failures per category over `[from, to]` (`to` clamped to `now`).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn category_mtbf(
+        &self,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<Vec<CategoryMtbf>, RepositoryError> {
+        Ok(category_mtbf(&self.category_downtimes(from, to.min(now))?, from, to, now))
+    }
 }

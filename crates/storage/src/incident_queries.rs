@@ -14,6 +14,7 @@ use incidents_core::query::{
     CategoryView, CostView, EnvironmentView, GroupView, IncidentFilter, IncidentQueries, IncidentView,
     MetricView, OrderBy, OrderField, Page, PageRequest, PriorityView, RoleView, TimelineView, UserView,
 };
+use incidents_core::statistics::{CategoryDowntime, PriorityLabel, StatisticsRow};
 use incidents_core::{Amount, ClosureReason, IncidentId, IncidentStatus, RepositoryError, UserId};
 
 use crate::connection::{Backend, Database, DbConnection};
@@ -316,6 +317,29 @@ fn fts5_query(term: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// The `time_to_fix` metric (microseconds) of the incidents the `$ids` subquery selects, by incident id.
+macro_rules! time_to_fix {
+    ($conn:expr) => {{
+        let rows: Vec<(i64, i64)> = incident_metrics::table
+            .inner_join(metric_types::table)
+            .filter(metric_types::slug.eq("time_to_fix"))
+            .select((incident_metrics::incident_id, incident_metrics::duration_micros))
+            .load($conn)
+            .map_err(repository_error)?;
+        rows.into_iter().collect::<HashMap<i64, i64>>()
+    }};
+    ($conn:expr, $ids:expr) => {{
+        let rows: Vec<(i64, i64)> = incident_metrics::table
+            .inner_join(metric_types::table)
+            .filter(metric_types::slug.eq("time_to_fix"))
+            .filter(incident_metrics::incident_id.eq_any($ids))
+            .select((incident_metrics::incident_id, incident_metrics::duration_micros))
+            .load($conn)
+            .map_err(repository_error)?;
+        rows.into_iter().collect::<HashMap<i64, i64>>()
+    }};
+}
+
 /// Builds the id query for `filter`, boxed so filters can be added one by one; called once for the
 /// page and once for the count. `$backend` picks the full-text search dialect.
 macro_rules! filtered_incidents {
@@ -324,7 +348,7 @@ macro_rules! filtered_incidents {
         let mut query = incidents::table
             .inner_join(priorities::table)
             .inner_join(environments::table)
-            .inner_join(incident_categories::table)
+            .inner_join(incident_categories::table.inner_join(category_groups::table))
             .inner_join(users::table)
             .into_boxed();
         if let Some(term) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -533,6 +557,81 @@ impl IncidentQueries for Database {
             )
             .collect::<QueryResult<Vec<_>>>()?;
         Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    fn priority_labels(&self) -> QueryResult<Vec<PriorityLabel>> {
+        let mut conn = self.connection()?;
+        let rows: Vec<(String, String)> = priorities::table
+            .order(priorities::sort_order)
+            .select((priorities::id, priorities::name))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(rows.into_iter().map(|(id, name)| PriorityLabel { id, name }).collect())
+    }
+
+    fn statistics_rows(&self, filter: &IncidentFilter) -> QueryResult<Vec<StatisticsRow>> {
+        let mut conn = self.connection()?;
+        let backend = self.backend();
+        let rows: Vec<(i64, String, i32, NaiveDateTime, String)> = filtered_incidents!(filter, backend)
+            .select((
+                incidents::id,
+                incidents::priority_id,
+                incidents::status,
+                incidents::created_at,
+                category_groups::name,
+            ))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        // A boxed query cannot be a subquery of the multi-backend connection: read every time to fix
+        // (one small row per fixed incident) and keep those of the matching incidents.
+        let fixes = time_to_fix!(&mut *conn);
+        rows.into_iter()
+            .map(|(id, priority_id, status, created_at, group_name)| {
+                Ok(StatisticsRow {
+                    priority_id,
+                    status: IncidentStatus::from_value(status).map_err(|e| internal(e.to_string()))?,
+                    created_at,
+                    group_name,
+                    time_to_fix_micros: fixes.get(&id).copied(),
+                })
+            })
+            .collect()
+    }
+
+    fn category_downtimes(
+        &self,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> QueryResult<Vec<CategoryDowntime>> {
+        let mut conn = self.connection()?;
+        let categories: Vec<(String, String, String)> = incident_categories::table
+            .inner_join(category_groups::table)
+            .order((category_groups::sort_order, incident_categories::name))
+            .select((incident_categories::id, incident_categories::name, category_groups::name))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let in_period = incidents::table.filter(incidents::created_at.between(from, to));
+        let incidents_in_period: Vec<(i64, String)> = in_period
+            .select((incidents::id, incidents::incident_category_id))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let fixes = time_to_fix!(&mut *conn, in_period.select(incidents::id));
+        let mut per_category: HashMap<String, (u64, Option<i64>)> = HashMap::new();
+        for (id, category_id) in incidents_in_period {
+            let entry = per_category.entry(category_id).or_insert((0, None));
+            entry.0 += 1;
+            if let Some(micros) = fixes.get(&id) {
+                entry.1 = Some(entry.1.unwrap_or(0) + micros);
+            }
+        }
+        Ok(categories
+            .into_iter()
+            .map(|(category_id, category_name, group_name)| {
+                let (incident_count, downtime_micros) =
+                    per_category.get(&category_id).copied().unwrap_or((0, None));
+                CategoryDowntime { category_id, category_name, group_name, incident_count, downtime_micros }
+            })
+            .collect())
     }
 }
 

@@ -414,3 +414,42 @@ fn ordering_and_pages_are_stable() {
         assert!(OrderBy::parse("severity").is_err());
     }
 }
+
+#[test]
+fn statistics_and_mtbf_follow_the_filter() {
+    use incidents_core::query::IncidentQueries as _;
+    for test in TestDatabase::each_backend() {
+        let f = fixture(test);
+        let backend = f.test.backend();
+        let now = incidents_core::lifecycle::now();
+        let stats = f.test.database.statistics(&IncidentFilter::default(), now).expect("statistics");
+        let by_priority: Vec<(&str, u64, u64)> =
+            stats.by_priority.iter().map(|p| (p.priority.name.as_str(), p.total, p.closed)).collect();
+        assert_eq!(by_priority, vec![("P1", 1, 0), ("P3", 1, 0), ("P4", 1, 1), ("P5", 1, 0)], "{backend:?}");
+        assert_eq!((stats.totals.total, stats.totals.closed, stats.totals.closed_percent), (4, 1, 25.0));
+        assert_eq!(stats.age_by_priority.len(), 6, "{backend:?}: every priority, GAMEDAY included");
+        assert_eq!(stats.age_by_priority[0].counts[0], 1, "the P1 is open and new");
+        assert_eq!(stats.time_to_fix_by_priority.len(), 0, "a fix under one second does not count");
+        assert_eq!(stats.by_group.get("Platform"), Some(&2));
+        assert_eq!(stats.by_status.iter().find(|(label, _)| label == "Mitigated").map(|(_, n)| *n), Some(1));
+
+        let platform =
+            IncidentFilter { group: vec![f.group["Platform"].clone()], ..IncidentFilter::default() };
+        let stats = f.test.database.statistics(&platform, now).expect("statistics");
+        assert_eq!(stats.totals.total, 2, "{backend:?}: statistics use the filter");
+
+        let mtbf = f
+            .test
+            .database
+            .category_mtbf(now - chrono::Duration::days(30), now + chrono::Duration::days(30), now)
+            .expect("mtbf");
+        let checkout = mtbf.iter().find(|c| c.category_name == "Checkout").expect("checkout category");
+        assert_eq!(checkout.incident_count, 1);
+        assert!(
+            checkout.mtbf_seconds.is_some_and(|s| s > 29 * 86_400 && s <= 30 * 86_400),
+            "{backend:?}: {checkout:?}"
+        );
+        let other = mtbf.iter().find(|c| c.category_name == "Other").expect("other category");
+        assert_eq!((other.incident_count, other.mtbf_seconds), (0, None), "every category is listed");
+    }
+}
