@@ -349,6 +349,15 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                     command.closure_reason.is_some(),
                     message.as_deref(),
                 )?;
+                if requirement == TransitionRequirement::ClosureReason
+                    && command.closure_reason == Some(crate::status::ClosureReason::Resolved)
+                {
+                    return Err(LifecycleError::invalid(
+                        "closure_reason",
+                        "INVALID",
+                        "an incident closed early cannot be \"resolved\": use duplicate, false_positive, superseded, external or cancelled",
+                    ));
+                }
                 if target == IncidentStatus::Closed {
                     let missing = missing_key_events(tx, id)?;
                     let blockers = close_blockers(&CloseCheck {

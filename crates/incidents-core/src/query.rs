@@ -100,14 +100,33 @@ impl OrderBy {
 pub struct PageRequest {
     pub limit: u32,
     pub offset: u64,
+    /// Also count every matching row. Counting costs a scan of all matches (tens of milliseconds on a
+    /// large history), so callers ask only when they show it.
+    pub with_total: bool,
+}
+
+impl PageRequest {
+    /// `limit` rows from `offset`, without a total.
+    #[must_use]
+    pub const fn new(limit: u32, offset: u64) -> Self {
+        Self { limit, offset, with_total: false }
+    }
+
+    /// The same page, with the total count.
+    #[must_use]
+    pub const fn counted(self) -> Self {
+        Self { with_total: true, ..self }
+    }
 }
 
 /// A slice of a result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// Rows matching the filter in all pages.
-    pub total: u64,
+    /// Whether rows follow this page.
+    pub has_more: bool,
+    /// Rows matching the filter in all pages, when asked for.
+    pub total: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -263,6 +282,13 @@ pub trait IncidentQueries {
     /// # Errors
     /// A storage failure.
     fn timeline(&self, id: IncidentId, page: PageRequest) -> Result<Page<TimelineView>, RepositoryError>;
+
+    /// Categories ordered by group then name; with a search term, those whose name, description, group
+    /// name or group description contain every word of it (case-insensitive).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn categories(&self, search: Option<&str>) -> Result<Vec<CategoryView>, RepositoryError>;
 
     /// Every priority, in display order.
     ///

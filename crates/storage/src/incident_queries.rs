@@ -19,6 +19,7 @@ use incidents_core::{Amount, ClosureReason, IncidentId, IncidentStatus, Reposito
 
 use crate::connection::{Backend, Database, DbConnection};
 use crate::error::repository_error;
+use crate::escape_like;
 use crate::schema::{
     category_groups, environments, incident_categories, incident_cost_types, incident_costs,
     incident_metrics, incident_role_types, incident_roles, incident_tags, incident_updates, incidents,
@@ -125,11 +126,94 @@ impl TryFrom<UserColumns> for UserView {
     }
 }
 
-type IncidentRow =
-    (IncidentColumns, PriorityColumns, EnvironmentColumns, CategoryColumns, GroupColumns, UserColumns);
+/// An incident row with the ids of its reference rows, which are looked up separately: a join of
+/// six tables costs PostgreSQL more to plan than to run.
+type IncidentRow = (IncidentColumns, UserColumns, String, String, String);
 
-fn view(row: IncidentRow) -> QueryResult<IncidentView> {
-    let (incident, priority, environment, category, group, user) = row;
+/// The small reference tables an incident points to, read whole once per request.
+struct References {
+    priorities: HashMap<String, PriorityView>,
+    environments: HashMap<String, EnvironmentView>,
+    categories: HashMap<String, CategoryView>,
+}
+
+impl References {
+    fn load(conn: &mut DbConnection) -> QueryResult<Self> {
+        let priorities: Vec<PriorityColumns> =
+            priorities::table.select(PriorityColumns::as_select()).load(conn).map_err(repository_error)?;
+        let environments: Vec<EnvironmentColumns> = environments::table
+            .select(EnvironmentColumns::as_select())
+            .load(conn)
+            .map_err(repository_error)?;
+        let categories: Vec<(CategoryColumns, GroupColumns)> = incident_categories::table
+            .inner_join(category_groups::table)
+            .select((CategoryColumns::as_select(), GroupColumns::as_select()))
+            .load(conn)
+            .map_err(repository_error)?;
+        Ok(Self {
+            priorities: priorities.into_iter().map(|p| (p.id.clone(), priority_view(p))).collect(),
+            environments: environments.into_iter().map(|e| (e.id.clone(), environment_view(e))).collect(),
+            categories: categories.into_iter().map(|(c, g)| (c.id.clone(), category_view(c, g))).collect(),
+        })
+    }
+}
+
+fn priority_view(priority: PriorityColumns) -> PriorityView {
+    PriorityView {
+        id: priority.id,
+        name: priority.name,
+        value: priority.value,
+        emoji: priority.emoji,
+        description: priority.description,
+        order: priority.sort_order,
+        default: priority.is_default,
+        needs_postmortem: priority.needs_postmortem,
+        enabled_create: priority.enabled_create,
+        enabled_update: priority.enabled_update,
+        reminder_time_seconds: priority.reminder_time_seconds,
+        sla_seconds: priority.sla_seconds,
+        recommended_response_type: priority.recommended_response_type,
+        created_at: priority.created_at,
+        updated_at: priority.updated_at,
+    }
+}
+
+fn environment_view(environment: EnvironmentColumns) -> EnvironmentView {
+    EnvironmentView {
+        id: environment.id,
+        value: environment.value,
+        name: environment.name,
+        description: environment.description,
+        order: environment.sort_order,
+        default: environment.is_default,
+    }
+}
+
+fn category_view(category: CategoryColumns, group: GroupColumns) -> CategoryView {
+    CategoryView {
+        id: category.id,
+        name: category.name,
+        description: category.description,
+        order: category.sort_order,
+        private: category.private,
+        deploy_warning: category.deploy_warning,
+        group: GroupView {
+            id: group.id,
+            name: group.name,
+            description: group.description,
+            order: group.sort_order,
+            created_at: group.created_at,
+            updated_at: group.updated_at,
+        },
+        created_at: category.created_at,
+        updated_at: category.updated_at,
+    }
+}
+
+fn view(row: IncidentRow, references: &References) -> QueryResult<IncidentView> {
+    let (incident, user, priority_id, environment_id, category_id) = row;
+    let missing =
+        |what: &str, id: &str| internal(format!("incident #{} points to a missing {what} {id}", incident.id));
     Ok(IncidentView {
         id: IncidentId(incident.id),
         title: incident.title,
@@ -151,49 +235,21 @@ fn view(row: IncidentRow) -> QueryResult<IncidentView> {
         private: incident.private,
         custom_fields: serde_json::from_str(&incident.custom_fields)
             .unwrap_or_else(|_| serde_json::json!({})),
-        environment: EnvironmentView {
-            id: environment.id,
-            value: environment.value,
-            name: environment.name,
-            description: environment.description,
-            order: environment.sort_order,
-            default: environment.is_default,
-        },
-        priority: PriorityView {
-            id: priority.id,
-            name: priority.name,
-            value: priority.value,
-            emoji: priority.emoji,
-            description: priority.description,
-            order: priority.sort_order,
-            default: priority.is_default,
-            needs_postmortem: priority.needs_postmortem,
-            enabled_create: priority.enabled_create,
-            enabled_update: priority.enabled_update,
-            reminder_time_seconds: priority.reminder_time_seconds,
-            sla_seconds: priority.sla_seconds,
-            recommended_response_type: priority.recommended_response_type,
-            created_at: priority.created_at,
-            updated_at: priority.updated_at,
-        },
-        category: CategoryView {
-            id: category.id,
-            name: category.name,
-            description: category.description,
-            order: category.sort_order,
-            private: category.private,
-            deploy_warning: category.deploy_warning,
-            group: GroupView {
-                id: group.id,
-                name: group.name,
-                description: group.description,
-                order: group.sort_order,
-                created_at: group.created_at,
-                updated_at: group.updated_at,
-            },
-            created_at: category.created_at,
-            updated_at: category.updated_at,
-        },
+        environment: references
+            .environments
+            .get(&environment_id)
+            .cloned()
+            .ok_or_else(|| missing("environment", &environment_id))?,
+        priority: references
+            .priorities
+            .get(&priority_id)
+            .cloned()
+            .ok_or_else(|| missing("priority", &priority_id))?,
+        category: references
+            .categories
+            .get(&category_id)
+            .cloned()
+            .ok_or_else(|| missing("category", &category_id))?,
         created_by: UserView::try_from(user)?,
         roles: Vec::new(),
         metrics: Vec::new(),
@@ -218,23 +274,22 @@ fn load_views(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<IncidentV
         return Ok(Vec::new());
     }
     let rows: Vec<IncidentRow> = incidents::table
-        .inner_join(priorities::table)
-        .inner_join(environments::table)
-        .inner_join(incident_categories::table.inner_join(category_groups::table))
         .inner_join(users::table)
         .filter(incidents::id.eq_any(ids))
         .select((
             IncidentColumns::as_select(),
-            PriorityColumns::as_select(),
-            EnvironmentColumns::as_select(),
-            CategoryColumns::as_select(),
-            GroupColumns::as_select(),
             UserColumns::as_select(),
+            incidents::priority_id,
+            incidents::environment_id,
+            incidents::incident_category_id,
         ))
         .load(conn)
         .map_err(repository_error)?;
-    let mut by_id: HashMap<i64, IncidentView> =
-        rows.into_iter().map(|row| view(row).map(|v| (v.id.0, v))).collect::<QueryResult<_>>()?;
+    let references = References::load(conn)?;
+    let mut by_id: HashMap<i64, IncidentView> = rows
+        .into_iter()
+        .map(|row| view(row, &references).map(|v| (v.id.0, v)))
+        .collect::<QueryResult<_>>()?;
 
     let roles: Vec<(i64, String, String, UserColumns)> = incident_roles::table
         .inner_join(incident_role_types::table)
@@ -307,6 +362,11 @@ fn load_views(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<IncidentV
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends.
+    fn lower(text: Text) -> Text;
+}
+
 /// The search words of a free-text term, for FTS5: each quoted, all required.
 fn fts5_query(term: &str) -> Option<String> {
     let words: Vec<String> = term
@@ -340,27 +400,26 @@ macro_rules! time_to_fix {
     }};
 }
 
-/// Builds the id query for `filter`, boxed so filters can be added one by one; called once for the
-/// page and once for the count. `$backend` picks the full-text search dialect.
-macro_rules! filtered_incidents {
-    ($filter:expr, $backend:expr) => {{
+/// Narrows a boxed query over `incidents` (alone or joined) to `filter`. Every condition is on
+/// `incidents` columns or a subquery, so the count and the id query need no join; a join is added only
+/// to sort by a joined column. `$backend` picks the full-text search dialect.
+macro_rules! apply_filters {
+    ($query:expr, $filter:expr, $backend:expr) => {{
         let filter: &IncidentFilter = $filter;
-        let mut query = incidents::table
-            .inner_join(priorities::table)
-            .inner_join(environments::table)
-            .inner_join(incident_categories::table.inner_join(category_groups::table))
-            .inner_join(users::table)
-            .into_boxed();
+        let mut query = $query;
         if let Some(term) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let by_id = term.trim_start_matches('#').parse::<i64>().ok().unwrap_or(-1);
             let matches = match $backend {
+                // The subquery is fenced (OFFSET 0) so PostgreSQL evaluates it once through the GIN
+                // index, instead of recomputing each row's tsvector while walking the id index.
                 Backend::Postgres => sql::<Bool>(
-                    "((setweight(to_tsvector('english', incidents.title), 'A') || \
-                     setweight(to_tsvector('english', incidents.description), 'B')) \
+                    "(incidents.id IN (SELECT search.id FROM incidents AS search WHERE \
+                     (setweight(to_tsvector('english', search.title), 'A') || \
+                     setweight(to_tsvector('english', search.description), 'B')) \
                      @@ websearch_to_tsquery('english', ",
                 )
                 .bind::<Text, _>(term.to_owned())
-                .sql("))"),
+                .sql(") OFFSET 0))"),
                 Backend::Sqlite => sql::<Bool>(
                     "(incidents.id IN (SELECT rowid FROM incidents_search WHERE incidents_search MATCH ",
                 )
@@ -405,13 +464,25 @@ macro_rules! filtered_incidents {
             query = query.filter(incidents::environment_id.eq_any(filter.environment.clone()));
         }
         if !filter.environment_value.is_empty() {
-            query = query.filter(environments::value.eq_any(filter.environment_value.clone()));
+            query = query.filter(
+                incidents::environment_id.eq_any(
+                    environments::table
+                        .filter(environments::value.eq_any(filter.environment_value.clone()))
+                        .select(environments::id),
+                ),
+            );
         }
         if !filter.priority.is_empty() {
             query = query.filter(incidents::priority_id.eq_any(filter.priority.clone()));
         }
         if !filter.group.is_empty() {
-            query = query.filter(incident_categories::group_id.eq_any(filter.group.clone()));
+            query = query.filter(
+                incidents::incident_category_id.eq_any(
+                    incident_categories::table
+                        .filter(incident_categories::group_id.eq_any(filter.group.clone()))
+                        .select(incident_categories::id),
+                ),
+            );
         }
         if !filter.category.is_empty() {
             query = query.filter(incidents::incident_category_id.eq_any(filter.category.clone()));
@@ -458,41 +529,90 @@ impl IncidentQueries for Database {
     ) -> QueryResult<Page<IncidentView>> {
         let mut conn = self.connection()?;
         let backend = self.backend();
-        let total: i64 =
-            filtered_incidents!(filter, backend).count().get_result(&mut *conn).map_err(repository_error)?;
-        let query = filtered_incidents!(filter, backend).select(incidents::id);
-        let query = match (order.field, order.descending) {
-            (OrderField::Id, false) => query.order(incidents::id.asc()),
-            (OrderField::Id, true) => query.order(incidents::id.desc()),
-            (OrderField::Priority, false) => query.order((priorities::sort_order.asc(), incidents::id.asc())),
-            (OrderField::Priority, true) => {
-                query.order((priorities::sort_order.desc(), incidents::id.desc()))
-            }
-            (OrderField::Title, false) => query.order((incidents::title.asc(), incidents::id.asc())),
-            (OrderField::Title, true) => query.order((incidents::title.desc(), incidents::id.desc())),
-            (OrderField::CreatedAt, false) => query.order((incidents::created_at.asc(), incidents::id.asc())),
-            (OrderField::CreatedAt, true) => {
-                query.order((incidents::created_at.desc(), incidents::id.desc()))
-            }
-            (OrderField::CreatedBy, false) => query.order((users::username.asc(), incidents::id.asc())),
-            (OrderField::CreatedBy, true) => query.order((users::username.desc(), incidents::id.desc())),
+        let total = if page.with_total {
+            let total: i64 = apply_filters!(incidents::table.into_boxed(), filter, backend)
+                .count()
+                .get_result(&mut *conn)
+                .map_err(repository_error)?;
+            Some(u64::try_from(total).unwrap_or_default())
+        } else {
+            None
         };
-        let ids: Vec<i64> = query
-            .limit(i64::from(page.limit))
-            .offset(i64::try_from(page.offset).unwrap_or(i64::MAX))
-            .load(&mut *conn)
-            .map_err(repository_error)?;
-        let items = load_views(&mut conn, &ids)?;
-        Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+        // One row more than asked tells whether another page follows.
+        let limit = i64::from(page.limit) + 1;
+        let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
+        let plain = || apply_filters!(incidents::table.into_boxed(), filter, backend).select(incidents::id);
+        let ids: Vec<i64> = match (order.field, order.descending) {
+            (OrderField::Id, false) => {
+                plain().order(incidents::id.asc()).limit(limit).offset(offset).load(&mut *conn)
+            }
+            (OrderField::Id, true) => {
+                plain().order(incidents::id.desc()).limit(limit).offset(offset).load(&mut *conn)
+            }
+            (OrderField::Title, false) => plain()
+                .order((incidents::title.asc(), incidents::id.asc()))
+                .limit(limit)
+                .offset(offset)
+                .load(&mut *conn),
+            (OrderField::Title, true) => plain()
+                .order((incidents::title.desc(), incidents::id.desc()))
+                .limit(limit)
+                .offset(offset)
+                .load(&mut *conn),
+            (OrderField::CreatedAt, false) => plain()
+                .order((incidents::created_at.asc(), incidents::id.asc()))
+                .limit(limit)
+                .offset(offset)
+                .load(&mut *conn),
+            (OrderField::CreatedAt, true) => plain()
+                .order((incidents::created_at.desc(), incidents::id.desc()))
+                .limit(limit)
+                .offset(offset)
+                .load(&mut *conn),
+            (OrderField::Priority, descending) => {
+                let query = apply_filters!(
+                    incidents::table.inner_join(priorities::table).into_boxed(),
+                    filter,
+                    backend
+                )
+                .select(incidents::id);
+                let query = if descending {
+                    query.order((priorities::sort_order.desc(), incidents::id.desc()))
+                } else {
+                    query.order((priorities::sort_order.asc(), incidents::id.asc()))
+                };
+                query.limit(limit).offset(offset).load(&mut *conn)
+            }
+            (OrderField::CreatedBy, descending) => {
+                let query =
+                    apply_filters!(incidents::table.inner_join(users::table).into_boxed(), filter, backend)
+                        .select(incidents::id);
+                let query = if descending {
+                    query.order((users::username.desc(), incidents::id.desc()))
+                } else {
+                    query.order((users::username.asc(), incidents::id.asc()))
+                };
+                query.limit(limit).offset(offset).load(&mut *conn)
+            }
+        }
+        .map_err(repository_error)?;
+        let has_more = ids.len() > page.limit as usize;
+        let items = load_views(&mut conn, &ids[..ids.len().min(page.limit as usize)])?;
+        Ok(Page { items, has_more, total })
     }
 
     fn timeline(&self, id: IncidentId, page: PageRequest) -> QueryResult<Page<TimelineView>> {
         let mut conn = self.connection()?;
-        let total: i64 = incident_updates::table
-            .filter(incident_updates::incident_id.eq(id.0))
-            .count()
-            .get_result(&mut *conn)
-            .map_err(repository_error)?;
+        let total = if page.with_total {
+            let total: i64 = incident_updates::table
+                .filter(incident_updates::incident_id.eq(id.0))
+                .count()
+                .get_result(&mut *conn)
+                .map_err(repository_error)?;
+            Some(u64::try_from(total).unwrap_or_default())
+        } else {
+            None
+        };
         type Row = (
             (String, NaiveDateTime, NaiveDateTime, Option<String>, Option<i32>),
             (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>),
@@ -506,7 +626,7 @@ impl IncidentQueries for Database {
                 incident_updates::created_at.asc(),
                 incident_updates::id.asc(),
             ))
-            .limit(i64::from(page.limit))
+            .limit(i64::from(page.limit) + 1)
             .offset(i64::try_from(page.offset).unwrap_or(i64::MAX))
             .select((
                 (
@@ -528,8 +648,10 @@ impl IncidentQueries for Database {
             ))
             .load(&mut *conn)
             .map_err(repository_error)?;
+        let has_more = rows.len() > page.limit as usize;
         let items = rows
             .into_iter()
+            .take(page.limit as usize)
             .map(
                 |(
                     (entry_id, event_ts, created_at, message, status),
@@ -556,7 +678,32 @@ impl IncidentQueries for Database {
                 },
             )
             .collect::<QueryResult<Vec<_>>>()?;
-        Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+        Ok(Page { items, has_more, total })
+    }
+
+    fn categories(&self, search: Option<&str>) -> QueryResult<Vec<CategoryView>> {
+        let mut conn = self.connection()?;
+        let mut query = incident_categories::table.inner_join(category_groups::table).into_boxed();
+        let words = search
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|word| format!("%{}%", escape_like(&word.to_lowercase())));
+        for pattern in words {
+            query = query.filter(
+                lower(incident_categories::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(incident_categories::description).like(pattern.clone()).escape('\\'))
+                    .or(lower(category_groups::name).like(pattern.clone()).escape('\\'))
+                    .or(lower(category_groups::description).like(pattern).escape('\\')),
+            );
+        }
+        let rows: Vec<(CategoryColumns, GroupColumns)> = query
+            .order((category_groups::sort_order, incident_categories::name, incident_categories::id))
+            .select((CategoryColumns::as_select(), GroupColumns::as_select()))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(rows.into_iter().map(|(category, group)| category_view(category, group)).collect())
     }
 
     fn priority_labels(&self) -> QueryResult<Vec<PriorityLabel>> {
@@ -572,26 +719,34 @@ impl IncidentQueries for Database {
     fn statistics_rows(&self, filter: &IncidentFilter) -> QueryResult<Vec<StatisticsRow>> {
         let mut conn = self.connection()?;
         let backend = self.backend();
-        let rows: Vec<(i64, String, i32, NaiveDateTime, String)> = filtered_incidents!(filter, backend)
-            .select((
-                incidents::id,
-                incidents::priority_id,
-                incidents::status,
-                incidents::created_at,
-                category_groups::name,
-            ))
-            .load(&mut *conn)
-            .map_err(repository_error)?;
+        let rows: Vec<(i64, String, i32, NaiveDateTime, String)> =
+            apply_filters!(incidents::table.into_boxed(), filter, backend)
+                .select((
+                    incidents::id,
+                    incidents::priority_id,
+                    incidents::status,
+                    incidents::created_at,
+                    incidents::incident_category_id,
+                ))
+                .load(&mut *conn)
+                .map_err(repository_error)?;
+        let group_of: HashMap<String, String> = incident_categories::table
+            .inner_join(category_groups::table)
+            .select((incident_categories::id, category_groups::name))
+            .load::<(String, String)>(&mut *conn)
+            .map_err(repository_error)?
+            .into_iter()
+            .collect();
         // A boxed query cannot be a subquery of the multi-backend connection: read every time to fix
         // (one small row per fixed incident) and keep those of the matching incidents.
         let fixes = time_to_fix!(&mut *conn);
         rows.into_iter()
-            .map(|(id, priority_id, status, created_at, group_name)| {
+            .map(|(id, priority_id, status, created_at, category_id)| {
                 Ok(StatisticsRow {
                     priority_id,
                     status: IncidentStatus::from_value(status).map_err(|e| internal(e.to_string()))?,
                     created_at,
-                    group_name,
+                    group_name: group_of.get(&category_id).cloned().unwrap_or_default(),
                     time_to_fix_micros: fixes.get(&id).copied(),
                 })
             })

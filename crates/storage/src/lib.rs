@@ -39,6 +39,11 @@ pub(crate) fn uuid_text() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 pub(crate) fn seconds(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }

@@ -6,8 +6,8 @@ use incidents_core::{Email, NewUser, RepositoryError, User, UserId, UserReposito
 
 use crate::connection::Database;
 use crate::error::repository_error;
-use crate::now;
 use crate::schema::users;
+use crate::{escape_like, now};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -122,8 +122,4 @@ impl UserRepository for Database {
             .map(User::try_from)
             .transpose()
     }
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

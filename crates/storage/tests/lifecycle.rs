@@ -602,6 +602,18 @@ fn early_closure_records_the_reason_and_reopening_clears_it() {
             )),
             "CLOSURE_MESSAGE_REQUIRED"
         );
+        assert_eq!(
+            code(service.update(
+                world.actor,
+                id,
+                &UpdateIncident {
+                    closure_reason: Some(ClosureReason::Resolved),
+                    ..update(IncidentStatus::Closed, Some("All good now"))
+                }
+            )),
+            "INVALID",
+            "an early closure is never \"resolved\""
+        );
         let closed = service.update(
             world.actor,
             id,
@@ -736,6 +748,17 @@ fn postmortem_gate_with_a_configured_backend() {
         );
         *fake.state.lock().expect("lock") = PostMortemState::Ready { key: "PM-7".into() };
         service.update(world.actor, id, &update(IncidentStatus::Closed, None)).expect("close once ready");
+
+        // A P3 in production needs no post-mortem either.
+        let p3 =
+            service.declare(world.actor, &world.declaration("P3", "PRD", "Checkout")).expect("declare").id();
+        for status in [IncidentStatus::Investigating, IncidentStatus::Mitigating, IncidentStatus::Mitigated] {
+            service.update(world.actor, p3, &update(status, None)).expect("move");
+        }
+        world.record_required_key_events(p3);
+        service
+            .update(world.actor, p3, &update(IncidentStatus::Closed, None))
+            .expect("P3 closes from Mitigated");
 
         // The same P1 in staging needs no post-mortem.
         let staging =

@@ -176,12 +176,10 @@ impl Fixture {
     }
 
     fn find_ordered(&self, filter: &IncidentFilter, order: OrderBy) -> Vec<IncidentId> {
-        let page = self
-            .test
-            .database
-            .incidents(filter, order, PageRequest { limit: 100, offset: 0 })
-            .expect("query");
-        assert_eq!(page.total, page.items.len() as u64);
+        let page =
+            self.test.database.incidents(filter, order, PageRequest::new(100, 0).counted()).expect("query");
+        assert_eq!(page.total, Some(page.items.len() as u64));
+        assert!(!page.has_more);
         page.items.into_iter().map(|incident| incident.id).collect()
     }
 
@@ -236,10 +234,9 @@ fn one_incident_comes_with_its_relations() {
         assert!(incident.mitigated_at.is_some());
         assert_eq!(database.incident(IncidentId(987_654)).expect("query"), None);
 
-        let timeline = database
-            .timeline(fixture.ids["checkout"], PageRequest { limit: 100, offset: 0 })
-            .expect("timeline");
-        assert_eq!(timeline.total, timeline.items.len() as u64);
+        let timeline =
+            database.timeline(fixture.ids["checkout"], PageRequest::new(100, 0).counted()).expect("timeline");
+        assert_eq!(timeline.total, Some(timeline.items.len() as u64));
         let statuses: Vec<Option<IncidentStatus>> =
             timeline.items.iter().map(|t| t.status).filter(Option::is_some).collect();
         assert_eq!(
@@ -252,9 +249,12 @@ fn one_incident_comes_with_its_relations() {
             ]
         );
         assert!(timeline.items.iter().all(|t| t.author.as_ref().is_some_and(|a| a.id == fixture.alice)));
-        let second_page =
-            database.timeline(fixture.ids["checkout"], PageRequest { limit: 2, offset: 2 }).expect("page");
+        let second_page = database.timeline(fixture.ids["checkout"], PageRequest::new(2, 2)).expect("page");
         assert_eq!(second_page.items.len(), 2);
+        assert!(second_page.has_more);
+        assert_eq!(second_page.total, None, "counted only on request");
+        assert!(second_page.has_more);
+        assert_eq!(second_page.total, None, "counted only on request");
         assert_eq!(second_page.items[0].id, timeline.items[2].id);
     }
 }
@@ -404,9 +404,14 @@ fn ordering_and_pages_are_stable() {
             let page = f
                 .test
                 .database
-                .incidents(&IncidentFilter::default(), OrderBy::default(), PageRequest { limit: 3, offset })
+                .incidents(
+                    &IncidentFilter::default(),
+                    OrderBy::default(),
+                    PageRequest::new(3, offset).counted(),
+                )
                 .expect("page");
-            assert_eq!(page.total, 4);
+            assert_eq!(page.total, Some(4));
+            assert_eq!(page.has_more, offset == 0);
             seen.extend(page.items.into_iter().map(|i| i.id));
         }
         assert_eq!(seen, f.find(&IncidentFilter::default()), "{backend:?}: pages cover everything once");
@@ -451,5 +456,35 @@ fn statistics_and_mtbf_follow_the_filter() {
         );
         let other = mtbf.iter().find(|c| c.category_name == "Other").expect("other category");
         assert_eq!((other.incident_count, other.mtbf_seconds), (0, None), "every category is listed");
+    }
+}
+
+#[test]
+fn category_search_matches_names_descriptions_and_groups() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        let database = &test.database;
+        let names = |term: Option<&str>| -> Vec<String> {
+            database.categories(term).expect("categories").into_iter().map(|c| c.name).collect()
+        };
+        let all = names(None);
+        assert!(all.len() >= 9);
+        assert_eq!(names(Some("")), all, "a blank term filters nothing");
+        assert_eq!(names(Some("   ")), all);
+        assert!(names(Some("infrastructure")).contains(&"Infrastructure Issue".to_owned()));
+        assert_eq!(
+            names(Some("infrastructure compute")),
+            vec!["Infrastructure Issue"],
+            "every word, anywhere"
+        );
+        assert_eq!(names(Some("DATABASE")), vec!["Database Problem"]);
+        assert_eq!(names(Some("network")), vec!["Network Issues"]);
+        assert_eq!(
+            names(Some("platform")),
+            vec!["Database Problem", "Infrastructure Issue", "Network Issues"],
+            "by group name"
+        );
+        assert_eq!(names(Some("dns load")), vec!["Network Issues"], "by description, every word");
+        assert!(names(Some("100%_")).is_empty(), "LIKE wildcards are literal");
     }
 }
