@@ -36,4 +36,27 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Create an API token for a user and print it (only the token, on standard output). It is shown
+    /// this once; only its hash is stored.
+    CreateToken {
+        /// The user the token acts as.
+        #[arg(long)]
+        email: String,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Grant permissions to a user, e.g. `--permission incidents.view_incident` (repeatable), or
+    /// `--all-view` for every view permission.
+    Grant {
+        #[arg(long)]
+        email: String,
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        #[arg(long)]
+        all_view: bool,
+    },
 }

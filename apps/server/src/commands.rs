@@ -43,6 +43,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CreateUser { email, name, admin, password_stdin } => {
             create_user(&config, &email, name, admin, password_stdin)
         }
+        Command::CreateToken { email, name, expires_in_days } => {
+            create_token(&config, &email, &name, expires_in_days)
+        }
+        Command::Grant { email, permissions, all_view } => grant(&config, &email, &permissions, all_view),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,6 +139,53 @@ fn create_user(
         user.username,
         user.id
     );
+    Ok(())
+}
+
+fn existing_user(database: &storage::Database, email: &str) -> anyhow::Result<incidents_core::User> {
+    let email = Email::parse(email)?;
+    database
+        .find_user_by_email(&email)?
+        .ok_or_else(|| anyhow::anyhow!("no user with e-mail {email} (create it with create-user)"))
+}
+
+#[expect(clippy::print_stdout, reason = "the token is the command's output, for scripts to capture")]
+fn create_token(
+    config: &Config,
+    email: &str,
+    name: &str,
+    expires_in_days: Option<u32>,
+) -> anyhow::Result<()> {
+    use incidents_core::access::AccessRepository;
+    let database = prepare_database(config, SeedEmpty::Yes)?;
+    let user = existing_user(&database, email)?;
+    let token = http_api::new_token();
+    let expires_at = expires_in_days
+        .map(|days| incidents_core::lifecycle::now() + chrono::TimeDelta::days(i64::from(days)));
+    let record = database.create_api_token(user.id, name, &http_api::hash_token(&token), expires_at)?;
+    tracing::info!(token_id = record.id, user = %user.email, "API token created");
+    println!("{token}");
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "command output")]
+fn grant(config: &Config, email: &str, permissions: &[String], all_view: bool) -> anyhow::Result<()> {
+    use incidents_core::access::{AccessRepository, Action, Permission};
+    let mut wanted = permissions
+        .iter()
+        .map(|p| Permission::parse(p).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if all_view {
+        wanted.extend(Permission::all().into_iter().filter(|p| p.action == Action::View));
+    }
+    if wanted.is_empty() {
+        bail!("nothing to grant: give --permission or --all-view");
+    }
+    let database = prepare_database(config, SeedEmpty::Yes)?;
+    let user = existing_user(&database, email)?;
+    database.grant_permissions(user.id, &wanted)?;
+    let names: Vec<String> = wanted.iter().map(ToString::to_string).collect();
+    println!("granted {} to {}", names.join(", "), user.email);
     Ok(())
 }
 

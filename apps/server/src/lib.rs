@@ -89,9 +89,10 @@ impl Application {
         let bind = SocketAddr::new(config.http_bind, config.http_port);
         let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
         let address = listener.local_addr()?;
+        let api = http_api::ApiState::new(database.clone(), config.base_url.as_str(), config.time_zone);
         let state = AppState { database, health_timeout: config.health_timeout };
         let options = ServerOptions { shutdown_timeout: config.shutdown_timeout, workers: None };
-        let server = http::build_server(state, listener, options)?;
+        let server = http::build_server(state, api, listener, options)?;
         Ok(Self { address, server })
     }
 

@@ -98,7 +98,7 @@ fn migrate_seed_and_create_user_on_sqlite() {
 
     let first = run(dir.path(), &vars, &["migrate"]);
     assert!(first.status.success(), "{first:?}");
-    assert!(lines(&first.stdout)[0].starts_with("applied 4 migration(s)"), "{first:?}");
+    assert!(lines(&first.stdout)[0].starts_with("applied 5 migration(s)"), "{first:?}");
     let again = run(dir.path(), &vars, &["migrate"]);
     assert_eq!(lines(&again.stdout), vec!["database schema is up to date"]);
 
@@ -300,7 +300,7 @@ fn postgres_migrate_then_serve_and_restart() {
     assert_eq!(
         lines(&refused.stderr).last().map(String::as_str),
         Some(
-            "firefighter-server: error: the database schema is behind this version: 4 pending migration(s); \
+            "firefighter-server: error: the database schema is behind this version: 5 pending migration(s); \
              run `firefighter-server migrate`"
         )
     );
@@ -317,4 +317,42 @@ fn postgres_migrate_then_serve_and_restart() {
         server.signal("-TERM");
         assert_eq!(server.wait_exit().0, Some(0));
     }
+}
+
+#[test]
+fn create_token_prints_only_the_token_and_grant_checks_codenames() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = [("DATABASE_URL", "sqlite://./ff.db"), ("LOG_LEVEL", "warn")];
+    let missing = run(dir.path(), &vars, &["create-token", "--email", "ghost@example.com"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no user with e-mail ghost@example.com"));
+
+    assert!(run(dir.path(), &vars, &["create-user", "--email", "bot@example.com"]).status.success());
+    let created = run(
+        dir.path(),
+        &vars,
+        &["create-token", "--email", "bot@example.com", "--name", "ci", "--expires-in-days", "30"],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let stdout = String::from_utf8_lossy(&created.stdout).into_owned();
+    let token = stdout.trim_end_matches('\n');
+    assert!(
+        token.len() == 40 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "stdout is the token alone: {stdout:?}"
+    );
+    assert!(!String::from_utf8_lossy(&created.stderr).contains(token), "the token is never logged");
+
+    let granted = run(
+        dir.path(),
+        &vars,
+        &["grant", "--email", "bot@example.com", "--permission", "incidents.view_incident"],
+    );
+    assert_eq!(lines(&granted.stdout), vec!["granted incidents.view_incident to bot@example.com"]);
+    let bad = run(
+        dir.path(),
+        &vars,
+        &["grant", "--email", "bot@example.com", "--permission", "incidents.fly_incident"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown permission"));
 }

@@ -5,6 +5,7 @@
 //! This crate must stay free of I/O: no actix, diesel, lapin, redis or reqwest. Adapters depend on it,
 //! never the other way round, so the rules written here apply identically to every entry point.
 
+pub mod access;
 pub mod date_range;
 pub mod events;
 pub mod impact;

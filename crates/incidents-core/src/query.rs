@@ -290,6 +290,24 @@ pub trait IncidentQueries {
     /// A storage failure.
     fn categories(&self, search: Option<&str>) -> Result<Vec<CategoryView>, RepositoryError>;
 
+    /// Every environment, in display order.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn environments(&self) -> Result<Vec<EnvironmentView>, RepositoryError>;
+
+    /// Every priority, in display order.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn priorities(&self) -> Result<Vec<PriorityView>, RepositoryError>;
+
+    /// Every group of categories, in display order.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn groups(&self) -> Result<Vec<GroupView>, RepositoryError>;
+
     /// Every priority, in display order.
     ///
     /// # Errors

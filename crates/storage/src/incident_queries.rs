@@ -197,16 +197,20 @@ fn category_view(category: CategoryColumns, group: GroupColumns) -> CategoryView
         order: category.sort_order,
         private: category.private,
         deploy_warning: category.deploy_warning,
-        group: GroupView {
-            id: group.id,
-            name: group.name,
-            description: group.description,
-            order: group.sort_order,
-            created_at: group.created_at,
-            updated_at: group.updated_at,
-        },
+        group: group_view(group),
         created_at: category.created_at,
         updated_at: category.updated_at,
+    }
+}
+
+fn group_view(group: GroupColumns) -> GroupView {
+    GroupView {
+        id: group.id,
+        name: group.name,
+        description: group.description,
+        order: group.sort_order,
+        created_at: group.created_at,
+        updated_at: group.updated_at,
     }
 }
 
@@ -704,6 +708,36 @@ impl IncidentQueries for Database {
             .load(&mut *conn)
             .map_err(repository_error)?;
         Ok(rows.into_iter().map(|(category, group)| category_view(category, group)).collect())
+    }
+
+    fn environments(&self) -> QueryResult<Vec<EnvironmentView>> {
+        let mut conn = self.connection()?;
+        let rows: Vec<EnvironmentColumns> = environments::table
+            .order((environments::sort_order, environments::value))
+            .select(EnvironmentColumns::as_select())
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(rows.into_iter().map(environment_view).collect())
+    }
+
+    fn priorities(&self) -> QueryResult<Vec<PriorityView>> {
+        let mut conn = self.connection()?;
+        let rows: Vec<PriorityColumns> = priorities::table
+            .order(priorities::sort_order)
+            .select(PriorityColumns::as_select())
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(rows.into_iter().map(priority_view).collect())
+    }
+
+    fn groups(&self) -> QueryResult<Vec<GroupView>> {
+        let mut conn = self.connection()?;
+        let rows: Vec<GroupColumns> = category_groups::table
+            .order(category_groups::sort_order)
+            .select(GroupColumns::as_select())
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(rows.into_iter().map(group_view).collect())
     }
 
     fn priority_labels(&self) -> QueryResult<Vec<PriorityLabel>> {

@@ -6,6 +6,7 @@
 //! Queries are written once against [`DbConnection`] (a diesel `MultiConnection`); the few places that
 //! need backend-specific SQL match on it explicitly, so the dialect dispatch is visible where it happens.
 
+mod access;
 mod connection;
 mod database_url;
 mod error;

@@ -325,6 +325,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    user_permissions (user_id, codename) {
+        user_id -> Text,
+        codename -> Text,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(user_permissions -> users (user_id));
 diesel::joinable!(incident_categories -> category_groups (group_id));
 diesel::joinable!(impact_levels -> impact_types (impact_type_id));
 diesel::joinable!(incidents -> priorities (priority_id));
@@ -371,4 +393,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_tags,
     audit_log,
     outbox_events,
+    api_tokens,
+    user_permissions,
 );

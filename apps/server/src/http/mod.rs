@@ -12,6 +12,7 @@ use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
+use http_api::ApiState;
 use storage::Database;
 
 pub use request_id::REQUEST_ID_HEADER;
@@ -35,10 +36,11 @@ pub struct ServerOptions {
     pub workers: Option<usize>,
 }
 
-/// Registers every route. Public so a private deployment can mount the same API in its own app.
+/// Registers every route. Public so a private deployment can mount the same API in its own app
+/// (with `web::Data<AppState>` and `web::Data<ApiState<Database>>` registered).
 pub fn configure(config: &mut web::ServiceConfig) {
     config.service(
-        web::scope(API_PREFIX).service(
+        web::scope(API_PREFIX).configure(http_api::configure::<Database>).service(
             web::scope("/monitoring")
                 .service(
                     web::resource("/healthcheck")
@@ -62,13 +64,18 @@ pub fn configure(config: &mut web::ServiceConfig) {
 /// When the listener cannot be used.
 pub fn build_server(
     state: AppState,
+    api: ApiState<Database>,
     listener: TcpListener,
     options: ServerOptions,
 ) -> std::io::Result<Server> {
     let state = web::Data::from(Arc::new(state));
+    let api = web::Data::from(Arc::new(api));
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(api.clone())
+            // Bodies beyond 1 MiB are refused with 413 before any handler runs.
+            .app_data(web::PayloadConfig::new(1024 * 1024))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(security_headers())
             .wrap(from_fn(request_id::request_id))

@@ -1,0 +1,393 @@
+//! The REST API over real HTTP, on every backend: authentication (the original's 401 variants), 403,
+//! incidents (create with dedup, list with filters and pages, retrieve) and reference data.
+#![expect(clippy::expect_used, reason = "test helpers fail the test loudly")]
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use firefighter_server::Application;
+use firefighter_server::config::Config;
+use incidents_core::access::{AccessRepository, Action, Permission};
+use incidents_core::{Email, NewUser, UserRepository};
+use serde_json::{Value, json};
+use storage::schema::{environments, incident_categories, priorities, users};
+use storage::testing::TestDatabase;
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    admin: String,
+    viewer: String,
+    nobody: String,
+    refs: HashMap<String, String>,
+    test: TestDatabase,
+}
+
+fn token_for(test: &TestDatabase, email: &str, admin: bool, permissions: &[Permission]) -> String {
+    let user = test
+        .database
+        .create_user(&NewUser {
+            email: Email::parse(email).expect("email"),
+            name: String::new(),
+            is_admin: admin,
+            password_hash: None,
+        })
+        .expect("user");
+    test.database.grant_permissions(user.id, permissions).expect("grant");
+    let token = http_api::new_token();
+    test.database.create_api_token(user.id, "test", &http_api::hash_token(&token), None).expect("token");
+    token
+}
+
+impl Api {
+    async fn spawn(test: TestDatabase) -> Self {
+        let test = test.seeded();
+        let admin = token_for(&test, "admin@example.com", true, &[]);
+        let viewer = token_for(
+            &test,
+            "viewer@example.com",
+            false,
+            &Permission::all().into_iter().filter(|p| p.action == Action::View).collect::<Vec<_>>(),
+        );
+        let nobody = token_for(&test, "nobody@example.com", false, &[]);
+        let mut conn = test.database.connection().expect("connection");
+        let mut refs = HashMap::new();
+        for (name, id) in priorities::table
+            .select((priorities::name, priorities::id))
+            .load::<(String, String)>(&mut conn)
+            .expect("p")
+        {
+            refs.insert(name, id);
+        }
+        for (value, id) in environments::table
+            .select((environments::value, environments::id))
+            .load::<(String, String)>(&mut conn)
+            .expect("e")
+        {
+            refs.insert(value, id);
+        }
+        for (name, id) in incident_categories::table
+            .select((incident_categories::name, incident_categories::id))
+            .load::<(String, String)>(&mut conn)
+            .expect("c")
+        {
+            refs.insert(name, id);
+        }
+        drop(conn);
+        let config = Config::from_vars(&HashMap::from([
+            ("HTTP_PORT".to_owned(), "0".to_owned()),
+            ("BASE_URL".to_owned(), "https://ff.example.com".to_owned()),
+        ]))
+        .expect("config");
+        let application = Application::build(&config, test.database.clone()).expect("application");
+        let base = format!("http://{}/api/v2/firefighter", application.address());
+        let handle = application.handle();
+        tokio::spawn(application.run_until(std::future::pending()));
+        Self { base, client: reqwest::Client::new(), handle, admin, viewer, nobody, refs, test }
+    }
+
+    async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.expect("request")
+    }
+
+    async fn create(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/incidents", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    fn incident(&self, title: &str, priority: &str, environment: &str) -> Value {
+        json!({
+            "title": title,
+            "description": "Payments fail with a 502.",
+            "environment_id": self.refs[environment],
+            "incident_category_id": self.refs["Checkout"],
+            "priority_id": self.refs[priority],
+            "created_by_email": "oncall@example.com",
+        })
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+async fn error(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON error body"))
+}
+
+#[tokio::test]
+async fn authentication_failures_use_the_original_messages() {
+    let api = Api::spawn(TestDatabase::sqlite()).await;
+    let url = format!("{}/incidents", api.base);
+    let cases: Vec<(Option<String>, &str)> = vec![
+        (None, "Authentication credentials were not provided."),
+        (Some(format!("Token {}", api.admin)), "Authentication credentials were not provided."),
+        (Some("Bearer".into()), "Invalid token header. No credentials provided."),
+        (Some("Bearer abc def".into()), "Invalid token header. Token string should not contain spaces."),
+        (Some("Bearer 0000000000000000000000000000000000000000".into()), "Invalid token."),
+    ];
+    for (header, detail) in cases {
+        let mut request = api.client.get(&url);
+        if let Some(header) = &header {
+            request = request.header("authorization", header);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(
+            response.headers().get("www-authenticate").map(reqwest::header::HeaderValue::as_bytes),
+            Some(&b"Bearer"[..]),
+            "{header:?}"
+        );
+        let (status, body) = error(response).await;
+        assert_eq!(status, 401, "{header:?}");
+        assert_eq!(body["type"], "client_error");
+        assert_eq!(body["errors"][0]["detail"], detail, "{header:?}");
+    }
+
+    // Revocation takes effect at once.
+    let user = api
+        .test
+        .database
+        .find_user_by_email(&Email::parse("viewer@example.com").expect("email"))
+        .expect("q")
+        .expect("user");
+    let token = http_api::new_token();
+    let record = api
+        .test
+        .database
+        .create_api_token(user.id, "short-lived", &http_api::hash_token(&token), None)
+        .expect("token");
+    assert_eq!(api.get(&token, "/incidents").await.status(), 200);
+    api.test.database.revoke_api_token(record.id, incidents_core::lifecycle::now()).expect("revoke");
+    assert_eq!(error(api.get(&token, "/incidents").await).await.1["errors"][0]["detail"], "Invalid token.");
+
+    // An inactive user's token stops working.
+    diesel::update(users::table.filter(users::email.eq("viewer@example.com")))
+        .set(users::is_active.eq(false))
+        .execute(&mut api.test.database.connection().expect("connection"))
+        .expect("deactivate");
+    assert_eq!(
+        error(api.get(&api.viewer, "/incidents").await).await.1["errors"][0]["detail"],
+        "User inactive or deleted."
+    );
+}
+
+#[tokio::test]
+async fn permissions_are_checked_per_resource_and_action() {
+    let api = Api::spawn(TestDatabase::sqlite()).await;
+    let (status, body) = error(api.get(&api.nobody, "/incidents").await).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["errors"][0]["detail"], "You do not have permission to perform this action.");
+    assert_eq!(api.get(&api.viewer, "/incidents").await.status(), 200);
+    assert_eq!(api.get(&api.viewer, "/environments").await.status(), 200);
+    let (status, _) =
+        error(api.create(&api.viewer, &api.incident("Viewer cannot create", "P3", "PRD")).await).await;
+    assert_eq!(status, 403, "viewing does not allow adding");
+    assert_eq!(api.create(&api.admin, &api.incident("Admin can", "P3", "PRD")).await.status(), 201);
+}
+
+#[tokio::test]
+async fn create_is_idempotent_on_dedup_key_and_validates_input() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let mut body = api.incident("Checkout is down", "P1", "PRD");
+        body["dedup_key"] = json!("alert-42");
+        body["unknown_field"] = json!("ignored as in the original");
+        let first = api.create(&api.admin, &body).await;
+        assert_eq!(first.status(), 201);
+        let first: Value = first.json().await.expect("json");
+        assert_eq!(first["status"], "Open");
+        assert_eq!(first["priority"]["name"], "P1");
+        assert_eq!(first["priority"]["sla"], "02:00:00");
+        assert_eq!(first["created_by"]["email"], "oncall@example.com");
+        assert_eq!(first["roles"]["commander"]["email"], "oncall@example.com");
+        assert_eq!(first["status_page_url"], format!("https://ff.example.com/incident/{}/", first["id"]));
+        assert!(
+            first["created_at"].as_str().is_some_and(|t| t.ends_with("+00:00")),
+            "{}",
+            first["created_at"]
+        );
+        let again = api.create(&api.admin, &body).await;
+        assert_eq!(again.status(), 200, "a second declaration with an open key returns the holder");
+        let again: Value = again.json().await.expect("json");
+        assert_eq!(again["id"], first["id"]);
+
+        // Unknown creators become users, the second one too (the original failed with a 500 here).
+        for email in ["new.one@example.com", "new.two@example.com"] {
+            let mut body = api.incident("Created by a newcomer", "P4", "STG");
+            body["created_by_email"] = json!(email);
+            assert_eq!(api.create(&api.admin, &body).await.status(), 201, "{email}");
+        }
+
+        let mut missing = api.incident("x", "P4", "PRD");
+        missing.as_object_mut().expect("object").remove("title");
+        let (status, body) = error(api.create(&api.admin, &missing).await).await;
+        assert_eq!(
+            (
+                status,
+                body["type"].as_str(),
+                body["errors"][0]["attr"].as_str(),
+                body["errors"][0]["code"].as_str()
+            ),
+            (400, Some("validation_error"), Some("title"), Some("required"))
+        );
+        let mut wrong_type = api.incident("x", "P4", "PRD");
+        wrong_type["ignore"] = json!("yes");
+        assert_eq!(error(api.create(&api.admin, &wrong_type).await).await.1["errors"][0]["attr"], "ignore");
+        let mut unknown_priority = api.incident("x", "P4", "PRD");
+        unknown_priority["priority_id"] = json!("nope");
+        assert_eq!(
+            error(api.create(&api.admin, &unknown_priority).await).await.1["errors"][0]["attr"],
+            "priority_id"
+        );
+        let mut bad_email = api.incident("x", "P4", "PRD");
+        bad_email["created_by_email"] = json!("not-an-email");
+        assert_eq!(
+            error(api.create(&api.admin, &bad_email).await).await.1["errors"][0]["attr"],
+            "created_by_email"
+        );
+
+        let malformed = api
+            .client
+            .post(format!("{}/incidents", api.base))
+            .bearer_auth(&api.admin)
+            .body("{\"title\": ")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(malformed.status(), 400);
+        let huge = api
+            .client
+            .post(format!("{}/incidents", api.base))
+            .bearer_auth(&api.admin)
+            .body(vec![b' '; 2 * 1024 * 1024])
+            .send()
+            .await;
+        assert!(huge.map(|r| r.status().as_u16() == 413).unwrap_or(true), "bodies over 1 MiB are refused");
+    }
+}
+
+#[tokio::test]
+async fn list_filters_pages_and_retrieve() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let mut ids = Vec::new();
+        for (title, priority, environment) in
+            [("One", "P1", "PRD"), ("Two", "P2", "STG"), ("Three", "P3", "PRD"), ("Four", "P4", "PRD")]
+        {
+            let created: Value = api
+                .create(&api.admin, &api.incident(title, priority, environment))
+                .await
+                .json()
+                .await
+                .expect("json");
+            ids.push(created["id"].as_i64().expect("id"));
+        }
+        let list = |body: Value| -> Vec<i64> {
+            body.as_array().expect("array").iter().filter_map(|i| i["id"].as_i64()).collect()
+        };
+
+        let all: Value = api.get(&api.viewer, "/incidents").await.json().await.expect("json");
+        assert_eq!(list(all), ids.iter().rev().copied().collect::<Vec<_>>(), "newest first");
+        let prd: Value = api
+            .get(&api.viewer, "/incidents?environment__value=PRD&order_by=id")
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(list(prd), vec![ids[0], ids[2], ids[3]]);
+        let by_priority =
+            format!("/incidents?priority={}&priority={}&order_by=-priority", api.refs["P1"], api.refs["P2"]);
+        let by_priority: Value = api.get(&api.viewer, &by_priority).await.json().await.expect("json");
+        assert_eq!(list(by_priority), vec![ids[1], ids[0]]);
+        let open: Value = api
+            .get(&api.viewer, "/incidents?status=10&_status__lt=60&unknown=1")
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(list(open).len(), 4, "unknown parameters are ignored");
+        let ranged = format!("/incidents?id__gte={}&id__lte={}", ids[1], ids[2]);
+        let ranged: Value = api.get(&api.viewer, &ranged).await.json().await.expect("json");
+        assert_eq!(list(ranged).len(), 2);
+        let searched: Value =
+            api.get(&api.viewer, "/incidents?search=three").await.json().await.expect("json");
+        assert_eq!(list(searched), vec![ids[2]]);
+
+        let page = api.get(&api.viewer, "/incidents?limit=3&count=true").await;
+        assert_eq!(
+            page.headers().get("x-total-count").map(reqwest::header::HeaderValue::as_bytes),
+            Some(&b"4"[..])
+        );
+        let link =
+            page.headers().get("link").and_then(|v| v.to_str().ok()).expect("a Link header").to_owned();
+        assert!(
+            link.starts_with("<https://ff.example.com/api/v2/firefighter/incidents?")
+                && link.ends_with(">; rel=\"next\""),
+            "{link}"
+        );
+        assert!(link.contains("offset=3") && link.contains("limit=3"), "{link}");
+        assert_eq!(list(page.json().await.expect("json")).len(), 3);
+        let last = api.get(&api.viewer, "/incidents?limit=3&offset=3").await;
+        assert!(last.headers().get("link").is_none(), "no next page after the last");
+        assert_eq!(list(last.json().await.expect("json")), vec![ids[0]]);
+
+        for (query, attr) in [
+            ("status=99", "status"),
+            ("limit=0", "limit"),
+            ("order_by=severity", "order_by"),
+            ("created_at=gibberish", "created_at"),
+            ("id__gte=abc", "id__gte"),
+        ] {
+            let (status, body) = error(api.get(&api.viewer, &format!("/incidents?{query}")).await).await;
+            assert_eq!((status, body["errors"][0]["attr"].as_str()), (400, Some(attr)), "{query}");
+        }
+
+        let one = api.get(&api.viewer, &format!("/incidents/{}", ids[0])).await;
+        assert_eq!(one.status(), 200);
+        let one: Value = one.json().await.expect("json");
+        assert_eq!(one["title"], "One");
+        assert_eq!(one["incident_category"]["group"]["name"], "Marketplace");
+        assert_eq!(one["environment"]["value"], "PRD");
+        assert_eq!(one["ignore"], false);
+        assert_eq!(api.get(&api.viewer, "/incidents/999999").await.status(), 404);
+        assert_eq!(api.get(&api.viewer, "/incidents/not-a-number").await.status(), 404);
+    }
+}
+
+#[tokio::test]
+async fn reference_data_under_original_and_legacy_names() {
+    let api = Api::spawn(TestDatabase::sqlite()).await;
+    let severities: Value = api.get(&api.viewer, "/severities").await.json().await.expect("json");
+    let priorities: Value = api.get(&api.viewer, "/priorities").await.json().await.expect("json");
+    assert_eq!(severities, priorities, "severities is the legacy name of priorities");
+    let names: Vec<&str> =
+        priorities.as_array().expect("array").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, vec!["P1", "P2", "P3", "P4", "P5", "GAMEDAY"]);
+    assert_eq!(priorities[3]["sla"], "5 00:00:00");
+    assert_eq!(priorities[3]["default"], true);
+    let categories: Value = api.get(&api.viewer, "/incident-categories").await.json().await.expect("json");
+    let components: Value = api.get(&api.viewer, "/components").await.json().await.expect("json");
+    assert_eq!(categories, components, "components is the legacy alias");
+    let environments: Value = api.get(&api.viewer, "/environments").await.json().await.expect("json");
+    let prd =
+        environments.as_array().expect("array").iter().find(|e| e["value"] == "PRD").expect("PRD").clone();
+    let one: Value = api
+        .get(&api.viewer, &format!("/environments/{}", prd["id"].as_str().expect("id")))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(one, prd);
+    assert_eq!(api.get(&api.viewer, "/environments/unknown").await.status(), 404);
+    let groups: Value = api.get(&api.viewer, "/groups").await.json().await.expect("json");
+    assert_eq!(groups[0]["name"], "Marketplace");
+}

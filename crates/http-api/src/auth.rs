@@ -1,0 +1,72 @@
+//! Bearer-token authentication and permission checks, with the original's 401/403 messages.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use actix_web::web;
+use incidents_core::access::{Permission, Principal, TokenRejection};
+use sha2::{Digest, Sha256};
+
+use crate::errors::ApiError;
+use crate::{ApiBackend, ApiState};
+
+/// A new API token: 20 random bytes as 40 hex characters, the original's format. Shown once; only its
+/// hash is stored.
+#[must_use]
+pub fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 20]>())
+}
+
+/// The SHA-256 hex digest under which a token is stored. Tokens carry 160 random bits, so a fast hash
+/// is enough: there is nothing to brute-force.
+#[must_use]
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The token in an `Authorization: Bearer <token>` header, or the original's 401.
+fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
+    let not_provided = || ApiError::unauthenticated("Authentication credentials were not provided.");
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Err(not_provided());
+    };
+    let value = value.to_str().map_err(|_| {
+        ApiError::unauthenticated("Invalid token header. Token string should not contain invalid characters.")
+    })?;
+    let mut parts = value.split_whitespace();
+    // Another scheme (`Token`, `Basic` …) is "no credentials" for this API, as in the original.
+    if !parts.next().is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer")) {
+        return Err(not_provided());
+    }
+    match (parts.next(), parts.next()) {
+        (None, _) => Err(ApiError::unauthenticated("Invalid token header. No credentials provided.")),
+        (Some(_), Some(_)) => {
+            Err(ApiError::unauthenticated("Invalid token header. Token string should not contain spaces."))
+        }
+        (Some(token), None) => Ok(token.to_owned()),
+    }
+}
+
+/// Authenticates the request and checks `permission`.
+///
+/// # Errors
+/// 401 for missing or bad credentials, 403 without the permission.
+pub async fn authorize<B: ApiBackend>(
+    request: &HttpRequest,
+    state: &web::Data<ApiState<B>>,
+    permission: Permission,
+) -> Result<Principal, ApiError> {
+    let token = bearer_token(request)?;
+    let digest = hash_token(&token);
+    let backend = state.backend.clone();
+    let outcome = web::block(move || backend.authenticate_token(&digest, incidents_core::lifecycle::now()))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    let principal = match outcome {
+        Ok(principal) => principal,
+        Err(TokenRejection::Invalid) => return Err(ApiError::unauthenticated("Invalid token.")),
+        Err(TokenRejection::UserInactive) => {
+            return Err(ApiError::unauthenticated("User inactive or deleted."));
+        }
+    };
+    if principal.can(permission) { Ok(principal) } else { Err(ApiError::forbidden()) }
+}

@@ -1,0 +1,78 @@
+//! The REST API v2 under `/api/v2/firefighter/`, compatible with the original's clients: same paths,
+//! JSON shapes, error bodies and authentication. Handlers translate HTTP into calls on
+//! `incidents-core` (the lifecycle service and the query port); they decide nothing.
+//!
+//! This crate depends on `incidents-core` and actix-web, never on storage: the binary chooses the
+//! backend by instantiating [`configure`] with any type implementing [`ApiBackend`].
+
+mod auth;
+mod errors;
+mod incidents;
+mod json;
+mod reference;
+
+use actix_web::web;
+use incidents_core::access::AccessRepository;
+use incidents_core::query::IncidentQueries;
+use incidents_core::{IncidentLifecycle, IncidentStore, NoPostMortemBackend, UserRepository};
+
+pub use auth::{hash_token, new_token};
+pub use errors::ApiError;
+
+/// Everything the API needs from storage.
+pub trait ApiBackend:
+    IncidentStore + IncidentQueries + AccessRepository + UserRepository + Clone + Send + Sync + 'static
+{
+}
+
+impl<T> ApiBackend for T where
+    T: IncidentStore + IncidentQueries + AccessRepository + UserRepository + Clone + Send + Sync + 'static
+{
+}
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState<B> {
+    pub backend: B,
+    pub lifecycle: IncidentLifecycle<B, NoPostMortemBackend>,
+    /// Absolute URL of this server, without a trailing slash (for `status_page_url`).
+    pub base_url: String,
+    /// Times are shown in this zone.
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl<B: ApiBackend> ApiState<B> {
+    /// The state for `backend`.
+    pub fn new(backend: B, base_url: &str, time_zone: chrono_tz::Tz) -> Self {
+        Self {
+            lifecycle: IncidentLifecycle::new(backend.clone(), NoPostMortemBackend),
+            backend,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            time_zone,
+        }
+    }
+}
+
+/// Registers the API routes (under the caller's `/api/v2/firefighter` scope). The state must be
+/// registered as `web::Data<ApiState<B>>`.
+pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/incidents")
+                .route(web::get().to(incidents::list::<B>))
+                .route(web::post().to(incidents::create::<B>)),
+        )
+        .service(web::resource("/incidents/{id}").route(web::get().to(incidents::retrieve::<B>)))
+        .service(web::resource("/environments").route(web::get().to(reference::environments::<B>)))
+        .service(web::resource("/environments/{id}").route(web::get().to(reference::environment::<B>)))
+        .service(web::resource("/severities").route(web::get().to(reference::priorities::<B>)))
+        .service(web::resource("/severities/{id}").route(web::get().to(reference::priority::<B>)))
+        .service(web::resource("/priorities").route(web::get().to(reference::priorities::<B>)))
+        .service(web::resource("/priorities/{id}").route(web::get().to(reference::priority::<B>)))
+        .service(web::resource("/incident-categories").route(web::get().to(reference::categories::<B>)))
+        .service(web::resource("/incident-categories/{id}").route(web::get().to(reference::category::<B>)))
+        .service(web::resource("/components").route(web::get().to(reference::categories::<B>)))
+        .service(web::resource("/components/{id}").route(web::get().to(reference::category::<B>)))
+        .service(web::resource("/groups").route(web::get().to(reference::groups::<B>)))
+        .service(web::resource("/groups/{id}").route(web::get().to(reference::group::<B>)));
+}

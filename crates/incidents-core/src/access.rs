@@ -1,0 +1,225 @@
+//! Who may do what: API tokens and permissions.
+//!
+//! Permissions follow the original's Django codenames (`incidents.view_incident`, `add_incident`,
+//! `change_…`, `delete_…`) so existing grants carry over; admins hold every permission.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::NaiveDateTime;
+
+use crate::ports::RepositoryError;
+use crate::user::{User, UserId};
+
+/// What a request does to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    View,
+    Add,
+    Change,
+    Delete,
+}
+
+impl Action {
+    /// The codename prefix.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::View => "view",
+            Self::Add => "add",
+            Self::Change => "change",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// A resource permissions apply to, named by its model as in the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Incident,
+    Environment,
+    Priority,
+    IncidentCategory,
+    Group,
+    IncidentCost,
+    IncidentCostType,
+    User,
+    ApiToken,
+}
+
+impl Resource {
+    /// Every resource.
+    pub const ALL: [Self; 9] = [
+        Self::Incident,
+        Self::Environment,
+        Self::Priority,
+        Self::IncidentCategory,
+        Self::Group,
+        Self::IncidentCost,
+        Self::IncidentCostType,
+        Self::User,
+        Self::ApiToken,
+    ];
+
+    /// The model name in codenames.
+    #[must_use]
+    pub const fn model(self) -> &'static str {
+        match self {
+            Self::Incident => "incident",
+            Self::Environment => "environment",
+            Self::Priority => "priority",
+            Self::IncidentCategory => "incidentcategory",
+            Self::Group => "group",
+            Self::IncidentCost => "incidentcost",
+            Self::IncidentCostType => "incidentcosttype",
+            Self::User => "user",
+            Self::ApiToken => "apitoken",
+        }
+    }
+}
+
+/// A permission: an action on a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Permission {
+    pub action: Action,
+    pub resource: Resource,
+}
+
+impl Permission {
+    /// `action` on `resource`.
+    #[must_use]
+    pub const fn new(action: Action, resource: Resource) -> Self {
+        Self { action, resource }
+    }
+
+    /// The Django-style codename, e.g. `incidents.view_incident`.
+    #[must_use]
+    pub fn codename(self) -> String {
+        let app = if matches!(self.resource, Resource::ApiToken) { "api" } else { "incidents" };
+        format!("{app}.{}_{}", self.action.as_str(), self.resource.model())
+    }
+
+    /// Every permission that exists.
+    #[must_use]
+    pub fn all() -> Vec<Self> {
+        Resource::ALL
+            .into_iter()
+            .flat_map(|resource| {
+                [Action::View, Action::Add, Action::Change, Action::Delete]
+                    .map(|action| Self::new(action, resource))
+            })
+            .collect()
+    }
+
+    /// Parses a codename.
+    ///
+    /// # Errors
+    /// When no permission has that codename; the message lists the form expected.
+    pub fn parse(codename: &str) -> Result<Self, String> {
+        Self::all().into_iter().find(|p| p.codename() == codename).ok_or_else(|| {
+            format!("unknown permission {codename:?} (expected e.g. incidents.view_incident, incidents.add_incident)")
+        })
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.codename())
+    }
+}
+
+/// An authenticated user with what they may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: User,
+    /// Codenames granted (admins need none).
+    pub permissions: HashSet<String>,
+}
+
+impl Principal {
+    /// Whether the principal may do this.
+    #[must_use]
+    pub fn can(&self, permission: Permission) -> bool {
+        self.user.is_active && (self.user.is_superuser || self.permissions.contains(&permission.codename()))
+    }
+}
+
+/// A stored API token (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    pub id: i64,
+    pub user_id: UserId,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// Why a presented token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Unknown, revoked or expired: the original answered "Invalid token." for all three.
+    Invalid,
+    /// The token's user is inactive.
+    UserInactive,
+}
+
+/// Tokens and permissions. Implemented by storage.
+pub trait AccessRepository {
+    /// Stores a new token for `user` under the SHA-256 hex digest of its secret.
+    ///
+    /// # Errors
+    /// A storage failure, or an unknown user.
+    fn create_api_token(
+        &self,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        expires_at: Option<NaiveDateTime>,
+    ) -> Result<ApiTokenRecord, RepositoryError>;
+
+    /// Resolves a token digest to its principal, recording the use; `Err(rejection)` inside `Ok` when
+    /// the token is not acceptable.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn authenticate_token(
+        &self,
+        token_hash: &str,
+        now: NaiveDateTime,
+    ) -> Result<Result<Principal, TokenRejection>, RepositoryError>;
+
+    /// Revokes a token; it stops working at once.
+    ///
+    /// # Errors
+    /// [`RepositoryError::NotFound`] for an unknown token.
+    fn revoke_api_token(&self, id: i64, now: NaiveDateTime) -> Result<(), RepositoryError>;
+
+    /// Grants permissions to a user (granting one twice is harmless).
+    ///
+    /// # Errors
+    /// A storage failure, or an unknown user.
+    fn grant_permissions(&self, user: UserId, permissions: &[Permission]) -> Result<(), RepositoryError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codenames_match_the_original() {
+        assert_eq!(Permission::new(Action::View, Resource::Incident).codename(), "incidents.view_incident");
+        assert_eq!(Permission::new(Action::Add, Resource::Incident).codename(), "incidents.add_incident");
+        assert_eq!(
+            Permission::new(Action::View, Resource::IncidentCostType).codename(),
+            "incidents.view_incidentcosttype"
+        );
+        assert_eq!(
+            Permission::parse("incidents.view_priority"),
+            Ok(Permission::new(Action::View, Resource::Priority))
+        );
+        assert!(Permission::parse("incidents.fly_incident").is_err());
+        assert_eq!(Permission::all().len(), 36);
+    }
+}

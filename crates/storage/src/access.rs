@@ -1,0 +1,172 @@
+//! API tokens and permissions.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use incidents_core::access::{AccessRepository, ApiTokenRecord, Permission, Principal, TokenRejection};
+use incidents_core::{RepositoryError, User, UserId};
+
+use crate::connection::{Database, write_transaction};
+use crate::error::repository_error;
+use crate::schema::{api_tokens, user_permissions, users};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+struct TokenRow {
+    id: i64,
+    user_id: String,
+    name: String,
+    created_at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+    last_used_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+}
+
+fn user_id(text: &str) -> Result<UserId, RepositoryError> {
+    text.parse().map(UserId).map_err(|_| RepositoryError::Internal(format!("not a user id: {text:?}")))
+}
+
+impl TryFrom<TokenRow> for ApiTokenRecord {
+    type Error = RepositoryError;
+
+    fn try_from(row: TokenRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: row.id,
+            user_id: user_id(&row.user_id)?,
+            name: row.name,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct PrincipalUser {
+    id: String,
+    username: String,
+    email: String,
+    name: String,
+    first_name: String,
+    last_name: String,
+    bot: bool,
+    is_active: bool,
+    is_staff: bool,
+    is_superuser: bool,
+}
+
+impl AccessRepository for Database {
+    fn create_api_token(
+        &self,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        expires_at: Option<NaiveDateTime>,
+    ) -> Result<ApiTokenRecord, RepositoryError> {
+        let mut conn = self.connection()?;
+        let now = crate::now();
+        let id: i64 = diesel::insert_into(api_tokens::table)
+            .values((
+                api_tokens::user_id.eq(user.to_string()),
+                api_tokens::name.eq(name),
+                api_tokens::token_hash.eq(token_hash),
+                api_tokens::created_at.eq(now),
+                api_tokens::expires_at.eq(expires_at),
+            ))
+            .returning(api_tokens::id)
+            .get_result(&mut *conn)
+            .map_err(repository_error)?;
+        api_tokens::table
+            .find(id)
+            .select(TokenRow::as_select())
+            .first(&mut *conn)
+            .map_err(repository_error)
+            .and_then(ApiTokenRecord::try_from)
+    }
+
+    fn authenticate_token(
+        &self,
+        token_hash: &str,
+        now: NaiveDateTime,
+    ) -> Result<Result<Principal, TokenRejection>, RepositoryError> {
+        let mut conn = self.connection()?;
+        let found: Option<(TokenRow, PrincipalUser)> = api_tokens::table
+            .inner_join(users::table)
+            .filter(api_tokens::token_hash.eq(token_hash))
+            .select((TokenRow::as_select(), PrincipalUser::as_select()))
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)?;
+        let Some((token, user)) = found else { return Ok(Err(TokenRejection::Invalid)) };
+        if token.revoked_at.is_some() || token.expires_at.is_some_and(|expires| expires <= now) {
+            return Ok(Err(TokenRejection::Invalid));
+        }
+        if !user.is_active {
+            return Ok(Err(TokenRejection::UserInactive));
+        }
+        // Record the last use at most once a minute: a busy client should not write on every request.
+        if token.last_used_at.is_none_or(|used| now - used > chrono::TimeDelta::minutes(1)) {
+            diesel::update(api_tokens::table.find(token.id))
+                .set(api_tokens::last_used_at.eq(now))
+                .execute(&mut *conn)
+                .map_err(repository_error)?;
+        }
+        let permissions: HashSet<String> = user_permissions::table
+            .filter(user_permissions::user_id.eq(&user.id))
+            .select(user_permissions::codename)
+            .load::<String>(&mut *conn)
+            .map_err(repository_error)?
+            .into_iter()
+            .collect();
+        let user = User {
+            id: user_id(&user.id)?,
+            username: user.username,
+            email: user.email,
+            name: user.name,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            bot: user.bot,
+            is_active: user.is_active,
+            is_staff: user.is_staff,
+            is_superuser: user.is_superuser,
+        };
+        Ok(Ok(Principal { user, permissions }))
+    }
+
+    fn revoke_api_token(&self, id: i64, now: NaiveDateTime) -> Result<(), RepositoryError> {
+        let mut conn = self.connection()?;
+        let revoked = diesel::update(api_tokens::table.find(id).filter(api_tokens::revoked_at.is_null()))
+            .set(api_tokens::revoked_at.eq(now))
+            .execute(&mut *conn)
+            .map_err(repository_error)?;
+        if revoked == 0 {
+            return Err(RepositoryError::NotFound(format!("active API token {id}")));
+        }
+        Ok(())
+    }
+
+    fn grant_permissions(&self, user: UserId, permissions: &[Permission]) -> Result<(), RepositoryError> {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| {
+            for permission in permissions {
+                let granted = user_permissions::table
+                    .filter(user_permissions::user_id.eq(user.to_string()))
+                    .filter(user_permissions::codename.eq(permission.codename()));
+                if diesel::select(diesel::dsl::exists(granted)).get_result::<bool>(conn)? {
+                    continue;
+                }
+                diesel::insert_into(user_permissions::table)
+                    .values((
+                        user_permissions::user_id.eq(user.to_string()),
+                        user_permissions::codename.eq(permission.codename()),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok::<(), diesel::result::Error>(())
+        })
+        .map_err(repository_error)
+    }
+}
