@@ -391,3 +391,178 @@ async fn reference_data_under_original_and_legacy_names() {
     let groups: Value = api.get(&api.viewer, "/groups").await.json().await.expect("json");
     assert_eq!(groups[0]["name"], "Marketplace");
 }
+
+impl Api {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+#[tokio::test]
+async fn a_client_can_run_an_incident_through_its_whole_lifecycle() {
+    use reqwest::Method;
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let created: Value = api
+            .create(&api.admin, &api.incident("Checkout is down", "P2", "PRD"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        let id = created["id"].as_i64().expect("id");
+        let updates = format!("/incidents/{id}/updates");
+
+        // Workflow refusals carry the stable code: 409.
+        let (status, body) =
+            error(api.send(Method::POST, &api.admin, &updates, &json!({"status": "Mitigated"})).await).await;
+        assert_eq!((status, body["errors"][0]["code"].as_str()), (409, Some("TRANSITION_NOT_ALLOWED")));
+        let (status, body) = error(api.send(Method::POST, &api.admin, &updates, &json!({})).await).await;
+        assert_eq!((status, body["errors"][0]["code"].as_str()), (422, Some("NO_CHANGE")));
+        let (status, body) =
+            error(api.send(Method::POST, &api.admin, &updates, &json!({"status": "Paused"})).await).await;
+        assert_eq!((status, body["errors"][0]["attr"].as_str()), (400, Some("status")));
+        let viewer = api.send(Method::POST, &api.viewer, &updates, &json!({"message": "hello"})).await;
+        assert_eq!(viewer.status(), 403);
+
+        for (status, message) in [
+            ("Investigating", "Looking at the gateway"),
+            ("Mitigating", "Rolling back"),
+            ("Mitigated", "Rollback done"),
+        ] {
+            let response = api
+                .send(Method::POST, &api.admin, &updates, &json!({"status": status, "message": message}))
+                .await;
+            assert_eq!(response.status(), 200, "{status}");
+            let incident: Value = response.json().await.expect("json");
+            assert_eq!(incident["status"], status);
+        }
+        // P2 needs its key events before closing.
+        let (status, body) =
+            error(api.send(Method::POST, &api.admin, &updates, &json!({"status": 60})).await).await;
+        assert_eq!((status, body["errors"][0]["code"].as_str()), (409, Some("MISSING_REQUIRED_KEY_EVENTS")));
+        let key_events = format!("/incidents/{id}/key-events");
+        let (status, body) =
+            error(api.send(Method::PUT, &api.admin, &key_events, &json!({"started": "yesterday"})).await)
+                .await;
+        assert_eq!((status, body["errors"][0]["attr"].as_str()), (400, Some("key_events.started")));
+        let now = chrono::Utc::now();
+        let response = api
+            .send(
+                Method::PUT,
+                &api.admin,
+                &key_events,
+                &json!({"started": (now - chrono::Duration::minutes(40)).to_rfc3339(), "detected": (now - chrono::Duration::minutes(30)).to_rfc3339()}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        let incident: Value = response.json().await.expect("json");
+        assert_eq!(incident["metrics"]["time_to_detect"]["duration"], "00:10:00");
+        assert_eq!(incident["metrics"]["time_to_detect"]["duration_seconds"], 600.0);
+
+        let roles = format!("/incidents/{id}/roles");
+        let response = api
+            .send(Method::PUT, &api.admin, &roles, &json!({"communication_lead": "viewer@example.com"}))
+            .await;
+        assert_eq!(response.status(), 200);
+        let incident: Value = response.json().await.expect("json");
+        assert_eq!(incident["roles"]["communication_lead"]["email"], "viewer@example.com");
+        let (status, body) =
+            error(api.send(Method::PUT, &api.admin, &roles, &json!({"commander": null})).await).await;
+        assert_eq!((status, body["errors"][0]["code"].as_str()), (400, Some("required_role")));
+        let (status, _) = error(
+            api.send(Method::PUT, &api.admin, &roles, &json!({"commander": "ghost@example.com"})).await,
+        )
+        .await;
+        assert_eq!(status, 400);
+
+        let costs = format!("/incidents/{id}/costs");
+        let revenue: i64 = {
+            use storage::schema::incident_cost_types;
+            incident_cost_types::table
+                .filter(incident_cost_types::name.eq("Revenue loss"))
+                .select(incident_cost_types::id)
+                .first(&mut api.test.database.connection().expect("connection"))
+                .expect("cost type")
+        };
+        let response = api
+            .send(Method::POST, &api.admin, &costs, &json!({"cost_type_id": revenue, "amount": "1250.50"}))
+            .await;
+        assert_eq!(response.status(), 201);
+        let cost: Value = response.json().await.expect("json");
+        assert_eq!(cost["amount"], "1250.50");
+        let cost_path = format!("{costs}/{}", cost["id"]);
+        let (status, body) = error(
+            api.send(Method::PUT, &api.admin, &cost_path, &json!({"cost_type_id": revenue, "amount": 1.005}))
+                .await,
+        )
+        .await;
+        assert_eq!((status, body["errors"][0]["attr"].as_str()), (400, Some("amount")), "no float rounding");
+        assert_eq!(
+            api.send(Method::PUT, &api.admin, &cost_path, &json!({"cost_type_id": revenue, "amount": 99.9}))
+                .await
+                .status(),
+            200
+        );
+        let incident: Value =
+            api.get(&api.viewer, &format!("/incidents/{id}")).await.json().await.expect("json");
+        assert_eq!(incident["costs"]["Revenue loss"]["amount"], "99.90");
+        assert_eq!(
+            api.client
+                .delete(format!("{}{cost_path}", api.base))
+                .bearer_auth(&api.admin)
+                .send()
+                .await
+                .expect("delete")
+                .status(),
+            204
+        );
+
+        let closed = api
+            .send(
+                Method::POST,
+                &api.admin,
+                &updates,
+                &json!({"status": "Closed", "message": "Fixed for good"}),
+            )
+            .await;
+        assert_eq!(closed.status(), 200);
+        let reopen_without_reason =
+            api.send(Method::POST, &api.admin, &updates, &json!({"status": "Investigating"})).await;
+        let (status, body) = error(reopen_without_reason).await;
+        assert_eq!(
+            (status, body["errors"][0]["code"].as_str()),
+            (409, Some("REOPEN_JUSTIFICATION_REQUIRED"))
+        );
+
+        let timeline = api.get(&api.viewer, &format!("{updates}?limit=100&count=true")).await;
+        let total: usize = timeline
+            .headers()
+            .get("x-total-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("total");
+        let entries: Value = timeline.json().await.expect("json");
+        let entries = entries.as_array().expect("array");
+        assert_eq!(entries.len(), total);
+        let statuses: Vec<&str> = entries.iter().filter_map(|e| e["status"].as_str()).collect();
+        assert_eq!(statuses, vec!["Open", "Investigating", "Mitigating", "Mitigated", "Closed"]);
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["message"] == "Rolling back" && e["created_by"]["email"] == "admin@example.com")
+        );
+        assert_eq!(api.get(&api.viewer, "/incidents/424242/updates").await.status(), 404);
+    }
+}

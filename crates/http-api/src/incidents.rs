@@ -73,9 +73,6 @@ struct ListQuery {
 fn parse_list_query(query: &str, tz: chrono_tz::Tz) -> Result<ListQuery, ApiError> {
     let mut filter = IncidentFilter::default();
     let mut order = OrderBy::default();
-    let mut limit = DEFAULT_LIMIT;
-    let mut offset = 0_u64;
-    let mut with_total = false;
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let (key, value) = (key.as_ref(), value.as_ref());
         if value.is_empty() {
@@ -122,29 +119,45 @@ fn parse_list_query(query: &str, tz: chrono_tz::Tz) -> Result<ListQuery, ApiErro
             "order_by" => {
                 order = OrderBy::parse(value).map_err(|e| ApiError::invalid(key, "invalid_choice", e))?;
             }
-            "limit" => {
-                limit = u32::try_from(parse_int(key, value)?)
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| {
-                        ApiError::invalid(key, "invalid", format!("Must be between 1 and {MAX_LIMIT}."))
-                    })?;
-            }
-            "offset" => {
-                offset = u64::try_from(parse_int(key, value)?)
-                    .map_err(|_| ApiError::invalid(key, "invalid", "Must be 0 or more."))?;
-            }
-            "count" => with_total = parse_bool(key, value)?,
+            // Paging is read by `page_params`.
+            "limit" | "offset" | "count" => {}
             // Unknown parameters are ignored, as in the original.
             _ => {}
         }
     }
+    let (limit, offset, with_total) = page_params(query)?;
     let page = PageRequest { limit, offset, with_total };
     Ok(ListQuery { filter, order, page })
 }
 
+/// `limit`, `offset` and `count` of a list request.
+pub(crate) fn page_params(query: &str) -> Result<(u32, u64, bool), ApiError> {
+    let mut limit = DEFAULT_LIMIT;
+    let mut offset = 0_u64;
+    let mut with_total = false;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "limit" => {
+                limit = u32::try_from(parse_int("limit", &value)?)
+                    .ok()
+                    .filter(|l| (1..=MAX_LIMIT).contains(l))
+                    .ok_or_else(|| {
+                        ApiError::invalid("limit", "invalid", format!("Must be between 1 and {MAX_LIMIT}."))
+                    })?;
+            }
+            "offset" => {
+                offset = u64::try_from(parse_int("offset", &value)?)
+                    .map_err(|_| ApiError::invalid("offset", "invalid", "Must be 0 or more."))?;
+            }
+            "count" => with_total = parse_bool("count", &value)?,
+            _ => {}
+        }
+    }
+    Ok((limit, offset, with_total))
+}
+
 /// The same request with another offset, for the `Link` header.
-fn page_url(request: &HttpRequest, base_url: &str, offset: u64) -> String {
+pub(crate) fn page_url(request: &HttpRequest, base_url: &str, offset: u64) -> String {
     let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(request.query_string().as_bytes())
         .filter(|(key, _)| key != "offset")
         .map(|(key, value)| (key.into_owned(), value.into_owned()))

@@ -7,6 +7,7 @@
 
 mod auth;
 mod errors;
+mod incident_writes;
 mod incidents;
 mod json;
 mod reference;
@@ -63,6 +64,22 @@ pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
                 .route(web::post().to(incidents::create::<B>)),
         )
         .service(web::resource("/incidents/{id}").route(web::get().to(incidents::retrieve::<B>)))
+        .service(
+            web::resource("/incidents/{id}/updates")
+                .route(web::get().to(incident_writes::timeline::<B>))
+                .route(web::post().to(incident_writes::update::<B>)),
+        )
+        .service(web::resource("/incidents/{id}/roles").route(web::put().to(incident_writes::roles::<B>)))
+        .service(
+            web::resource("/incidents/{id}/key-events")
+                .route(web::put().to(incident_writes::key_events::<B>)),
+        )
+        .service(web::resource("/incidents/{id}/costs").route(web::post().to(incident_writes::add_cost::<B>)))
+        .service(
+            web::resource("/incidents/{id}/costs/{cost_id}")
+                .route(web::put().to(incident_writes::change_cost::<B>))
+                .route(web::delete().to(incident_writes::remove_cost::<B>)),
+        )
         .service(web::resource("/environments").route(web::get().to(reference::environments::<B>)))
         .service(web::resource("/environments/{id}").route(web::get().to(reference::environment::<B>)))
         .service(web::resource("/severities").route(web::get().to(reference::priorities::<B>)))
