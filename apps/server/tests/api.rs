@@ -566,3 +566,49 @@ async fn a_client_can_run_an_incident_through_its_whole_lifecycle() {
         assert_eq!(api.get(&api.viewer, "/incidents/424242/updates").await.status(), 404);
     }
 }
+
+#[tokio::test]
+async fn single_resources_answer_conditional_requests() {
+    let api = Api::spawn(TestDatabase::sqlite()).await;
+    let created: Value =
+        api.create(&api.admin, &api.incident("Cache me", "P3", "PRD")).await.json().await.expect("json");
+    let path = format!("{}/incidents/{}", api.base, created["id"]);
+    let first = api.client.get(&path).bearer_auth(&api.viewer).send().await.expect("request");
+    let tag = first.headers().get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned();
+    let again = api
+        .client
+        .get(&path)
+        .bearer_auth(&api.viewer)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.expect("body").is_empty());
+    // A change gives a new representation, hence a new tag.
+    let updates = format!("{path}/updates");
+    let changed = api
+        .client
+        .post(&updates)
+        .bearer_auth(&api.admin)
+        .json(&json!({"title": "Cache me, changed"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(changed.status(), 200);
+    let after = api
+        .client
+        .get(&path)
+        .bearer_auth(&api.viewer)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(after.status(), 200);
+    assert_ne!(after.headers().get("etag").and_then(|v| v.to_str().ok()), Some(tag.as_str()));
+    // Authentication still comes first.
+    assert_eq!(
+        api.client.get(&path).header("if-none-match", &tag).send().await.expect("request").status(),
+        401
+    );
+}

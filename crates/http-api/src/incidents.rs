@@ -201,7 +201,7 @@ pub async fn retrieve<B: ApiBackend>(
     let backend = state.backend.clone();
     let incident =
         blocking(move || Ok(backend.incident(IncidentId(id))?)).await?.ok_or_else(ApiError::not_found)?;
-    Ok(HttpResponse::Ok().json(json::incident(&incident, &state.base_url, state.time_zone)))
+    Ok(crate::conditional::respond(&request, &json::incident(&incident, &state.base_url, state.time_zone)))
 }
 
 fn string_field(

@@ -6,6 +6,7 @@
 //! backend by instantiating [`configure`] with any type implementing [`ApiBackend`].
 
 mod auth;
+mod conditional;
 mod errors;
 mod incident_writes;
 mod incidents;

@@ -58,7 +58,7 @@ async fn one_of<B: ApiBackend>(
         .await?
         .into_iter()
         .find(|(key, _)| key == id)
-        .map(|(_, value)| HttpResponse::Ok().json(value))
+        .map(|(_, value)| crate::conditional::respond(request, &value))
         .ok_or_else(ApiError::not_found)
 }
 

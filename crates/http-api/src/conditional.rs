@@ -1,0 +1,33 @@
+//! Conditional requests on single resources: a weak `ETag` from the representation, and
+//! `If-None-Match` answered with 304 and no body.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The entity tag of a JSON representation.
+fn etag(body: &[u8]) -> String {
+    format!("W/\"{}\"", &hex::encode(Sha256::digest(body))[..32])
+}
+
+/// 200 with `body` and its `ETag`, or 304 when the client already holds this representation.
+pub fn respond(request: &HttpRequest, body: &Value) -> HttpResponse {
+    let bytes = body.to_string().into_bytes();
+    let tag = etag(&bytes);
+    let matches = request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|candidate| {
+            candidate == "*"
+                || candidate == tag
+                || candidate.trim_start_matches("W/") == tag.trim_start_matches("W/")
+        });
+    if matches {
+        return HttpResponse::NotModified().insert_header((header::ETAG, tag)).finish();
+    }
+    HttpResponse::Ok().insert_header((header::ETAG, tag)).content_type("application/json").body(bytes)
+}
