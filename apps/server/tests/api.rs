@@ -612,3 +612,109 @@ async fn single_resources_answer_conditional_requests() {
         401
     );
 }
+
+#[tokio::test]
+async fn costs_users_and_vocabularies() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let cost_types: Value =
+            api.get(&api.viewer, "/incident_cost_types").await.json().await.expect("json");
+        let revenue = cost_types
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|c| c["name"] == "Revenue loss")
+            .expect("revenue")
+            .clone();
+        let one: Value = api
+            .get(&api.viewer, &format!("/incident_cost_types/{}", revenue["id"]))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(one, revenue);
+        assert_eq!(error(api.get(&api.nobody, "/incident_cost_types").await).await.0, 403);
+
+        let created: Value =
+            api.create(&api.admin, &api.incident("Costly", "P2", "PRD")).await.json().await.expect("json");
+        for amount in ["10.00", "20.50", "30.25"] {
+            let response = api
+                .client
+                .post(format!("{}/incidents/{}/costs", api.base, created["id"]))
+                .bearer_auth(&api.admin)
+                .json(&json!({"cost_type_id": revenue["id"], "amount": amount}))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status(), 201);
+        }
+        let page = api.get(&api.viewer, "/incident_costs?limit=2&count=true").await;
+        assert_eq!(
+            page.headers().get("x-total-count").map(reqwest::header::HeaderValue::as_bytes),
+            Some(&b"3"[..])
+        );
+        assert!(page.headers().get("link").is_some());
+        let costs: Value = page.json().await.expect("json");
+        assert_eq!(costs.as_array().map(Vec::len), Some(2));
+        assert_eq!(costs[0]["amount"], "30.25", "newest first");
+        assert_eq!(costs[0]["incident"], created["id"]);
+        let one: Value = api
+            .get(&api.viewer, &format!("/incident_costs/{}", costs[0]["id"]))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(one, costs[0]);
+        assert_eq!(api.get(&api.viewer, "/incident_costs/999999").await.status(), 404);
+
+        let users: Value = api.get(&api.viewer, "/users?limit=1000").await.json().await.expect("json");
+        let emails: Vec<&str> =
+            users.as_array().expect("array").iter().filter_map(|u| u["email"].as_str()).collect();
+        assert!(
+            emails.contains(&"admin@example.com") && emails.contains(&"oncall@example.com"),
+            "{emails:?}"
+        );
+        let admin = users
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|u| u["email"] == "admin@example.com")
+            .expect("admin")
+            .clone();
+        let one: Value = api
+            .get(&api.viewer, &format!("/users/{}", admin["id"].as_str().expect("id")))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(one, admin);
+        assert_eq!(api.get(&api.viewer, "/users/not-a-uuid").await.status(), 404);
+
+        let roles: Value = api.get(&api.viewer, "/role-types").await.json().await.expect("json");
+        assert_eq!(roles[0]["slug"], "commander");
+        assert_eq!(roles[0]["required"], true);
+        let key_events: Value = api.get(&api.viewer, "/key-event-types").await.json().await.expect("json");
+        assert_eq!(key_events.as_array().map(Vec::len), Some(6));
+        let metrics: Value = api.get(&api.viewer, "/metric-types").await.json().await.expect("json");
+        let ttf = metrics
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|m| m["type"] == "time_to_fix")
+            .expect("ttf")
+            .clone();
+        assert_eq!(
+            (ttf["milestone_lhs"].as_str(), ttf["milestone_rhs"].as_str()),
+            (Some("recovered"), Some("declared"))
+        );
+        let impacts: Value = api.get(&api.viewer, "/impact-types").await.json().await.expect("json");
+        assert_eq!(impacts[0]["value"], "business_impact");
+        let codes: Vec<&str> = impacts[0]["levels"]
+            .as_array()
+            .expect("levels")
+            .iter()
+            .filter_map(|l| l["value"].as_str())
+            .collect();
+        assert_eq!(codes, vec!["HT", "HI", "MD", "NO"]);
+    }
+}

@@ -2,7 +2,6 @@
 //! the timeline, roles, key events and costs. Workflow refusals come back as 409 or 422 with the
 //! domain's stable code.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use incidents_core::access::{Action, Permission, Resource};
 use incidents_core::incident::{CostInput, UpdateIncident};
@@ -143,15 +142,8 @@ pub async fn timeline<B: ApiBackend>(
             })
         })
         .collect();
-    let mut response = HttpResponse::Ok();
-    if result.has_more {
-        let next = crate::incidents::page_url(&request, &state.base_url, offset + u64::from(limit));
-        response.insert_header((header::LINK, format!("<{next}>; rel=\"next\"")));
-    }
-    if let Some(total) = result.total {
-        response.insert_header(("X-Total-Count", total.to_string()));
-    }
-    Ok(response.json(items))
+    Ok(crate::incidents::paged_response(&request, &state.base_url, page, result.has_more, result.total)
+        .json(items))
 }
 
 /// `PUT /incidents/{id}/roles`: `{"<role slug>": "<user e-mail>" | null}`.

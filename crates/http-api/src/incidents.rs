@@ -167,6 +167,26 @@ pub(crate) fn page_url(request: &HttpRequest, base_url: &str, offset: u64) -> St
     format!("{base_url}{}?{query}", request.path())
 }
 
+/// A 200 response builder with the paging headers: `Link: <…>; rel="next"` when more rows follow,
+/// `X-Total-Count` when counted.
+pub(crate) fn paged_response(
+    request: &HttpRequest,
+    base_url: &str,
+    page: PageRequest,
+    has_more: bool,
+    total: Option<u64>,
+) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    if has_more {
+        let next = page_url(request, base_url, page.offset + u64::from(page.limit));
+        response.insert_header((header::LINK, format!("<{next}>; rel=\"next\"")));
+    }
+    if let Some(total) = total {
+        response.insert_header(("X-Total-Count", total.to_string()));
+    }
+    response
+}
+
 /// `GET /incidents`: a JSON array; `Link: <…>; rel="next"` when more follow; `X-Total-Count` with `count=true`.
 pub async fn list<B: ApiBackend>(
     request: HttpRequest,

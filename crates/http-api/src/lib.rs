@@ -92,5 +92,15 @@ pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
         .service(web::resource("/components").route(web::get().to(reference::categories::<B>)))
         .service(web::resource("/components/{id}").route(web::get().to(reference::category::<B>)))
         .service(web::resource("/groups").route(web::get().to(reference::groups::<B>)))
-        .service(web::resource("/groups/{id}").route(web::get().to(reference::group::<B>)));
+        .service(web::resource("/groups/{id}").route(web::get().to(reference::group::<B>)))
+        .service(web::resource("/incident_cost_types").route(web::get().to(reference::cost_types::<B>)))
+        .service(web::resource("/incident_cost_types/{id}").route(web::get().to(reference::cost_type::<B>)))
+        .service(web::resource("/incident_costs").route(web::get().to(reference::costs::<B>)))
+        .service(web::resource("/incident_costs/{id}").route(web::get().to(reference::cost::<B>)))
+        .service(web::resource("/users").route(web::get().to(reference::users::<B>)))
+        .service(web::resource("/users/{id}").route(web::get().to(reference::user::<B>)))
+        .service(web::resource("/role-types").route(web::get().to(reference::vocabulary::<B>)))
+        .service(web::resource("/key-event-types").route(web::get().to(reference::vocabulary::<B>)))
+        .service(web::resource("/metric-types").route(web::get().to(reference::vocabulary::<B>)))
+        .service(web::resource("/impact-types").route(web::get().to(reference::vocabulary::<B>)));
 }

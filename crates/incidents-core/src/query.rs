@@ -241,6 +241,90 @@ pub struct IncidentView {
     pub tags: Vec<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CostTypeView {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub default: bool,
+    pub editable: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentCostView {
+    pub id: i64,
+    pub incident: IncidentId,
+    pub cost_type: CostTypeView,
+    pub amount: Option<Amount>,
+    pub currency: String,
+    pub details: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleTypeView {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub emoji: String,
+    pub required: bool,
+    pub order: i32,
+    pub summary: String,
+    pub description: String,
+    pub aka: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyEventTypeView {
+    pub id: i64,
+    pub event_type: String,
+    pub name: String,
+    pub summary: String,
+    pub description: Option<String>,
+    pub user_editable: bool,
+    pub required: bool,
+    pub asked_for: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricTypeView {
+    pub id: i64,
+    pub code: String,
+    #[serde(rename = "type")]
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    /// The key event that ends the measured span.
+    pub milestone_lhs: String,
+    /// The key event that starts it.
+    pub milestone_rhs: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImpactLevelView {
+    pub id: String,
+    pub value: String,
+    pub name: Option<String>,
+    pub emoji: String,
+    pub order: i32,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImpactTypeView {
+    pub id: i64,
+    pub value: String,
+    pub name: String,
+    pub emoji: String,
+    pub help_text: String,
+    pub order: i32,
+    pub levels: Vec<ImpactLevelView>,
+}
+
 /// One timeline entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineView {
@@ -307,6 +391,60 @@ pub trait IncidentQueries {
     /// # Errors
     /// A storage failure.
     fn groups(&self) -> Result<Vec<GroupView>, RepositoryError>;
+
+    /// Every cost type, by name.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn cost_types(&self) -> Result<Vec<CostTypeView>, RepositoryError>;
+
+    /// Incident costs, newest first.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn incident_costs(&self, page: PageRequest) -> Result<Page<IncidentCostView>, RepositoryError>;
+
+    /// One incident cost.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn incident_cost(&self, id: i64) -> Result<Option<IncidentCostView>, RepositoryError>;
+
+    /// Users, by username.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn users(&self, page: PageRequest) -> Result<Page<UserView>, RepositoryError>;
+
+    /// One user.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn user(&self, id: UserId) -> Result<Option<UserView>, RepositoryError>;
+
+    /// Role types, key-event types, metric types and impact types (with their levels), in display order.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn role_types(&self) -> Result<Vec<RoleTypeView>, RepositoryError>;
+
+    /// See [`IncidentQueries::role_types`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn key_event_types(&self) -> Result<Vec<KeyEventTypeView>, RepositoryError>;
+
+    /// See [`IncidentQueries::role_types`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn metric_types(&self) -> Result<Vec<MetricTypeView>, RepositoryError>;
+
+    /// See [`IncidentQueries::role_types`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn impact_types(&self) -> Result<Vec<ImpactTypeView>, RepositoryError>;
 
     /// Every priority, in display order.
     ///

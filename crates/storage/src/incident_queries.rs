@@ -740,6 +740,53 @@ impl IncidentQueries for Database {
         Ok(rows.into_iter().map(group_view).collect())
     }
 
+    fn cost_types(&self) -> QueryResult<Vec<incidents_core::query::CostTypeView>> {
+        self.load_cost_types()
+    }
+
+    fn incident_costs(
+        &self,
+        page: PageRequest,
+    ) -> QueryResult<Page<incidents_core::query::IncidentCostView>> {
+        self.load_incident_costs(page, None)
+    }
+
+    fn incident_cost(&self, id: i64) -> QueryResult<Option<incidents_core::query::IncidentCostView>> {
+        Ok(self.load_incident_costs(PageRequest::new(1, 0), Some(id))?.items.pop())
+    }
+
+    fn users(&self, page: PageRequest) -> QueryResult<Page<UserView>> {
+        self.load_users(page)
+    }
+
+    fn user(&self, id: UserId) -> QueryResult<Option<UserView>> {
+        let mut conn = self.connection()?;
+        users::table
+            .find(id.to_string())
+            .select(UserColumns::as_select())
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)?
+            .map(UserView::try_from)
+            .transpose()
+    }
+
+    fn role_types(&self) -> QueryResult<Vec<incidents_core::query::RoleTypeView>> {
+        self.load_role_types()
+    }
+
+    fn key_event_types(&self) -> QueryResult<Vec<incidents_core::query::KeyEventTypeView>> {
+        self.load_key_event_types()
+    }
+
+    fn metric_types(&self) -> QueryResult<Vec<incidents_core::query::MetricTypeView>> {
+        self.load_metric_types()
+    }
+
+    fn impact_types(&self) -> QueryResult<Vec<incidents_core::query::ImpactTypeView>> {
+        self.load_impact_types()
+    }
+
     fn priority_labels(&self) -> QueryResult<Vec<PriorityLabel>> {
         let mut conn = self.connection()?;
         let rows: Vec<(String, String)> = priorities::table
