@@ -95,6 +95,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// How long a health check waits for a database connection before answering 503.
     pub health_timeout: Duration,
+    /// API requests per minute per token (0: unlimited).
+    pub api_rate_limit_per_minute: u32,
     /// Non-fatal remarks found while loading (for example a weak secret key in dev).
     pub warnings: Vec<String>,
 }
@@ -229,6 +231,10 @@ impl Config {
                 Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
                 _ => Err(format!("'{raw}' is not a positive number of milliseconds")),
             });
+        let api_rate_limit_per_minute = reader.parse("API_RATE_LIMIT_PER_MINUTE", 6000, |raw| {
+            raw.parse::<u32>()
+                .map_err(|_| format!("'{raw}' is not a number of requests per minute (0 disables the limit)"))
+        });
         let app_display_name = reader.get("APP_DISPLAY_NAME").unwrap_or("FireFighter").to_owned();
         let version = reader.get("VERSION").unwrap_or(env!("CARGO_PKG_VERSION")).to_owned();
 
@@ -252,6 +258,7 @@ impl Config {
             log_format,
             shutdown_timeout,
             health_timeout,
+            api_rate_limit_per_minute,
             warnings: reader.warnings,
         })
     }

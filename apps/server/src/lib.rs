@@ -89,7 +89,12 @@ impl Application {
         let bind = SocketAddr::new(config.http_bind, config.http_port);
         let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
         let address = listener.local_addr()?;
-        let api = http_api::ApiState::new(database.clone(), config.base_url.as_str(), config.time_zone);
+        let api = http_api::ApiState::new(
+            database.clone(),
+            config.base_url.as_str(),
+            config.time_zone,
+            config.api_rate_limit_per_minute,
+        );
         let state = AppState { database, health_timeout: config.health_timeout };
         let options = ServerOptions { shutdown_timeout: config.shutdown_timeout, workers: None };
         let server = http::build_server(state, api, listener, options)?;

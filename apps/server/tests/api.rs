@@ -718,3 +718,34 @@ async fn costs_users_and_vocabularies() {
         assert_eq!(codes, vec!["HT", "HI", "MD", "NO"]);
     }
 }
+
+#[tokio::test]
+async fn a_token_over_its_rate_limit_gets_429_with_retry_after() {
+    let test = TestDatabase::sqlite().seeded();
+    let token = token_for(&test, "busy@example.com", true, &[]);
+    let config = Config::from_vars(&HashMap::from([
+        ("HTTP_PORT".to_owned(), "0".to_owned()),
+        ("API_RATE_LIMIT_PER_MINUTE".to_owned(), "5".to_owned()),
+    ]))
+    .expect("config");
+    let application = Application::build(&config, test.database.clone()).expect("application");
+    let url = format!("http://{}/api/v2/firefighter/environments", application.address());
+    let handle = application.handle();
+    tokio::spawn(application.run_until(std::future::pending()));
+    let client = reqwest::Client::new();
+    for _ in 0..5 {
+        assert_eq!(client.get(&url).bearer_auth(&token).send().await.expect("request").status(), 200);
+    }
+    let refused = client.get(&url).bearer_auth(&token).send().await.expect("request");
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=12).contains(&retry), "{retry}");
+    let (_, body) = error(refused).await;
+    assert_eq!(body["errors"][0]["code"], "throttled");
+    handle.stop(false).await;
+}

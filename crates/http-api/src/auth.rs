@@ -57,6 +57,9 @@ pub async fn authorize<B: ApiBackend>(
 ) -> Result<Principal, ApiError> {
     let token = bearer_token(request)?;
     let digest = hash_token(&token);
+    if let Err(wait) = state.rate_limiter.check(&digest, std::time::Instant::now()) {
+        return Err(ApiError::throttled(wait));
+    }
     let backend = state.backend.clone();
     let outcome = web::block(move || backend.authenticate_token(&digest, incidents_core::lifecycle::now()))
         .await

@@ -14,6 +14,8 @@ use serde::Serialize;
 pub struct ApiError {
     pub status: StatusCode,
     pub errors: Vec<ErrorItem>,
+    /// Seconds to wait, for 429.
+    pub retry_after: Option<u64>,
 }
 
 /// One error entry.
@@ -40,6 +42,21 @@ impl ApiError {
                 detail: detail.into(),
                 attr: attr.map(str::to_owned),
             }],
+            retry_after: None,
+        }
+    }
+
+    /// 429 with the original's message and `Retry-After`.
+    pub fn throttled(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            retry_after: Some(seconds),
+            ..Self::one(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                format!("Request was throttled. Expected available in {seconds} seconds."),
+                None,
+            )
         }
     }
 
@@ -116,6 +133,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         response.json(Body { kind: self.kind(), errors: &self.errors })
     }
 }
@@ -150,6 +170,7 @@ impl From<LifecycleError> for ApiError {
                 Self::one(StatusCode::CONFLICT, error.code(), error.to_string(), Some("status"))
             }
             LifecycleError::CannotClose { blockers } => Self {
+                retry_after: None,
                 status: StatusCode::CONFLICT,
                 errors: blockers
                     .iter()

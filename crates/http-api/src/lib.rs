@@ -11,6 +11,7 @@ mod errors;
 mod incident_writes;
 mod incidents;
 mod json;
+mod rate_limit;
 mod reference;
 
 use actix_web::web;
@@ -20,6 +21,7 @@ use incidents_core::{IncidentLifecycle, IncidentStore, NoPostMortemBackend, User
 
 pub use auth::{hash_token, new_token};
 pub use errors::ApiError;
+pub use rate_limit::RateLimiter;
 
 /// Everything the API needs from storage.
 pub trait ApiBackend:
@@ -41,16 +43,19 @@ pub struct ApiState<B> {
     pub base_url: String,
     /// Times are shown in this zone.
     pub time_zone: chrono_tz::Tz,
+    /// Requests per minute per token.
+    pub rate_limiter: std::sync::Arc<RateLimiter>,
 }
 
 impl<B: ApiBackend> ApiState<B> {
-    /// The state for `backend`.
-    pub fn new(backend: B, base_url: &str, time_zone: chrono_tz::Tz) -> Self {
+    /// The state for `backend`; `requests_per_minute` per token (0: unlimited).
+    pub fn new(backend: B, base_url: &str, time_zone: chrono_tz::Tz, requests_per_minute: u32) -> Self {
         Self {
             lifecycle: IncidentLifecycle::new(backend.clone(), NoPostMortemBackend),
             backend,
             base_url: base_url.trim_end_matches('/').to_owned(),
             time_zone,
+            rate_limiter: std::sync::Arc::new(RateLimiter::new(requests_per_minute)),
         }
     }
 }
