@@ -749,3 +749,124 @@ async fn a_token_over_its_rate_limit_gets_429_with_retry_after() {
     assert_eq!(body["errors"][0]["code"], "throttled");
     handle.stop(false).await;
 }
+
+#[tokio::test]
+async fn csv_and_tsv_exports_follow_the_original_contract() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let created: Value = api
+                .create(&api.admin, &api.incident(&format!("Export, \"quoted\" {n}"), "P3", "PRD"))
+                .await
+                .json()
+                .await
+                .expect("json");
+            ids.push(created["id"].as_i64().expect("id"));
+        }
+        let text = |response: reqwest::Response| async move {
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (response.status().as_u16(), content_type, response.text().await.expect("text"))
+        };
+
+        let (status, content_type, csv) = text(api.get(&api.viewer, "/incidents.csv").await).await;
+        assert_eq!(status, 200);
+        assert!(content_type.starts_with("text/csv"), "{content_type}");
+        let mut lines = csv.split("\r\n");
+        assert_eq!(
+            lines.next(),
+            Some(
+                "id,status,environment.value,priority.name,title,description,incident_category.name,\
+                 incident_category.group.name,created_at,slack_channel_name,status_page_url,jira_ticket_key,\
+                 jira_ticket_url,roles.commander.email"
+            ),
+            "the default columns, wildcards expanded to the keys present (no metric or cost yet)"
+        );
+        let first = lines.next().expect("a row");
+        assert!(
+            first.starts_with(&format!("{},Open,PRD,P3,\"Export, \"\"quoted\"\" 2\",", ids[2])),
+            "{first}"
+        );
+        assert!(first.ends_with(",oncall@example.com"), "{first}");
+        assert_eq!(csv.matches("\r\n").count(), 4, "header and three rows");
+
+        let (_, _, picked) = text(
+            api.get(&api.viewer, "/incidents?format=csv&fields=title,id&labels=__hidden__&order_by=id").await,
+        )
+        .await;
+        assert_eq!(
+            picked.lines().next(),
+            Some("\"Export, \"\"quoted\"\" 0\",".to_owned() + &ids[0].to_string()).as_deref()
+        );
+        let (_, _, all) =
+            text(api.get(&api.viewer, &format!("/incidents.csv?fields=__all__&id={}", ids[0])).await).await;
+        let header: Vec<&str> = all.lines().next().expect("header").split(',').collect();
+        let mut sorted = header.clone();
+        sorted.sort_unstable();
+        assert_eq!(header, sorted, "__all__ lists every key, sorted");
+        assert!(header.contains(&"priority.sla") && header.contains(&"incident_category.group.id"));
+
+        let tsv = api
+            .client
+            .get(format!("{}/incidents?fields=id,status", api.base))
+            .bearer_auth(&api.viewer)
+            .header("accept", "text/tab-separated-values")
+            .send()
+            .await
+            .expect("request");
+        let (_, content_type, tsv) = text(tsv).await;
+        assert!(content_type.starts_with("text/tab-separated-values"), "{content_type}");
+        assert_eq!(tsv.lines().next(), Some("id\tstatus"));
+
+        let (status, _, _) = text(api.get(&api.viewer, "/incidents.xml").await).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            api.client.get(format!("{}/incidents.csv", api.base)).send().await.expect("request").status(),
+            401
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_export_streams_every_matching_incident() {
+    let api = Api::spawn(TestDatabase::sqlite()).await;
+    let service = incidents_core::IncidentLifecycle::new(
+        api.test.database.clone(),
+        incidents_core::NoPostMortemBackend,
+    );
+    let user = api
+        .test
+        .database
+        .find_user_by_email(&Email::parse("admin@example.com").expect("email"))
+        .expect("q")
+        .expect("user");
+    let actor = incidents_core::Actor { user: user.id, entry_point: incidents_core::EntryPoint::Cli };
+    for n in 0..1_203 {
+        service
+            .declare(
+                actor,
+                &incidents_core::incident::DeclareIncident {
+                    title: format!("Bulk {n}"),
+                    description: "Many incidents.".into(),
+                    priority: incidents_core::incident::PriorityChoice::Given(api.refs["P4"].clone()),
+                    category_id: api.refs["Checkout"].clone(),
+                    environment_id: api.refs["PRD"].clone(),
+                    private: None,
+                    dedup_key: None,
+                    ignored: false,
+                    custom_fields: serde_json::Map::new(),
+                },
+            )
+            .expect("declare");
+    }
+    let csv = api.get(&api.viewer, "/incidents.csv?fields=id").await.text().await.expect("text");
+    let ids: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(ids.len(), 1_203, "more rows than one batch, none lost");
+    let unique: std::collections::HashSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), 1_203, "none twice");
+}

@@ -187,13 +187,68 @@ pub(crate) fn paged_response(
     response
 }
 
-/// `GET /incidents`: a JSON array; `Link: <…>; rel="next"` when more follow; `X-Total-Count` with `count=true`.
+/// The original's default export columns for incidents, in order (a public contract).
+pub const DEFAULT_EXPORT_COLUMNS: [&str; 16] = [
+    "id",
+    "status",
+    "environment.value",
+    "priority.name",
+    "title",
+    "description",
+    "incident_category.name",
+    "incident_category.group.name",
+    "created_at",
+    "slack_channel_name",
+    "status_page_url",
+    "jira_ticket_key",
+    "jira_ticket_url",
+    "metrics.*.duration_seconds",
+    "costs.*.amount",
+    "roles.*.email",
+];
+
+/// Rows read per database round trip while exporting.
+const EXPORT_BATCH: u32 = 500;
+
+/// `GET /incidents`: a JSON array; `Link: <…>; rel="next"` when more follow; `X-Total-Count` with
+/// `count=true`. As CSV or TSV (`?format=` or `Accept`), every matching incident, streamed.
 pub async fn list<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
+    list_as(request, state, None).await
+}
+
+/// `GET /incidents.csv`, `/incidents.tsv`, `/incidents.json`.
+pub async fn list_with_suffix<B: ApiBackend>(
+    request: HttpRequest,
+    state: web::Data<ApiState<B>>,
+    suffix: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let suffix = suffix.into_inner();
+    list_as(request, state, Some(suffix)).await
+}
+
+async fn list_as<B: ApiBackend>(
+    request: HttpRequest,
+    state: web::Data<ApiState<B>>,
+    suffix: Option<String>,
+) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state, Permission::new(Action::View, Resource::Incident)).await?;
+    let format = crate::export::requested(&request, suffix.as_deref())?;
     let query = parse_list_query(request.query_string(), state.time_zone)?;
+    if let Some(format) = format {
+        let columns = crate::export::Columns::from_request(&request, &DEFAULT_EXPORT_COLUMNS);
+        let show_header = !crate::export::header_hidden(&request);
+        let backend = state.backend.clone();
+        let (base_url, tz) = (state.base_url.clone(), state.time_zone);
+        let (filter, order) = (query.filter, query.order);
+        return Ok(crate::export::stream(format, columns, show_header, move |page| {
+            let request = PageRequest::new(EXPORT_BATCH, page * u64::from(EXPORT_BATCH));
+            let items = backend.incidents(&filter, order, request)?.items;
+            Ok(items.iter().map(|incident| json::incident(incident, &base_url, tz)).collect())
+        }));
+    }
     let backend = state.backend.clone();
     let (filter, order, page) = (query.filter, query.order, query.page);
     let result = blocking(move || Ok(backend.incidents(&filter, order, page)?)).await?;

@@ -8,6 +8,7 @@
 mod auth;
 mod conditional;
 mod errors;
+mod export;
 mod incident_writes;
 mod incidents;
 mod json;
@@ -69,6 +70,7 @@ pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
                 .route(web::get().to(incidents::list::<B>))
                 .route(web::post().to(incidents::create::<B>)),
         )
+        .service(web::resource("/incidents.{format}").route(web::get().to(incidents::list_with_suffix::<B>)))
         .service(web::resource("/incidents/{id}").route(web::get().to(incidents::retrieve::<B>)))
         .service(
             web::resource("/incidents/{id}/updates")
