@@ -10,15 +10,10 @@ use incidents_core::{Actor, Amount, ClosureReason, Email, EntryPoint, IncidentId
 use serde_json::{Map, Value, json};
 
 use crate::auth::authorize;
+use crate::blocking;
 use crate::errors::ApiError;
 use crate::json;
 use crate::{ApiBackend, ApiState};
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    web::block(work).await.map_err(|_| ApiError::internal())?
-}
 
 fn incident_id(raw: &str) -> Result<IncidentId, ApiError> {
     raw.parse().map(IncidentId).map_err(|_| ApiError::not_found())

@@ -10,6 +10,7 @@ use incidents_core::{Actor, Email, EntryPoint, IncidentId, IncidentStatus, NewUs
 use serde_json::Value;
 
 use crate::auth::authorize;
+use crate::blocking;
 use crate::errors::ApiError;
 use crate::json;
 use crate::{ApiBackend, ApiState};
@@ -19,12 +20,6 @@ use crate::{ApiBackend, ApiState};
 pub const DEFAULT_LIMIT: u32 = 100;
 /// The most rows one page returns.
 pub const MAX_LIMIT: u32 = 1000;
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    web::block(work).await.map_err(|_| ApiError::internal())?
-}
 
 fn parse_status(attr: &str, raw: &str) -> Result<IncidentStatus, ApiError> {
     raw.parse::<i32>()

@@ -61,6 +61,13 @@ impl<B: ApiBackend> ApiState<B> {
     }
 }
 
+/// Runs storage work on the blocking pool (diesel is synchronous).
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(work).await.map_err(|_| ApiError::internal())?
+}
+
 /// Registers the API routes (under the caller's `/api/v2/firefighter` scope). The state must be
 /// registered as `web::Data<ApiState<B>>`.
 pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {

@@ -6,6 +6,7 @@ use incidents_core::access::{Action, Permission, Resource};
 use serde_json::Value;
 
 use crate::auth::authorize;
+use crate::blocking;
 use crate::errors::ApiError;
 use crate::json;
 use crate::{ApiBackend, ApiState};
@@ -133,12 +134,6 @@ fn cost_type_json(cost_type: &incidents_core::query::CostTypeView, tz: chrono_tz
         "created_at": json::time(cost_type.created_at, tz),
         "updated_at": json::time(cost_type.updated_at, tz),
     })
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    web::block(work).await.map_err(|_| ApiError::internal())?
 }
 
 /// `GET /incident_cost_types[/{id}]`.
