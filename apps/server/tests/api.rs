@@ -215,6 +215,23 @@ async fn create_is_idempotent_on_dedup_key_and_validates_input() {
             "{}",
             first["created_at"]
         );
+        // The token's user is audited as the actor; the incident is declared for its creator.
+        let (actor, entry_point, details): (Option<String>, String, String) = {
+            use storage::schema::audit_log;
+            audit_log::table
+                .filter(audit_log::action.eq("incident.declare"))
+                .select((audit_log::actor_user_id, audit_log::entry_point, audit_log::details))
+                .first(&mut api.test.database.connection().expect("connection"))
+                .expect("audit row")
+        };
+        let admin = api
+            .test
+            .database
+            .find_user_by_email(&Email::parse("admin@example.com").expect("email"))
+            .expect("q")
+            .expect("admin");
+        assert_eq!((actor, entry_point.as_str()), (Some(admin.id.to_string()), "api"));
+        assert!(details.contains(first["created_by"]["id"].as_str().expect("creator id")), "{details}");
         let again = api.create(&api.admin, &body).await;
         assert_eq!(again.status(), 200, "a second declaration with an open key returns the holder");
         let again: Value = again.json().await.expect("json");
@@ -860,6 +877,7 @@ async fn an_export_streams_every_matching_incident() {
                     dedup_key: None,
                     ignored: false,
                     custom_fields: serde_json::Map::new(),
+                    created_by: None,
                 },
             )
             .expect("declare");

@@ -295,7 +295,7 @@ pub async fn create<B: ApiBackend>(
     state: web::Data<ApiState<B>>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Permission::new(Action::Add, Resource::Incident)).await?;
+    let principal = authorize(&request, &state, Permission::new(Action::Add, Resource::Incident)).await?;
     let body: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::invalid("non_field_errors", "parse_error", format!("JSON parse error - {e}"))
     })?;
@@ -326,7 +326,9 @@ pub async fn create<B: ApiBackend>(
         dedup_key,
         ignored,
         custom_fields: serde_json::Map::new(),
+        created_by: None,
     };
+    let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };
     let backend = state.backend.clone();
     let lifecycle = state.lifecycle.clone();
     let (declared, incident) = blocking(move || {
@@ -347,8 +349,9 @@ pub async fn create<B: ApiBackend>(
                 Err(other) => return Err(other.into()),
             },
         };
-        let declared =
-            lifecycle.declare(Actor { user: creator.id, entry_point: EntryPoint::Api }, &command)?;
+        // The token's user acts (and is audited); the incident is declared for its creator.
+        let command = DeclareIncident { created_by: Some(creator.id), ..command };
+        let declared = lifecycle.declare(actor, &command)?;
         let incident = backend.incident(declared.id())?.ok_or_else(ApiError::internal)?;
         Ok((declared, incident))
     })

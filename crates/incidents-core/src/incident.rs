@@ -133,6 +133,9 @@ pub struct DeclareIncident {
     pub ignored: bool,
     /// Extra fields from the entry point (platforms, ticket ids …), a JSON object.
     pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    /// Who the incident is declared for, when the actor declares on someone's behalf (the API's
+    /// `created_by_email`): they become creator, commander and member. `None`: the actor.
+    pub created_by: Option<UserId>,
 }
 
 /// What a declaration did.

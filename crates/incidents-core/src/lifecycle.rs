@@ -129,6 +129,7 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
         {
             return Ok(Declared::Existing(holder));
         }
+        let creator = command.created_by.unwrap_or(actor.user);
         let result = self.store.write(&mut |tx| {
             let now = now();
             let priority = match &command.priority {
@@ -158,7 +159,7 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                 priority_id: priority.id.clone(),
                 category_id: category.id.clone(),
                 environment_id: environment.id.clone(),
-                created_by: actor.user,
+                created_by: creator,
                 private: command.private.unwrap_or(category.private),
                 dedup_key: dedup_key.clone(),
                 ignored: command.ignored,
@@ -166,10 +167,17 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
             };
             let id = tx.insert_incident(&incident, now)?;
             let required_roles: Vec<_> = tx.role_types()?.into_iter().filter(|role| role.required).collect();
-            for role in &required_roles {
-                tx.set_role(id, role.id, actor.user, now)?;
+            if !tx.user_exists(creator)? {
+                return Err(LifecycleError::invalid(
+                    "created_by",
+                    "DOES_NOT_EXIST",
+                    format!("no user {creator}"),
+                ));
             }
-            let commander = required_roles.iter().any(|role| role.slug == "commander").then_some(actor.user);
+            for role in &required_roles {
+                tx.set_role(id, role.id, creator, now)?;
+            }
+            let commander = required_roles.iter().any(|role| role.slug == "commander").then_some(creator);
             tx.insert_timeline_entry(
                 id,
                 &TimelineEntry {
@@ -182,12 +190,12 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                     commander,
                     ..TimelineEntry::default()
                 },
-                Some(actor.user),
+                Some(creator),
                 now,
                 now,
             )?;
-            tx.set_key_event(id, "declared", now, Some(actor.user), now)?;
-            tx.add_member(id, actor.user, now)?;
+            tx.set_key_event(id, "declared", now, Some(creator), now)?;
+            tx.add_member(id, creator, now)?;
             if let PriorityChoice::FromImpacts(level_ids) = &command.priority {
                 for level in tx.impact_levels(level_ids)? {
                     tx.link_impact(id, &level, now)?;
@@ -200,6 +208,7 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                 "environment": environment.value,
                 "private": incident.private,
                 "dedup_key": dedup_key,
+                "created_by": creator.to_string(),
             });
             tx.append_audit(
                 &AuditEntry {

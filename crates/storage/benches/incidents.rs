@@ -158,6 +158,7 @@ fn bench_backend(c: &mut Criterion, name: &str, test: &TestDatabase, count: usiz
                         dedup_key: None,
                         ignored: false,
                         custom_fields: serde_json::Map::new(),
+                        created_by: None,
                     },
                 )
                 .expect("declare");

@@ -134,6 +134,7 @@ impl World {
             dedup_key: None,
             ignored: false,
             custom_fields: serde_json::Map::new(),
+            created_by: None,
         }
     }
 

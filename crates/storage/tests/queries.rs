@@ -91,6 +91,7 @@ fn fixture(test: TestDatabase) -> Fixture {
                         dedup_key: None,
                         ignored,
                         custom_fields: serde_json::Map::new(),
+                        created_by: None,
                     },
                 )
                 .expect("declare")
