@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test lint fmt ci bench-startup build
+.PHONY: run test lint fmt ci bench-startup build openapi
 
 ## Run the server in the embedded mode (SQLite under ./data, http://127.0.0.1:8000).
 run:
@@ -24,6 +24,12 @@ fmt:
 ## What CI runs: start the local services if needed, lint, then the tests against PostgreSQL.
 ci:
 	bash .ci/run
+
+## Regenerate openapi/openapi.json from the code (a test fails while the two disagree).
+openapi:
+	mkdir -p openapi
+	$(CARGO) run --locked --quiet --bin firefighter-server -- openapi > openapi/openapi.json.tmp
+	mv openapi/openapi.json.tmp openapi/openapi.json
 
 build:
 	$(CARGO) build --release --locked --bin firefighter-server

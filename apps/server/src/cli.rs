@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `seed`, `create-user`.
+//! The command line: `serve` (the default), `migrate`, `seed`, `create-user`, `create-token`,
+//! `grant`, `openapi`.
 
 use clap::{Parser, Subcommand};
 
@@ -48,6 +49,12 @@ pub enum Command {
         /// Days until the token expires (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
+    },
+    /// Print the OpenAPI document of the REST API (JSON, or YAML with `--yaml`). Needs no
+    /// configuration and no database.
+    Openapi {
+        #[arg(long)]
+        yaml: bool,
     },
     /// Grant permissions to a user, e.g. `--permission incidents.view_incident` (repeatable), or
     /// `--all-view` for every view permission.

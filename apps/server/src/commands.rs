@@ -22,6 +22,14 @@ const MIN_PASSWORD_LEN: usize = 12;
 /// Runs a command line to completion and returns the process exit code.
 #[must_use]
 pub fn run(cli: Cli) -> ExitCode {
+    if let Some(Command::Openapi { yaml }) = cli.command {
+        let document = if yaml { http_api::openapi::yaml() } else { http_api::openapi::json() };
+        #[expect(clippy::print_stdout, reason = "the document is the command's output")]
+        {
+            print!("{document}");
+        }
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_environment() {
         Ok(config) => config,
         Err(error) => {
@@ -47,6 +55,7 @@ pub fn run(cli: Cli) -> ExitCode {
             create_token(&config, &email, &name, expires_in_days)
         }
         Command::Grant { email, permissions, all_view } => grant(&config, &email, &permissions, all_view),
+        Command::Openapi { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

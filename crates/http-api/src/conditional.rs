@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use serde_json::Value;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// The entity tag of a JSON representation.
@@ -12,8 +12,10 @@ fn etag(body: &[u8]) -> String {
 }
 
 /// 200 with `body` and its `ETag`, or 304 when the client already holds this representation.
-pub fn respond(request: &HttpRequest, body: &Value) -> HttpResponse {
-    let bytes = body.to_string().into_bytes();
+pub fn respond(request: &HttpRequest, body: &impl Serialize) -> HttpResponse {
+    let Ok(bytes) = serde_json::to_vec(body) else {
+        return actix_web::ResponseError::error_response(&crate::errors::ApiError::internal());
+    };
     let tag = etag(&bytes);
     let matches = request
         .headers()

@@ -19,8 +19,9 @@ pub struct ApiError {
 }
 
 /// One error entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorItem {
+    #[schema(example = "required")]
     pub code: String,
     pub detail: String,
     pub attr: Option<String>,
@@ -88,6 +89,16 @@ impl ApiError {
     /// 400 naming the attribute.
     pub fn invalid(attr: &str, code: &str, detail: impl Into<String>) -> Self {
         Self::one(StatusCode::BAD_REQUEST, code, detail, Some(attr))
+    }
+
+    /// 415 for a body in a media type the API does not read.
+    pub fn unsupported_media_type(media: &str) -> Self {
+        Self::one(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Unsupported media type \"{media}\" in request."),
+            None,
+        )
     }
 
     /// 503: the database did not answer in time.

@@ -7,47 +7,81 @@ use incidents_core::access::{Action, Permission, Resource};
 use incidents_core::incident::{CostInput, UpdateIncident};
 use incidents_core::query::PageRequest;
 use incidents_core::{Actor, Amount, ClosureReason, Email, EntryPoint, IncidentId, IncidentStatus, UserId};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 use crate::auth::authorize;
 use crate::blocking;
+use crate::body::{decode, required};
 use crate::errors::ApiError;
 use crate::json;
+use crate::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, Throttled, Unauthorized, Unprocessable, Unsupported,
+};
 use crate::{ApiBackend, ApiState};
 
 fn incident_id(raw: &str) -> Result<IncidentId, ApiError> {
     raw.parse().map(IncidentId).map_err(|_| ApiError::not_found())
 }
 
-fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => {
-            Err(ApiError::invalid("non_field_errors", "invalid", "Invalid data. Expected a dictionary."))
-        }
-        Err(e) => {
-            Err(ApiError::invalid("non_field_errors", "parse_error", format!("JSON parse error - {e}")))
-        }
-    }
-}
-
-fn optional_string(body: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(ApiError::invalid(name, "invalid", "Not a valid string.")),
-    }
-}
-
 /// The incident as the API shows it, after a change.
-async fn render<B: ApiBackend>(state: &web::Data<ApiState<B>>, id: IncidentId) -> Result<Value, ApiError> {
+async fn render<B: ApiBackend>(
+    state: &web::Data<ApiState<B>>,
+    id: IncidentId,
+) -> Result<json::Incident, ApiError> {
     let backend = state.backend.clone();
     let incident = blocking(move || Ok(backend.incident(id)?)).await?.ok_or_else(ApiError::not_found)?;
-    Ok(json::incident(&incident, &state.base_url, state.time_zone))
+    Ok(json::Incident::new(&incident, &state.base_url, state.time_zone))
 }
 
-/// `POST /incidents/{id}/updates`: message, status, priority_id, incident_category_id, title,
-/// description, environment_id; closing early also takes closure_reason and closure_reference.
+/// A status as its label (`"Mitigating"`) or value (`30`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StatusInput {
+    Label(String),
+    Value(i64),
+}
+
+/// The body of `POST /incidents/{id}/updates`: every field is optional; only what changes is recorded.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"message": "Rolled back the last deploy", "status": "Mitigating"}))]
+pub struct UpdateRequest {
+    /// A note for the timeline.
+    pub message: Option<String>,
+    /// Open, Investigating, Mitigating, Mitigated, Post-mortem or Closed (label or value). The workflow
+    /// decides which moves are allowed.
+    #[schema(value_type = Option<String>, example = "Mitigating")]
+    pub status: Option<StatusInput>,
+    pub priority_id: Option<String>,
+    pub incident_category_id: Option<String>,
+    #[schema(max_length = 128)]
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub environment_id: Option<String>,
+    /// Required to close from Open or Investigating: `duplicate`, `false_positive`, `superseded`,
+    /// `external`, `cancelled`.
+    pub closure_reason: Option<String>,
+    /// The incident or ticket the closure refers to.
+    pub closure_reference: Option<String>,
+}
+
+/// Change an incident: its fields, its status (through the workflow), or just a note. Refusals carry
+/// the workflow's stable code.
+#[utoipa::path(
+    post,
+    path = "/incidents/{id}/updates",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body(content(
+        (UpdateRequest = "application/json"),
+        (UpdateRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The incident after the change", body = json::Incident),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unsupported, Unprocessable, Throttled,
+    ),
+)]
 pub async fn update<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -56,23 +90,20 @@ pub async fn update<B: ApiBackend>(
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&request, &state, Permission::new(Action::Change, Resource::Incident)).await?;
     let id = incident_id(&id)?;
-    let body = object(&body)?;
-    let status = match body.get("status") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(
-            n.as_i64()
-                .and_then(|v| i32::try_from(v).ok())
-                .and_then(|v| IncidentStatus::from_value(v).ok())
-                .ok_or_else(|| {
-                ApiError::invalid("status", "invalid_choice", format!("{n} is not a valid status."))
-            })?,
-        ),
-        Some(Value::String(label)) => Some(IncidentStatus::from_label(label).map_err(|_| {
+    let body: UpdateRequest = decode(&request, &body)?;
+    let status = match body.status {
+        None => None,
+        Some(StatusInput::Value(value)) => {
+            Some(i32::try_from(value).ok().and_then(|v| IncidentStatus::from_value(v).ok()).ok_or_else(
+                || ApiError::invalid("status", "invalid_choice", format!("{value} is not a valid status.")),
+            )?)
+        }
+        Some(StatusInput::Label(label)) => Some(IncidentStatus::from_label(&label).map_err(|_| {
             ApiError::invalid("status", "invalid_choice", format!("{label:?} is not a valid status."))
         })?),
-        Some(_) => return Err(ApiError::invalid("status", "invalid", "A status label or value.")),
     };
-    let closure_reason = optional_string(&body, "closure_reason")?
+    let closure_reason = body
+        .closure_reason
         .map(|reason| {
             ClosureReason::parse(&reason).map_err(|_| {
                 ApiError::invalid(
@@ -84,15 +115,15 @@ pub async fn update<B: ApiBackend>(
         })
         .transpose()?;
     let command = UpdateIncident {
-        message: optional_string(&body, "message")?,
+        message: body.message,
         status,
-        priority_id: optional_string(&body, "priority_id")?,
-        category_id: optional_string(&body, "incident_category_id")?,
-        title: optional_string(&body, "title")?,
-        description: optional_string(&body, "description")?,
-        environment_id: optional_string(&body, "environment_id")?,
+        priority_id: body.priority_id,
+        category_id: body.incident_category_id,
+        title: body.title,
+        description: body.description,
+        environment_id: body.environment_id,
         closure_reason,
-        closure_reference: optional_string(&body, "closure_reference")?,
+        closure_reference: body.closure_reference,
     };
     let lifecycle = state.lifecycle.clone();
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };
@@ -100,7 +131,19 @@ pub async fn update<B: ApiBackend>(
     Ok(HttpResponse::Ok().json(render(&state, id).await?))
 }
 
-/// `GET /incidents/{id}/updates`: the timeline, oldest first, paged like every list.
+/// An incident's timeline, oldest first.
+#[utoipa::path(
+    get,
+    path = "/incidents/{id}/updates",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id"), crate::params::PageParams),
+    responses(
+        (status = 200, body = Vec<json::TimelineEntry>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))),
+        BadRequest, Unauthorized, Forbidden, NotFound, Throttled,
+    ),
+)]
 pub async fn timeline<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -116,32 +159,25 @@ pub async fn timeline<B: ApiBackend>(
     if !exists {
         return Err(ApiError::not_found());
     }
-    let tz = state.time_zone;
-    let items: Vec<Value> = result
-        .items
-        .iter()
-        .map(|entry| {
-            json!({
-                "id": entry.id,
-                "event_ts": json::time(entry.event_ts, tz),
-                "created_at": json::time(entry.created_at, tz),
-                "created_by": entry.author.as_ref().map(|a| json!({"id": a.id, "name": a.name, "email": a.email})),
-                "message": entry.message,
-                "status": entry.status.map(IncidentStatus::label),
-                "priority_id": entry.priority,
-                "environment_id": entry.environment,
-                "incident_category_id": entry.category,
-                "title": entry.title,
-                "description": entry.description,
-                "event_type": entry.event_type,
-            })
-        })
-        .collect();
+    let items: Vec<json::TimelineEntry> =
+        result.items.iter().map(|entry| json::TimelineEntry::new(entry, state.time_zone)).collect();
     Ok(crate::incidents::paged_response(&request, &state.base_url, page, result.has_more, result.total)
         .json(items))
 }
 
-/// `PUT /incidents/{id}/roles`: `{"<role slug>": "<user e-mail>" | null}`.
+/// Assign roles: `{"<role slug>": "<user e-mail>" | null}`; null removes a role that is not required.
+#[utoipa::path(
+    put,
+    path = "/incidents/{id}/roles",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body(content((BTreeMap<String, Option<String>> = "application/json",
+        example = json!({"commander": "jane@example.com", "communication_lead": null})))),
+    responses(
+        (status = 200, description = "The incident after the change", body = json::Incident),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unsupported, Unprocessable, Throttled,
+    ),
+)]
 pub async fn roles<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -150,22 +186,17 @@ pub async fn roles<B: ApiBackend>(
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&request, &state, Permission::new(Action::Change, Resource::Incident)).await?;
     let id = incident_id(&id)?;
-    let body = object(&body)?;
+    let body: BTreeMap<String, Option<String>> = decode(&request, &body)?;
     let mut wanted: Vec<(String, Option<Email>)> = Vec::new();
-    for (slug, value) in &body {
-        let email = match value {
-            Value::Null => None,
-            Value::String(email) => Some(Email::parse(email).map_err(|_| {
-                ApiError::invalid(&format!("roles.{slug}"), "invalid", "Enter a valid email address.")
-            })?),
-            _ => {
-                return Err(ApiError::invalid(
-                    &format!("roles.{slug}"),
-                    "invalid",
-                    "An e-mail address or null.",
-                ));
-            }
-        };
+    for (slug, email) in &body {
+        let email = email
+            .as_deref()
+            .map(|email| {
+                Email::parse(email).map_err(|_| {
+                    ApiError::invalid(&format!("roles.{slug}"), "invalid", "Enter a valid email address.")
+                })
+            })
+            .transpose()?;
         wanted.push((slug.clone(), email));
     }
     let backend = state.backend.clone();
@@ -197,7 +228,19 @@ pub async fn roles<B: ApiBackend>(
     Ok(HttpResponse::Ok().json(render(&state, id).await?))
 }
 
-/// `PUT /incidents/{id}/key-events`: `{"<event type>": "<RFC 3339 time>" | null}`.
+/// Set key events: `{"<event type>": "<RFC 3339 time>" | null}`. Metrics are recomputed.
+#[utoipa::path(
+    put,
+    path = "/incidents/{id}/key-events",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body(content((BTreeMap<String, Option<String>> = "application/json",
+        example = json!({"detected": "2026-11-28T09:55:00+01:00", "recovered": "2026-11-28T11:25:00+01:00"})))),
+    responses(
+        (status = 200, description = "The incident after the change", body = json::Incident),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unsupported, Unprocessable, Throttled,
+    ),
+)]
 pub async fn key_events<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -206,28 +249,21 @@ pub async fn key_events<B: ApiBackend>(
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&request, &state, Permission::new(Action::Change, Resource::Incident)).await?;
     let id = incident_id(&id)?;
-    let body = object(&body)?;
+    let body: BTreeMap<String, Option<String>> = decode(&request, &body)?;
     let mut changes = Vec::new();
     for (event_type, value) in &body {
-        let at = match value {
-            Value::Null => None,
-            Value::String(text) => {
-                Some(chrono::DateTime::parse_from_rfc3339(text).map(|t| t.naive_utc()).map_err(|_| {
+        let at = value
+            .as_deref()
+            .map(|text| {
+                chrono::DateTime::parse_from_rfc3339(text).map(|t| t.naive_utc()).map_err(|_| {
                     ApiError::invalid(
                         &format!("key_events.{event_type}"),
                         "invalid",
                         "An RFC 3339 date-time with its offset.",
                     )
-                })?)
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    &format!("key_events.{event_type}"),
-                    "invalid",
-                    "A date-time or null.",
-                ));
-            }
-        };
+                })
+            })
+            .transpose()?;
         changes.push((event_type.clone(), at));
     }
     let lifecycle = state.lifecycle.clone();
@@ -236,45 +272,66 @@ pub async fn key_events<B: ApiBackend>(
     Ok(HttpResponse::Ok().json(render(&state, id).await?))
 }
 
-fn cost_input(body: &Map<String, Value>) -> Result<CostInput, ApiError> {
-    let cost_type_id = match body.get("cost_type_id") {
-        Some(Value::Number(n)) => {
-            n.as_i64().ok_or_else(|| ApiError::invalid("cost_type_id", "invalid", "An integer id."))?
-        }
-        None | Some(Value::Null) => {
-            return Err(ApiError::invalid("cost_type_id", "required", "This field is required."));
-        }
-        Some(_) => return Err(ApiError::invalid("cost_type_id", "invalid", "An integer id.")),
-    };
-    let amount = match body.get("amount") {
-        None | Some(Value::Null) => None,
-        // Decimal strings are exact; JSON numbers are accepted when they carry at most 2 decimals.
-        Some(Value::String(text)) => Some(text.parse::<Amount>()),
-        Some(Value::Number(n)) => Some(n.to_string().parse::<Amount>()),
-        Some(_) => return Err(ApiError::invalid("amount", "invalid", "A decimal number.")),
+/// A decimal as a string (`"1250.50"`, exact) or a JSON number with at most 2 decimals.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DecimalInput {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+/// The body that adds or changes a cost.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"cost_type_id": 1, "amount": "1250.00", "currency": "EUR", "details": "Orders lost"}))]
+pub struct CostRequest {
+    /// See `/incident_cost_types`.
+    #[schema(required)]
+    pub cost_type_id: Option<i64>,
+    #[schema(value_type = Option<String>, example = "1250.00")]
+    pub amount: Option<DecimalInput>,
+    /// ISO 4217; `EUR` when omitted.
+    #[schema(example = "EUR")]
+    pub currency: Option<String>,
+    pub details: Option<String>,
+}
+
+fn cost_input(body: CostRequest) -> Result<CostInput, ApiError> {
+    let cost_type_id = required(body.cost_type_id, "cost_type_id")?;
+    let amount = match body.amount {
+        None => None,
+        Some(DecimalInput::Text(text)) => Some(text.parse::<Amount>()),
+        Some(DecimalInput::Number(n)) => Some(n.to_string().parse::<Amount>()),
     }
     .transpose()
     .map_err(|e| ApiError::invalid("amount", "invalid", e.to_string()))?;
-    Ok(CostInput {
-        cost_type_id,
-        amount,
-        currency: optional_string(body, "currency")?,
-        details: optional_string(body, "details")?,
-    })
+    Ok(CostInput { cost_type_id, amount, currency: body.currency, details: body.details })
 }
 
-fn cost_json(cost: &incidents_core::incident::CostRecord) -> Value {
-    json!({
-        "id": cost.id,
-        "incident": cost.incident_id.0,
-        "cost_type": {"id": cost.cost_type_id, "name": cost.cost_type_name},
-        "amount": cost.amount.map(|a| a.to_string()),
-        "currency": cost.currency,
-        "details": cost.details,
-    })
+/// A cost as `/incident_costs/{id}` shows it.
+async fn render_cost<B: ApiBackend>(
+    state: &web::Data<ApiState<B>>,
+    id: i64,
+) -> Result<json::IncidentCost, ApiError> {
+    let backend = state.backend.clone();
+    let cost = blocking(move || Ok(backend.incident_cost(id)?)).await?.ok_or_else(ApiError::not_found)?;
+    Ok(json::IncidentCost::new(&cost, state.time_zone))
 }
 
-/// `POST /incidents/{id}/costs`.
+/// Add a cost to an incident.
+#[utoipa::path(
+    post,
+    path = "/incidents/{id}/costs",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body(content(
+        (CostRequest = "application/json"),
+        (CostRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, body = json::IncidentCost),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unsupported, Throttled,
+    ),
+)]
 pub async fn add_cost<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -283,14 +340,28 @@ pub async fn add_cost<B: ApiBackend>(
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&request, &state, Permission::new(Action::Add, Resource::IncidentCost)).await?;
     let id = incident_id(&id)?;
-    let input = cost_input(&object(&body)?)?;
+    let input = cost_input(decode(&request, &body)?)?;
     let lifecycle = state.lifecycle.clone();
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };
     let cost = blocking(move || Ok(lifecycle.add_cost(actor, id, input)?)).await?;
-    Ok(HttpResponse::Created().json(cost_json(&cost)))
+    Ok(HttpResponse::Created().json(render_cost(&state, cost.id).await?))
 }
 
-/// `PUT /incidents/{id}/costs/{cost_id}`.
+/// Change a cost of an incident.
+#[utoipa::path(
+    put,
+    path = "/incidents/{id}/costs/{cost_id}",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id"), ("cost_id" = i64, Path, description = "The cost's id")),
+    request_body(content(
+        (CostRequest = "application/json"),
+        (CostRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, body = json::IncidentCost),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unsupported, Throttled,
+    ),
+)]
 pub async fn change_cost<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -301,14 +372,21 @@ pub async fn change_cost<B: ApiBackend>(
         authorize(&request, &state, Permission::new(Action::Change, Resource::IncidentCost)).await?;
     let (id, cost_id) = path.into_inner();
     let id = incident_id(&id)?;
-    let input = cost_input(&object(&body)?)?;
+    let input = cost_input(decode(&request, &body)?)?;
     let lifecycle = state.lifecycle.clone();
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };
     let cost = blocking(move || Ok(lifecycle.update_cost(actor, id, cost_id, input)?)).await?;
-    Ok(HttpResponse::Ok().json(cost_json(&cost)))
+    Ok(HttpResponse::Ok().json(render_cost(&state, cost.id).await?))
 }
 
-/// `DELETE /incidents/{id}/costs/{cost_id}`.
+/// Remove a cost from an incident.
+#[utoipa::path(
+    delete,
+    path = "/incidents/{id}/costs/{cost_id}",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id"), ("cost_id" = i64, Path, description = "The cost's id")),
+    responses((status = 204, description = "Removed"), Unauthorized, Forbidden, NotFound, Throttled),
+)]
 pub async fn remove_cost<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,

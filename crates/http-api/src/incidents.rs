@@ -7,12 +7,16 @@ use incidents_core::date_range::parse_date_range;
 use incidents_core::incident::{DeclareIncident, Declared, PriorityChoice};
 use incidents_core::query::{IncidentFilter, OrderBy, PageRequest};
 use incidents_core::{Actor, Email, EntryPoint, IncidentId, IncidentStatus, NewUser, UserId};
-use serde_json::Value;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::auth::authorize;
 use crate::blocking;
+use crate::body::required;
 use crate::errors::ApiError;
 use crate::json;
+use crate::openapi::{BadRequest, Forbidden, NotFound, NotModified, Throttled, Unauthorized, Unsupported};
+use crate::params::{IncidentFilters, PageParams};
 use crate::{ApiBackend, ApiState};
 
 /// Rows per page when the client does not say; the original returned everything, which does not
@@ -127,28 +131,30 @@ fn parse_list_query(query: &str, tz: chrono_tz::Tz) -> Result<ListQuery, ApiErro
 
 /// `limit`, `offset` and `count` of a list request.
 pub(crate) fn page_params(query: &str) -> Result<(u32, u64, bool), ApiError> {
-    let mut limit = DEFAULT_LIMIT;
-    let mut offset = 0_u64;
-    let mut with_total = false;
+    let mut params = PageParams::default();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "limit" => {
-                limit = u32::try_from(parse_int("limit", &value)?)
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| {
+                params.limit = Some(
+                    u32::try_from(parse_int("limit", &value)?)
+                        .ok()
+                        .filter(|l| (1..=MAX_LIMIT).contains(l))
+                        .ok_or_else(|| {
                         ApiError::invalid("limit", "invalid", format!("Must be between 1 and {MAX_LIMIT}."))
-                    })?;
+                    })?,
+                );
             }
             "offset" => {
-                offset = u64::try_from(parse_int("offset", &value)?)
-                    .map_err(|_| ApiError::invalid("offset", "invalid", "Must be 0 or more."))?;
+                params.offset = Some(
+                    u64::try_from(parse_int("offset", &value)?)
+                        .map_err(|_| ApiError::invalid("offset", "invalid", "Must be 0 or more."))?,
+                );
             }
-            "count" => with_total = parse_bool("count", &value)?,
+            "count" => params.count = Some(parse_bool("count", &value)?),
             _ => {}
         }
     }
-    Ok((limit, offset, with_total))
+    Ok((params.limit.unwrap_or(DEFAULT_LIMIT), params.offset.unwrap_or(0), params.count.unwrap_or(false)))
 }
 
 /// The same request with another offset, for the `Link` header.
@@ -205,8 +211,25 @@ pub const DEFAULT_EXPORT_COLUMNS: [&str; 16] = [
 /// Rows read per database round trip while exporting.
 const EXPORT_BATCH: u32 = 500;
 
-/// `GET /incidents`: a JSON array; `Link: <…>; rel="next"` when more follow; `X-Total-Count` with
-/// `count=true`. As CSV or TSV (`?format=` or `Accept`), every matching incident, streamed.
+/// List incidents: a JSON array, newest first, with the original's filters. As CSV or TSV
+/// (`?format=` or `Accept: text/csv`), every matching incident, streamed.
+#[utoipa::path(
+    get,
+    path = "/incidents",
+    tag = "incidents",
+    params(IncidentFilters, PageParams),
+    responses(
+        (status = 200, description = "A page of incidents, or every match as CSV/TSV", headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`")),
+            content(
+                (Vec<json::Incident> = "application/json"),
+                (String = "text/csv"),
+                (String = "text/tab-separated-values"),
+            )),
+        BadRequest, Unauthorized, Forbidden, Throttled,
+    ),
+)]
 pub async fn list<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -214,7 +237,22 @@ pub async fn list<B: ApiBackend>(
     list_as(request, state, None).await
 }
 
-/// `GET /incidents.csv`, `/incidents.tsv`, `/incidents.json`.
+/// List incidents in the format the suffix names: `/incidents.csv`, `/incidents.tsv`, `/incidents.json`.
+#[utoipa::path(
+    get,
+    path = "/incidents.{format}",
+    tag = "incidents",
+    params(("format" = String, Path, description = "`json`, `csv` or `tsv`", example = "csv"),
+        IncidentFilters, PageParams),
+    responses(
+        (status = 200, description = "The incidents in the format asked for", content(
+            (Vec<json::Incident> = "application/json"),
+            (String = "text/csv"),
+            (String = "text/tab-separated-values"),
+        )),
+        BadRequest, Unauthorized, Forbidden, NotFound, Throttled,
+    ),
+)]
 pub async fn list_with_suffix<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -241,26 +279,34 @@ async fn list_as<B: ApiBackend>(
         return Ok(crate::export::stream(format, columns, show_header, move |page| {
             let request = PageRequest::new(EXPORT_BATCH, page * u64::from(EXPORT_BATCH));
             let items = backend.incidents(&filter, order, request)?.items;
-            Ok(items.iter().map(|incident| json::incident(incident, &base_url, tz)).collect())
+            items
+                .iter()
+                .map(|incident| {
+                    serde_json::to_value(json::Incident::new(incident, &base_url, tz))
+                        .map_err(|_| ApiError::internal())
+                })
+                .collect()
         }));
     }
     let backend = state.backend.clone();
     let (filter, order, page) = (query.filter, query.order, query.page);
     let result = blocking(move || Ok(backend.incidents(&filter, order, page)?)).await?;
-    let body: Vec<Value> =
-        result.items.iter().map(|i| json::incident(i, &state.base_url, state.time_zone)).collect();
-    let mut response = HttpResponse::Ok();
-    if result.has_more {
-        let next = page_url(&request, &state.base_url, page.offset + u64::from(page.limit));
-        response.insert_header((header::LINK, format!("<{next}>; rel=\"next\"")));
-    }
-    if let Some(total) = result.total {
-        response.insert_header(("X-Total-Count", total.to_string()));
-    }
-    Ok(response.json(body))
+    let body: Vec<json::Incident> =
+        result.items.iter().map(|i| json::Incident::new(i, &state.base_url, state.time_zone)).collect();
+    Ok(paged_response(&request, &state.base_url, page, result.has_more, result.total).json(body))
 }
 
-/// `GET /incidents/{id}`.
+/// One incident, with an `ETag`; `If-None-Match` answers 304.
+#[utoipa::path(
+    get,
+    path = "/incidents/{id}",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id", example = 42)),
+    responses(
+        (status = 200, body = json::Incident, headers(("ETag" = String))),
+        NotModified, Unauthorized, Forbidden, NotFound, Throttled,
+    ),
+)]
 pub async fn retrieve<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -271,51 +317,75 @@ pub async fn retrieve<B: ApiBackend>(
     let backend = state.backend.clone();
     let incident =
         blocking(move || Ok(backend.incident(IncidentId(id))?)).await?.ok_or_else(ApiError::not_found)?;
-    Ok(crate::conditional::respond(&request, &json::incident(&incident, &state.base_url, state.time_zone)))
+    Ok(crate::conditional::respond(
+        &request,
+        &json::Incident::new(&incident, &state.base_url, state.time_zone),
+    ))
 }
 
-fn string_field(
-    body: &serde_json::Map<String, Value>,
-    name: &str,
-    required: bool,
-) -> Result<Option<String>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) if required => {
-            Err(ApiError::invalid(name, "required", "This field is required."))
-        }
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(ApiError::invalid(name, "invalid", "Not a valid string.")),
-    }
+/// The body of `POST /incidents` (JSON or form-encoded). Unknown fields are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"title": "Checkout is down", "description": "Payments fail with 502.",
+    "environment_id": "8c5f0c1e-7f43-4c36-9d43-3f1e0b7f6a10", "incident_category_id": "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d",
+    "priority_id": "3e2b1a8c-7c1f-4b8e-9d2a-1f0e5c6b7a81", "created_by_email": "jane@example.com",
+    "dedup_key": "alertmanager:checkout-5xx"}))]
+pub struct CreateIncident {
+    #[schema(required, max_length = 128)]
+    pub title: Option<String>,
+    #[schema(required)]
+    pub description: Option<String>,
+    /// An environment id (see `/environments`).
+    #[schema(required)]
+    pub environment_id: Option<String>,
+    /// An incident category id (see `/incident-categories`).
+    #[schema(required)]
+    pub incident_category_id: Option<String>,
+    /// A priority id (see `/priorities`).
+    #[schema(required)]
+    pub priority_id: Option<String>,
+    /// The person declaring; unknown addresses become users.
+    #[schema(required)]
+    pub created_by_email: Option<String>,
+    /// While an incident with this key is open, the same request returns it (200) instead of
+    /// declaring another.
+    pub dedup_key: Option<String>,
+    /// Keep the incident out of statistics.
+    pub ignore: Option<bool>,
 }
 
 /// `POST /incidents`: 201 with a new incident, or 200 with the open incident already holding `dedup_key`.
+#[utoipa::path(
+    post,
+    path = "/incidents",
+    tag = "incidents",
+    request_body(content(
+        (CreateIncident = "application/json"),
+        (CreateIncident = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, description = "Declared", body = json::Incident),
+        (status = 200, description = "An open incident already holds this `dedup_key`", body = json::Incident),
+        BadRequest, Unauthorized, Forbidden, Unsupported, Throttled,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&request, &state, Permission::new(Action::Add, Resource::Incident)).await?;
-    let body: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::invalid("non_field_errors", "parse_error", format!("JSON parse error - {e}"))
-    })?;
-    let Value::Object(body) = body else {
-        return Err(ApiError::invalid("non_field_errors", "invalid", "Invalid data. Expected a dictionary."));
-    };
-    let title = string_field(&body, "title", true)?.unwrap_or_default();
-    let description = string_field(&body, "description", true)?.unwrap_or_default();
-    let environment_id = string_field(&body, "environment_id", true)?.unwrap_or_default();
-    let category_id = string_field(&body, "incident_category_id", true)?.unwrap_or_default();
-    let priority_id = string_field(&body, "priority_id", true)?.unwrap_or_default();
-    let email = string_field(&body, "created_by_email", true)?.unwrap_or_default();
+    let body: CreateIncident = crate::body::decode(&request, &body)?;
+    let title = required(body.title, "title")?;
+    let description = required(body.description, "description")?;
+    let environment_id = required(body.environment_id, "environment_id")?;
+    let category_id = required(body.incident_category_id, "incident_category_id")?;
+    let priority_id = required(body.priority_id, "priority_id")?;
+    let email = required(body.created_by_email, "created_by_email")?;
     let email = Email::parse(&email)
         .map_err(|_| ApiError::invalid("created_by_email", "invalid", "Enter a valid email address."))?;
-    let dedup_key = string_field(&body, "dedup_key", false)?;
-    let ignored = match body.get("ignore") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(flag)) => *flag,
-        Some(_) => return Err(ApiError::invalid("ignore", "invalid", "Must be a valid boolean.")),
-    };
+    let dedup_key = body.dedup_key;
+    let ignored = body.ignore.unwrap_or(false);
     let command = DeclareIncident {
         title,
         description,
@@ -356,7 +426,7 @@ pub async fn create<B: ApiBackend>(
         Ok((declared, incident))
     })
     .await?;
-    let body = json::incident(&incident, &state.base_url, state.time_zone);
+    let body = json::Incident::new(&incident, &state.base_url, state.time_zone);
     Ok(match declared {
         Declared::Created(_) => HttpResponse::Created().json(body),
         Declared::Existing(_) => HttpResponse::Ok().json(body),

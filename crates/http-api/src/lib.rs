@@ -6,14 +6,18 @@
 //! backend by instantiating [`configure`] with any type implementing [`ApiBackend`].
 
 mod auth;
+mod body;
 mod conditional;
 mod errors;
 mod export;
 mod incident_writes;
 mod incidents;
 mod json;
+pub mod openapi;
+mod params;
 mod rate_limit;
 mod reference;
+mod tokens;
 
 use actix_web::web;
 use incidents_core::access::AccessRepository;
@@ -97,14 +101,14 @@ pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
         )
         .service(web::resource("/environments").route(web::get().to(reference::environments::<B>)))
         .service(web::resource("/environments/{id}").route(web::get().to(reference::environment::<B>)))
-        .service(web::resource("/severities").route(web::get().to(reference::priorities::<B>)))
-        .service(web::resource("/severities/{id}").route(web::get().to(reference::priority::<B>)))
+        .service(web::resource("/severities").route(web::get().to(reference::severities::<B>)))
+        .service(web::resource("/severities/{id}").route(web::get().to(reference::severity::<B>)))
         .service(web::resource("/priorities").route(web::get().to(reference::priorities::<B>)))
         .service(web::resource("/priorities/{id}").route(web::get().to(reference::priority::<B>)))
         .service(web::resource("/incident-categories").route(web::get().to(reference::categories::<B>)))
         .service(web::resource("/incident-categories/{id}").route(web::get().to(reference::category::<B>)))
-        .service(web::resource("/components").route(web::get().to(reference::categories::<B>)))
-        .service(web::resource("/components/{id}").route(web::get().to(reference::category::<B>)))
+        .service(web::resource("/components").route(web::get().to(reference::components::<B>)))
+        .service(web::resource("/components/{id}").route(web::get().to(reference::component::<B>)))
         .service(web::resource("/groups").route(web::get().to(reference::groups::<B>)))
         .service(web::resource("/groups/{id}").route(web::get().to(reference::group::<B>)))
         .service(web::resource("/incident_cost_types").route(web::get().to(reference::cost_types::<B>)))
@@ -113,8 +117,17 @@ pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
         .service(web::resource("/incident_costs/{id}").route(web::get().to(reference::cost::<B>)))
         .service(web::resource("/users").route(web::get().to(reference::users::<B>)))
         .service(web::resource("/users/{id}").route(web::get().to(reference::user::<B>)))
-        .service(web::resource("/role-types").route(web::get().to(reference::vocabulary::<B>)))
-        .service(web::resource("/key-event-types").route(web::get().to(reference::vocabulary::<B>)))
-        .service(web::resource("/metric-types").route(web::get().to(reference::vocabulary::<B>)))
-        .service(web::resource("/impact-types").route(web::get().to(reference::vocabulary::<B>)));
+        .service(web::resource("/role-types").route(web::get().to(reference::role_types::<B>)))
+        .service(web::resource("/key-event-types").route(web::get().to(reference::key_event_types::<B>)))
+        .service(web::resource("/metric-types").route(web::get().to(reference::metric_types::<B>)))
+        .service(web::resource("/impact-types").route(web::get().to(reference::impact_types::<B>)))
+        .service(
+            web::resource("/api-tokens")
+                .route(web::get().to(tokens::list::<B>))
+                .route(web::post().to(tokens::create::<B>)),
+        )
+        .service(web::resource("/api-tokens/{id}").route(web::delete().to(tokens::revoke::<B>)))
+        .service(web::resource("/schema").route(web::get().to(openapi::schema)))
+        .service(web::resource("/schema/swagger-ui").route(web::get().to(openapi::swagger_ui)))
+        .service(web::resource("/schema/swagger-ui/{file:.*}").route(web::get().to(openapi::swagger_ui)));
 }

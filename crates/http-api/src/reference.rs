@@ -1,197 +1,259 @@
 //! Reference data: environments, priorities (also under their legacy name, severities), incident
-//! categories (also under their legacy name, components) and groups.
+//! categories (also under their legacy name, components), groups, cost types and costs, users, and
+//! the vocabularies (role, key event, metric and impact types).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use incidents_core::access::{Action, Permission, Resource};
-use serde_json::Value;
+use incidents_core::query::{ImpactTypeView, KeyEventTypeView, MetricTypeView, PageRequest, RoleTypeView};
+use serde::Serialize;
 
 use crate::auth::authorize;
 use crate::blocking;
 use crate::errors::ApiError;
-use crate::json;
+use crate::incidents::{page_params, paged_response};
+use crate::json::{Category, CostType, Environment, Group, IncidentCost, Priority, User};
+use crate::openapi::{BadRequest, Forbidden, NotFound, NotModified, Throttled, Unauthorized};
+use crate::params::PageParams;
 use crate::{ApiBackend, ApiState};
 
-async fn load<B: ApiBackend>(
+/// Loads a whole (small) collection, as `(id, representation)` pairs.
+async fn load<B, T, F>(
     request: &HttpRequest,
     state: &web::Data<ApiState<B>>,
     resource: Resource,
-) -> Result<Vec<(String, Value)>, ApiError> {
+    read: F,
+) -> Result<Vec<(String, T)>, ApiError>
+where
+    B: ApiBackend,
+    T: Send + 'static,
+    F: FnOnce(&B, chrono_tz::Tz) -> Result<Vec<(String, T)>, ApiError> + Send + 'static,
+{
     authorize(request, state, Permission::new(Action::View, resource)).await?;
     let backend = state.backend.clone();
     let tz = state.time_zone;
-    web::block(move || -> Result<Vec<(String, Value)>, ApiError> {
-        Ok(match resource {
-            Resource::Environment => {
-                backend.environments()?.iter().map(|e| (e.id.clone(), json::environment(e))).collect()
-            }
-            Resource::Priority => {
-                backend.priorities()?.iter().map(|p| (p.id.clone(), json::priority(p, tz))).collect()
-            }
-            Resource::IncidentCategory => {
-                backend.categories(None)?.iter().map(|c| (c.id.clone(), json::category(c, tz))).collect()
-            }
-            Resource::Group => backend.groups()?.iter().map(|g| (g.id.clone(), json::group(g, tz))).collect(),
-            _ => Vec::new(),
-        })
-    })
-    .await
-    .map_err(|_| ApiError::internal())?
+    blocking(move || read(&backend, tz)).await
 }
 
-async fn list_of<B: ApiBackend>(
-    request: &HttpRequest,
-    state: &web::Data<ApiState<B>>,
-    resource: Resource,
-) -> Result<HttpResponse, ApiError> {
-    let items: Vec<Value> =
-        load(request, state, resource).await?.into_iter().map(|(_, value)| value).collect();
-    Ok(HttpResponse::Ok().json(items))
+fn all<T: Serialize>(items: Vec<(String, T)>) -> HttpResponse {
+    HttpResponse::Ok().json(items.into_iter().map(|(_, item)| item).collect::<Vec<_>>())
 }
 
-async fn one_of<B: ApiBackend>(
+/// The item with `id` (a trailing `.json` is allowed), with its `ETag`.
+fn one<T: Serialize>(
     request: &HttpRequest,
-    state: &web::Data<ApiState<B>>,
-    resource: Resource,
+    items: Vec<(String, T)>,
     id: &str,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.trim_end_matches(".json");
-    load(request, state, resource)
-        .await?
+    items
         .into_iter()
         .find(|(key, _)| key == id)
-        .map(|(_, value)| crate::conditional::respond(request, &value))
+        .map(|(_, item)| crate::conditional::respond(request, &item))
         .ok_or_else(ApiError::not_found)
 }
 
+fn read_environments<B: ApiBackend>(
+    backend: &B,
+    _: chrono_tz::Tz,
+) -> Result<Vec<(String, Environment)>, ApiError> {
+    Ok(backend.environments()?.iter().map(|e| (e.id.clone(), Environment::from(e))).collect())
+}
+
+fn read_priorities<B: ApiBackend>(
+    backend: &B,
+    tz: chrono_tz::Tz,
+) -> Result<Vec<(String, Priority)>, ApiError> {
+    Ok(backend.priorities()?.iter().map(|p| (p.id.clone(), Priority::new(p, tz))).collect())
+}
+
+fn read_categories<B: ApiBackend>(
+    backend: &B,
+    tz: chrono_tz::Tz,
+) -> Result<Vec<(String, Category)>, ApiError> {
+    Ok(backend.categories(None)?.iter().map(|c| (c.id.clone(), Category::new(c, tz))).collect())
+}
+
+fn read_groups<B: ApiBackend>(backend: &B, tz: chrono_tz::Tz) -> Result<Vec<(String, Group)>, ApiError> {
+    Ok(backend.groups()?.iter().map(|g| (g.id.clone(), Group::new(g, tz))).collect())
+}
+
+fn read_cost_types<B: ApiBackend>(
+    backend: &B,
+    tz: chrono_tz::Tz,
+) -> Result<Vec<(String, CostType)>, ApiError> {
+    Ok(backend.cost_types()?.iter().map(|c| (c.id.to_string(), CostType::new(c, tz))).collect())
+}
+
+/// Environments.
+#[utoipa::path(get, path = "/environments", tag = "reference",
+    responses((status = 200, body = Vec<Environment>), Unauthorized, Forbidden, Throttled))]
 pub async fn environments<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    list_of(&request, &state, Resource::Environment).await
+    Ok(all(load(&request, &state, Resource::Environment, read_environments).await?))
 }
 
+/// One environment.
+#[utoipa::path(get, path = "/environments/{id}", tag = "reference", params(("id" = String, Path)),
+    responses((status = 200, body = Environment), NotModified, Unauthorized, Forbidden, NotFound, Throttled))]
 pub async fn environment<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    one_of(&request, &state, Resource::Environment, &id).await
+    one(&request, load(&request, &state, Resource::Environment, read_environments).await?, &id)
 }
 
+/// Priorities, P1 to P5.
+#[utoipa::path(get, path = "/priorities", tag = "reference",
+    responses((status = 200, body = Vec<Priority>), Unauthorized, Forbidden, Throttled))]
 pub async fn priorities<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    list_of(&request, &state, Resource::Priority).await
+    Ok(all(load(&request, &state, Resource::Priority, read_priorities).await?))
 }
 
+/// One priority.
+#[utoipa::path(get, path = "/priorities/{id}", tag = "reference", params(("id" = String, Path)),
+    responses((status = 200, body = Priority), NotModified, Unauthorized, Forbidden, NotFound, Throttled))]
 pub async fn priority<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    one_of(&request, &state, Resource::Priority, &id).await
+    one(&request, load(&request, &state, Resource::Priority, read_priorities).await?, &id)
 }
 
+/// Priorities under their legacy name.
+#[utoipa::path(get, path = "/severities", tag = "reference",
+    responses((status = 200, body = Vec<Priority>), Unauthorized, Forbidden, Throttled))]
+pub async fn severities<B: ApiBackend>(
+    request: HttpRequest,
+    state: web::Data<ApiState<B>>,
+) -> Result<HttpResponse, ApiError> {
+    priorities(request, state).await
+}
+
+/// One priority, under its legacy name.
+#[utoipa::path(get, path = "/severities/{id}", tag = "reference", params(("id" = String, Path)),
+    responses((status = 200, body = Priority), NotModified, Unauthorized, Forbidden, NotFound, Throttled))]
+pub async fn severity<B: ApiBackend>(
+    request: HttpRequest,
+    state: web::Data<ApiState<B>>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    priority(request, state, id).await
+}
+
+/// Incident categories, with their groups.
+#[utoipa::path(get, path = "/incident-categories", tag = "reference",
+    responses((status = 200, body = Vec<Category>), Unauthorized, Forbidden, Throttled))]
 pub async fn categories<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    list_of(&request, &state, Resource::IncidentCategory).await
+    Ok(all(load(&request, &state, Resource::IncidentCategory, read_categories).await?))
 }
 
+/// One incident category.
+#[utoipa::path(get, path = "/incident-categories/{id}", tag = "reference", params(("id" = String, Path)),
+    responses((status = 200, body = Category), NotModified, Unauthorized, Forbidden, NotFound, Throttled))]
 pub async fn category<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    one_of(&request, &state, Resource::IncidentCategory, &id).await
+    one(&request, load(&request, &state, Resource::IncidentCategory, read_categories).await?, &id)
 }
 
+/// Incident categories under their legacy name.
+#[utoipa::path(get, path = "/components", tag = "reference",
+    responses((status = 200, body = Vec<Category>), Unauthorized, Forbidden, Throttled))]
+pub async fn components<B: ApiBackend>(
+    request: HttpRequest,
+    state: web::Data<ApiState<B>>,
+) -> Result<HttpResponse, ApiError> {
+    categories(request, state).await
+}
+
+/// One incident category, under its legacy name.
+#[utoipa::path(get, path = "/components/{id}", tag = "reference", params(("id" = String, Path)),
+    responses((status = 200, body = Category), NotModified, Unauthorized, Forbidden, NotFound, Throttled))]
+pub async fn component<B: ApiBackend>(
+    request: HttpRequest,
+    state: web::Data<ApiState<B>>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    category(request, state, id).await
+}
+
+/// Groups of incident categories.
+#[utoipa::path(get, path = "/groups", tag = "reference",
+    responses((status = 200, body = Vec<Group>), Unauthorized, Forbidden, Throttled))]
 pub async fn groups<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    list_of(&request, &state, Resource::Group).await
+    Ok(all(load(&request, &state, Resource::Group, read_groups).await?))
 }
 
+/// One group.
+#[utoipa::path(get, path = "/groups/{id}", tag = "reference", params(("id" = String, Path)),
+    responses((status = 200, body = Group), NotModified, Unauthorized, Forbidden, NotFound, Throttled))]
 pub async fn group<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    one_of(&request, &state, Resource::Group, &id).await
+    one(&request, load(&request, &state, Resource::Group, read_groups).await?, &id)
 }
 
-fn cost_type_json(cost_type: &incidents_core::query::CostTypeView, tz: chrono_tz::Tz) -> Value {
-    serde_json::json!({
-        "id": cost_type.id,
-        "name": cost_type.name,
-        "description": cost_type.description,
-        "category": cost_type.category,
-        "default": cost_type.default,
-        "editable": cost_type.editable,
-        "created_at": json::time(cost_type.created_at, tz),
-        "updated_at": json::time(cost_type.updated_at, tz),
-    })
-}
-
-/// `GET /incident_cost_types[/{id}]`.
+/// Cost types.
+#[utoipa::path(get, path = "/incident_cost_types", tag = "reference",
+    responses((status = 200, body = Vec<CostType>), Unauthorized, Forbidden, Throttled))]
 pub async fn cost_types<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Permission::new(Action::View, Resource::IncidentCostType)).await?;
-    let backend = state.backend.clone();
-    let tz = state.time_zone;
-    let items = blocking(move || Ok(backend.cost_types()?)).await?;
-    Ok(HttpResponse::Ok().json(items.iter().map(|c| cost_type_json(c, tz)).collect::<Vec<_>>()))
+    Ok(all(load(&request, &state, Resource::IncidentCostType, read_cost_types).await?))
 }
 
+/// One cost type.
+#[utoipa::path(get, path = "/incident_cost_types/{id}", tag = "reference", params(("id" = i64, Path)),
+    responses((status = 200, body = CostType), NotModified, Unauthorized, Forbidden, NotFound, Throttled))]
 pub async fn cost_type<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Permission::new(Action::View, Resource::IncidentCostType)).await?;
-    let id: i64 = id.trim_end_matches(".json").parse().map_err(|_| ApiError::not_found())?;
-    let backend = state.backend.clone();
-    let tz = state.time_zone;
-    let items = blocking(move || Ok(backend.cost_types()?)).await?;
-    let found = items.iter().find(|c| c.id == id).ok_or_else(ApiError::not_found)?;
-    Ok(crate::conditional::respond(&request, &cost_type_json(found, tz)))
+    one(&request, load(&request, &state, Resource::IncidentCostType, read_cost_types).await?, &id)
 }
 
-fn cost_json(cost: &incidents_core::query::IncidentCostView, tz: chrono_tz::Tz) -> Value {
-    serde_json::json!({
-        "id": cost.id,
-        "cost_type": cost_type_json(&cost.cost_type, tz),
-        "amount": cost.amount.map(|a| a.to_string()),
-        "currency": cost.currency,
-        "details": cost.details,
-        "incident": cost.incident.0,
-        "created_at": json::time(cost.created_at, tz),
-        "updated_at": json::time(cost.updated_at, tz),
-    })
-}
-
-/// `GET /incident_costs`, paged.
+/// Costs of every incident, newest first.
+#[utoipa::path(get, path = "/incident_costs", tag = "reference", params(PageParams),
+    responses((status = 200, body = Vec<IncidentCost>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))),
+        BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn costs<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state, Permission::new(Action::View, Resource::IncidentCost)).await?;
-    let (limit, offset, with_total) = crate::incidents::page_params(request.query_string())?;
-    let page = incidents_core::query::PageRequest { limit, offset, with_total };
+    let (limit, offset, with_total) = page_params(request.query_string())?;
+    let page = PageRequest { limit, offset, with_total };
     let backend = state.backend.clone();
     let tz = state.time_zone;
     let result = blocking(move || Ok(backend.incident_costs(page)?)).await?;
-    let body: Vec<Value> = result.items.iter().map(|c| cost_json(c, tz)).collect();
-    Ok(crate::incidents::paged_response(&request, &state.base_url, page, result.has_more, result.total)
-        .json(body))
+    let body: Vec<IncidentCost> = result.items.iter().map(|c| IncidentCost::new(c, tz)).collect();
+    Ok(paged_response(&request, &state.base_url, page, result.has_more, result.total).json(body))
 }
 
-/// `GET /incident_costs/{id}`.
+/// One cost.
+#[utoipa::path(get, path = "/incident_costs/{id}", tag = "reference", params(("id" = i64, Path)),
+    responses((status = 200, body = IncidentCost), NotModified, Unauthorized, Forbidden, NotFound, Throttled))]
 pub async fn cost<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -202,29 +264,31 @@ pub async fn cost<B: ApiBackend>(
     let backend = state.backend.clone();
     let tz = state.time_zone;
     let found = blocking(move || Ok(backend.incident_cost(id)?)).await?.ok_or_else(ApiError::not_found)?;
-    Ok(crate::conditional::respond(&request, &cost_json(&found, tz)))
+    Ok(crate::conditional::respond(&request, &IncidentCost::new(&found, tz)))
 }
 
-fn user_json(user: &incidents_core::query::UserView) -> Value {
-    serde_json::json!({"id": user.id, "username": user.username, "name": user.name, "email": user.email})
-}
-
-/// `GET /users`, paged.
+/// Users, by name.
+#[utoipa::path(get, path = "/users", tag = "users", params(PageParams),
+    responses((status = 200, body = Vec<User>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))),
+        BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn users<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state, Permission::new(Action::View, Resource::User)).await?;
-    let (limit, offset, with_total) = crate::incidents::page_params(request.query_string())?;
-    let page = incidents_core::query::PageRequest { limit, offset, with_total };
+    let (limit, offset, with_total) = page_params(request.query_string())?;
+    let page = PageRequest { limit, offset, with_total };
     let backend = state.backend.clone();
     let result = blocking(move || Ok(backend.users(page)?)).await?;
-    let body: Vec<Value> = result.items.iter().map(user_json).collect();
-    Ok(crate::incidents::paged_response(&request, &state.base_url, page, result.has_more, result.total)
-        .json(body))
+    let body: Vec<User> = result.items.iter().map(User::from).collect();
+    Ok(paged_response(&request, &state.base_url, page, result.has_more, result.total).json(body))
 }
 
-/// `GET /users/{id}`.
+/// One user.
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = User), NotModified, Unauthorized, Forbidden, NotFound, Throttled))]
 pub async fn user<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -234,30 +298,62 @@ pub async fn user<B: ApiBackend>(
     let id = incidents_core::UserId(id.trim_end_matches(".json").parse().map_err(|_| ApiError::not_found())?);
     let backend = state.backend.clone();
     let found = blocking(move || Ok(backend.user(id)?)).await?.ok_or_else(ApiError::not_found)?;
-    Ok(crate::conditional::respond(&request, &user_json(&found)))
+    Ok(crate::conditional::respond(&request, &User::from(&found)))
 }
 
-/// The vocabularies: `/role-types`, `/key-event-types`, `/metric-types`, `/impact-types` (with levels).
-/// Reading them needs `view_incident`.
-pub async fn vocabulary<B: ApiBackend>(
+/// A vocabulary; reading one needs `view_incident`.
+async fn vocabulary<B, T, F>(
+    request: &HttpRequest,
+    state: &web::Data<ApiState<B>>,
+    read: F,
+) -> Result<HttpResponse, ApiError>
+where
+    B: ApiBackend,
+    T: Serialize + Send + 'static,
+    F: FnOnce(&B) -> Result<Vec<T>, incidents_core::RepositoryError> + Send + 'static,
+{
+    authorize(request, state, Permission::new(Action::View, Resource::Incident)).await?;
+    let backend = state.backend.clone();
+    let items = blocking(move || Ok(read(&backend)?)).await?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// Role types (commander, communication lead …).
+#[utoipa::path(get, path = "/role-types", tag = "vocabularies",
+    responses((status = 200, body = Vec<RoleTypeView>), Unauthorized, Forbidden, Throttled))]
+pub async fn role_types<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Permission::new(Action::View, Resource::Incident)).await?;
-    let backend = state.backend.clone();
-    let path = request.path().to_owned();
-    let body = blocking(move || -> Result<Value, ApiError> {
-        let value = if path.ends_with("/role-types") {
-            serde_json::to_value(backend.role_types()?)
-        } else if path.ends_with("/key-event-types") {
-            serde_json::to_value(backend.key_event_types()?)
-        } else if path.ends_with("/metric-types") {
-            serde_json::to_value(backend.metric_types()?)
-        } else {
-            serde_json::to_value(backend.impact_types()?)
-        };
-        value.map_err(|_| ApiError::internal())
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    vocabulary(&request, &state, B::role_types).await
+}
+
+/// Key event types (detected, started, recovered …).
+#[utoipa::path(get, path = "/key-event-types", tag = "vocabularies",
+    responses((status = 200, body = Vec<KeyEventTypeView>), Unauthorized, Forbidden, Throttled))]
+pub async fn key_event_types<B: ApiBackend>(
+    request: HttpRequest,
+    state: web::Data<ApiState<B>>,
+) -> Result<HttpResponse, ApiError> {
+    vocabulary(&request, &state, B::key_event_types).await
+}
+
+/// Metric types (time to detect, to fix …) and the key events that bound them.
+#[utoipa::path(get, path = "/metric-types", tag = "vocabularies",
+    responses((status = 200, body = Vec<MetricTypeView>), Unauthorized, Forbidden, Throttled))]
+pub async fn metric_types<B: ApiBackend>(
+    request: HttpRequest,
+    state: web::Data<ApiState<B>>,
+) -> Result<HttpResponse, ApiError> {
+    vocabulary(&request, &state, B::metric_types).await
+}
+
+/// Impact types with their levels (the input of the priority matrix).
+#[utoipa::path(get, path = "/impact-types", tag = "vocabularies",
+    responses((status = 200, body = Vec<ImpactTypeView>), Unauthorized, Forbidden, Throttled))]
+pub async fn impact_types<B: ApiBackend>(
+    request: HttpRequest,
+    state: web::Data<ApiState<B>>,
+) -> Result<HttpResponse, ApiError> {
+    vocabulary(&request, &state, B::impact_types).await
 }

@@ -190,6 +190,15 @@ pub trait AccessRepository {
         now: NaiveDateTime,
     ) -> Result<Result<Principal, TokenRejection>, RepositoryError>;
 
+    /// Every token (revoked and expired ones too), newest first.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn api_tokens(
+        &self,
+        page: crate::query::PageRequest,
+    ) -> Result<crate::query::Page<ApiTokenRecord>, RepositoryError>;
+
     /// Revokes a token; it stops working at once.
     ///
     /// # Errors

@@ -266,6 +266,7 @@ pub struct IncidentCostView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleTypeView {
     pub id: i64,
     pub slug: String,
@@ -279,6 +280,7 @@ pub struct RoleTypeView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyEventTypeView {
     pub id: i64,
     pub event_type: String,
@@ -291,6 +293,7 @@ pub struct KeyEventTypeView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricTypeView {
     pub id: i64,
     pub code: String,
@@ -305,6 +308,7 @@ pub struct MetricTypeView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImpactLevelView {
     pub id: String,
     pub value: String,
@@ -315,6 +319,7 @@ pub struct ImpactLevelView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImpactTypeView {
     pub id: i64,
     pub value: String,

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use incidents_core::access::{AccessRepository, ApiTokenRecord, Permission, Principal, TokenRejection};
+use incidents_core::query::{Page, PageRequest};
 use incidents_core::{RepositoryError, User, UserId};
 
 use crate::connection::{Database, write_transaction};
@@ -134,6 +135,22 @@ impl AccessRepository for Database {
             is_superuser: user.is_superuser,
         };
         Ok(Ok(Principal { user, permissions }))
+    }
+
+    fn api_tokens(&self, page: PageRequest) -> Result<Page<ApiTokenRecord>, RepositoryError> {
+        use crate::catalog_queries::{count, limit_offset, paged};
+        let mut conn = self.connection()?;
+        let total = count(&mut conn, page, |c| api_tokens::table.count().get_result(c))?;
+        let (limit, offset) = limit_offset(page);
+        let rows: Vec<TokenRow> = api_tokens::table
+            .order(api_tokens::id.desc())
+            .limit(limit)
+            .offset(offset)
+            .select(TokenRow::as_select())
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let items = rows.into_iter().map(ApiTokenRecord::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(paged(items, page, total))
     }
 
     fn revoke_api_token(&self, id: i64, now: NaiveDateTime) -> Result<(), RepositoryError> {

@@ -96,17 +96,17 @@ struct ImpactLevelRow {
     description: Option<String>,
 }
 
-fn limit_offset(page: PageRequest) -> (i64, i64) {
+pub(crate) fn limit_offset(page: PageRequest) -> (i64, i64) {
     (i64::from(page.limit) + 1, i64::try_from(page.offset).unwrap_or(i64::MAX))
 }
 
-fn paged<T>(mut items: Vec<T>, page: PageRequest, total: Option<u64>) -> Page<T> {
+pub(crate) fn paged<T>(mut items: Vec<T>, page: PageRequest, total: Option<u64>) -> Page<T> {
     let has_more = items.len() > page.limit as usize;
     items.truncate(page.limit as usize);
     Page { items, has_more, total }
 }
 
-fn count(
+pub(crate) fn count(
     conn: &mut DbConnection,
     page: PageRequest,
     query: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<i64>,
