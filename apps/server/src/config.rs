@@ -97,6 +97,8 @@ pub struct Config {
     pub health_timeout: Duration,
     /// API requests per minute per token (0: unlimited).
     pub api_rate_limit_per_minute: u32,
+    /// Origins allowed to call the API from a browser (CORS); empty: CORS is off.
+    pub cors_allowed_origins: Vec<String>,
     /// Non-fatal remarks found while loading (for example a weak secret key in dev).
     pub warnings: Vec<String>,
 }
@@ -235,6 +237,23 @@ impl Config {
             raw.parse::<u32>()
                 .map_err(|_| format!("'{raw}' is not a number of requests per minute (0 disables the limit)"))
         });
+        let cors_allowed_origins = reader.parse("CORS_ALLOWED_ORIGINS", Vec::new(), |raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|origin| !origin.is_empty())
+                .map(|origin| match Url::parse(origin) {
+                    Ok(url)
+                        if matches!(url.scheme(), "http" | "https")
+                            && url.host().is_some()
+                            && url.path() == "/"
+                            && !origin.ends_with('/') =>
+                    {
+                        Ok(origin.to_owned())
+                    }
+                    _ => Err(format!("'{origin}' is not an origin like https://app.example.com")),
+                })
+                .collect()
+        });
         let app_display_name = reader.get("APP_DISPLAY_NAME").unwrap_or("FireFighter").to_owned();
         let version = reader.get("VERSION").unwrap_or(env!("CARGO_PKG_VERSION")).to_owned();
 
@@ -259,6 +278,7 @@ impl Config {
             shutdown_timeout,
             health_timeout,
             api_rate_limit_per_minute,
+            cors_allowed_origins,
             warnings: reader.warnings,
         })
     }

@@ -96,7 +96,11 @@ impl Application {
             config.api_rate_limit_per_minute,
         );
         let state = AppState { database, health_timeout: config.health_timeout };
-        let options = ServerOptions { shutdown_timeout: config.shutdown_timeout, workers: None };
+        let options = ServerOptions {
+            shutdown_timeout: config.shutdown_timeout,
+            workers: None,
+            cors_allowed_origins: config.cors_allowed_origins.clone(),
+        };
         let server = http::build_server(state, api, listener, options)?;
         Ok(Self { address, server })
     }

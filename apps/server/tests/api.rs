@@ -42,6 +42,10 @@ fn token_for(test: &TestDatabase, email: &str, admin: bool, permissions: &[Permi
 
 impl Api {
     async fn spawn(test: TestDatabase) -> Self {
+        Self::spawn_with(test, &[]).await
+    }
+
+    async fn spawn_with(test: TestDatabase, vars: &[(&str, &str)]) -> Self {
         let test = test.seeded();
         let admin = token_for(&test, "admin@example.com", true, &[]);
         let viewer = token_for(
@@ -75,11 +79,11 @@ impl Api {
             refs.insert(name, id);
         }
         drop(conn);
-        let config = Config::from_vars(&HashMap::from([
-            ("HTTP_PORT".to_owned(), "0".to_owned()),
-            ("BASE_URL".to_owned(), "https://ff.example.com".to_owned()),
-        ]))
-        .expect("config");
+        let mut vars: HashMap<String, String> =
+            vars.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
+        vars.insert("HTTP_PORT".to_owned(), "0".to_owned());
+        vars.insert("BASE_URL".to_owned(), "https://ff.example.com".to_owned());
+        let config = Config::from_vars(&vars).expect("config");
         let application = Application::build(&config, test.database.clone()).expect("application");
         let base = format!("http://{}/api/v2/firefighter", application.address());
         let handle = application.handle();
@@ -887,4 +891,209 @@ async fn an_export_streams_every_matching_incident() {
     assert_eq!(ids.len(), 1_203, "more rows than one batch, none lost");
     let unique: std::collections::HashSet<&&str> = ids.iter().collect();
     assert_eq!(unique.len(), 1_203, "none twice");
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_swagger_ui_are_served() {
+    let api = Api::spawn(TestDatabase::sqlite()).await;
+    let response = api.client.get(format!("{}/schema", api.base)).send().await.expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.text().await.expect("body"), http_api::openapi::json());
+
+    let response = api.client.get(format!("{}/schema?format=yaml", api.base)).send().await.expect("request");
+    assert_eq!(response.headers()["content-type"], "application/yaml");
+    assert!(response.text().await.expect("body").starts_with("openapi: 3.1.0"));
+
+    for path in ["/schema/swagger-ui", "/schema/swagger-ui/"] {
+        let response = api.client.get(format!("{}{path}", api.base)).send().await.expect("request");
+        assert_eq!(response.status(), 200, "{path}");
+        let page = response.text().await.expect("page");
+        assert!(
+            page.contains("/api/v2/firefighter/schema/swagger-ui/swagger-ui.css"),
+            "absolute links: {page}"
+        );
+    }
+    let script = api
+        .client
+        .get(format!("{}/schema/swagger-ui/swagger-initializer.js", api.base))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("script");
+    assert!(script.contains("/api/v2/firefighter/schema"), "the UI reads our document: {script}");
+    let css =
+        api.client.get(format!("{}/schema/swagger-ui/swagger-ui.css", api.base)).send().await.expect("css");
+    assert_eq!(css.status(), 200);
+    let missing =
+        api.client.get(format!("{}/schema/swagger-ui/nope.js", api.base)).send().await.expect("404");
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn admins_create_list_and_revoke_tokens_through_the_api() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let url = format!("{}/api-tokens", api.base);
+        let body = json!({"email": "viewer@example.com", "name": "dashboard", "expires_in_days": 30});
+        let (status, _) =
+            error(api.client.post(&url).bearer_auth(&api.viewer).json(&body).send().await.expect("r")).await;
+        assert_eq!(status, 403, "only admins manage tokens");
+        let response = api.client.post(&url).bearer_auth(&api.admin).json(&body).send().await.expect("r");
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.expect("json");
+        let token = created["token"].as_str().expect("the token, once").to_owned();
+        assert_eq!(token.len(), 40);
+        assert_eq!(created["name"], "dashboard");
+        assert!(created["expires_at"].is_string());
+        assert_eq!(api.get(&token, "/incidents").await.status(), 200, "the new token works");
+
+        let listed: Value = api.get(&api.admin, "/api-tokens?count=true").await.json().await.expect("json");
+        let listed = listed.as_array().expect("array");
+        let entry = listed.iter().find(|t| t["id"] == created["id"]).expect("listed");
+        assert!(entry.get("token").is_none(), "the secret is never shown again");
+        assert_eq!(entry["revoked_at"], Value::Null);
+
+        let revoke = format!("{url}/{}", created["id"]);
+        let response = api.client.delete(&revoke).bearer_auth(&api.admin).send().await.expect("r");
+        assert_eq!(response.status(), 204);
+        let (status, body) = error(api.get(&token, "/incidents").await).await;
+        assert_eq!((status, body["errors"][0]["detail"].as_str()), (401, Some("Invalid token.")));
+        let response = api.client.delete(&revoke).bearer_auth(&api.admin).send().await.expect("r");
+        assert_eq!(response.status(), 404, "already revoked");
+
+        for (body, attr) in [
+            (json!({"email": "ghost@example.com"}), "email"),
+            (json!({"expires_in_days": 0}), "expires_in_days"),
+            (json!({"expires_in_days": "soon"}), "expires_in_days"),
+            (json!({"name": "x".repeat(129)}), "name"),
+        ] {
+            let (status, error) =
+                error(api.client.post(&url).bearer_auth(&api.admin).json(&body).send().await.expect("r"))
+                    .await;
+            assert_eq!((status, error["errors"][0]["attr"].as_str()), (400, Some(attr)), "{body}");
+        }
+        // Without an e-mail the token is the caller's own.
+        let response =
+            api.client.post(&url).bearer_auth(&api.admin).json(&json!({})).send().await.expect("r");
+        assert_eq!(response.status(), 201);
+    }
+}
+
+#[tokio::test]
+async fn bodies_are_json_or_form_encoded_and_errors_name_the_attribute() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let url = format!("{}/incidents", api.base);
+        let post = |body: Vec<u8>, content_type: &'static str| {
+            api.client
+                .post(&url)
+                .bearer_auth(&api.admin)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+        };
+
+        // A form-encoded declaration works like a JSON one.
+        let mut fields: Vec<(String, String)> = api
+            .incident("Declared from a form", "P2", "PRD")
+            .as_object()
+            .expect("object")
+            .iter()
+            .map(|(key, value)| (key.clone(), value.as_str().expect("text").to_owned()))
+            .collect();
+        fields.push(("ignore".into(), "true".into()));
+        let form = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&fields).finish();
+        let response = post(form.into_bytes(), "application/x-www-form-urlencoded").await.expect("r");
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.expect("json");
+        assert_eq!(
+            (created["title"].as_str(), created["ignore"].as_bool()),
+            (Some("Declared from a form"), Some(true))
+        );
+
+        // Unknown fields are ignored, as in the original.
+        let mut body = api.incident("With extras", "P3", "PRD");
+        body["unknown_field"] = json!({"nested": [1, 2]});
+        assert_eq!(api.create(&api.admin, &body).await.status(), 201);
+
+        let mut wrong_type = api.incident("Wrong type", "P3", "PRD");
+        wrong_type["title"] = json!(5);
+        let cases: Vec<(Vec<u8>, &'static str, u16, Option<&str>)> = vec![
+            (serde_json::to_vec(&wrong_type).expect("json"), "application/json", 400, Some("title")),
+            (br#"{"title": "x", "ignore": "maybe"}"#.to_vec(), "application/json", 400, Some("ignore")),
+            (b"{\"title\": \"\xff\xfe\"}".to_vec(), "application/json", 400, Some("non_field_errors")),
+            (b"{not json".to_vec(), "application/json", 400, Some("non_field_errors")),
+            (b"[1, 2]".to_vec(), "application/json", 400, Some("non_field_errors")),
+            (b"".to_vec(), "application/json", 400, Some("non_field_errors")),
+            (b"{}".to_vec(), "application/json", 400, Some("title")),
+            (b"title=x&ignore=maybe".to_vec(), "application/x-www-form-urlencoded", 400, Some("ignore")),
+            (b"title: x".to_vec(), "text/plain", 415, None),
+            (vec![b'{'; 2 * 1024 * 1024], "application/json", 413, None),
+        ];
+        for (body, content_type, status, attr) in cases {
+            let shown = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
+            let response = post(body, content_type).await.expect("r");
+            assert_eq!(response.status().as_u16(), status, "{content_type} {shown}");
+            if let Some(attr) = attr {
+                let error: Value = response.json().await.expect("error body");
+                assert_eq!(error["type"], "validation_error", "{shown}");
+                assert_eq!(error["errors"][0]["attr"].as_str(), Some(attr), "{shown}: {error}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_origins_are_configured() {
+    let origin = "https://status.example.com";
+    let preflight = |api: &Api| {
+        api.client
+            .request(reqwest::Method::OPTIONS, format!("{}/incidents", api.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let api = Api::spawn(TestDatabase::sqlite()).await;
+    let response = preflight(&api).await.expect("r");
+    assert!(response.headers().get("access-control-allow-origin").is_none(), "off by default");
+    let response = api
+        .client
+        .get(format!("{}/incidents", api.base))
+        .bearer_auth(&api.viewer)
+        .header("origin", origin)
+        .send()
+        .await
+        .expect("r");
+    assert!(response.headers().get("access-control-allow-origin").is_none());
+    drop(api);
+
+    let api = Api::spawn_with(TestDatabase::sqlite(), &[("CORS_ALLOWED_ORIGINS", origin)]).await;
+    let response = preflight(&api).await.expect("r");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], origin);
+    let response = api
+        .client
+        .get(format!("{}/incidents?limit=1", api.base))
+        .bearer_auth(&api.viewer)
+        .header("origin", origin)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(response.headers()["access-control-allow-origin"], origin);
+    let exposed =
+        response.headers()["access-control-expose-headers"].to_str().expect("text").to_ascii_lowercase();
+    assert!(exposed.contains("link") && exposed.contains("x-total-count"), "{exposed}");
+    let other = api
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/incidents", api.base))
+        .header("origin", "https://evil.example.net")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .expect("r");
+    assert!(other.headers().get("access-control-allow-origin").is_none(), "other origins are refused");
 }

@@ -1,8 +1,6 @@
 //! `openapi/openapi.json` is the document the code generates: a change to a handler's annotations
 //! or to a response type must come with `make openapi`.
 
-#![expect(clippy::expect_used, reason = "test")]
-
 use std::path::Path;
 
 #[test]

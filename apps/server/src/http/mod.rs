@@ -8,9 +8,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use http_api::ApiState;
 use storage::Database;
@@ -28,12 +29,14 @@ pub struct AppState {
 }
 
 /// How the server runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServerOptions {
     /// Grace period for in-flight requests on SIGTERM / SIGINT.
     pub shutdown_timeout: Duration,
     /// Worker threads; `None` means one per core.
     pub workers: Option<usize>,
+    /// Browser origins allowed to call the API; empty: CORS is off.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// Registers every route. Public so a private deployment can mount the same API in its own app
@@ -70,6 +73,7 @@ pub fn build_server(
 ) -> std::io::Result<Server> {
     let state = web::Data::from(Arc::new(state));
     let api = web::Data::from(Arc::new(api));
+    let origins = options.cors_allowed_origins;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -77,6 +81,7 @@ pub fn build_server(
             // Bodies beyond 1 MiB are refused with 413 before any handler runs.
             .app_data(web::PayloadConfig::new(1024 * 1024))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(security_headers())
             .wrap(from_fn(request_id::request_id))
             .configure(configure)
@@ -90,6 +95,24 @@ pub fn build_server(
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+/// CORS for the configured origins: the API's methods, the headers clients send, and the paging,
+/// caching and throttling headers they may read.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH, header::ACCEPT])
+        .expose_headers([
+            header::LINK,
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-total-count"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600)
 }
 
 fn security_headers() -> DefaultHeaders {
