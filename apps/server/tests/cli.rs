@@ -210,8 +210,12 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
+                // The reader thread may still hold the last lines: read until it reaches the end of
+                // the output (the channel closes), not just what has arrived so far.
                 let mut seen = std::mem::take(&mut self.seen);
-                seen.extend(self.lines.try_iter());
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+                    seen.push(line);
+                }
                 return (status.code(), seen);
             }
             assert!(Instant::now() < deadline, "the server did not stop");

@@ -7,7 +7,6 @@
 
 use std::hint::black_box;
 
-use chrono::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use diesel::prelude::*;
 use incidents_core::incident::{DeclareIncident, PriorityChoice};
@@ -16,9 +15,7 @@ use incidents_core::{
     Actor, Email, EntryPoint, IncidentLifecycle, IncidentStatus, NewUser, NoPostMortemBackend, UserRepository,
 };
 use storage::Database;
-use storage::schema::{
-    environments, incident_categories, incident_role_types, incident_roles, incidents, priorities,
-};
+use storage::schema::{environments, incident_categories, priorities};
 use storage::testing::TestDatabase;
 
 struct Data {
@@ -59,85 +56,10 @@ fn reference(database: &Database) -> Data {
     }
 }
 
-macro_rules! on_each_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            storage::DbConnection::Postgres($c) => $body,
-            storage::DbConnection::Sqlite($c) => $body,
-        }
-    };
-}
-
-const WORDS: [&str; 8] =
-    ["checkout", "payments", "search", "database", "latency", "errors", "login", "network"];
-
-/// Bulk-inserts `count` incidents spread over two years, priorities, environments, categories and
-/// statuses (most closed, as in a real history), each with a commander.
-fn populate(database: &Database, data: &Data, count: usize) {
-    let mut conn = database.connection().expect("connection");
-    let commander: i64 = incident_role_types::table
-        .filter(incident_role_types::slug.eq("commander"))
-        .select(incident_role_types::id)
-        .first(&mut conn)
-        .expect("commander");
-    let now = incidents_core::lifecycle::now();
-    let statuses = [10, 20, 30, 40, 50, 60, 60, 60, 60, 60];
-    let user = data.actor.user.to_string();
-    for chunk_start in (0..count).step_by(1000) {
-        let rows: Vec<_> = (chunk_start..count.min(chunk_start + 1000))
-            .map(|n| {
-                let created = now - Duration::minutes(i64::try_from(count - n).unwrap_or(0) * 10);
-                (
-                    incidents::title.eq(format!("{} {} incident {n}", WORDS[n % 8], WORDS[(n / 8) % 8])),
-                    incidents::description.eq(format!(
-                        "Customers see {} on {} since the deploy {n}.",
-                        WORDS[(n / 3) % 8],
-                        WORDS[(n / 5) % 8]
-                    )),
-                    incidents::status.eq(statuses[n % statuses.len()]),
-                    incidents::priority_id.eq(data.priorities[n % data.priorities.len()].clone()),
-                    incidents::incident_category_id.eq(data.categories[n % data.categories.len()].clone()),
-                    incidents::environment_id
-                        .eq(data.environments[(n / 7) % data.environments.len()].clone()),
-                    incidents::created_by_id.eq(user.clone()),
-                    incidents::created_at.eq(created),
-                    incidents::updated_at.eq(created),
-                )
-            })
-            .collect();
-        // Multi-row inserts are not part of the backends' common subset: run them on each concretely.
-        let ids: Vec<i64> = on_each_backend!(&mut *conn, |c| diesel::insert_into(incidents::table)
-            .values(&rows)
-            .returning(incidents::id)
-            .get_results(c))
-        .expect("insert incidents");
-        let roles: Vec<_> = ids
-            .iter()
-            .map(|id| {
-                (
-                    incident_roles::incident_id.eq(*id),
-                    incident_roles::role_type_id.eq(commander),
-                    incident_roles::user_id.eq(user.clone()),
-                    incident_roles::created_at.eq(now),
-                    incident_roles::updated_at.eq(now),
-                )
-            })
-            .collect();
-        on_each_backend!(&mut *conn, |c| diesel::insert_into(incident_roles::table)
-            .values(&roles)
-            .execute(c))
-        .expect("insert roles");
-    }
-    if let storage::DbConnection::Postgres(pg) = &mut *conn {
-        use diesel::connection::SimpleConnection;
-        pg.batch_execute("ANALYZE").expect("analyze");
-    }
-}
-
 fn bench_backend(c: &mut Criterion, name: &str, test: &TestDatabase, count: usize) {
     let database = &test.database;
     let data = reference(database);
-    populate(database, &data, count);
+    storage::testing::populate_history(database, data.actor.user, count).expect("populate");
     let service = IncidentLifecycle::new(database.clone(), NoPostMortemBackend);
 
     let mut group = c.benchmark_group(format!("{name}/{count}"));

@@ -94,14 +94,20 @@ impl AccessRepository for Database {
         now: NaiveDateTime,
     ) -> Result<Result<Principal, TokenRejection>, RepositoryError> {
         let mut conn = self.connection()?;
-        let found: Option<(TokenRow, PrincipalUser)> = api_tokens::table
+        // One round trip: the token, its user, and one row per permission the user holds.
+        let rows: Vec<(TokenRow, PrincipalUser, Option<String>)> = api_tokens::table
             .inner_join(users::table)
+            .left_join(user_permissions::table.on(user_permissions::user_id.eq(users::id)))
             .filter(api_tokens::token_hash.eq(token_hash))
-            .select((TokenRow::as_select(), PrincipalUser::as_select()))
-            .first(&mut *conn)
-            .optional()
+            .select((
+                TokenRow::as_select(),
+                PrincipalUser::as_select(),
+                user_permissions::codename.nullable(),
+            ))
+            .load(&mut *conn)
             .map_err(repository_error)?;
-        let Some((token, user)) = found else { return Ok(Err(TokenRejection::Invalid)) };
+        let mut rows = rows.into_iter();
+        let Some((token, user, first)) = rows.next() else { return Ok(Err(TokenRejection::Invalid)) };
         if token.revoked_at.is_some() || token.expires_at.is_some_and(|expires| expires <= now) {
             return Ok(Err(TokenRejection::Invalid));
         }
@@ -115,13 +121,8 @@ impl AccessRepository for Database {
                 .execute(&mut *conn)
                 .map_err(repository_error)?;
         }
-        let permissions: HashSet<String> = user_permissions::table
-            .filter(user_permissions::user_id.eq(&user.id))
-            .select(user_permissions::codename)
-            .load::<String>(&mut *conn)
-            .map_err(repository_error)?
-            .into_iter()
-            .collect();
+        let permissions: HashSet<String> =
+            first.into_iter().chain(rows.filter_map(|(_, _, codename)| codename)).collect();
         let user = User {
             id: user_id(&user.id)?,
             username: user.username,

@@ -78,7 +78,13 @@ impl ManageConnection for DbConnectionManager {
             DatabaseUrl::Postgres { url } => {
                 let mut conn = PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
                 // A runaway query must not hold a connection forever (the original used 30 s too).
-                conn.batch_execute("SET statement_timeout = 30000").map_err(r2d2::Error::QueryError)?;
+                // Statements this connection prepares (diesel caches every query whose text is fixed)
+                // run with one plan made once: PostgreSQL would otherwise re-plan them per execution
+                // while it weighs a generic plan, and planning the incident view costs more than
+                // running it. Queries built per request (filters) are not prepared and still get a
+                // plan for their values.
+                conn.batch_execute("SET statement_timeout = 30000; SET plan_cache_mode = force_generic_plan")
+                    .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Postgres(conn))
             }
             DatabaseUrl::Sqlite { path } => {
@@ -114,6 +120,7 @@ pub struct Database {
     pool: Pool<DbConnectionManager>,
     backend: Backend,
     url: DatabaseUrl,
+    references: std::sync::Arc<crate::incident_queries::ReferenceCache>,
 }
 
 impl fmt::Debug for Database {
@@ -159,7 +166,7 @@ impl Database {
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
         drop(first);
-        Ok(Self { pool, backend, url: url.clone() })
+        Ok(Self { pool, backend, url: url.clone(), references: std::sync::Arc::default() })
     }
 
     /// The backend behind this handle.
@@ -172,6 +179,11 @@ impl Database {
     #[must_use]
     pub fn redacted_url(&self) -> String {
         self.url.redacted()
+    }
+
+    /// The cached reference tables the read models point to.
+    pub(crate) fn references(&self) -> &crate::incident_queries::ReferenceCache {
+        &self.references
     }
 
     /// A connection from the pool.

@@ -5,11 +5,13 @@
 //! for just those ids (a handful of `IN (…)` queries, never one per incident).
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
 use incidents_core::query::{
     CategoryView, CostView, EnvironmentView, GroupView, IncidentFilter, IncidentQueries, IncidentView,
     MetricView, OrderBy, OrderField, Page, PageRequest, PriorityView, RoleView, TimelineView, UserView,
@@ -21,9 +23,8 @@ use crate::connection::{Backend, Database, DbConnection};
 use crate::error::repository_error;
 use crate::escape_like;
 use crate::schema::{
-    category_groups, environments, incident_categories, incident_cost_types, incident_costs,
-    incident_metrics, incident_role_types, incident_roles, incident_tags, incident_updates, incidents,
-    metric_types, priorities, tags, users,
+    category_groups, environments, incident_categories, incident_metrics, incident_updates, incidents,
+    metric_types, priorities, users,
 };
 
 type QueryResult<T> = Result<T, RepositoryError>;
@@ -262,106 +263,272 @@ fn view(row: IncidentRow, references: &References) -> QueryResult<IncidentView> 
     })
 }
 
-#[derive(Queryable)]
-struct CostRow {
-    incident_id: i64,
+/// How long the reference tables are kept in memory. They change rarely (an operator's edit); a row the
+/// cache does not know is read at once, so only an edit to an existing row shows late, by at most this.
+const REFERENCE_TTL: Duration = Duration::from_secs(5);
+
+/// The reference tables as last read, shared by every connection of a [`Database`]: reading three
+/// tables on every request cost more than the incident itself.
+#[derive(Default)]
+pub(crate) struct ReferenceCache {
+    current: RwLock<Option<(Instant, Arc<References>)>>,
+}
+
+impl std::fmt::Debug for ReferenceCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReferenceCache").finish_non_exhaustive()
+    }
+}
+
+impl ReferenceCache {
+    /// The cached references when fresh and `covers` accepts them, else freshly read ones.
+    fn get(
+        &self,
+        conn: &mut DbConnection,
+        covers: impl Fn(&References) -> bool,
+    ) -> QueryResult<Arc<References>> {
+        let cached = self.current.read().ok().and_then(|current| current.clone());
+        if let Some((read_at, references)) = cached {
+            if read_at.elapsed() < REFERENCE_TTL && covers(&references) {
+                return Ok(references);
+            }
+        }
+        let fresh = Arc::new(References::load(conn)?);
+        if let Ok(mut current) = self.current.write() {
+            *current = Some((Instant::now(), Arc::clone(&fresh)));
+        }
+        Ok(fresh)
+    }
+
+    /// Forgets the cached tables (after this process changed them).
+    pub(crate) fn invalidate(&self) {
+        if let Ok(mut current) = self.current.write() {
+            *current = None;
+        }
+    }
+}
+
+/// An incident with its creator, the ids of its reference rows (resolved through the
+/// [`ReferenceCache`]), and its roles, metrics, costs and tags aggregated as JSON arrays: one statement
+/// per page instead of one per relation, which is what the API's throughput depends on.
+#[derive(QueryableByName)]
+struct ViewRow {
+    #[diesel(sql_type = BigInt)]
     id: i64,
-    cost_type: String,
-    cents: Option<i64>,
-    currency: String,
-    details: Option<String>,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    description: String,
+    #[diesel(sql_type = Integer)]
+    status: i32,
+    #[diesel(sql_type = Timestamp)]
+    created_at: NaiveDateTime,
+    #[diesel(sql_type = Timestamp)]
+    updated_at: NaiveDateTime,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    mitigated_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    closed_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Text>)]
+    closure_reason: Option<String>,
+    #[diesel(sql_type = Text)]
+    closure_reference: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    dedup_key: Option<String>,
+    #[diesel(sql_type = Bool)]
+    ignored: bool,
+    #[diesel(sql_type = Bool)]
+    private: bool,
+    #[diesel(sql_type = Text)]
+    custom_fields: String,
+    #[diesel(sql_type = Text)]
+    priority_id: String,
+    #[diesel(sql_type = Text)]
+    environment_id: String,
+    #[diesel(sql_type = Text)]
+    incident_category_id: String,
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = Text)]
+    user_username: String,
+    #[diesel(sql_type = Text)]
+    user_name: String,
+    #[diesel(sql_type = Text)]
+    user_email: String,
+    /// `[[slug, name, user id, username, name, email], …]` by role order.
+    #[diesel(sql_type = Text)]
+    roles: String,
+    /// `[[slug, code, name, duration_micros], …]` by metric type.
+    #[diesel(sql_type = Text)]
+    metrics: String,
+    /// `[[id, cost type name, amount_cents, currency, details], …]` by id.
+    #[diesel(sql_type = Text)]
+    costs: String,
+    /// `[name, …]` by name.
+    #[diesel(sql_type = Text)]
+    tags: String,
+}
+
+/// The statement behind [`ViewRow`]; `{agg}` and `{array}` are the backend's JSON aggregate and array
+/// constructors, `{ids}` the id filter.
+const VIEW_SQL: &str = "SELECT i.id, i.title, i.description, i.status, i.created_at, i.updated_at, \
+    i.mitigated_at, i.closed_at, i.closure_reason, i.closure_reference, i.dedup_key, i.ignored, i.private, \
+    i.custom_fields, i.priority_id, i.environment_id, i.incident_category_id, \
+    u.id AS user_id, u.username AS user_username, u.name AS user_name, u.email AS user_email, \
+    COALESCE((SELECT {agg}({array}(rt.slug, rt.name, ru.id, ru.username, ru.name, ru.email) \
+        ORDER BY rt.sort_order, rt.id) FROM incident_roles r \
+        JOIN incident_role_types rt ON rt.id = r.role_type_id JOIN users ru ON ru.id = r.user_id \
+        WHERE r.incident_id = i.id), '[]') AS roles, \
+    COALESCE((SELECT {agg}({array}(mt.slug, mt.code, mt.name, m.duration_micros) ORDER BY mt.id) \
+        FROM incident_metrics m JOIN metric_types mt ON mt.id = m.metric_type_id \
+        WHERE m.incident_id = i.id), '[]') AS metrics, \
+    COALESCE((SELECT {agg}({array}(c.id, ct.name, c.amount_cents, c.currency, c.details) ORDER BY c.id) \
+        FROM incident_costs c JOIN incident_cost_types ct ON ct.id = c.cost_type_id \
+        WHERE c.incident_id = i.id), '[]') AS costs, \
+    COALESCE((SELECT {agg}(t.name ORDER BY t.name) FROM incident_tags it JOIN tags t ON t.id = it.tag_id \
+        WHERE it.incident_id = i.id), '[]') AS tags \
+    FROM incidents i JOIN users u ON u.id = i.created_by_id WHERE {ids}";
+
+static POSTGRES_VIEW_SQL: LazyLock<String> = LazyLock::new(|| {
+    VIEW_SQL
+        .replace("{agg}", "json_agg")
+        .replace("{array}", "json_build_array")
+        .replace("'[]') AS", "'[]')::text AS")
+        .replace("{ids}", "i.id = ANY(")
+});
+
+static SQLITE_VIEW_SQL: LazyLock<String> = LazyLock::new(|| {
+    VIEW_SQL
+        .replace("{agg}", "json_group_array")
+        .replace("{array}", "json_array")
+        .replace("{ids}", "i.id IN (SELECT value FROM json_each(")
+});
+
+/// [`VIEW_SQL`] with its one bind, as a prepared statement the connection caches (diesel never caches
+/// `sql_query`, and planning this statement on every call cost more than running it).
+struct ViewsQuery<ST, T> {
+    sql: &'static str,
+    ids: T,
+    closing: &'static str,
+    sql_type: std::marker::PhantomData<ST>,
+}
+
+impl<ST, T> ViewsQuery<ST, T> {
+    const fn new(sql: &'static str, ids: T, closing: &'static str) -> Self {
+        Self { sql, ids, closing, sql_type: std::marker::PhantomData }
+    }
+}
+
+impl<ST, T> diesel::query_builder::QueryId for ViewsQuery<ST, T> {
+    type QueryId = ();
+    // Cached by its SQL text instead.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB, ST, T> diesel::query_builder::QueryFragment<DB> for ViewsQuery<ST, T>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<ST>,
+    ST: diesel::sql_types::SqlType,
+    T: diesel::serialize::ToSql<ST, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(self.sql);
+        out.push_bind_param::<ST, T>(&self.ids)?;
+        out.push_sql(self.closing);
+        Ok(())
+    }
+}
+
+impl<ST, T> diesel::query_builder::Query for ViewsQuery<ST, T> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<ST, T, Conn> RunQueryDsl<Conn> for ViewsQuery<ST, T> {}
+
+type RoleJson = (String, String, String, String, String, String);
+type MetricJson = (String, String, String, i64);
+type CostJson = (i64, String, Option<i64>, String, Option<String>);
+
+fn decode<T: serde::de::DeserializeOwned>(incident: i64, what: &str, json: &str) -> QueryResult<T> {
+    serde_json::from_str(json)
+        .map_err(|e| internal(format!("incident #{incident}: bad {what} aggregate: {e}")))
+}
+
+fn user_view(id: String, username: String, name: String, email: String) -> QueryResult<UserView> {
+    UserView::try_from(UserColumns { id, username, name, email })
 }
 
 /// Loads full incidents for `ids`, in that order, with their roles, metrics, costs and tags.
-fn load_views(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<IncidentView>> {
+fn load_views(database: &Database, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<IncidentView>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<IncidentRow> = incidents::table
-        .inner_join(users::table)
-        .filter(incidents::id.eq_any(ids))
-        .select((
-            IncidentColumns::as_select(),
-            UserColumns::as_select(),
-            incidents::priority_id,
-            incidents::environment_id,
-            incidents::incident_category_id,
-        ))
-        .load(conn)
-        .map_err(repository_error)?;
-    let references = References::load(conn)?;
-    let mut by_id: HashMap<i64, IncidentView> = rows
-        .into_iter()
-        .map(|row| view(row, &references).map(|v| (v.id.0, v)))
-        .collect::<QueryResult<_>>()?;
-
-    let roles: Vec<(i64, String, String, UserColumns)> = incident_roles::table
-        .inner_join(incident_role_types::table)
-        .inner_join(users::table)
-        .filter(incident_roles::incident_id.eq_any(ids))
-        .order((incident_role_types::sort_order, incident_role_types::id))
-        .select((
-            incident_roles::incident_id,
-            incident_role_types::slug,
-            incident_role_types::name,
-            UserColumns::as_select(),
-        ))
-        .load(conn)
-        .map_err(repository_error)?;
-    for (incident_id, slug, name, user) in roles {
-        if let Some(incident) = by_id.get_mut(&incident_id) {
-            incident.roles.push(RoleView { slug, name, user: UserView::try_from(user)? });
+    let rows: Vec<ViewRow> = match conn {
+        DbConnection::Postgres(pg) => {
+            ViewsQuery::<Array<BigInt>, _>::new(POSTGRES_VIEW_SQL.as_str(), ids.to_vec(), ")").load(pg)
+        }
+        DbConnection::Sqlite(sqlite) => {
+            let ids = serde_json::to_string(ids).map_err(|e| internal(e.to_string()))?;
+            ViewsQuery::<Text, _>::new(SQLITE_VIEW_SQL.as_str(), ids, "))").load(sqlite)
         }
     }
-    let metrics: Vec<(i64, String, String, String, i64)> = incident_metrics::table
-        .inner_join(metric_types::table)
-        .filter(incident_metrics::incident_id.eq_any(ids))
-        .order(metric_types::id)
-        .select((
-            incident_metrics::incident_id,
-            metric_types::slug,
-            metric_types::code,
-            metric_types::name,
-            incident_metrics::duration_micros,
-        ))
-        .load(conn)
-        .map_err(repository_error)?;
-    for (incident_id, slug, code, name, duration_micros) in metrics {
-        if let Some(incident) = by_id.get_mut(&incident_id) {
-            incident.metrics.push(MetricView { slug, code, name, duration_micros });
+    .map_err(repository_error)?;
+    let references = database.references().get(conn, |references| {
+        rows.iter().all(|row| {
+            references.priorities.contains_key(&row.priority_id)
+                && references.environments.contains_key(&row.environment_id)
+                && references.categories.contains_key(&row.incident_category_id)
+        })
+    })?;
+    let mut by_id: HashMap<i64, IncidentView> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let id = row.id;
+        let roles: Vec<RoleJson> = decode(id, "roles", &row.roles)?;
+        let metrics: Vec<MetricJson> = decode(id, "metrics", &row.metrics)?;
+        let costs: Vec<CostJson> = decode(id, "costs", &row.costs)?;
+        let tags: Vec<String> = decode(id, "tags", &row.tags)?;
+        let incident = IncidentColumns {
+            id,
+            title: row.title,
+            description: row.description,
+            status: row.status,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            mitigated_at: row.mitigated_at,
+            closed_at: row.closed_at,
+            closure_reason: row.closure_reason,
+            closure_reference: row.closure_reference,
+            dedup_key: row.dedup_key,
+            ignored: row.ignored,
+            private: row.private,
+            custom_fields: row.custom_fields,
+        };
+        let creator = UserColumns {
+            id: row.user_id,
+            username: row.user_username,
+            name: row.user_name,
+            email: row.user_email,
+        };
+        let mut view = view(
+            (incident, creator, row.priority_id, row.environment_id, row.incident_category_id),
+            &references,
+        )?;
+        for (slug, name, user_id, username, user_name, email) in roles {
+            view.roles.push(RoleView { slug, name, user: user_view(user_id, username, user_name, email)? });
         }
-    }
-    let costs: Vec<CostRow> = incident_costs::table
-        .inner_join(incident_cost_types::table)
-        .filter(incident_costs::incident_id.eq_any(ids))
-        .order(incident_costs::id)
-        .select((
-            incident_costs::incident_id,
-            incident_costs::id,
-            incident_cost_types::name,
-            incident_costs::amount_cents,
-            incident_costs::currency,
-            incident_costs::details,
-        ))
-        .load(conn)
-        .map_err(repository_error)?;
-    for CostRow { incident_id, id, cost_type, cents, currency, details } in costs {
-        if let Some(incident) = by_id.get_mut(&incident_id) {
+        view.metrics = metrics
+            .into_iter()
+            .map(|(slug, code, name, duration_micros)| MetricView { slug, code, name, duration_micros })
+            .collect();
+        for (cost_id, cost_type, cents, currency, details) in costs {
             let amount = cents.map(Amount::from_cents).transpose().map_err(|e| internal(e.to_string()))?;
-            incident.costs.push(CostView { id, cost_type, amount, currency, details });
+            view.costs.push(CostView { id: cost_id, cost_type, amount, currency, details });
         }
-    }
-    let tag_rows: Vec<(i64, String)> = incident_tags::table
-        .inner_join(tags::table)
-        .filter(incident_tags::incident_id.eq_any(ids))
-        .order(tags::name)
-        .select((incident_tags::incident_id, tags::name))
-        .load(conn)
-        .map_err(repository_error)?;
-    for (incident_id, name) in tag_rows {
-        if let Some(incident) = by_id.get_mut(&incident_id) {
-            incident.tags.push(name);
-        }
+        view.tags = tags;
+        by_id.insert(id, view);
     }
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
@@ -522,7 +689,7 @@ macro_rules! apply_filters {
 impl IncidentQueries for Database {
     fn incident(&self, id: IncidentId) -> QueryResult<Option<IncidentView>> {
         let mut conn = self.connection()?;
-        Ok(load_views(&mut conn, &[id.0])?.pop())
+        Ok(load_views(self, &mut conn, &[id.0])?.pop())
     }
 
     fn incidents(
@@ -601,7 +768,7 @@ impl IncidentQueries for Database {
         }
         .map_err(repository_error)?;
         let has_more = ids.len() > page.limit as usize;
-        let items = load_views(&mut conn, &ids[..ids.len().min(page.limit as usize)])?;
+        let items = load_views(self, &mut conn, &ids[..ids.len().min(page.limit as usize)])?;
         Ok(Page { items, has_more, total })
     }
 

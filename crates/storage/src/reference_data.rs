@@ -24,7 +24,7 @@ use crate::{now, postgres_transaction_lock, seconds, uuid_text};
 impl ReferenceDataRepository for Database {
     fn seed(&self, data: &ReferenceData) -> Result<SeedReport, RepositoryError> {
         let mut conn = self.connection()?;
-        write_transaction(&mut conn, |conn| {
+        let report = write_transaction(&mut conn, |conn| {
             postgres_transaction_lock(conn, SEED_LOCK_KEY)?;
             let now = now();
             let mut report = SeedReport {
@@ -41,7 +41,9 @@ impl ReferenceDataRepository for Database {
             (report.groups, report.categories) = seed_groups(conn, &data.groups, now)?;
             Ok(report)
         })
-        .map_err(repository_error)
+        .map_err(repository_error);
+        self.references().invalidate();
+        report
     }
 
     fn reference_data_is_empty(&self) -> Result<bool, RepositoryError> {

@@ -133,6 +133,115 @@ pub fn with_database_name(url: &str, name: &str) -> String {
     format!("{scheme}://{authority}/{name}{query}")
 }
 
+macro_rules! on_each_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            crate::DbConnection::Postgres($c) => $body,
+            crate::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+const WORDS: [&str; 8] =
+    ["checkout", "payments", "search", "database", "latency", "errors", "login", "network"];
+
+/// Bulk-inserts `count` incidents created by `created_by`, spread over the past (10 minutes apart),
+/// priorities P1–P5, environments, categories and statuses (most closed, as in a real history), each
+/// with a commander. For benchmarks: it bypasses the lifecycle service (no timeline, no audit).
+///
+/// # Errors
+/// A storage failure, or a database without reference data.
+pub fn populate_history(
+    database: &Database,
+    created_by: incidents_core::UserId,
+    count: usize,
+) -> Result<(), incidents_core::RepositoryError> {
+    use diesel::prelude::*;
+
+    use crate::error::repository_error;
+    use crate::schema::{
+        environments, incident_categories, incident_role_types, incident_roles, incidents, priorities,
+    };
+
+    let mut conn = database.connection()?;
+    let priorities: Vec<String> = priorities::table
+        .filter(priorities::value.le(5))
+        .order(priorities::value)
+        .select(priorities::id)
+        .load(&mut conn)
+        .map_err(repository_error)?;
+    let environments: Vec<String> = environments::table
+        .order(environments::sort_order)
+        .select(environments::id)
+        .load(&mut conn)
+        .map_err(repository_error)?;
+    let categories: Vec<String> = incident_categories::table
+        .order(incident_categories::id)
+        .select(incident_categories::id)
+        .load(&mut conn)
+        .map_err(repository_error)?;
+    let commander: i64 = incident_role_types::table
+        .filter(incident_role_types::slug.eq("commander"))
+        .select(incident_role_types::id)
+        .first(&mut conn)
+        .map_err(repository_error)?;
+    if priorities.is_empty() || environments.is_empty() || categories.is_empty() {
+        return Err(incidents_core::RepositoryError::Internal("seed the reference data first".into()));
+    }
+    let now = incidents_core::lifecycle::now();
+    let statuses = [10, 20, 30, 40, 50, 60, 60, 60, 60, 60];
+    let user = created_by.to_string();
+    for chunk_start in (0..count).step_by(1000) {
+        let rows: Vec<_> = (chunk_start..count.min(chunk_start + 1000))
+            .map(|n| {
+                let age = chrono::Duration::minutes(i64::try_from(count - n).unwrap_or(0) * 10);
+                let created = now - age;
+                (
+                    incidents::title.eq(format!("{} {} incident {n}", WORDS[n % 8], WORDS[(n / 8) % 8])),
+                    incidents::description.eq(format!(
+                        "Customers see {} on {} since the deploy {n}.",
+                        WORDS[(n / 3) % 8],
+                        WORDS[(n / 5) % 8]
+                    )),
+                    incidents::status.eq(statuses[n % statuses.len()]),
+                    incidents::priority_id.eq(priorities[n % priorities.len()].clone()),
+                    incidents::incident_category_id.eq(categories[n % categories.len()].clone()),
+                    incidents::environment_id.eq(environments[(n / 7) % environments.len()].clone()),
+                    incidents::created_by_id.eq(user.clone()),
+                    incidents::created_at.eq(created),
+                    incidents::updated_at.eq(created),
+                )
+            })
+            .collect();
+        // Multi-row inserts are not part of the backends' common subset: run them on each concretely.
+        let ids: Vec<i64> = on_each_backend!(&mut *conn, |c| diesel::insert_into(incidents::table)
+            .values(&rows)
+            .returning(incidents::id)
+            .get_results(c))
+        .map_err(repository_error)?;
+        let roles: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                (
+                    incident_roles::incident_id.eq(*id),
+                    incident_roles::role_type_id.eq(commander),
+                    incident_roles::user_id.eq(user.clone()),
+                    incident_roles::created_at.eq(now),
+                    incident_roles::updated_at.eq(now),
+                )
+            })
+            .collect();
+        on_each_backend!(&mut *conn, |c| diesel::insert_into(incident_roles::table)
+            .values(&roles)
+            .execute(c))
+        .map_err(repository_error)?;
+    }
+    if let crate::DbConnection::Postgres(pg) = &mut *conn {
+        pg.batch_execute("ANALYZE").map_err(repository_error)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database_name;
