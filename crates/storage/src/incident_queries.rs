@@ -288,10 +288,11 @@ impl ReferenceCache {
         covers: impl Fn(&References) -> bool,
     ) -> QueryResult<Arc<References>> {
         let cached = self.current.read().ok().and_then(|current| current.clone());
-        if let Some((read_at, references)) = cached {
-            if read_at.elapsed() < REFERENCE_TTL && covers(&references) {
-                return Ok(references);
-            }
+        if let Some((read_at, references)) = cached
+            && read_at.elapsed() < REFERENCE_TTL
+            && covers(&references)
+        {
+            return Ok(references);
         }
         let fresh = Arc::new(References::load(conn)?);
         if let Ok(mut current) = self.current.write() {
