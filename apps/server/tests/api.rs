@@ -1033,6 +1033,22 @@ async fn bodies_are_json_or_form_encoded_and_errors_name_the_attribute() {
             (b"title: x".to_vec(), "text/plain", 415, None),
             (vec![b'{'; 2 * 1024 * 1024], "application/json", 413, None),
         ];
+        // Ids out of range are a JSON 404, not the framework's text.
+        let response = api
+            .client
+            .delete(format!("{}/incidents/-9223372036854775808/costs/9223372036854775808", api.base))
+            .bearer_auth(&api.admin)
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(
+            error(response).await,
+            (
+                404,
+                json!({"type": "client_error", "errors": [
+            {"code": "not_found", "detail": "Not found.", "attr": null}]})
+            )
+        );
         for (body, content_type, status, attr) in cases {
             let shown = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
             let response = post(body, content_type).await.expect("r");

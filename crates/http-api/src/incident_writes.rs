@@ -365,13 +365,14 @@ pub async fn add_cost<B: ApiBackend>(
 pub async fn change_cost<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let principal =
         authorize(&request, &state, Permission::new(Action::Change, Resource::IncidentCost)).await?;
     let (id, cost_id) = path.into_inner();
     let id = incident_id(&id)?;
+    let cost_id: i64 = cost_id.parse().map_err(|_| ApiError::not_found())?;
     let input = cost_input(decode(&request, &body)?)?;
     let lifecycle = state.lifecycle.clone();
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };
@@ -390,12 +391,13 @@ pub async fn change_cost<B: ApiBackend>(
 pub async fn remove_cost<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let principal =
         authorize(&request, &state, Permission::new(Action::Delete, Resource::IncidentCost)).await?;
     let (id, cost_id) = path.into_inner();
     let id = incident_id(&id)?;
+    let cost_id: i64 = cost_id.parse().map_err(|_| ApiError::not_found())?;
     let lifecycle = state.lifecycle.clone();
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };
     blocking(move || Ok(lifecycle.remove_cost(actor, id, cost_id)?)).await?;

@@ -25,8 +25,9 @@ pub struct PageParams {
 pub struct IncidentFilters {
     /// Full-text search in titles and descriptions.
     search: Option<String>,
-    /// A date range: `2026-11-01..2026-11-28`, `-7d..`, `last week` and the like, in `TIME_ZONE`.
-    #[param(example = "-7d..")]
+    /// A date range in `TIME_ZONE`: `last_week`, `current_quarter`, `2026`, `2026/Q1 - May 2026`,
+    /// `2026/11/01 - 2026/11/28`, `W20` ….
+    #[param(example = "current_quarter")]
     created_at: Option<String>,
     /// A status label or value (repeatable).
     #[param(example = "Investigating")]
@@ -83,7 +84,7 @@ pub struct IncidentFilters {
     created_at_lt: Option<String>,
     /// Only ignored (true) or counted (false) incidents.
     ignore: Option<bool>,
-    /// Sort key, `-` for descending: `id`, `created_at`, `status`, `priority`, `title` ….
+    /// Sort key, `-` for descending: `id`, `created_at`, `created_by`, `priority`, `title`.
     #[param(example = "-created_at")]
     order_by: Option<String>,
     /// `csv` or `tsv` to export every matching incident instead of a page of JSON.
