@@ -1113,3 +1113,37 @@ async fn cors_is_off_unless_origins_are_configured() {
         .expect("r");
     assert!(other.headers().get("access-control-allow-origin").is_none(), "other origins are refused");
 }
+
+#[tokio::test]
+async fn the_other_lists_export_as_csv_and_tsv_too() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let csv = api.get(&api.viewer, "/environments?format=csv").await;
+        assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+        let text = csv.text().await.expect("text");
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("default,description,id,name,order,value"), "every column, sorted");
+        assert_eq!(text.lines().filter(|line| line.ends_with(",PRD")).count(), 1, "{text}");
+
+        let tsv = api
+            .client
+            .get(format!("{}/priorities?fields=name,sla&labels=__hidden__", api.base))
+            .bearer_auth(&api.viewer)
+            .header("accept", "text/tab-separated-values")
+            .send()
+            .await
+            .expect("r")
+            .text()
+            .await
+            .expect("text");
+        assert!(tsv.lines().any(|line| line == "P1\t02:00:00"), "{tsv}");
+        assert!(!tsv.contains("name\t"), "no header with labels=__hidden__");
+
+        let users = api.get(&api.viewer, "/users?format=csv&fields=email").await.text().await.expect("text");
+        assert!(users.lines().any(|line| line == "viewer@example.com"), "{users}");
+        let costs = api.get(&api.viewer, "/incident_costs?format=tsv").await;
+        assert_eq!(costs.status(), 200);
+        let (status, body) = error(api.get(&api.viewer, "/groups?format=xml").await).await;
+        assert_eq!((status, body["errors"][0]["attr"].as_str()), (400, Some("format")));
+    }
+}

@@ -130,6 +130,15 @@ impl Columns {
         }
     }
 
+    /// From the `fields` parameter, or every column when absent (the lists other than incidents have
+    /// no default columns).
+    #[must_use]
+    pub fn from_request_or_all(request: &HttpRequest) -> Self {
+        let listed =
+            url::form_urlencoded::parse(request.query_string().as_bytes()).any(|(key, _)| key == "fields");
+        if listed { Self::from_request(request, &[]) } else { Self::All }
+    }
+
     /// Whether the data must be read once to know the columns.
     #[must_use]
     pub fn needs_keys(&self) -> bool {
@@ -256,6 +265,27 @@ where
     let body = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
         .map(|item| item.map_err(actix_web::Error::from));
     HttpResponse::Ok().content_type(format.content_type()).streaming(body)
+}
+
+/// A list as CSV or TSV when the request asks for one (`?format=`, `Accept`), every column unless
+/// `fields` says otherwise; `pages(n)` returns page `n` of rows, empty when done. `None`: answer JSON.
+///
+/// # Errors
+/// An unknown `format`.
+pub fn list_export<F>(request: &HttpRequest, pages: F) -> Result<Option<HttpResponse>, ApiError>
+where
+    F: Fn(u64) -> Result<Vec<Value>, ApiError> + Send + 'static,
+{
+    let Some(format) = requested(request, None)? else { return Ok(None) };
+    Ok(Some(stream(format, Columns::from_request_or_all(request), !header_hidden(request), pages)))
+}
+
+/// Rows as JSON values, for [`list_export`].
+///
+/// # Errors
+/// A value that does not serialize (never, for the API's types).
+pub fn rows<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>, ApiError> {
+    items.iter().map(|item| serde_json::to_value(item).map_err(|_| ApiError::internal())).collect()
 }
 
 #[cfg(test)]

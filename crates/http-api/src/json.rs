@@ -64,9 +64,9 @@ impl From<&EnvironmentView> for Environment {
 
 /// A priority (P1–P5), also served under its legacy name, severity.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({"id": "3e2b1a8c-7c1f-4b8e-9d2a-1f0e5c6b7a81", "name": "P1", "value": 1, "emoji": "🔴",
-    "description": "Critical", "order": 1, "default": false, "needs_postmortem": true, "enabled_create": true,
-    "enabled_update": true, "reminder_time": "00:15:00", "sla": "00:15:00", "recommended_response_type": "critical",
+#[schema(example = json!({"id": "3e2b1a8c-7c1f-4b8e-9d2a-1f0e5c6b7a81", "name": "P1", "value": 1, "emoji": "🌪️",
+    "description": "Critical issue that warrants liaison with e-team.", "order": 1, "default": false, "needs_postmortem": true, "enabled_create": true,
+    "enabled_update": true, "reminder_time": "00:15:00", "sla": "02:00:00", "recommended_response_type": "critical",
     "created_at": "2026-11-28T10:00:00+01:00", "updated_at": "2026-11-28T10:00:00+01:00"}))]
 pub struct Priority {
     pub id: String,
@@ -231,9 +231,9 @@ pub struct IncidentMetric {
         "updated_at": "2026-11-28T10:00:00+01:00"}, "name": "Checkout", "description": "", "order": 1,
         "private": false, "deploy_warning": true, "created_at": "2026-11-28T10:00:00+01:00",
         "updated_at": "2026-11-28T10:00:00+01:00"},
-    "priority": {"id": "3e2b1a8c-7c1f-4b8e-9d2a-1f0e5c6b7a81", "name": "P1", "value": 1, "emoji": "🔴",
-        "description": "Critical", "order": 1, "default": false, "needs_postmortem": true, "enabled_create": true,
-        "enabled_update": true, "reminder_time": "00:15:00", "sla": "00:15:00",
+    "priority": {"id": "3e2b1a8c-7c1f-4b8e-9d2a-1f0e5c6b7a81", "name": "P1", "value": 1, "emoji": "🌪️",
+        "description": "Critical issue that warrants liaison with e-team.", "order": 1, "default": false, "needs_postmortem": true, "enabled_create": true,
+        "enabled_update": true, "reminder_time": "00:15:00", "sla": "02:00:00",
         "recommended_response_type": "critical", "created_at": "2026-11-28T10:00:00+01:00",
         "updated_at": "2026-11-28T10:00:00+01:00"},
     "slack_channel_name": "", "status_page_url": "https://firefighter.example.com/incident/42/",

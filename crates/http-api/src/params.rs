@@ -94,3 +94,19 @@ pub struct IncidentFilters {
     /// `__hidden__` to export without the header line.
     labels: Option<String>,
 }
+
+/// CSV/TSV export of a list: every row (ignoring `limit` and `offset`), streamed.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes the parameters `export::list_export` reads, for the OpenAPI document"
+)]
+pub struct ExportParams {
+    /// `csv` or `tsv` (or send `Accept: text/csv`); JSON otherwise.
+    format: Option<String>,
+    /// Columns, comma-separated dotted paths with `*` wildcards; every column when omitted.
+    fields: Option<String>,
+    /// `__hidden__` to leave out the header line.
+    labels: Option<String>,
+}

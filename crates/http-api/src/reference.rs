@@ -10,11 +10,15 @@ use serde::Serialize;
 use crate::auth::authorize;
 use crate::blocking;
 use crate::errors::ApiError;
+use crate::export;
 use crate::incidents::{page_params, paged_response};
 use crate::json::{Category, CostType, Environment, Group, IncidentCost, Priority, User};
 use crate::openapi::{BadRequest, Forbidden, NotFound, NotModified, Throttled, Unauthorized};
 use crate::params::PageParams;
 use crate::{ApiBackend, ApiState};
+
+/// Rows read per database round trip while exporting.
+const EXPORT_BATCH: u32 = 500;
 
 /// Loads a whole (small) collection, as `(id, representation)` pairs.
 async fn load<B, T, F>(
@@ -34,8 +38,16 @@ where
     blocking(move || read(&backend, tz)).await
 }
 
-fn all<T: Serialize>(items: Vec<(String, T)>) -> HttpResponse {
-    HttpResponse::Ok().json(items.into_iter().map(|(_, item)| item).collect::<Vec<_>>())
+/// A whole small list: JSON, or CSV/TSV when asked for.
+fn all<T: Serialize>(request: &HttpRequest, items: Vec<(String, T)>) -> Result<HttpResponse, ApiError> {
+    let items: Vec<T> = items.into_iter().map(|(_, item)| item).collect();
+    let rows = export::rows(&items)?;
+    if let Some(table) =
+        export::list_export(request, move |page| Ok(if page == 0 { rows.clone() } else { Vec::new() }))?
+    {
+        return Ok(table);
+    }
+    Ok(HttpResponse::Ok().json(items))
 }
 
 /// The item with `id` (a trailing `.json` is allowed), with its `ETag`.
@@ -86,12 +98,14 @@ fn read_cost_types<B: ApiBackend>(
 
 /// Environments.
 #[utoipa::path(get, path = "/environments", tag = "reference",
-    responses((status = 200, body = Vec<Environment>), Unauthorized, Forbidden, Throttled))]
+    params(crate::params::ExportParams),
+    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+        (Vec<Environment> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
 pub async fn environments<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(all(load(&request, &state, Resource::Environment, read_environments).await?))
+    all(&request, load(&request, &state, Resource::Environment, read_environments).await?)
 }
 
 /// One environment.
@@ -107,12 +121,14 @@ pub async fn environment<B: ApiBackend>(
 
 /// Priorities, P1 to P5.
 #[utoipa::path(get, path = "/priorities", tag = "reference",
-    responses((status = 200, body = Vec<Priority>), Unauthorized, Forbidden, Throttled))]
+    params(crate::params::ExportParams),
+    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+        (Vec<Priority> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
 pub async fn priorities<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(all(load(&request, &state, Resource::Priority, read_priorities).await?))
+    all(&request, load(&request, &state, Resource::Priority, read_priorities).await?)
 }
 
 /// One priority.
@@ -128,7 +144,9 @@ pub async fn priority<B: ApiBackend>(
 
 /// Priorities under their legacy name.
 #[utoipa::path(get, path = "/severities", tag = "reference",
-    responses((status = 200, body = Vec<Priority>), Unauthorized, Forbidden, Throttled))]
+    params(crate::params::ExportParams),
+    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+        (Vec<Priority> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
 pub async fn severities<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -149,12 +167,14 @@ pub async fn severity<B: ApiBackend>(
 
 /// Incident categories, with their groups.
 #[utoipa::path(get, path = "/incident-categories", tag = "reference",
-    responses((status = 200, body = Vec<Category>), Unauthorized, Forbidden, Throttled))]
+    params(crate::params::ExportParams),
+    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+        (Vec<Category> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
 pub async fn categories<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(all(load(&request, &state, Resource::IncidentCategory, read_categories).await?))
+    all(&request, load(&request, &state, Resource::IncidentCategory, read_categories).await?)
 }
 
 /// One incident category.
@@ -170,7 +190,9 @@ pub async fn category<B: ApiBackend>(
 
 /// Incident categories under their legacy name.
 #[utoipa::path(get, path = "/components", tag = "reference",
-    responses((status = 200, body = Vec<Category>), Unauthorized, Forbidden, Throttled))]
+    params(crate::params::ExportParams),
+    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+        (Vec<Category> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
 pub async fn components<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -191,12 +213,14 @@ pub async fn component<B: ApiBackend>(
 
 /// Groups of incident categories.
 #[utoipa::path(get, path = "/groups", tag = "reference",
-    responses((status = 200, body = Vec<Group>), Unauthorized, Forbidden, Throttled))]
+    params(crate::params::ExportParams),
+    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+        (Vec<Group> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
 pub async fn groups<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(all(load(&request, &state, Resource::Group, read_groups).await?))
+    all(&request, load(&request, &state, Resource::Group, read_groups).await?)
 }
 
 /// One group.
@@ -212,12 +236,14 @@ pub async fn group<B: ApiBackend>(
 
 /// Cost types.
 #[utoipa::path(get, path = "/incident_cost_types", tag = "reference",
-    responses((status = 200, body = Vec<CostType>), Unauthorized, Forbidden, Throttled))]
+    params(crate::params::ExportParams),
+    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+        (Vec<CostType> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
 pub async fn cost_types<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(all(load(&request, &state, Resource::IncidentCostType, read_cost_types).await?))
+    all(&request, load(&request, &state, Resource::IncidentCostType, read_cost_types).await?)
 }
 
 /// One cost type.
@@ -232,8 +258,9 @@ pub async fn cost_type<B: ApiBackend>(
 }
 
 /// Costs of every incident, newest first.
-#[utoipa::path(get, path = "/incident_costs", tag = "reference", params(PageParams),
-    responses((status = 200, body = Vec<IncidentCost>, headers(
+#[utoipa::path(get, path = "/incident_costs", tag = "reference", params(PageParams, crate::params::ExportParams),
+    responses((status = 200, description = "A page, or every row as CSV/TSV when asked for", content(
+        (Vec<IncidentCost> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values")), headers(
             ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
             ("X-Total-Count" = u64, description = "With `count=true`"))),
         BadRequest, Unauthorized, Forbidden, Throttled))]
@@ -242,10 +269,17 @@ pub async fn costs<B: ApiBackend>(
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state, Permission::new(Action::View, Resource::IncidentCost)).await?;
+    let (backend, tz) = (state.backend.clone(), state.time_zone);
+    if let Some(table) = export::list_export(&request, move |n| {
+        let items =
+            backend.incident_costs(PageRequest::new(EXPORT_BATCH, n * u64::from(EXPORT_BATCH)))?.items;
+        export::rows(&items.iter().map(|c| IncidentCost::new(c, tz)).collect::<Vec<_>>())
+    })? {
+        return Ok(table);
+    }
     let (limit, offset, with_total) = page_params(request.query_string())?;
     let page = PageRequest { limit, offset, with_total };
     let backend = state.backend.clone();
-    let tz = state.time_zone;
     let result = blocking(move || Ok(backend.incident_costs(page)?)).await?;
     let body: Vec<IncidentCost> = result.items.iter().map(|c| IncidentCost::new(c, tz)).collect();
     Ok(paged_response(&request, &state.base_url, page, result.has_more, result.total).json(body))
@@ -268,8 +302,9 @@ pub async fn cost<B: ApiBackend>(
 }
 
 /// Users, by name.
-#[utoipa::path(get, path = "/users", tag = "users", params(PageParams),
-    responses((status = 200, body = Vec<User>, headers(
+#[utoipa::path(get, path = "/users", tag = "users", params(PageParams, crate::params::ExportParams),
+    responses((status = 200, description = "A page, or every row as CSV/TSV when asked for", content(
+        (Vec<User> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values")), headers(
             ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
             ("X-Total-Count" = u64, description = "With `count=true`"))),
         BadRequest, Unauthorized, Forbidden, Throttled))]
@@ -278,6 +313,13 @@ pub async fn users<B: ApiBackend>(
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state, Permission::new(Action::View, Resource::User)).await?;
+    let backend = state.backend.clone();
+    if let Some(table) = export::list_export(&request, move |n| {
+        let items = backend.users(PageRequest::new(EXPORT_BATCH, n * u64::from(EXPORT_BATCH)))?.items;
+        export::rows(&items.iter().map(User::from).collect::<Vec<_>>())
+    })? {
+        return Ok(table);
+    }
     let (limit, offset, with_total) = page_params(request.query_string())?;
     let page = PageRequest { limit, offset, with_total };
     let backend = state.backend.clone();
