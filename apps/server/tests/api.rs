@@ -1147,3 +1147,49 @@ async fn the_other_lists_export_as_csv_and_tsv_too() {
         assert_eq!((status, body["errors"][0]["attr"].as_str()), (400, Some("format")));
     }
 }
+
+#[tokio::test]
+async fn a_change_shows_at_once_in_retrieve_and_list() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let created: Value =
+            api.create(&api.admin, &api.incident("Before", "P3", "PRD")).await.json().await.expect("json");
+        let id = created["id"].as_i64().expect("id");
+        let one = format!("/incidents/{id}");
+        let list = format!("/incidents?id={id}");
+        // Rendered and kept.
+        for _ in 0..2 {
+            let body: Value = api.get(&api.viewer, &one).await.json().await.expect("json");
+            assert_eq!(body["title"], "Before");
+            let body: Value = api.get(&api.viewer, &list).await.json().await.expect("json");
+            assert_eq!(body[0]["title"], "Before");
+        }
+        let response = api
+            .client
+            .post(format!("{}/incidents/{id}/updates", api.base))
+            .bearer_auth(&api.admin)
+            .json(&json!({"title": "After"}))
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(response.status(), 200);
+        let cost_types: Value = api.get(&api.admin, "/incident_cost_types").await.json().await.expect("json");
+        let response = api
+            .client
+            .post(format!("{}/incidents/{id}/costs", api.base))
+            .bearer_auth(&api.admin)
+            .json(&json!({"cost_type_id": cost_types[0]["id"], "amount": "12.50"}))
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(response.status(), 201);
+        let cost_name = cost_types[0]["name"].as_str().expect("name");
+        let body: Value = api.get(&api.viewer, &one).await.json().await.expect("json");
+        assert_eq!(
+            (body["title"].as_str(), body["costs"][cost_name]["amount"].as_str()),
+            (Some("After"), Some("12.50"))
+        );
+        let body: Value = api.get(&api.viewer, &list).await.json().await.expect("json");
+        assert_eq!(body[0]["title"], "After", "the list does not serve the old rendering");
+    }
+}

@@ -13,9 +13,14 @@ fn etag(body: &[u8]) -> String {
 
 /// 200 with `body` and its `ETag`, or 304 when the client already holds this representation.
 pub fn respond(request: &HttpRequest, body: &impl Serialize) -> HttpResponse {
-    let Ok(bytes) = serde_json::to_vec(body) else {
-        return actix_web::ResponseError::error_response(&crate::errors::ApiError::internal());
-    };
+    match serde_json::to_vec(body) {
+        Ok(bytes) => respond_json(request, bytes.into()),
+        Err(_) => actix_web::ResponseError::error_response(&crate::errors::ApiError::internal()),
+    }
+}
+
+/// [`respond`] for an already serialized JSON body.
+pub fn respond_json(request: &HttpRequest, bytes: actix_web::web::Bytes) -> HttpResponse {
     let tag = etag(&bytes);
     let matches = request
         .headers()

@@ -288,12 +288,18 @@ async fn list_as<B: ApiBackend>(
                 .collect()
         }));
     }
-    let backend = state.backend.clone();
+    let (backend, rendered) = (state.backend.clone(), state.rendered.clone());
+    let (base_url, tz) = (state.base_url.clone(), state.time_zone);
     let (filter, order, page) = (query.filter, query.order, query.page);
-    let result = blocking(move || Ok(backend.incidents(&filter, order, page)?)).await?;
-    let body: Vec<json::Incident> =
-        result.items.iter().map(|i| json::Incident::new(i, &state.base_url, state.time_zone)).collect();
-    Ok(paged_response(&request, &state.base_url, page, result.has_more, result.total).json(body))
+    let (keys, items) = blocking(move || {
+        let keys = backend.incident_keys(&filter, order, page)?;
+        let items = rendered.render(&keys.items, |ids| Ok(backend.incidents_by_id(ids)?), &base_url, tz)?;
+        Ok((keys, items))
+    })
+    .await?;
+    Ok(paged_response(&request, &state.base_url, page, keys.has_more, keys.total)
+        .content_type("application/json")
+        .body(crate::rendered::array(&items)))
 }
 
 /// One incident, with an `ETag`; `If-None-Match` answers 304.

@@ -17,6 +17,7 @@ pub mod openapi;
 mod params;
 mod rate_limit;
 mod reference;
+mod rendered;
 mod tokens;
 
 use actix_web::web;
@@ -50,6 +51,8 @@ pub struct ApiState<B> {
     pub time_zone: chrono_tz::Tz,
     /// Requests per minute per token.
     pub rate_limiter: std::sync::Arc<RateLimiter>,
+    /// Incidents as last rendered, per version.
+    pub rendered: std::sync::Arc<rendered::RenderedIncidents>,
 }
 
 impl<B: ApiBackend> ApiState<B> {
@@ -61,6 +64,7 @@ impl<B: ApiBackend> ApiState<B> {
             base_url: base_url.trim_end_matches('/').to_owned(),
             time_zone,
             rate_limiter: std::sync::Arc::new(RateLimiter::new(requests_per_minute)),
+            rendered: std::sync::Arc::default(),
         }
     }
 }

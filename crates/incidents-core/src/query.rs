@@ -214,10 +214,21 @@ pub struct CostView {
     pub details: Option<String>,
 }
 
+/// An incident's id and version. The version changes with every change to the incident or to its
+/// roles, key events, metrics and costs, so a representation rendered at one version stays valid while
+/// the version does (references such as a priority's name can change without it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IncidentKey {
+    pub id: IncidentId,
+    pub version: i64,
+}
+
 /// An incident with everything the API and the dashboard show about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IncidentView {
     pub id: IncidentId,
+    /// See [`IncidentKey`].
+    pub version: i64,
     pub title: String,
     pub description: String,
     pub status: IncidentStatus,
@@ -365,6 +376,30 @@ pub trait IncidentQueries {
         order: OrderBy,
         page: PageRequest,
     ) -> Result<Page<IncidentView>, RepositoryError>;
+
+    /// The keys of a page of incidents, for callers that keep rendered incidents (see
+    /// [`IncidentKey`]); same filters, order and paging as [`IncidentQueries::incidents`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn incident_keys(
+        &self,
+        filter: &IncidentFilter,
+        order: OrderBy,
+        page: PageRequest,
+    ) -> Result<Page<IncidentKey>, RepositoryError>;
+
+    /// One incident's key.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn incident_key(&self, id: IncidentId) -> Result<Option<IncidentKey>, RepositoryError>;
+
+    /// Incidents by id, in that order (unknown ids are left out).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn incidents_by_id(&self, ids: &[IncidentId]) -> Result<Vec<IncidentView>, RepositoryError>;
 
     /// An incident's timeline, oldest first.
     ///

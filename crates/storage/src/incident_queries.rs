@@ -13,8 +13,9 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
 use incidents_core::query::{
-    CategoryView, CostView, EnvironmentView, GroupView, IncidentFilter, IncidentQueries, IncidentView,
-    MetricView, OrderBy, OrderField, Page, PageRequest, PriorityView, RoleView, TimelineView, UserView,
+    CategoryView, CostView, EnvironmentView, GroupView, IncidentFilter, IncidentKey, IncidentQueries,
+    IncidentView, MetricView, OrderBy, OrderField, Page, PageRequest, PriorityView, RoleView, TimelineView,
+    UserView,
 };
 use incidents_core::statistics::{CategoryDowntime, PriorityLabel, StatisticsRow};
 use incidents_core::{Amount, ClosureReason, IncidentId, IncidentStatus, RepositoryError, UserId};
@@ -221,6 +222,7 @@ fn view(row: IncidentRow, references: &References) -> QueryResult<IncidentView> 
         |what: &str, id: &str| internal(format!("incident #{} points to a missing {what} {id}", incident.id));
     Ok(IncidentView {
         id: IncidentId(incident.id),
+        version: 0,
         title: incident.title,
         description: incident.description,
         status: IncidentStatus::from_value(incident.status).map_err(|e| internal(e.to_string()))?,
@@ -342,6 +344,8 @@ struct ViewRow {
     private: bool,
     #[diesel(sql_type = Text)]
     custom_fields: String,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
     #[diesel(sql_type = Text)]
     priority_id: String,
     #[diesel(sql_type = Text)]
@@ -374,7 +378,7 @@ struct ViewRow {
 /// constructors, `{ids}` the id filter.
 const VIEW_SQL: &str = "SELECT i.id, i.title, i.description, i.status, i.created_at, i.updated_at, \
     i.mitigated_at, i.closed_at, i.closure_reason, i.closure_reference, i.dedup_key, i.ignored, i.private, \
-    i.custom_fields, i.priority_id, i.environment_id, i.incident_category_id, \
+    i.custom_fields, i.version, i.priority_id, i.environment_id, i.incident_category_id, \
     u.id AS user_id, u.username AS user_username, u.name AS user_name, u.email AS user_email, \
     COALESCE((SELECT {agg}({array}(rt.slug, rt.name, ru.id, ru.username, ru.name, ru.email) \
         ORDER BY rt.sort_order, rt.id) FROM incident_roles r \
@@ -486,7 +490,7 @@ fn load_views(database: &Database, conn: &mut DbConnection, ids: &[i64]) -> Quer
     })?;
     let mut by_id: HashMap<i64, IncidentView> = HashMap::with_capacity(rows.len());
     for row in rows {
-        let id = row.id;
+        let (id, version) = (row.id, row.version);
         let roles: Vec<RoleJson> = decode(id, "roles", &row.roles)?;
         let metrics: Vec<MetricJson> = decode(id, "metrics", &row.metrics)?;
         let costs: Vec<CostJson> = decode(id, "costs", &row.costs)?;
@@ -517,6 +521,7 @@ fn load_views(database: &Database, conn: &mut DbConnection, ids: &[i64]) -> Quer
             (incident, creator, row.priority_id, row.environment_id, row.incident_category_id),
             &references,
         )?;
+        view.version = version;
         for (slug, name, user_id, username, user_name, email) in roles {
             view.roles.push(RoleView { slug, name, user: user_view(user_id, username, user_name, email)? });
         }
@@ -689,8 +694,7 @@ macro_rules! apply_filters {
 
 impl IncidentQueries for Database {
     fn incident(&self, id: IncidentId) -> QueryResult<Option<IncidentView>> {
-        let mut conn = self.connection()?;
-        Ok(load_views(self, &mut conn, &[id.0])?.pop())
+        Ok(self.incidents_by_id(&[id])?.pop())
     }
 
     fn incidents(
@@ -699,6 +703,34 @@ impl IncidentQueries for Database {
         order: OrderBy,
         page: PageRequest,
     ) -> QueryResult<Page<IncidentView>> {
+        let keys = self.incident_keys(filter, order, page)?;
+        let ids: Vec<IncidentId> = keys.items.iter().map(|key| key.id).collect();
+        Ok(Page { items: self.incidents_by_id(&ids)?, has_more: keys.has_more, total: keys.total })
+    }
+
+    fn incident_key(&self, id: IncidentId) -> QueryResult<Option<IncidentKey>> {
+        let mut conn = self.connection()?;
+        incidents::table
+            .find(id.0)
+            .select(incidents::version)
+            .first::<i64>(&mut *conn)
+            .optional()
+            .map(|version| version.map(|version| IncidentKey { id, version }))
+            .map_err(repository_error)
+    }
+
+    fn incidents_by_id(&self, ids: &[IncidentId]) -> QueryResult<Vec<IncidentView>> {
+        let mut conn = self.connection()?;
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        load_views(self, &mut conn, &ids)
+    }
+
+    fn incident_keys(
+        &self,
+        filter: &IncidentFilter,
+        order: OrderBy,
+        page: PageRequest,
+    ) -> QueryResult<Page<IncidentKey>> {
         let mut conn = self.connection()?;
         let backend = self.backend();
         let total = if page.with_total {
@@ -713,8 +745,11 @@ impl IncidentQueries for Database {
         // One row more than asked tells whether another page follows.
         let limit = i64::from(page.limit) + 1;
         let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
-        let plain = || apply_filters!(incidents::table.into_boxed(), filter, backend).select(incidents::id);
-        let ids: Vec<i64> = match (order.field, order.descending) {
+        let plain = || {
+            apply_filters!(incidents::table.into_boxed(), filter, backend)
+                .select((incidents::id, incidents::version))
+        };
+        let keys: Vec<(i64, i64)> = match (order.field, order.descending) {
             (OrderField::Id, false) => {
                 plain().order(incidents::id.asc()).limit(limit).offset(offset).load(&mut *conn)
             }
@@ -747,7 +782,7 @@ impl IncidentQueries for Database {
                     filter,
                     backend
                 )
-                .select(incidents::id);
+                .select((incidents::id, incidents::version));
                 let query = if descending {
                     query.order((priorities::sort_order.desc(), incidents::id.desc()))
                 } else {
@@ -758,7 +793,7 @@ impl IncidentQueries for Database {
             (OrderField::CreatedBy, descending) => {
                 let query =
                     apply_filters!(incidents::table.inner_join(users::table).into_boxed(), filter, backend)
-                        .select(incidents::id);
+                        .select((incidents::id, incidents::version));
                 let query = if descending {
                     query.order((users::username.desc(), incidents::id.desc()))
                 } else {
@@ -768,8 +803,12 @@ impl IncidentQueries for Database {
             }
         }
         .map_err(repository_error)?;
-        let has_more = ids.len() > page.limit as usize;
-        let items = load_views(self, &mut conn, &ids[..ids.len().min(page.limit as usize)])?;
+        let has_more = keys.len() > page.limit as usize;
+        let items = keys
+            .into_iter()
+            .take(page.limit as usize)
+            .map(|(id, version)| IncidentKey { id: IncidentId(id), version })
+            .collect();
         Ok(Page { items, has_more, total })
     }
 

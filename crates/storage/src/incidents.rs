@@ -394,19 +394,15 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
     }
 
     fn lock_incident(&mut self, id: IncidentId) -> RepoResult<Option<IncidentState>> {
-        // PostgreSQL: a row lock serialises writers of one incident. SQLite: the transaction began
-        // with BEGIN IMMEDIATE and already holds the database's write lock.
-        if let DbConnection::Postgres(pg) = &mut *self.conn {
-            let locked: Option<i64> = incidents::table
-                .find(id.0)
-                .select(incidents::id)
-                .for_update()
-                .first(pg)
-                .optional()
-                .map_err(storage_error)?;
-            if locked.is_none() {
-                return Ok(None);
-            }
+        // Bumping the version takes the row lock on PostgreSQL, which serialises writers of one
+        // incident (SQLite: the transaction began with BEGIN IMMEDIATE and holds the write lock), and
+        // tells read caches the incident changed. A refused change rolls the bump back.
+        let locked = diesel::update(incidents::table.find(id.0))
+            .set(incidents::version.eq(incidents::version + 1))
+            .execute(&mut *self.conn)
+            .map_err(storage_error)?;
+        if locked == 0 {
+            return Ok(None);
         }
         self.load(id)
     }

@@ -204,6 +204,7 @@ diesel::table! {
         dedup_key -> Nullable<Text>,
         ignored -> Bool,
         private -> Bool,
+        version -> BigInt,
     }
 }
 

@@ -1019,6 +1019,55 @@ fn a_refused_change_writes_nothing() {
 }
 
 #[test]
+fn every_change_bumps_the_version_and_a_refusal_does_not() {
+    use incidents_core::query::IncidentQueries;
+    for world in World::each_backend() {
+        let id = world.declare("P3");
+        let version =
+            |world: &World| world.test.database.incident_key(id).expect("key").expect("exists").version;
+        let mut last = version(&world);
+        let service = world.service();
+        let mut expect_bump = |what: &str, world: &World| {
+            let now = version(world);
+            assert!(now > last, "{what} did not bump the version ({:?})", world.test.backend());
+            last = now;
+        };
+        service
+            .update(
+                world.actor,
+                id,
+                &UpdateIncident { title: Some("Renamed".into()), ..UpdateIncident::default() },
+            )
+            .expect("update");
+        expect_bump("an update", &world);
+        let cost_type = world.refs.cost_types.values().next().copied().expect("a cost type");
+        let cost = service
+            .add_cost(
+                world.actor,
+                id,
+                CostInput { cost_type_id: cost_type, amount: None, currency: None, details: None },
+            )
+            .expect("cost");
+        expect_bump("a new cost", &world);
+        service.remove_cost(world.actor, id, cost.id).expect("remove");
+        expect_bump("removing a cost", &world);
+        let other = create_user(&world.test.database, "other@example.com");
+        service.set_roles(world.actor, id, &[("communication_lead".into(), Some(other))]).expect("roles");
+        expect_bump("a role", &world);
+        let now = incidents_core::lifecycle::now();
+        service.set_key_events(world.actor, id, &[("detected".into(), Some(now))]).expect("key event");
+        expect_bump("a key event", &world);
+
+        let before = version(&world);
+        let refused = service.update(world.actor, id, &update(IncidentStatus::Closed, None));
+        assert!(refused.is_err());
+        assert_eq!(version(&world), before, "a refused change leaves the version");
+        let view = world.test.database.incident(id).expect("view").expect("exists");
+        assert_eq!(view.version, before, "the view carries its version");
+    }
+}
+
+#[test]
 fn invalid_declarations_are_refused_with_the_field_named() {
     for world in World::each_backend() {
         let service = world.service();

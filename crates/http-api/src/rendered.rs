@@ -1,0 +1,111 @@
+//! Incidents as the API last rendered them, kept per id with the version they were rendered at.
+//!
+//! Every change to an incident bumps its version (see `IncidentKey`), so a list or a retrieve first
+//! reads the keys (one cheap query), answers the incidents whose version is unchanged from here, and
+//! loads and renders only the others. What can change without a version bump — a priority's or a
+//! user's name — shows late by at most [`FRESH_FOR`]. Each server process has its own; nothing needs
+//! invalidating across processes because the version is read from the database on every request.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use actix_web::web::Bytes;
+use incidents_core::IncidentId;
+use incidents_core::query::{IncidentKey, IncidentView};
+
+use crate::errors::ApiError;
+use crate::json;
+
+/// How long a rendering is used while its incident's version is unchanged.
+pub const FRESH_FOR: Duration = Duration::from_secs(5);
+
+/// Renderings kept at most (about 3 KB each); past it the cache starts over.
+const CAPACITY: usize = 10_000;
+
+struct Entry {
+    version: i64,
+    rendered_at: Instant,
+    json: Bytes,
+}
+
+/// See the module documentation.
+#[derive(Default)]
+pub struct RenderedIncidents {
+    entries: RwLock<HashMap<i64, Entry>>,
+}
+
+impl std::fmt::Debug for RenderedIncidents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let size = self.entries.read().map(|entries| entries.len()).unwrap_or_default();
+        f.debug_struct("RenderedIncidents").field("entries", &size).finish()
+    }
+}
+
+impl RenderedIncidents {
+    fn get(&self, key: IncidentKey, now: Instant) -> Option<Bytes> {
+        let entries = self.entries.read().ok()?;
+        let entry = entries.get(&key.id.0)?;
+        (entry.version == key.version && now.duration_since(entry.rendered_at) < FRESH_FOR)
+            .then(|| entry.json.clone())
+    }
+
+    fn put(&self, view: &IncidentView, json: Bytes, now: Instant) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= CAPACITY && !entries.contains_key(&view.id.0) {
+                entries.clear();
+            }
+            entries.insert(view.id.0, Entry { version: view.version, rendered_at: now, json });
+        }
+    }
+
+    /// The JSON of each incident in `keys`, in order: kept renderings where the version matches, the
+    /// others loaded with `load` and rendered (incidents deleted meanwhile are left out).
+    ///
+    /// # Errors
+    /// What `load` returns.
+    pub fn render(
+        &self,
+        keys: &[IncidentKey],
+        load: impl FnOnce(&[IncidentId]) -> Result<Vec<IncidentView>, ApiError>,
+        base_url: &str,
+        tz: chrono_tz::Tz,
+    ) -> Result<Vec<Bytes>, ApiError> {
+        let now = Instant::now();
+        let mut found: HashMap<i64, Bytes> = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            match self.get(*key, now) {
+                Some(json) => {
+                    found.insert(key.id.0, json);
+                }
+                None => missing.push(key.id),
+            }
+        }
+        if !missing.is_empty() {
+            for view in load(&missing)? {
+                let json = serde_json::to_vec(&json::Incident::new(&view, base_url, tz))
+                    .map_err(|_| ApiError::internal())?;
+                let json = Bytes::from(json);
+                self.put(&view, json.clone(), now);
+                found.insert(view.id.0, json);
+            }
+        }
+        Ok(keys.iter().filter_map(|key| found.remove(&key.id.0)).collect())
+    }
+}
+
+/// A JSON array of already serialized elements.
+#[must_use]
+pub fn array(items: &[Bytes]) -> Bytes {
+    let mut body = Vec::with_capacity(items.iter().map(Bytes::len).sum::<usize>() + items.len() + 2);
+    body.push(b'[');
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.push(b']');
+    Bytes::from(body)
+}
