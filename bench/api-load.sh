@@ -34,7 +34,9 @@ token=$("$binary" create-token --email load@example.com --name load)
 "$binary" serve &
 server=$!
 cleanup() {
-    kill -TERM "$server" 2>/dev/null; wait "$server" 2>/dev/null || true
+    kill -0 "$server" 2>/dev/null || echo "!! the server is not running any more" >&2
+    kill -TERM "$server" 2>/dev/null
+    wait "$server" 2>/dev/null || echo "!! the server exited with status $?" >&2
     [ "${KEEP:-0}" = 1 ] || psql -q "$admin_url" -c 'DROP DATABASE IF EXISTS ff_load'
 }
 trap cleanup EXIT
@@ -66,6 +68,8 @@ run() { # label, wrk arguments...
         | grep -E 'Requests/sec|^ +(50|99)%|Non-2xx|Socket errors'
 }
 
+# ONLY=<path> measures one GET; ONLY=create measures create alone.
+if [ "${ONLY:-}" = create ]; then run "create (POST /incidents)" -s "$lua" "$base/incidents"; exit; fi
 if [ -n "${ONLY:-}" ]; then run "$ONLY" -H "Authorization: Bearer $token" "$base/$ONLY"; exit; fi
 run "one incident (GET /incidents/$one)" -H "Authorization: Bearer $token" "$base/incidents/$one"
 run "filtered list of 50 (open, PRD, P1-P3)" -H "Authorization: Bearer $token" \

@@ -132,9 +132,11 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
         let creator = command.created_by.unwrap_or(actor.user);
         let result = self.store.write(&mut |tx| {
             let now = now();
-            let priority = match &command.priority {
+            let (priority, category, environment) = match &command.priority {
                 PriorityChoice::Given(id) => {
-                    let priority = tx.priority(id)?.ok_or_else(|| unknown("priority_id", "priority", id))?;
+                    let (priority, category, environment) =
+                        tx.declaration_references(id, &command.category_id, &command.environment_id)?;
+                    let priority = priority.ok_or_else(|| unknown("priority_id", "priority", id))?;
                     if !priority.enabled_create {
                         return Err(LifecycleError::invalid(
                             "priority_id",
@@ -142,15 +144,16 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                             format!("priority {} cannot be used to declare an incident", priority.name),
                         ));
                     }
-                    priority
+                    (priority, category, environment)
                 }
-                PriorityChoice::FromImpacts(level_ids) => priority_from_impacts(tx, level_ids)?,
+                PriorityChoice::FromImpacts(level_ids) => {
+                    let priority = priority_from_impacts(tx, level_ids)?;
+                    (priority, tx.category(&command.category_id)?, tx.environment(&command.environment_id)?)
+                }
             };
-            let category = tx
-                .category(&command.category_id)?
-                .ok_or_else(|| unknown("incident_category_id", "category", &command.category_id))?;
-            let environment = tx
-                .environment(&command.environment_id)?
+            let category =
+                category.ok_or_else(|| unknown("incident_category_id", "category", &command.category_id))?;
+            let environment = environment
                 .ok_or_else(|| unknown("environment_id", "environment", &command.environment_id))?;
             let custom_fields = serde_json::Value::Object(command.custom_fields.clone()).to_string();
             let incident = NewIncident {

@@ -128,6 +128,16 @@ pub trait IncidentTransaction {
     fn priority_by_value(&mut self, value: i32) -> Result<Option<PriorityRef>, RepositoryError>;
     fn environment(&mut self, id: &str) -> Result<Option<EnvironmentRef>, RepositoryError>;
     fn category(&mut self, id: &str) -> Result<Option<CategoryRef>, RepositoryError>;
+    /// A declaration's priority, category and environment at once; stores override it to read them
+    /// in one round trip.
+    fn declaration_references(
+        &mut self,
+        priority: &str,
+        category: &str,
+        environment: &str,
+    ) -> Result<(Option<PriorityRef>, Option<CategoryRef>, Option<EnvironmentRef>), RepositoryError> {
+        Ok((self.priority(priority)?, self.category(category)?, self.environment(environment)?))
+    }
     /// The impact levels among `ids` that exist.
     fn impact_levels(&mut self, ids: &[String]) -> Result<Vec<ImpactLevelRef>, RepositoryError>;
     fn role_types(&mut self) -> Result<Vec<RoleTypeRef>, RepositoryError>;

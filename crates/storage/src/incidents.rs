@@ -54,7 +54,8 @@ impl IncidentStore for Database {
     ) -> Result<T, LifecycleError> {
         let mut conn = self.connection()?;
         write_transaction(&mut conn, |conn| {
-            work(&mut DieselIncidentTransaction { conn }).map_err(TxError::Lifecycle)
+            work(&mut DieselIncidentTransaction { conn, inserted: Vec::new(), written: Default::default() })
+                .map_err(TxError::Lifecycle)
         })
         .map_err(LifecycleError::from)
     }
@@ -64,7 +65,11 @@ impl IncidentStore for Database {
         work: &mut dyn FnMut(&mut dyn IncidentTransaction) -> Result<T, LifecycleError>,
     ) -> Result<T, LifecycleError> {
         let mut conn = self.connection()?;
-        work(&mut DieselIncidentTransaction { conn: &mut conn })
+        work(&mut DieselIncidentTransaction {
+            conn: &mut conn,
+            inserted: Vec::new(),
+            written: Default::default(),
+        })
     }
 }
 
@@ -80,6 +85,20 @@ fn storage_error(error: diesel::result::Error) -> RepositoryError {
 
 struct DieselIncidentTransaction<'a> {
     conn: &'a mut DbConnection,
+    /// Incidents inserted by this transaction: they have no roles, key events or members yet, so
+    /// setting one is a plain insert, without the probe for an existing row (three round trips less
+    /// per declaration). Each (incident, kind, key) written once since is remembered, so a second write
+    /// of the same row takes the probing path.
+    inserted: Vec<i64>,
+    written: std::collections::HashSet<(i64, &'static str, String)>,
+}
+
+impl DieselIncidentTransaction<'_> {
+    /// Whether no row of `kind` with `key` can exist yet for the incident (and remember that one is
+    /// about to be written).
+    fn first_write(&mut self, id: IncidentId, kind: &'static str, key: String) -> bool {
+        self.inserted.contains(&id.0) && self.written.insert((id.0, kind, key))
+    }
 }
 
 type RepoResult<T> = Result<T, RepositoryError>;
@@ -292,6 +311,38 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
             .map_err(storage_error)
     }
 
+    fn declaration_references(
+        &mut self,
+        priority: &str,
+        category: &str,
+        environment: &str,
+    ) -> RepoResult<(Option<PriorityRef>, Option<CategoryRef>, Option<EnvironmentRef>)> {
+        // One row when the environment exists, the others joined on their ids (a round trip instead
+        // of three on every declaration).
+        type Row = (String, String, Option<(String, bool)>, Option<PriorityRow>);
+        let row: Option<Row> = environments::table
+            .filter(environments::id.eq(environment))
+            .left_join(incident_categories::table.on(incident_categories::id.eq(category.to_owned())))
+            .left_join(priorities::table.on(priorities::id.eq(priority.to_owned())))
+            .select((
+                environments::id,
+                environments::value,
+                (incident_categories::id, incident_categories::private).nullable(),
+                PRIORITY_COLUMNS.nullable(),
+            ))
+            .first(self.conn)
+            .optional()
+            .map_err(storage_error)?;
+        match row {
+            Some((id, value, category, priority)) => Ok((
+                priority.map(PriorityRef::from),
+                category.map(|(id, private)| CategoryRef { id, private }),
+                Some(EnvironmentRef { id, value }),
+            )),
+            None => Ok((self.priority(priority)?, self.category(category)?, None)),
+        }
+    }
+
     fn impact_levels(&mut self, ids: &[String]) -> RepoResult<Vec<ImpactLevelRef>> {
         let rows: Vec<(String, i64, String)> = impact_levels::table
             .filter(impact_levels::id.eq_any(ids))
@@ -389,7 +440,10 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
             ))
             .returning(incidents::id)
             .get_result::<i64>(self.conn)
-            .map(IncidentId)
+            .map(|id| {
+                self.inserted.push(id);
+                IncidentId(id)
+            })
             .map_err(storage_error)
     }
 
@@ -513,18 +567,22 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
         now: NaiveDateTime,
     ) -> RepoResult<()> {
         let author = author.map(|u| u.to_string());
-        let moved = diesel::update(
-            incident_updates::table
-                .filter(incident_updates::incident_id.eq(id.0))
-                .filter(incident_updates::event_type.eq(event_type)),
-        )
-        .set((
-            incident_updates::event_ts.eq(at),
-            incident_updates::created_by_id.eq(&author),
-            incident_updates::updated_at.eq(now),
-        ))
-        .execute(self.conn)
-        .map_err(storage_error)?;
+        let moved = if self.first_write(id, "key_event", event_type.to_owned()) {
+            0
+        } else {
+            diesel::update(
+                incident_updates::table
+                    .filter(incident_updates::incident_id.eq(id.0))
+                    .filter(incident_updates::event_type.eq(event_type)),
+            )
+            .set((
+                incident_updates::event_ts.eq(at),
+                incident_updates::created_by_id.eq(&author),
+                incident_updates::updated_at.eq(now),
+            ))
+            .execute(self.conn)
+            .map_err(storage_error)?
+        };
         if moved == 0 {
             diesel::insert_into(incident_updates::table)
                 .values((
@@ -593,14 +651,18 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
         user: UserId,
         now: NaiveDateTime,
     ) -> RepoResult<()> {
-        let replaced = diesel::update(
-            incident_roles::table
-                .filter(incident_roles::incident_id.eq(id.0))
-                .filter(incident_roles::role_type_id.eq(role_type_id)),
-        )
-        .set((incident_roles::user_id.eq(user.to_string()), incident_roles::updated_at.eq(now)))
-        .execute(self.conn)
-        .map_err(storage_error)?;
+        let replaced = if self.first_write(id, "role", role_type_id.to_string()) {
+            0
+        } else {
+            diesel::update(
+                incident_roles::table
+                    .filter(incident_roles::incident_id.eq(id.0))
+                    .filter(incident_roles::role_type_id.eq(role_type_id)),
+            )
+            .set((incident_roles::user_id.eq(user.to_string()), incident_roles::updated_at.eq(now)))
+            .execute(self.conn)
+            .map_err(storage_error)?
+        };
         if replaced == 0 {
             diesel::insert_into(incident_roles::table)
                 .values((
@@ -631,7 +693,9 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
         let member = incident_memberships::table
             .filter(incident_memberships::incident_id.eq(id.0))
             .filter(incident_memberships::user_id.eq(user.to_string()));
-        if diesel::select(exists(member)).get_result::<bool>(self.conn).map_err(storage_error)? {
+        if !self.first_write(id, "member", user.to_string())
+            && diesel::select(exists(member)).get_result::<bool>(self.conn).map_err(storage_error)?
+        {
             return Ok(());
         }
         diesel::insert_into(incident_memberships::table)
