@@ -120,6 +120,9 @@ pub trait IncidentStore {
     ) -> Result<T, LifecycleError>;
 }
 
+/// A declaration's priority, category and environment, each `None` when it does not exist.
+pub type DeclarationReferences = (Option<PriorityRef>, Option<CategoryRef>, Option<EnvironmentRef>);
+
 /// What the lifecycle reads and writes inside one transaction.
 pub trait IncidentTransaction {
     /// A priority by id.
@@ -135,7 +138,7 @@ pub trait IncidentTransaction {
         priority: &str,
         category: &str,
         environment: &str,
-    ) -> Result<(Option<PriorityRef>, Option<CategoryRef>, Option<EnvironmentRef>), RepositoryError> {
+    ) -> Result<DeclarationReferences, RepositoryError> {
         Ok((self.priority(priority)?, self.category(category)?, self.environment(environment)?))
     }
     /// The impact levels among `ids` that exist.

@@ -316,7 +316,7 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
         priority: &str,
         category: &str,
         environment: &str,
-    ) -> RepoResult<(Option<PriorityRef>, Option<CategoryRef>, Option<EnvironmentRef>)> {
+    ) -> RepoResult<incidents_core::ports::DeclarationReferences> {
         // One row when the environment exists, the others joined on their ids (a round trip instead
         // of three on every declaration).
         type Row = (String, String, Option<(String, bool)>, Option<PriorityRow>);
