@@ -20,12 +20,18 @@ use crate::json;
 /// How long a rendering is used while its incident's version is unchanged.
 pub const FRESH_FOR: Duration = Duration::from_secs(5);
 
+/// How long others keep using an expired rendering (of an unchanged version) while one request
+/// renders it again.
+const REFRESH_GRACE: Duration = Duration::from_secs(1);
+
 /// Renderings kept at most (about 3 KB each); past it the cache starts over.
 const CAPACITY: usize = 10_000;
 
 struct Entry {
     version: i64,
-    rendered_at: Instant,
+    /// When this rendering stops being used: between half of [`FRESH_FOR`] and all of it after it was
+    /// made, at random, so that incidents rendered together (a page) are not all re-read at once.
+    fresh_until: Instant,
     json: Bytes,
 }
 
@@ -43,11 +49,28 @@ impl std::fmt::Debug for RenderedIncidents {
 }
 
 impl RenderedIncidents {
+    /// The kept rendering of `key`, if its version matches and it is fresh. When it has just expired,
+    /// the first caller gets `None` and re-renders it, while the others keep getting the old rendering
+    /// for up to [`REFRESH_GRACE`]: no herd of requests re-reading the same incident at once.
     fn get(&self, key: IncidentKey, now: Instant) -> Option<Bytes> {
-        let entries = self.entries.read().ok()?;
-        let entry = entries.get(&key.id.0)?;
-        (entry.version == key.version && now.duration_since(entry.rendered_at) < FRESH_FOR)
-            .then(|| entry.json.clone())
+        {
+            let entries = self.entries.read().ok()?;
+            let entry = entries.get(&key.id.0)?;
+            if entry.version != key.version {
+                return None;
+            }
+            if now < entry.fresh_until {
+                return Some(entry.json.clone());
+            }
+        }
+        let mut entries = self.entries.write().ok()?;
+        let entry = entries.get_mut(&key.id.0)?;
+        if entry.version == key.version && now < entry.fresh_until {
+            // Another request claimed the refresh meanwhile.
+            return Some(entry.json.clone());
+        }
+        entry.fresh_until = now + REFRESH_GRACE;
+        None
     }
 
     fn put(&self, view: &IncidentView, json: Bytes, now: Instant) {
@@ -55,7 +78,8 @@ impl RenderedIncidents {
             if entries.len() >= CAPACITY && !entries.contains_key(&view.id.0) {
                 entries.clear();
             }
-            entries.insert(view.id.0, Entry { version: view.version, rendered_at: now, json });
+            let fresh_for = FRESH_FOR / 2 + FRESH_FOR.mul_f64(rand::random::<f64>() / 2.0);
+            entries.insert(view.id.0, Entry { version: view.version, fresh_until: now + fresh_for, json });
         }
     }
 

@@ -139,6 +139,11 @@ impl Database {
     /// # Errors
     /// [`StorageError::Connect`] when the database cannot be reached or its directory created.
     pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, StorageError> {
+        // Initialise OpenSSL (used by libpq for TLS) before libpq does, without its exit handler: at
+        // process exit that handler freed OpenSSL's state while server threads were still closing
+        // TLS connections, and the process died with "double free or corruption" or SIGSEGV instead
+        // of exiting 0 (seen under load in bench/api-load.sh).
+        openssl_sys::init();
         let backend = match url {
             DatabaseUrl::Sqlite { path } => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
