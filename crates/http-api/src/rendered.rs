@@ -133,3 +133,45 @@ pub fn array(items: &[Bytes]) -> Bytes {
     body.push(b']');
     Bytes::from(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: i64, version: i64) -> IncidentKey {
+        IncidentKey { id: IncidentId(id), version }
+    }
+
+    fn keep(cache: &RenderedIncidents, id: i64, version: i64, fresh_until: Instant) {
+        if let Ok(mut entries) = cache.entries.write() {
+            entries.insert(id, Entry { version, fresh_until, json: Bytes::from_static(b"{}") });
+        }
+    }
+
+    #[test]
+    fn a_rendering_serves_only_its_version_while_fresh() {
+        let cache = RenderedIncidents::default();
+        let now = Instant::now();
+        keep(&cache, 1, 3, now + Duration::from_secs(2));
+        assert!(cache.get(key(1, 3), now).is_some());
+        assert!(cache.get(key(1, 4), now).is_none(), "a changed incident is rendered again");
+        assert!(cache.get(key(2, 0), now).is_none());
+    }
+
+    #[test]
+    fn an_expired_rendering_is_refreshed_by_one_caller_while_others_keep_it() {
+        let cache = RenderedIncidents::default();
+        let now = Instant::now();
+        keep(&cache, 1, 3, now);
+        assert!(cache.get(key(1, 3), now).is_none(), "the first caller re-renders");
+        assert!(cache.get(key(1, 3), now).is_some(), "the others keep the old rendering meanwhile");
+        assert!(cache.get(key(1, 3), now + REFRESH_GRACE).is_none(), "until the grace runs out");
+    }
+
+    #[test]
+    fn arrays_are_joined_with_commas() {
+        let items = [Bytes::from_static(b"{\"id\":1}"), Bytes::from_static(b"{\"id\":2}")];
+        assert_eq!(array(&items), Bytes::from_static(b"[{\"id\":1},{\"id\":2}]"));
+        assert_eq!(array(&[]), Bytes::from_static(b"[]"));
+    }
+}
