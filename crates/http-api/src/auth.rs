@@ -46,30 +46,56 @@ fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
     }
 }
 
+/// A request's credentials, read and rate-limited on the async side; checked against the database
+/// with [`Credentials::check`] on the blocking pool.
+#[derive(Debug)]
+pub struct Credentials {
+    digest: String,
+}
+
+impl Credentials {
+    /// The bearer token of `request`, counted against its rate limit.
+    ///
+    /// # Errors
+    /// 401 for a missing or malformed header, 429 over the limit.
+    pub fn from_request<B: ApiBackend>(
+        request: &HttpRequest,
+        state: &web::Data<ApiState<B>>,
+    ) -> Result<Self, ApiError> {
+        let digest = hash_token(&bearer_token(request)?);
+        if let Err(wait) = state.rate_limiter.check(&digest, std::time::Instant::now()) {
+            return Err(ApiError::throttled(wait));
+        }
+        Ok(Self { digest })
+    }
+
+    /// The principal, if the token is valid and holds `permission` (blocking: call it on the blocking
+    /// pool, together with the request's other database work to save a thread hand-off).
+    ///
+    /// # Errors
+    /// 401 for an unknown, revoked or expired token or an inactive user, 403 without the permission.
+    pub fn check<B: ApiBackend>(&self, backend: &B, permission: Permission) -> Result<Principal, ApiError> {
+        let principal = match backend.authenticate_token(&self.digest, incidents_core::lifecycle::now())? {
+            Ok(principal) => principal,
+            Err(TokenRejection::Invalid) => return Err(ApiError::unauthenticated("Invalid token.")),
+            Err(TokenRejection::UserInactive) => {
+                return Err(ApiError::unauthenticated("User inactive or deleted."));
+            }
+        };
+        if principal.can(permission) { Ok(principal) } else { Err(ApiError::forbidden()) }
+    }
+}
+
 /// Authenticates the request and checks `permission`.
 ///
 /// # Errors
-/// 401 for missing or bad credentials, 403 without the permission.
+/// 401 for missing or bad credentials, 403 without the permission, 429 over the rate limit.
 pub async fn authorize<B: ApiBackend>(
     request: &HttpRequest,
     state: &web::Data<ApiState<B>>,
     permission: Permission,
 ) -> Result<Principal, ApiError> {
-    let token = bearer_token(request)?;
-    let digest = hash_token(&token);
-    if let Err(wait) = state.rate_limiter.check(&digest, std::time::Instant::now()) {
-        return Err(ApiError::throttled(wait));
-    }
+    let credentials = Credentials::from_request(request, state)?;
     let backend = state.backend.clone();
-    let outcome = web::block(move || backend.authenticate_token(&digest, incidents_core::lifecycle::now()))
-        .await
-        .map_err(|_| ApiError::internal())??;
-    let principal = match outcome {
-        Ok(principal) => principal,
-        Err(TokenRejection::Invalid) => return Err(ApiError::unauthenticated("Invalid token.")),
-        Err(TokenRejection::UserInactive) => {
-            return Err(ApiError::unauthenticated("User inactive or deleted."));
-        }
-    };
-    if principal.can(permission) { Ok(principal) } else { Err(ApiError::forbidden()) }
+    crate::blocking(move || credentials.check(&backend, permission)).await
 }

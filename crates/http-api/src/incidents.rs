@@ -10,7 +10,7 @@ use incidents_core::{Actor, Email, EntryPoint, IncidentId, IncidentStatus, NewUs
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::authorize;
+use crate::auth::{Credentials, authorize};
 use crate::blocking;
 use crate::body::required;
 use crate::errors::ApiError;
@@ -267,10 +267,15 @@ async fn list_as<B: ApiBackend>(
     state: web::Data<ApiState<B>>,
     suffix: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Permission::new(Action::View, Resource::Incident)).await?;
-    let format = crate::export::requested(&request, suffix.as_deref())?;
-    let query = parse_list_query(request.query_string(), state.time_zone)?;
-    if let Some(format) = format {
+    let permission = Permission::new(Action::View, Resource::Incident);
+    let credentials = Credentials::from_request(&request, &state)?;
+    // Bad parameters are reported after the credentials are checked, as before.
+    let format = crate::export::requested(&request, suffix.as_deref());
+    let query = parse_list_query(request.query_string(), state.time_zone);
+    if !matches!(format, Ok(None)) {
+        let backend = state.backend.clone();
+        blocking(move || credentials.check(&backend, permission)).await?;
+        let (format, query) = (format?.ok_or_else(ApiError::internal)?, query?);
         let columns = crate::export::Columns::from_request(&request, &DEFAULT_EXPORT_COLUMNS);
         let show_header = !crate::export::header_hidden(&request);
         let backend = state.backend.clone();
@@ -290,11 +295,13 @@ async fn list_as<B: ApiBackend>(
     }
     let (backend, rendered) = (state.backend.clone(), state.rendered.clone());
     let (base_url, tz) = (state.base_url.clone(), state.time_zone);
-    let (filter, order, page) = (query.filter, query.order, query.page);
-    let (keys, items) = blocking(move || {
+    let (keys, items, page) = blocking(move || {
+        // One hand-off to the blocking pool for the whole request: the token, then the page.
+        credentials.check(&backend, permission)?;
+        let ListQuery { filter, order, page } = query?;
         let keys = backend.incident_keys(&filter, order, page)?;
         let items = rendered.render(&keys.items, |ids| Ok(backend.incidents_by_id(ids)?), &base_url, tz)?;
-        Ok((keys, items))
+        Ok((keys, items, page))
     })
     .await?;
     Ok(paged_response(&request, &state.base_url, page, keys.has_more, keys.total)
