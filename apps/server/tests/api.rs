@@ -1143,6 +1143,8 @@ async fn the_other_lists_export_as_csv_and_tsv_too() {
         assert!(users.lines().any(|line| line == "viewer@example.com"), "{users}");
         let costs = api.get(&api.viewer, "/incident_costs?format=tsv").await;
         assert_eq!(costs.status(), 200);
+        let empty = api.get(&api.viewer, "/groups?format=&fields=").await;
+        assert_eq!(empty.headers()["content-type"], "application/json", "an empty format is JSON");
         let (status, body) = error(api.get(&api.viewer, "/groups?format=xml").await).await;
         assert_eq!((status, body["errors"][0]["attr"].as_str()), (400, Some("format")));
     }

@@ -55,8 +55,9 @@ pub fn requested(request: &HttpRequest, suffix: Option<&str>) -> Result<Option<T
     if let Some(suffix) = suffix {
         return from_name(suffix);
     }
-    if let Some((_, format)) =
-        url::form_urlencoded::parse(request.query_string().as_bytes()).find(|(key, _)| key == "format")
+    // An empty `format=` is no format, like every empty parameter.
+    if let Some((_, format)) = url::form_urlencoded::parse(request.query_string().as_bytes())
+        .find(|(key, value)| key == "format" && !value.is_empty())
     {
         return from_name(&format);
     }

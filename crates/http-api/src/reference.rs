@@ -100,7 +100,7 @@ fn read_cost_types<B: ApiBackend>(
 #[utoipa::path(get, path = "/environments", tag = "reference",
     params(crate::params::ExportParams),
     responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
-        (Vec<Environment> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
+        (Vec<Environment> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn environments<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -123,7 +123,7 @@ pub async fn environment<B: ApiBackend>(
 #[utoipa::path(get, path = "/priorities", tag = "reference",
     params(crate::params::ExportParams),
     responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
-        (Vec<Priority> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
+        (Vec<Priority> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn priorities<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -146,7 +146,7 @@ pub async fn priority<B: ApiBackend>(
 #[utoipa::path(get, path = "/severities", tag = "reference",
     params(crate::params::ExportParams),
     responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
-        (Vec<Priority> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
+        (Vec<Priority> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn severities<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -169,7 +169,7 @@ pub async fn severity<B: ApiBackend>(
 #[utoipa::path(get, path = "/incident-categories", tag = "reference",
     params(crate::params::ExportParams),
     responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
-        (Vec<Category> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
+        (Vec<Category> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn categories<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -192,7 +192,7 @@ pub async fn category<B: ApiBackend>(
 #[utoipa::path(get, path = "/components", tag = "reference",
     params(crate::params::ExportParams),
     responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
-        (Vec<Category> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
+        (Vec<Category> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn components<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -215,7 +215,7 @@ pub async fn component<B: ApiBackend>(
 #[utoipa::path(get, path = "/groups", tag = "reference",
     params(crate::params::ExportParams),
     responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
-        (Vec<Group> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
+        (Vec<Group> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn groups<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -238,7 +238,7 @@ pub async fn group<B: ApiBackend>(
 #[utoipa::path(get, path = "/incident_cost_types", tag = "reference",
     params(crate::params::ExportParams),
     responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
-        (Vec<CostType> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), Unauthorized, Forbidden, Throttled))]
+        (Vec<CostType> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn cost_types<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
