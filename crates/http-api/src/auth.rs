@@ -47,10 +47,13 @@ fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
 }
 
 /// A request's credentials, read and rate-limited on the async side; checked against the database
-/// with [`Credentials::check`] on the blocking pool.
+/// with [`Credentials::check`] on the blocking pool. Every handler authenticates through this type,
+/// so the dashboard's session cookie becomes one more variant here (read from the cookie, checked
+/// against the session store) without touching a handler.
 #[derive(Debug)]
-pub struct Credentials {
-    digest: String,
+pub enum Credentials {
+    /// `Authorization: Bearer <token>`, by the token's SHA-256 digest.
+    ApiToken { digest: String },
 }
 
 impl Credentials {
@@ -66,7 +69,7 @@ impl Credentials {
         if let Err(wait) = state.rate_limiter.check(&digest, std::time::Instant::now()) {
             return Err(ApiError::throttled(wait));
         }
-        Ok(Self { digest })
+        Ok(Self::ApiToken { digest })
     }
 
     /// The principal, if the token is valid and holds `permission` (blocking: call it on the blocking
@@ -75,7 +78,8 @@ impl Credentials {
     /// # Errors
     /// 401 for an unknown, revoked or expired token or an inactive user, 403 without the permission.
     pub fn check<B: ApiBackend>(&self, backend: &B, permission: Permission) -> Result<Principal, ApiError> {
-        let principal = match backend.authenticate_token(&self.digest, incidents_core::lifecycle::now())? {
+        let Self::ApiToken { digest } = self;
+        let principal = match backend.authenticate_token(digest, incidents_core::lifecycle::now())? {
             Ok(principal) => principal,
             Err(TokenRejection::Invalid) => return Err(ApiError::unauthenticated("Invalid token.")),
             Err(TokenRejection::UserInactive) => {
