@@ -11,6 +11,8 @@
 
 mod registry;
 mod retry;
+mod runner;
 
 pub use registry::{Enqueue, Handler, Job, JobError, OutboxEvent, Registry, RegistryError};
 pub use retry::{AfterFailure, RetryPolicy};
+pub use runner::{ClaimedJob, JobStore, PassReport, Runner};

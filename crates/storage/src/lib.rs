@@ -13,6 +13,7 @@ mod database_url;
 mod error;
 mod incident_queries;
 mod incidents;
+mod job_store;
 mod migrations;
 mod reference_data;
 pub mod schema;

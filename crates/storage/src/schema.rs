@@ -315,6 +315,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        name -> Text,
+        queue -> Text,
+        payload -> Text,
+        idempotency_key -> Text,
+        event_id -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        run_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     outbox_events (id) {
         id -> BigInt,
         event_id -> Text,

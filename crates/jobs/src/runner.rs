@@ -1,0 +1,145 @@
+//! Running jobs from the job table: turn new outbox events into jobs, claim the due ones, run them,
+//! and record the outcome (done, retry later, or dead). The same loop serves the embedded mode (in the
+//! server) and, later, the worker.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use incidents_core::RepositoryError;
+
+use crate::{AfterFailure, Enqueue, JobError, OutboxEvent, Registry, RegistryError, RetryPolicy};
+
+/// A job claimed for one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub name: String,
+    pub payload: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+}
+
+/// The job table. Implemented by storage.
+pub trait JobStore {
+    /// Turns up to `limit` unpublished outbox events into jobs with `jobs_for` and marks them
+    /// published, in one transaction (a job already enqueued under the same idempotency key is not
+    /// enqueued again). Returns how many events it took.
+    ///
+    /// # Errors
+    /// A storage failure, or `jobs_for`'s error (nothing is then marked published).
+    fn enqueue_outbox(
+        &self,
+        limit: u32,
+        now: NaiveDateTime,
+        jobs_for: &dyn Fn(&OutboxEvent) -> Result<Vec<Enqueue>, RegistryError>,
+    ) -> Result<usize, RepositoryError>;
+
+    /// Claims up to `limit` due jobs for `lease`: pending ones whose time has come, and running ones
+    /// whose lease ran out (their runner died). Each claim counts an attempt.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn claim(
+        &self,
+        limit: u32,
+        now: NaiveDateTime,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>, RepositoryError>;
+
+    /// The attempt succeeded.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn complete(&self, id: i64, now: NaiveDateTime) -> Result<(), RepositoryError>;
+
+    /// The attempt failed: run again at `run_at`, keeping `error`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn retry_at(
+        &self,
+        id: i64,
+        run_at: NaiveDateTime,
+        error: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError>;
+
+    /// The job is dead: no more attempts; `error` is kept for the operator.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn bury(&self, id: i64, error: &str, now: NaiveDateTime) -> Result<(), RepositoryError>;
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub events: usize,
+    pub succeeded: usize,
+    pub retried: usize,
+    pub dead: usize,
+}
+
+impl PassReport {
+    /// Whether the pass found anything to do.
+    #[must_use]
+    pub fn busy(&self) -> bool {
+        self.events + self.succeeded + self.retried + self.dead > 0
+    }
+}
+
+/// Drains the outbox and runs due jobs.
+#[derive(Debug)]
+pub struct Runner<'a, S> {
+    pub store: &'a S,
+    pub registry: &'a Registry,
+    pub policy: RetryPolicy,
+    /// How long a claimed job is protected from other runners.
+    pub lease: Duration,
+    /// Events and jobs taken per pass.
+    pub batch: u32,
+}
+
+impl<S: JobStore> Runner<'_, S> {
+    /// One pass: enqueue new outbox events, then claim and run the due jobs, one at a time.
+    ///
+    /// # Errors
+    /// A storage failure (jobs already run keep their recorded outcome).
+    pub fn pass(&self, now: impl Fn() -> NaiveDateTime) -> Result<PassReport, RepositoryError> {
+        let mut report = PassReport {
+            events: self.store.enqueue_outbox(self.batch, now(), &|event| self.registry.jobs_for(event))?,
+            ..PassReport::default()
+        };
+        for job in self.store.claim(self.batch, now(), self.lease)? {
+            match self.registry.run(&job.name, &job.payload, job.attempt) {
+                Ok(()) => {
+                    self.store.complete(job.id, now())?;
+                    report.succeeded += 1;
+                }
+                Err(JobError::Retryable(error)) => {
+                    match self.policy.after_failure(job.attempt, rand::random()) {
+                        AfterFailure::RetryIn(delay) => {
+                            let at = now();
+                            let run_at =
+                                at + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                            tracing::warn!(job = job.id, name = %job.name, attempt = job.attempt, %error, "job failed; will retry");
+                            self.store.retry_at(job.id, run_at, &error, at)?;
+                            report.retried += 1;
+                        }
+                        AfterFailure::Dead => {
+                            tracing::error!(job = job.id, name = %job.name, attempt = job.attempt, %error, "job failed its last attempt");
+                            self.store.bury(job.id, &error, now())?;
+                            report.dead += 1;
+                        }
+                    }
+                }
+                Err(JobError::Permanent(error)) => {
+                    tracing::error!(job = job.id, name = %job.name, %error, "job cannot succeed");
+                    self.store.bury(job.id, &error, now())?;
+                    report.dead += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+}

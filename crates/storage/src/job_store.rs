@@ -1,0 +1,200 @@
+//! The job table (`jobs::JobStore`): outbox events become jobs; runners claim due jobs with a lease.
+//! On PostgreSQL, rows are taken with `FOR UPDATE SKIP LOCKED`, so several runners never take the
+//! same outbox event or job; on SQLite the `BEGIN IMMEDIATE` transaction serialises them.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::dsl::exists;
+use diesel::prelude::*;
+use incidents_core::RepositoryError;
+use jobs::{ClaimedJob, Enqueue, JobStore, OutboxEvent, RegistryError};
+
+use crate::connection::{Database, DbConnection, write_transaction};
+use crate::error::repository_error;
+use crate::schema::{jobs as job_table, outbox_events};
+
+/// Errors inside a job transaction: storage, or the registry refusing an event.
+enum TxError {
+    Storage(diesel::result::Error),
+    Registry(RegistryError),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Storage(error)
+    }
+}
+
+impl From<TxError> for RepositoryError {
+    fn from(error: TxError) -> Self {
+        match error {
+            TxError::Storage(error) => repository_error(error),
+            TxError::Registry(error) => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+type OutboxRow = (i64, String, String, Option<i64>, String, NaiveDateTime);
+
+fn lease_end(now: NaiveDateTime, lease: Duration) -> NaiveDateTime {
+    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+}
+
+impl JobStore for Database {
+    fn enqueue_outbox(
+        &self,
+        limit: u32,
+        now: NaiveDateTime,
+        jobs_for: &dyn Fn(&OutboxEvent) -> Result<Vec<Enqueue>, RegistryError>,
+    ) -> Result<usize, RepositoryError> {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| -> Result<usize, TxError> {
+            let pending = outbox_events::table
+                .filter(outbox_events::published_at.is_null())
+                .order(outbox_events::id)
+                .limit(i64::from(limit))
+                .select((
+                    outbox_events::id,
+                    outbox_events::event_id,
+                    outbox_events::event_type,
+                    outbox_events::incident_id,
+                    outbox_events::payload,
+                    outbox_events::occurred_at,
+                ));
+            let rows: Vec<OutboxRow> = match conn {
+                DbConnection::Postgres(pg) => pending.for_update().skip_locked().load(pg)?,
+                DbConnection::Sqlite(sqlite) => pending.load(sqlite)?,
+            };
+            for (id, event_id, event_type, incident_id, payload, occurred_at) in &rows {
+                let event = OutboxEvent {
+                    event_id: event_id.clone(),
+                    event_type: event_type.clone(),
+                    incident_id: *incident_id,
+                    payload: serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
+                    occurred_at: *occurred_at,
+                };
+                for job in jobs_for(&event).map_err(TxError::Registry)? {
+                    let known = diesel::select(exists(
+                        job_table::table.filter(job_table::idempotency_key.eq(&job.idempotency_key)),
+                    ))
+                    .get_result::<bool>(conn)?;
+                    if known {
+                        continue;
+                    }
+                    diesel::insert_into(job_table::table)
+                        .values((
+                            job_table::name.eq(job.name),
+                            job_table::queue.eq(job.queue),
+                            job_table::payload.eq(&job.payload),
+                            job_table::idempotency_key.eq(&job.idempotency_key),
+                            job_table::event_id.eq(Some(event_id)),
+                            job_table::run_at.eq(now),
+                            job_table::created_at.eq(now),
+                            job_table::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                }
+                diesel::update(outbox_events::table.find(id))
+                    .set(outbox_events::published_at.eq(now))
+                    .execute(conn)?;
+            }
+            Ok(rows.len())
+        })
+        .map_err(RepositoryError::from)
+    }
+
+    fn claim(
+        &self,
+        limit: u32,
+        now: NaiveDateTime,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>, RepositoryError> {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| -> Result<Vec<ClaimedJob>, diesel::result::Error> {
+            let due = job_table::table
+                .filter(
+                    job_table::state
+                        .eq("pending")
+                        .and(job_table::run_at.le(now))
+                        .or(job_table::state.eq("running").and(job_table::locked_until.lt(now))),
+                )
+                .order((job_table::run_at, job_table::id))
+                .limit(i64::from(limit))
+                .select((job_table::id, job_table::name, job_table::payload, job_table::attempts));
+            let rows: Vec<(i64, String, String, i32)> = match conn {
+                DbConnection::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
+                DbConnection::Sqlite(sqlite) => due.load(sqlite)?,
+            };
+            let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
+            diesel::update(job_table::table.filter(job_table::id.eq_any(&ids)))
+                .set((
+                    job_table::state.eq("running"),
+                    job_table::attempts.eq(job_table::attempts + 1),
+                    job_table::locked_until.eq(Some(lease_end(now, lease))),
+                    job_table::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, name, payload, attempts)| ClaimedJob {
+                    id,
+                    name,
+                    payload,
+                    attempt: u32::try_from(attempts).unwrap_or(0) + 1,
+                })
+                .collect())
+        })
+        .map_err(repository_error)
+    }
+
+    fn complete(&self, id: i64, now: NaiveDateTime) -> Result<(), RepositoryError> {
+        self.finish(id, "done", None, None, now)
+    }
+
+    fn retry_at(
+        &self,
+        id: i64,
+        run_at: NaiveDateTime,
+        error: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError> {
+        self.finish(id, "pending", Some(run_at), Some(error), now)
+    }
+
+    fn bury(&self, id: i64, error: &str, now: NaiveDateTime) -> Result<(), RepositoryError> {
+        self.finish(id, "dead", None, Some(error), now)
+    }
+}
+
+impl Database {
+    fn finish(
+        &self,
+        id: i64,
+        state: &str,
+        run_at: Option<NaiveDateTime>,
+        error: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError> {
+        let mut conn = self.connection()?;
+        let target = job_table::table.find(id);
+        let changes = (
+            job_table::state.eq(state),
+            job_table::locked_until.eq(None::<NaiveDateTime>),
+            job_table::updated_at.eq(now),
+        );
+        // Errors are cut to 2,000 characters: a receiver's whole error page is not worth keeping.
+        let error: Option<String> = error.map(|e| e.chars().take(2000).collect());
+        match (run_at, error) {
+            (Some(run_at), error) => diesel::update(target)
+                .set((changes, job_table::run_at.eq(run_at), job_table::last_error.eq(error)))
+                .execute(&mut *conn),
+            (None, Some(error)) => diesel::update(target)
+                .set((changes, job_table::last_error.eq(Some(error))))
+                .execute(&mut *conn),
+            (None, None) => diesel::update(target).set(changes).execute(&mut *conn),
+        }
+        .map(drop)
+        .map_err(repository_error)
+    }
+}

@@ -1,0 +1,211 @@
+//! The job table and the runner on real databases: outbox events become jobs once, jobs run once,
+//! failures are retried with backoff and end dead with their last error, and a job whose runner died
+//! is taken again after its lease. SQLite and PostgreSQL.
+#![expect(clippy::expect_used, reason = "test helpers fail the test loudly")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use incidents_core::incident::{DeclareIncident, PriorityChoice};
+use incidents_core::{
+    Actor, Email, EntryPoint, IncidentLifecycle, NewUser, NoPostMortemBackend, UserRepository,
+};
+use jobs::{Job, JobError, JobStore, OutboxEvent, Registry, RetryPolicy, Runner};
+use serde::{Deserialize, Serialize};
+use storage::Database;
+use storage::schema::{environments, incident_categories, jobs as job_table, outbox_events, priorities};
+use storage::testing::TestDatabase;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Notify {
+    event_id: String,
+    incident_id: Option<i64>,
+}
+
+impl Job for Notify {
+    const NAME: &'static str = "test.notify";
+    const QUEUE: &'static str = "test";
+    fn idempotency_key(&self) -> String {
+        format!("notify:{}", self.event_id)
+    }
+}
+
+fn declare(database: &Database, n: usize) {
+    let user = database
+        .create_user(&NewUser {
+            email: Email::parse(&format!("jobs{n}@example.com")).expect("email"),
+            name: String::new(),
+            is_admin: false,
+            password_hash: None,
+        })
+        .expect("user");
+    let mut conn = database.connection().expect("connection");
+    let priority: String = priorities::table
+        .filter(priorities::name.eq("P3"))
+        .select(priorities::id)
+        .first(&mut conn)
+        .expect("p");
+    let environment: String = environments::table.select(environments::id).first(&mut conn).expect("e");
+    let category: String =
+        incident_categories::table.select(incident_categories::id).first(&mut conn).expect("c");
+    drop(conn);
+    IncidentLifecycle::new(database.clone(), NoPostMortemBackend)
+        .declare(
+            Actor { user: user.id, entry_point: EntryPoint::Api },
+            &DeclareIncident {
+                title: format!("Jobs {n}"),
+                description: "Declared by the jobs test.".into(),
+                priority: PriorityChoice::Given(priority),
+                category_id: category,
+                environment_id: environment,
+                private: None,
+                dedup_key: None,
+                ignored: false,
+                custom_fields: serde_json::Map::new(),
+                created_by: None,
+            },
+        )
+        .expect("declare");
+}
+
+/// A registry whose handler records what it ran and fails while `failures` is above zero.
+fn make_registry(ran: Arc<Mutex<Vec<(Notify, u32)>>>, failures: Arc<Mutex<u32>>, permanent: bool) -> Registry {
+    let mut registry = Registry::new();
+    registry
+        .register(move |job: Notify, attempt| {
+            let mut left = failures.lock().expect("lock");
+            if *left > 0 {
+                *left -= 1;
+                return Err(if permanent {
+                    JobError::Permanent("receiver refuses".into())
+                } else {
+                    JobError::Retryable(format!("receiver down (attempt {attempt})"))
+                });
+            }
+            ran.lock().expect("lock").push((job, attempt));
+            Ok(())
+        })
+        .expect("register");
+    registry.on_event(|event: &OutboxEvent| {
+        vec![Notify { event_id: event.event_id.clone(), incident_id: event.incident_id }]
+    });
+    registry
+}
+
+fn make_runner<'a>(database: &'a Database, registry: &'a Registry, max_attempts: u32) -> Runner<'a, Database> {
+    Runner {
+        store: database,
+        registry,
+        policy: RetryPolicy {
+            base: Duration::from_secs(10),
+            max_delay: Duration::from_secs(60),
+            max_attempts,
+        },
+        lease: Duration::from_secs(30),
+        batch: 100,
+    }
+}
+
+fn at(seconds: i64) -> NaiveDateTime {
+    incidents_core::lifecycle::now() + chrono::Duration::seconds(seconds)
+}
+
+fn states(database: &Database) -> Vec<(String, i32, Option<String>)> {
+    job_table::table
+        .order(job_table::id)
+        .select((job_table::state, job_table::attempts, job_table::last_error))
+        .load(&mut database.connection().expect("connection"))
+        .expect("jobs")
+}
+
+#[test]
+fn every_outbox_event_becomes_one_job_that_runs_once() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        for n in 0..3 {
+            declare(&test.database, n);
+        }
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let registry = make_registry(Arc::clone(&ran), Arc::default(), false);
+        let runner = make_runner(&test.database, &registry, 5);
+        let report = runner.pass(|| at(0)).expect("pass");
+        assert_eq!((report.events, report.succeeded), (3, 3), "{:?}", test.backend());
+        let again = runner.pass(|| at(1)).expect("pass");
+        assert!(!again.busy(), "nothing is enqueued or run twice: {again:?}");
+        let ran = ran.lock().expect("lock").clone();
+        assert_eq!(ran.len(), 3);
+        assert!(ran.iter().all(|(job, attempt)| *attempt == 1 && job.incident_id.is_some()));
+        let event_ids: Vec<String> = outbox_events::table
+            .order(outbox_events::id)
+            .select(outbox_events::event_id)
+            .load(&mut test.database.connection().expect("c"))
+            .expect("events");
+        assert_eq!(ran.iter().map(|(job, _)| job.event_id.clone()).collect::<Vec<_>>(), event_ids);
+        assert!(states(&test.database).iter().all(|(state, attempts, _)| state == "done" && *attempts == 1));
+    }
+}
+
+#[test]
+fn failures_back_off_then_succeed_or_end_dead_with_the_last_error() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        declare(&test.database, 0);
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let failures = Arc::new(Mutex::new(2));
+        let registry = make_registry(Arc::clone(&ran), failures, false);
+        let runner = make_runner(&test.database, &registry, 5);
+        assert_eq!(runner.pass(|| at(0)).expect("pass").retried, 1);
+        assert!(!runner.pass(|| at(1)).expect("pass").busy(), "not due before its backoff");
+        assert_eq!(runner.pass(|| at(11)).expect("pass").retried, 1, "due after at most 10 s");
+        assert_eq!(runner.pass(|| at(40)).expect("pass").succeeded, 1, "the third attempt succeeds");
+        assert_eq!(ran.lock().expect("lock").first().map(|(_, attempt)| *attempt), Some(3));
+        assert_eq!(states(&test.database)[0].0, "done");
+
+        // A job failing every attempt ends dead, keeping its last error.
+        declare(&test.database, 1);
+        let always = registry_failing_forever();
+        let runner = make_runner(&test.database, &always, 3);
+        for second in [100, 200, 300, 400] {
+            runner.pass(|| at(second)).expect("pass");
+        }
+        let (state, attempts, error) = states(&test.database)[1].clone();
+        assert_eq!((state.as_str(), attempts), ("dead", 3), "{:?}", test.backend());
+        assert_eq!(error.as_deref(), Some("receiver down (attempt 3)"));
+
+        // A permanent failure is dead at once.
+        declare(&test.database, 2);
+        let refusing = make_registry(Arc::default(), Arc::new(Mutex::new(1)), true);
+        let report = runner_with(&test.database, &refusing).pass(|| at(500)).expect("pass");
+        assert_eq!(report.dead, 1);
+        assert_eq!(states(&test.database)[2].2.as_deref(), Some("receiver refuses"));
+    }
+}
+
+fn registry_failing_forever() -> Registry {
+    make_registry(Arc::default(), Arc::new(Mutex::new(u32::MAX)), false)
+}
+
+fn runner_with<'a>(database: &'a Database, registry: &'a Registry) -> Runner<'a, Database> {
+    make_runner(database, registry, 5)
+}
+
+#[test]
+fn a_job_whose_runner_died_is_taken_again_after_its_lease() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        declare(&test.database, 0);
+        let registry = make_registry(Arc::default(), Arc::default(), false);
+        test.database.enqueue_outbox(10, at(0), &|event| registry.jobs_for(event)).expect("enqueue");
+        // A runner claims the job and dies without recording anything.
+        let claimed = test.database.claim(10, at(0), Duration::from_secs(30)).expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert!(
+            test.database.claim(10, at(10), Duration::from_secs(30)).expect("claim").is_empty(),
+            "leased"
+        );
+        let again = test.database.claim(10, at(31), Duration::from_secs(30)).expect("claim");
+        assert_eq!(again.iter().map(|job| job.attempt).collect::<Vec<_>>(), [2], "{:?}", test.backend());
+    }
+}
