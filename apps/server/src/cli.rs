@@ -50,6 +50,11 @@ pub enum Command {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
+    /// Background jobs: `jobs list [--state dead]`, `jobs retry ID`.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Print the OpenAPI document of the REST API (JSON, or YAML with `--yaml`). Needs no
     /// configuration and no database.
     Openapi {
@@ -66,4 +71,17 @@ pub enum Command {
         #[arg(long)]
         all_view: bool,
     },
+}
+
+/// What to do with jobs.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first (at most 100): id, state, attempts, name, last error.
+    List {
+        /// pending, running, done or dead.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Give a dead job a new series of attempts, starting now.
+    Retry { id: i64 },
 }

@@ -9,7 +9,7 @@ use incidents_core::{
     Email, NewUser, ReferenceData, ReferenceDataRepository, RepositoryError, UserRepository,
 };
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, JobsCommand};
 use crate::config::Config;
 use crate::{
     Application, EXIT_CONFIG, SeedEmpty, backend_name, exit_failure, open_database, prepare_database,
@@ -55,6 +55,7 @@ pub fn run(cli: Cli) -> ExitCode {
             create_token(&config, &email, &name, expires_in_days)
         }
         Command::Grant { email, permissions, all_view } => grant(&config, &email, &permissions, all_view),
+        Command::Jobs { command } => jobs(&config, command),
         Command::Openapi { .. } => Ok(()),
     };
     match result {
@@ -195,6 +196,41 @@ fn grant(config: &Config, email: &str, permissions: &[String], all_view: bool) -
     database.grant_permissions(user.id, &wanted)?;
     let names: Vec<String> = wanted.iter().map(ToString::to_string).collect();
     println!("granted {} to {}", names.join(", "), user.email);
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "command output")]
+fn jobs(config: &Config, command: JobsCommand) -> anyhow::Result<()> {
+    use jobs::JobAdmin;
+    let database = prepare_database(config, SeedEmpty::Yes)?;
+    match command {
+        JobsCommand::List { state } => {
+            if let Some(state) = state.as_deref().filter(|s| !jobs::JOB_STATES.contains(s)) {
+                bail!("unknown state {state:?}: use one of {}", jobs::JOB_STATES.join(", "));
+            }
+            let page = database.jobs(state.as_deref(), incidents_core::query::PageRequest::new(100, 0))?;
+            for job in &page.items {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    job.id,
+                    job.state,
+                    job.attempts,
+                    job.name,
+                    job.last_error.as_deref().unwrap_or("").replace(['\n', '\t'], " ")
+                );
+            }
+            if page.has_more {
+                println!("(more: use the API's paging, GET /api/v2/firefighter/jobs)");
+            }
+        }
+        JobsCommand::Retry { id } => {
+            let Some(job) = database.job(id)? else { bail!("no job {id}") };
+            if !database.retry_dead(id, incidents_core::lifecycle::now())? {
+                bail!("job {id} is {}, not dead: only dead jobs can be retried", job.state);
+            }
+            println!("job {id} is pending again");
+        }
+    }
     Ok(())
 }
 

@@ -1195,3 +1195,61 @@ async fn a_change_shows_at_once_in_retrieve_and_list() {
         assert_eq!(body[0]["title"], "After", "the list does not serve the old rendering");
     }
 }
+
+#[tokio::test]
+async fn admins_list_failed_jobs_and_retry_them() {
+    use jobs::{Enqueue, JobStore};
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        // One job that failed its last attempt.
+        let now = incidents_core::lifecycle::now();
+        let _ = api.create(&api.admin, &api.incident("Starts a job", "P3", "PRD")).await;
+        let database = &api.test.database;
+        database
+            .enqueue_outbox(10, now, &|event| {
+                Ok(vec![Enqueue {
+                    name: "test.notify",
+                    queue: "test",
+                    payload: "{}".into(),
+                    idempotency_key: format!("notify:{}", event.event_id),
+                }])
+            })
+            .expect("enqueue");
+        let claimed = database.claim(10, now, std::time::Duration::from_secs(30)).expect("claim");
+        database.bury(claimed[0].id, "receiver answered 503", now).expect("bury");
+
+        let (status, _) = error(api.get(&api.viewer, "/jobs").await).await;
+        assert_eq!(status, 403, "jobs are for admins");
+        let (status, body) = error(api.get(&api.admin, "/jobs?state=broken").await).await;
+        assert_eq!((status, body["errors"][0]["attr"].as_str()), (400, Some("state")));
+
+        let dead: Value = api.get(&api.admin, "/jobs?state=dead").await.json().await.expect("json");
+        assert_eq!(dead.as_array().map(Vec::len), Some(1));
+        assert_eq!(dead[0]["last_error"], "receiver answered 503");
+        assert_eq!((dead[0]["state"].as_str(), dead[0]["attempts"].as_u64()), (Some("dead"), Some(1)));
+        let id = dead[0]["id"].as_i64().expect("id");
+        assert_eq!(
+            api.get(&api.admin, "/jobs?state=pending").await.json::<Value>().await.expect("json"),
+            json!([])
+        );
+
+        let retry = format!("{}/jobs/{id}/retry", api.base);
+        let response = api.client.post(&retry).bearer_auth(&api.admin).send().await.expect("r");
+        assert_eq!(response.status(), 200);
+        let job: Value = response.json().await.expect("json");
+        assert_eq!((job["state"].as_str(), job["attempts"].as_u64()), (Some("pending"), Some(0)));
+        let (status, body) =
+            error(api.client.post(&retry).bearer_auth(&api.admin).send().await.expect("r")).await;
+        assert_eq!((status, body["errors"][0]["code"].as_str()), (409, Some("JOB_NOT_DEAD")));
+        assert_eq!(api.get(&api.admin, &format!("/jobs/{id}")).await.status(), 200);
+        assert_eq!(api.get(&api.admin, "/jobs/999999").await.status(), 404);
+        assert_eq!(
+            database
+                .claim(10, incidents_core::lifecycle::now(), std::time::Duration::from_secs(30))
+                .expect("claim")
+                .len(),
+            1,
+            "runs again"
+        );
+    }
+}

@@ -360,3 +360,18 @@ fn create_token_prints_only_the_token_and_grant_checks_codenames() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown permission"));
 }
+
+#[test]
+fn jobs_list_and_retry_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = [("DATABASE_URL", "sqlite://./ff.db")];
+    let listed = run(dir.path(), &vars, &["jobs", "list", "--state", "dead"]);
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(lines(&listed.stdout).is_empty(), "no job yet: {listed:?}");
+    let unknown = run(dir.path(), &vars, &["jobs", "list", "--state", "broken"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown state \"broken\""), "{unknown:?}");
+    let missing = run(dir.path(), &vars, &["jobs", "retry", "5"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no job 5"), "{missing:?}");
+}

@@ -103,3 +103,22 @@ pub async fn authorize<B: ApiBackend>(
     let backend = state.backend.clone();
     crate::blocking(move || credentials.check(&backend, permission)).await
 }
+
+/// Authenticates the request and requires an admin.
+///
+/// # Errors
+/// 401 for missing or bad credentials, 403 for anyone but an admin, 429 over the rate limit.
+pub async fn authorize_admin<B: ApiBackend>(
+    request: &HttpRequest,
+    state: &web::Data<ApiState<B>>,
+) -> Result<Principal, ApiError> {
+    use incidents_core::access::{Action, Resource};
+    // Viewing users is the weakest permission; only the admin flag matters here.
+    let principal = authorize(request, state, Permission::new(Action::View, Resource::User)).await;
+    match principal {
+        Ok(principal) if principal.user.is_superuser => Ok(principal),
+        Ok(_) => Err(ApiError::forbidden()),
+        Err(error) if error.status == actix_web::http::StatusCode::FORBIDDEN => Err(ApiError::forbidden()),
+        Err(error) => Err(error),
+    }
+}

@@ -91,6 +91,11 @@ impl ApiError {
         Self::one(StatusCode::BAD_REQUEST, code, detail, Some(attr))
     }
 
+    /// 409 with a stable code.
+    pub fn conflict(code: &str, detail: &str) -> Self {
+        Self::one(StatusCode::CONFLICT, code, detail, None)
+    }
+
     /// 415 for a body in a media type the API does not read.
     pub fn unsupported_media_type(media: &str) -> Self {
         Self::one(

@@ -12,6 +12,7 @@ mod errors;
 mod export;
 mod incident_writes;
 mod incidents;
+mod job_api;
 mod json;
 pub mod openapi;
 mod params;
@@ -31,12 +32,28 @@ pub use rate_limit::RateLimiter;
 
 /// Everything the API needs from storage.
 pub trait ApiBackend:
-    IncidentStore + IncidentQueries + AccessRepository + UserRepository + Clone + Send + Sync + 'static
+    IncidentStore
+    + IncidentQueries
+    + AccessRepository
+    + UserRepository
+    + jobs::JobAdmin
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<T> ApiBackend for T where
-    T: IncidentStore + IncidentQueries + AccessRepository + UserRepository + Clone + Send + Sync + 'static
+    T: IncidentStore
+        + IncidentQueries
+        + AccessRepository
+        + UserRepository
+        + jobs::JobAdmin
+        + Clone
+        + Send
+        + Sync
+        + 'static
 {
 }
 
@@ -131,6 +148,9 @@ pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
                 .route(web::post().to(tokens::create::<B>)),
         )
         .service(web::resource("/api-tokens/{id}").route(web::delete().to(tokens::revoke::<B>)))
+        .service(web::resource("/jobs").route(web::get().to(job_api::list::<B>)))
+        .service(web::resource("/jobs/{id}").route(web::get().to(job_api::retrieve::<B>)))
+        .service(web::resource("/jobs/{id}/retry").route(web::post().to(job_api::retry::<B>)))
         .service(web::resource("/schema").route(web::get().to(openapi::schema)))
         .service(web::resource("/schema/swagger-ui").route(web::get().to(openapi::swagger_ui)))
         .service(web::resource("/schema/swagger-ui/{file:.*}").route(web::get().to(openapi::swagger_ui)));

@@ -148,6 +148,9 @@ impl Modify for BearerAuth {
         crate::tokens::list,
         crate::tokens::create,
         crate::tokens::revoke,
+        crate::job_api::list,
+        crate::job_api::retrieve,
+        crate::job_api::retry,
     ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&BearerAuth),
@@ -158,6 +161,7 @@ impl Modify for BearerAuth {
         (name = "vocabularies", description = "Role, key event, metric and impact types"),
         (name = "users", description = "People"),
         (name = "tokens", description = "API tokens (admins)"),
+        (name = "jobs", description = "Background jobs: failures and retries (admins)"),
     ),
 )]
 #[derive(Debug)]

@@ -2,13 +2,13 @@
 //! that creates it; only its SHA-256 digest is stored, and a revoked token stops working at once.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use incidents_core::access::{Action, ApiTokenRecord, Permission, Principal, Resource};
+use incidents_core::access::ApiTokenRecord;
 use incidents_core::query::PageRequest;
 use incidents_core::{Email, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{authorize, hash_token, new_token};
+use crate::auth::{hash_token, new_token};
 use crate::blocking;
 use crate::body::decode;
 use crate::errors::ApiError;
@@ -72,21 +72,6 @@ pub struct CreateApiToken {
     pub expires_in_days: Option<u32>,
 }
 
-async fn admin<B: ApiBackend>(
-    request: &HttpRequest,
-    state: &web::Data<ApiState<B>>,
-) -> Result<Principal, ApiError> {
-    // Any authenticated user passes `authorize` for viewing users; only admins manage tokens.
-    let principal = authorize(request, state, Permission::new(Action::View, Resource::User)).await;
-    match principal {
-        Ok(principal) if principal.user.is_superuser => Ok(principal),
-        Ok(_) | Err(ApiError { status: actix_web::http::StatusCode::FORBIDDEN, .. }) => {
-            Err(ApiError::forbidden())
-        }
-        Err(other) => Err(other),
-    }
-}
-
 /// List API tokens (admins), newest first.
 #[utoipa::path(
     get,
@@ -104,7 +89,7 @@ pub async fn list<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&request, &state).await?;
+    crate::auth::authorize_admin(&request, &state).await?;
     let (limit, offset, with_total) = crate::incidents::page_params(request.query_string())?;
     let page = PageRequest { limit, offset, with_total };
     let backend = state.backend.clone();
@@ -130,7 +115,7 @@ pub async fn create<B: ApiBackend>(
     state: web::Data<ApiState<B>>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = admin(&request, &state).await?;
+    let principal = crate::auth::authorize_admin(&request, &state).await?;
     let body: CreateApiToken = decode(&request, &body)?;
     let name = body.name.unwrap_or_default();
     if name.chars().count() > 128 {
@@ -196,7 +181,7 @@ pub async fn revoke<B: ApiBackend>(
     state: web::Data<ApiState<B>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&request, &state).await?;
+    crate::auth::authorize_admin(&request, &state).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
     let backend = state.backend.clone();
     blocking(move || Ok(backend.revoke_api_token(id, incidents_core::lifecycle::now())?)).await?;

@@ -15,4 +15,4 @@ mod runner;
 
 pub use registry::{Enqueue, Handler, Job, JobError, OutboxEvent, Registry, RegistryError};
 pub use retry::{AfterFailure, RetryPolicy};
-pub use runner::{ClaimedJob, JobStore, PassReport, Runner};
+pub use runner::{ClaimedJob, JOB_STATES, JobAdmin, JobRecord, JobStore, PassReport, Runner};

@@ -143,3 +143,49 @@ impl<S: JobStore> Runner<'_, S> {
         Ok(report)
     }
 }
+
+/// A job as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    pub id: i64,
+    pub name: String,
+    pub queue: String,
+    pub idempotency_key: String,
+    pub event_id: Option<String>,
+    /// `pending`, `running`, `done` or `dead`.
+    pub state: String,
+    pub attempts: u32,
+    pub run_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The job states.
+pub const JOB_STATES: [&str; 4] = ["pending", "running", "done", "dead"];
+
+/// What operators do with jobs. Implemented by storage.
+pub trait JobAdmin {
+    /// Jobs, newest first, in one state or all.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn jobs(
+        &self,
+        state: Option<&str>,
+        page: incidents_core::query::PageRequest,
+    ) -> Result<incidents_core::query::Page<JobRecord>, RepositoryError>;
+
+    /// One job.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn job(&self, id: i64) -> Result<Option<JobRecord>, RepositoryError>;
+
+    /// Gives a dead job a new series of attempts, now. Its last error stays until the next attempt.
+    /// `Ok(false)` when the job does not exist or is not dead.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn retry_dead(&self, id: i64, now: NaiveDateTime) -> Result<bool, RepositoryError>;
+}

@@ -8,7 +8,8 @@ use chrono::NaiveDateTime;
 use diesel::dsl::exists;
 use diesel::prelude::*;
 use incidents_core::RepositoryError;
-use jobs::{ClaimedJob, Enqueue, JobStore, OutboxEvent, RegistryError};
+use incidents_core::query::{Page, PageRequest};
+use jobs::{ClaimedJob, Enqueue, JobAdmin, JobRecord, JobStore, OutboxEvent, RegistryError};
 
 use crate::connection::{Database, DbConnection, write_transaction};
 use crate::error::repository_error;
@@ -196,5 +197,88 @@ impl Database {
         }
         .map(drop)
         .map_err(repository_error)
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = job_table)]
+struct JobRow {
+    id: i64,
+    name: String,
+    queue: String,
+    idempotency_key: String,
+    event_id: Option<String>,
+    state: String,
+    attempts: i32,
+    run_at: NaiveDateTime,
+    last_error: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl From<JobRow> for JobRecord {
+    fn from(row: JobRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            queue: row.queue,
+            idempotency_key: row.idempotency_key,
+            event_id: row.event_id,
+            state: row.state,
+            attempts: u32::try_from(row.attempts).unwrap_or_default(),
+            run_at: row.run_at,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl JobAdmin for Database {
+    fn jobs(&self, state: Option<&str>, page: PageRequest) -> Result<Page<JobRecord>, RepositoryError> {
+        use crate::catalog_queries::{count, limit_offset, paged};
+        let mut conn = self.connection()?;
+        let filtered = || {
+            let mut query = job_table::table.into_boxed();
+            if let Some(state) = state {
+                query = query.filter(job_table::state.eq(state.to_owned()));
+            }
+            query
+        };
+        let total = count(&mut conn, page, |c| filtered().count().get_result(c))?;
+        let (limit, offset) = limit_offset(page);
+        let rows: Vec<JobRow> = filtered()
+            .order(job_table::id.desc())
+            .limit(limit)
+            .offset(offset)
+            .select(JobRow::as_select())
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(paged(rows.into_iter().map(JobRecord::from).collect(), page, total))
+    }
+
+    fn job(&self, id: i64) -> Result<Option<JobRecord>, RepositoryError> {
+        let mut conn = self.connection()?;
+        job_table::table
+            .find(id)
+            .select(JobRow::as_select())
+            .first(&mut *conn)
+            .optional()
+            .map(|row| row.map(JobRecord::from))
+            .map_err(repository_error)
+    }
+
+    fn retry_dead(&self, id: i64, now: NaiveDateTime) -> Result<bool, RepositoryError> {
+        let mut conn = self.connection()?;
+        diesel::update(job_table::table.find(id).filter(job_table::state.eq("dead")))
+            .set((
+                job_table::state.eq("pending"),
+                job_table::attempts.eq(0),
+                job_table::run_at.eq(now),
+                job_table::updated_at.eq(now),
+            ))
+            .execute(&mut *conn)
+            .map(|changed| changed == 1)
+            .map_err(repository_error)
     }
 }

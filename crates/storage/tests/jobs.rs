@@ -71,7 +71,11 @@ fn declare(database: &Database, n: usize) {
 }
 
 /// A registry whose handler records what it ran and fails while `failures` is above zero.
-fn make_registry(ran: Arc<Mutex<Vec<(Notify, u32)>>>, failures: Arc<Mutex<u32>>, permanent: bool) -> Registry {
+fn make_registry(
+    ran: Arc<Mutex<Vec<(Notify, u32)>>>,
+    failures: Arc<Mutex<u32>>,
+    permanent: bool,
+) -> Registry {
     let mut registry = Registry::new();
     registry
         .register(move |job: Notify, attempt| {
@@ -94,7 +98,11 @@ fn make_registry(ran: Arc<Mutex<Vec<(Notify, u32)>>>, failures: Arc<Mutex<u32>>,
     registry
 }
 
-fn make_runner<'a>(database: &'a Database, registry: &'a Registry, max_attempts: u32) -> Runner<'a, Database> {
+fn make_runner<'a>(
+    database: &'a Database,
+    registry: &'a Registry,
+    max_attempts: u32,
+) -> Runner<'a, Database> {
     Runner {
         store: database,
         registry,
