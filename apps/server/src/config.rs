@@ -99,6 +99,8 @@ pub struct Config {
     pub api_rate_limit_per_minute: u32,
     /// Origins allowed to call the API from a browser (CORS); empty: CORS is off.
     pub cors_allowed_origins: Vec<String>,
+    /// Whether this server runs background jobs itself (the embedded mode).
+    pub embedded_jobs: bool,
     /// Non-fatal remarks found while loading (for example a weak secret key in dev).
     pub warnings: Vec<String>,
 }
@@ -254,6 +256,7 @@ impl Config {
                 })
                 .collect()
         });
+        let embedded_jobs = reader.parse("EMBEDDED_JOBS", true, parse_bool);
         let app_display_name = reader.get("APP_DISPLAY_NAME").unwrap_or("FireFighter").to_owned();
         let version = reader.get("VERSION").unwrap_or(env!("CARGO_PKG_VERSION")).to_owned();
 
@@ -279,6 +282,7 @@ impl Config {
             health_timeout,
             api_rate_limit_per_minute,
             cors_allowed_origins,
+            embedded_jobs,
             warnings: reader.warnings,
         })
     }

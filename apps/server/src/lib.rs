@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod embedded_jobs;
 pub mod http;
 pub mod telemetry;
 
@@ -71,6 +72,7 @@ pub fn open_database(config: &Config) -> anyhow::Result<Database> {
 pub struct Application {
     address: SocketAddr,
     server: actix_web::dev::Server,
+    jobs: Option<embedded_jobs::EmbeddedJobs>,
 }
 
 impl std::fmt::Debug for Application {
@@ -95,6 +97,11 @@ impl Application {
             config.time_zone,
             config.api_rate_limit_per_minute,
         );
+        let jobs = if config.embedded_jobs {
+            Some(embedded_jobs::EmbeddedJobs::start(database.clone(), embedded_jobs::registry())?)
+        } else {
+            None
+        };
         let state = AppState { database, health_timeout: config.health_timeout };
         let options = ServerOptions {
             shutdown_timeout: config.shutdown_timeout,
@@ -102,7 +109,7 @@ impl Application {
             cors_allowed_origins: config.cors_allowed_origins.clone(),
         };
         let server = http::build_server(state, api, listener, options)?;
-        Ok(Self { address, server })
+        Ok(Self { address, server, jobs })
     }
 
     /// The bound address.
@@ -134,7 +141,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let handle = self.server.handle();
         let mut server = std::pin::pin!(self.server);
-        tokio::select! {
+        let result = tokio::select! {
             result = &mut server => result,
             () = shutdown => {
                 tracing::info!("shutdown requested: finishing in-flight requests");
@@ -142,7 +149,15 @@ impl Application {
                 let (result, ()) = tokio::join!(server, handle.stop(true));
                 result
             }
+        };
+        // Let the job in flight finish (off the async threads).
+        if let Some(jobs) = self.jobs {
+            if let Err(error) = tokio::task::spawn_blocking(move || jobs.stop()).await {
+                tracing::error!(%error, "stopping the job runner failed");
+            }
+            tracing::info!("job runner stopped");
         }
+        result
     }
 }
 
