@@ -101,6 +101,8 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// Whether this server runs background jobs itself (the embedded mode).
     pub embedded_jobs: bool,
+    /// How long delivered outbox events and done jobs are kept.
+    pub outbox_retention: Duration,
     /// Non-fatal remarks found while loading (for example a weak secret key in dev).
     pub warnings: Vec<String>,
 }
@@ -257,6 +259,13 @@ impl Config {
                 .collect()
         });
         let embedded_jobs = reader.parse("EMBEDDED_JOBS", true, parse_bool);
+        let outbox_retention =
+            reader.parse("OUTBOX_RETENTION_DAYS", Duration::from_secs(7 * 86_400), |raw| {
+                match raw.parse::<u64>() {
+                    Ok(days) if (1..=3650).contains(&days) => Ok(Duration::from_secs(days * 86_400)),
+                    _ => Err(format!("'{raw}' is not a number of days from 1 to 3650")),
+                }
+            });
         let app_display_name = reader.get("APP_DISPLAY_NAME").unwrap_or("FireFighter").to_owned();
         let version = reader.get("VERSION").unwrap_or(env!("CARGO_PKG_VERSION")).to_owned();
 
@@ -283,6 +292,7 @@ impl Config {
             api_rate_limit_per_minute,
             cors_allowed_origins,
             embedded_jobs,
+            outbox_retention,
             warnings: reader.warnings,
         })
     }

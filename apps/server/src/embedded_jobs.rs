@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use jobs::{Registry, RetryPolicy, Runner};
+use chrono::NaiveDateTime;
+use jobs::{Enqueue, Job, JobError, JobStore, Registry, RetryPolicy, Runner, Scheduler};
+use serde::{Deserialize, Serialize};
 use storage::Database;
 
 /// How long the runner sleeps when a pass found nothing to do.
@@ -14,10 +16,49 @@ const IDLE: Duration = Duration::from_millis(200);
 /// How long it waits after a storage error before trying again.
 const AFTER_ERROR: Duration = Duration::from_secs(2);
 
+/// Deletes outbox events and done jobs older than the retention period (a periodic job).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Cleanup {
+    /// The tick (UTC) this run belongs to.
+    pub tick: NaiveDateTime,
+}
+
+impl Job for Cleanup {
+    const NAME: &'static str = "maintenance.cleanup";
+    const QUEUE: &'static str = "maintenance";
+    fn idempotency_key(&self) -> String {
+        format!("{}@{}", Self::NAME, self.tick)
+    }
+}
+
+/// When the cleanup runs: every hour at :17, in `TIME_ZONE`.
+pub const CLEANUP_SCHEDULE: &str = "0 17 * * * *";
+
 /// The jobs this build knows. Integrations register theirs here as they arrive (webhooks next).
-#[must_use]
-pub fn registry() -> Registry {
-    Registry::new()
+///
+/// # Errors
+/// Two handlers for one job (a bug).
+pub fn registry(database: &Database, retention: Duration) -> anyhow::Result<Registry> {
+    let mut registry = Registry::new();
+    let store = database.clone();
+    let retention = chrono::Duration::from_std(retention)?;
+    registry.register(move |job: Cleanup, _attempt| {
+        let (events, jobs) =
+            store.purge_before(job.tick - retention).map_err(|e| JobError::Retryable(e.to_string()))?;
+        tracing::info!(events, jobs, "cleaned up delivered outbox events and done jobs");
+        Ok(())
+    })?;
+    Ok(registry)
+}
+
+/// The periodic jobs, ticking from `now`.
+///
+/// # Errors
+/// A schedule that does not parse (a bug).
+pub fn scheduler(tz: chrono_tz::Tz, now: NaiveDateTime) -> anyhow::Result<Scheduler> {
+    let mut scheduler = Scheduler::new(tz, now);
+    scheduler.every("cleanup", CLEANUP_SCHEDULE, |tick| Enqueue::new(&Cleanup { tick }))?;
+    Ok(scheduler)
 }
 
 /// A running embedded runner.
@@ -32,7 +73,7 @@ impl EmbeddedJobs {
     ///
     /// # Errors
     /// The registry is inconsistent, or the thread cannot be started.
-    pub fn start(database: Database, registry: Registry) -> anyhow::Result<Self> {
+    pub fn start(database: Database, registry: Registry, mut scheduler: Scheduler) -> anyhow::Result<Self> {
         registry.validate()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
@@ -45,6 +86,13 @@ impl EmbeddedJobs {
                 batch: 100,
             };
             while !stopping.load(Ordering::Relaxed) {
+                let now = incidents_core::lifecycle::now();
+                for (job, run_at) in scheduler.due(now) {
+                    // Every server enqueues the same tick under the same key: one gets in.
+                    if let Err(error) = database.enqueue(&job, run_at, now) {
+                        tracing::warn!(%error, job = job.name, "cannot enqueue a periodic job");
+                    }
+                }
                 match runner.pass(incidents_core::lifecycle::now) {
                     Ok(report) if report.busy() => {
                         tracing::debug!(?report, "jobs pass");

@@ -98,7 +98,9 @@ impl Application {
             config.api_rate_limit_per_minute,
         );
         let jobs = if config.embedded_jobs {
-            Some(embedded_jobs::EmbeddedJobs::start(database.clone(), embedded_jobs::registry())?)
+            let registry = embedded_jobs::registry(&database, config.outbox_retention)?;
+            let scheduler = embedded_jobs::scheduler(config.time_zone, incidents_core::lifecycle::now())?;
+            Some(embedded_jobs::EmbeddedJobs::start(database.clone(), registry, scheduler)?)
         } else {
             None
         };

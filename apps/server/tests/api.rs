@@ -1279,3 +1279,40 @@ async fn the_server_drains_the_outbox_in_process() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_periodic_cleanup_deletes_delivered_events_after_the_retention() {
+    use firefighter_server::embedded_jobs::{self, Cleanup};
+    use storage::schema::outbox_events;
+    let api = Api::spawn(TestDatabase::sqlite()).await;
+    assert_eq!(api.create(&api.admin, &api.incident("Cleaned", "P3", "PRD")).await.status(), 201);
+    let count = |published: bool| -> i64 {
+        let mut conn = api.test.database.connection().expect("connection");
+        if published {
+            outbox_events::table
+                .filter(outbox_events::published_at.is_not_null())
+                .count()
+                .get_result(&mut conn)
+        } else {
+            outbox_events::table.count().get_result(&mut conn)
+        }
+        .expect("count")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(true) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the outbox was not drained");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let registry = embedded_jobs::registry(&api.test.database, std::time::Duration::from_secs(7 * 86_400))
+        .expect("registry");
+    let run = |days: i64| {
+        let tick = incidents_core::lifecycle::now() + chrono::Duration::days(days);
+        let payload = serde_json::to_string(&Cleanup { tick }).expect("payload");
+        registry.run("maintenance.cleanup", &payload, 1)
+    };
+    assert_eq!(run(1), Ok(()));
+    assert!(count(false) > 0, "kept within the retention");
+    assert_eq!(run(8), Ok(()));
+    assert_eq!(count(false), 0, "deleted after it");
+    assert!(embedded_jobs::scheduler(chrono_tz::Tz::UTC, incidents_core::lifecycle::now()).is_ok());
+}

@@ -12,7 +12,9 @@
 mod registry;
 mod retry;
 mod runner;
+mod schedule;
 
 pub use registry::{Enqueue, Handler, Job, JobError, OutboxEvent, Registry, RegistryError};
 pub use retry::{AfterFailure, RetryPolicy};
 pub use runner::{ClaimedJob, JOB_STATES, JobAdmin, JobRecord, JobStore, PassReport, Runner};
+pub use schedule::{ScheduleError, Scheduler};

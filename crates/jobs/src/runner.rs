@@ -34,6 +34,25 @@ pub trait JobStore {
         jobs_for: &dyn Fn(&OutboxEvent) -> Result<Vec<Enqueue>, RegistryError>,
     ) -> Result<usize, RepositoryError>;
 
+    /// Enqueues one job to run at `run_at`; `Ok(false)` when a job with its idempotency key exists
+    /// (enqueued by another runner, for example).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn enqueue(
+        &self,
+        job: &Enqueue,
+        run_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Deletes outbox events published before `before` and jobs done before it; returns how many of
+    /// each. Pending, running and dead jobs are kept.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn purge_before(&self, before: NaiveDateTime) -> Result<(usize, usize), RepositoryError>;
+
     /// Claims up to `limit` due jobs for `lease`: pending ones whose time has come, and running ones
     /// whose lease ran out (their runner died). Each claim counts an attempt.
     ///

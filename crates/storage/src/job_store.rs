@@ -105,6 +105,46 @@ impl JobStore for Database {
         .map_err(RepositoryError::from)
     }
 
+    fn enqueue(
+        &self,
+        job: &Enqueue,
+        run_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let mut conn = self.connection()?;
+        let inserted = diesel::insert_into(job_table::table)
+            .values((
+                job_table::name.eq(job.name),
+                job_table::queue.eq(job.queue),
+                job_table::payload.eq(&job.payload),
+                job_table::idempotency_key.eq(&job.idempotency_key),
+                job_table::run_at.eq(run_at),
+                job_table::created_at.eq(now),
+                job_table::updated_at.eq(now),
+            ))
+            .execute(&mut *conn)
+            .map_err(repository_error);
+        match inserted {
+            Ok(_) => Ok(true),
+            // Another runner enqueued the same work first.
+            Err(RepositoryError::Conflict { .. }) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    fn purge_before(&self, before: NaiveDateTime) -> Result<(usize, usize), RepositoryError> {
+        let mut conn = self.connection()?;
+        let events = diesel::delete(outbox_events::table.filter(outbox_events::published_at.lt(before)))
+            .execute(&mut *conn)
+            .map_err(repository_error)?;
+        let jobs = diesel::delete(
+            job_table::table.filter(job_table::state.eq("done")).filter(job_table::updated_at.lt(before)),
+        )
+        .execute(&mut *conn)
+        .map_err(repository_error)?;
+        Ok((events, jobs))
+    }
+
     fn claim(
         &self,
         limit: u32,

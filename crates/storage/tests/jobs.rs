@@ -217,3 +217,57 @@ fn a_job_whose_runner_died_is_taken_again_after_its_lease() {
         assert_eq!(again.iter().map(|job| job.attempt).collect::<Vec<_>>(), [2], "{:?}", test.backend());
     }
 }
+
+#[test]
+fn a_periodic_tick_is_enqueued_once_however_many_schedulers_see_it() {
+    use jobs::{Enqueue, Scheduler};
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        let start = at(-3600);
+        let schedulers: Vec<Scheduler> = (0..3)
+            .map(|_| {
+                let mut scheduler = Scheduler::new(chrono_tz::Tz::UTC, start);
+                scheduler
+                    .every("cleanup", "0 0 * * * *", |_| {
+                        Ok(Enqueue {
+                            name: "maintenance.cleanup",
+                            queue: "maintenance",
+                            payload: "{}".into(),
+                            idempotency_key: String::new(),
+                        })
+                    })
+                    .expect("schedule");
+                scheduler
+            })
+            .collect();
+        let mut inserted = 0;
+        for mut scheduler in schedulers {
+            for (job, run_at) in scheduler.due(at(0)) {
+                inserted += usize::from(test.database.enqueue(&job, run_at, at(0)).expect("enqueue"));
+            }
+        }
+        assert_eq!(inserted, 1, "one tick in the last hour, enqueued once ({:?})", test.backend());
+        assert_eq!(states(&test.database).len(), 1);
+    }
+}
+
+#[test]
+fn purging_removes_old_published_events_and_done_jobs_only() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        declare(&test.database, 0);
+        declare(&test.database, 1);
+        let registry = make_registry(Arc::default(), Arc::default(), false);
+        // Both events published and their jobs done an hour ago; then a third event, unpublished.
+        make_runner(&test.database, &registry, 5).pass(|| at(-3600)).expect("pass");
+        declare(&test.database, 2);
+        let (events, jobs) = test.database.purge_before(at(-60)).expect("purge");
+        assert_eq!((events, jobs), (2, 2), "{:?}", test.backend());
+        let left: i64 = outbox_events::table
+            .count()
+            .get_result(&mut test.database.connection().expect("c"))
+            .expect("count");
+        assert_eq!(left, 1, "the unpublished event stays");
+        assert_eq!(test.database.purge_before(at(-60)).expect("purge"), (0, 0));
+    }
+}
