@@ -103,6 +103,8 @@ pub struct Config {
     pub embedded_jobs: bool,
     /// How long delivered outbox events and done jobs are kept.
     pub outbox_retention: Duration,
+    /// Whether webhooks may target loopback, private and link-local addresses.
+    pub webhooks_allow_private_targets: bool,
     /// Non-fatal remarks found while loading (for example a weak secret key in dev).
     pub warnings: Vec<String>,
 }
@@ -259,6 +261,8 @@ impl Config {
                 .collect()
         });
         let embedded_jobs = reader.parse("EMBEDDED_JOBS", true, parse_bool);
+        let webhooks_allow_private_targets =
+            reader.parse("FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS", false, parse_bool);
         let outbox_retention =
             reader.parse("OUTBOX_RETENTION_DAYS", Duration::from_secs(7 * 86_400), |raw| {
                 match raw.parse::<u64>() {
@@ -293,6 +297,7 @@ impl Config {
             cors_allowed_origins,
             embedded_jobs,
             outbox_retention,
+            webhooks_allow_private_targets,
             warnings: reader.warnings,
         })
     }

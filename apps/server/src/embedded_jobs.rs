@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 use jobs::{Enqueue, Job, JobError, JobStore, Registry, RetryPolicy, Runner, Scheduler};
 use serde::{Deserialize, Serialize};
 use storage::Database;
+use webhooks::{Deliver, Deliverer};
 
 /// How long the runner sleeps when a pass found nothing to do.
 const IDLE: Duration = Duration::from_millis(200);
@@ -34,12 +35,25 @@ impl Job for Cleanup {
 /// When the cleanup runs: every hour at :17, in `TIME_ZONE`.
 pub const CLEANUP_SCHEDULE: &str = "0 17 * * * *";
 
-/// The jobs this build knows. Integrations register theirs here as they arrive (webhooks next).
+/// What the jobs need from the configuration.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// How long delivered outbox events and done jobs are kept.
+    pub retention: Duration,
+    /// For links in webhook bodies.
+    pub base_url: String,
+    pub time_zone: chrono_tz::Tz,
+    /// `FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS`.
+    pub allow_private_webhook_targets: bool,
+}
+
+/// The jobs this build knows: the cleanup, and webhook deliveries. Integrations register theirs here.
 ///
 /// # Errors
 /// Two handlers for one job (a bug).
-pub fn registry(database: &Database, retention: Duration) -> anyhow::Result<Registry> {
+pub fn registry(database: &Database, settings: &JobSettings) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
+    let retention = settings.retention;
     let store = database.clone();
     let retention = chrono::Duration::from_std(retention)?;
     registry.register(move |job: Cleanup, _attempt| {
@@ -48,6 +62,19 @@ pub fn registry(database: &Database, retention: Duration) -> anyhow::Result<Regi
         tracing::info!(events, jobs, "cleaned up delivered outbox events and done jobs");
         Ok(())
     })?;
+
+    // Outgoing webhooks: one delivery per subscribed endpoint and event.
+    let renderer = database.clone();
+    let (base_url, time_zone) = (settings.base_url.clone(), settings.time_zone);
+    let deliverer = Deliverer {
+        store: database.clone(),
+        render: Arc::new(move |id| http_api::render_incident(&renderer, id, &base_url, time_zone)),
+        allow_private: settings.allow_private_webhook_targets,
+        timeout: Duration::from_secs(10),
+    };
+    registry.register(move |job: Deliver, attempt| deliverer.deliver(&job, attempt))?;
+    let subscriptions = database.clone();
+    registry.on_event_try(move |event| webhooks::jobs_for(&subscriptions, event));
     Ok(registry)
 }
 

@@ -98,7 +98,13 @@ impl Application {
             config.api_rate_limit_per_minute,
         );
         let jobs = if config.embedded_jobs {
-            let registry = embedded_jobs::registry(&database, config.outbox_retention)?;
+            let settings = embedded_jobs::JobSettings {
+                retention: config.outbox_retention,
+                base_url: config.base_url.to_string(),
+                time_zone: config.time_zone,
+                allow_private_webhook_targets: config.webhooks_allow_private_targets,
+            };
+            let registry = embedded_jobs::registry(&database, &settings)?;
             let scheduler = embedded_jobs::scheduler(config.time_zone, incidents_core::lifecycle::now())?;
             Some(embedded_jobs::EmbeddedJobs::start(database.clone(), registry, scheduler)?)
         } else {

@@ -1303,8 +1303,13 @@ async fn the_periodic_cleanup_deletes_delivered_events_after_the_retention() {
         assert!(std::time::Instant::now() < deadline, "the outbox was not drained");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let registry = embedded_jobs::registry(&api.test.database, std::time::Duration::from_secs(7 * 86_400))
-        .expect("registry");
+    let settings = embedded_jobs::JobSettings {
+        retention: std::time::Duration::from_secs(7 * 86_400),
+        base_url: "https://ff.example.com".into(),
+        time_zone: chrono_tz::Tz::UTC,
+        allow_private_webhook_targets: false,
+    };
+    let registry = embedded_jobs::registry(&api.test.database, &settings).expect("registry");
     let run = |days: i64| {
         let tick = incidents_core::lifecycle::now() + chrono::Duration::days(days);
         let payload = serde_json::to_string(&Cleanup { tick }).expect("payload");
@@ -1315,4 +1320,159 @@ async fn the_periodic_cleanup_deletes_delivered_events_after_the_retention() {
     assert_eq!(run(8), Ok(()));
     assert_eq!(count(false), 0, "deleted after it");
     assert!(embedded_jobs::scheduler(chrono_tz::Tz::UTC, incidents_core::lifecycle::now()).is_ok());
+}
+
+/// A request a receiver got: its headers (lower-case names) and body.
+type Received = (HashMap<String, String>, Vec<u8>);
+
+/// A webhook receiver on loopback that records what it gets.
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Receiver {
+    fn start() -> Self {
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = std::sync::Arc::clone(&got);
+        let server = actix_web::HttpServer::new(move || {
+            let recorded = std::sync::Arc::clone(&recorded);
+            actix_web::App::new().default_service(actix_web::web::to(
+                move |request: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                    let headers = request
+                        .headers()
+                        .iter()
+                        .map(|(name, value)| {
+                            (name.to_string(), value.to_str().unwrap_or_default().to_owned())
+                        })
+                        .collect();
+                    recorded.lock().expect("lock").push((headers, body.to_vec()));
+                    async { actix_web::HttpResponse::Ok().finish() }
+                },
+            ))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .expect("bind");
+        let url = format!("http://{}/hook", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { url, got, handle }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().expect("lock").clone()
+    }
+}
+
+async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn webhooks_deliver_signed_events_and_keep_a_delivery_log() {
+    for test in TestDatabase::each_backend() {
+        let receiver = Receiver::start();
+        let api = Api::spawn_with(test, &[("FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")]).await;
+        let url = format!("{}/webhooks", api.base);
+        let secret = "a-shared-secret-of-some-length";
+        let body = json!({"url": receiver.url, "secret": secret, "events": ["incident_created"]});
+        let (status, _) =
+            error(api.client.post(&url).bearer_auth(&api.viewer).json(&body).send().await.expect("r")).await;
+        assert_eq!(status, 403);
+        for (bad, attr) in [
+            (json!({"url": receiver.url, "secret": "short", "events": ["incident_created"]}), "secret"),
+            (json!({"url": "ftp://x.example.com", "secret": secret, "events": ["incident_created"]}), "url"),
+            (json!({"url": receiver.url, "secret": secret, "events": ["incident_exploded"]}), "events"),
+            (json!({"url": receiver.url, "secret": secret, "events": []}), "events"),
+        ] {
+            let (status, error) =
+                error(api.client.post(&url).bearer_auth(&api.admin).json(&bad).send().await.expect("r"))
+                    .await;
+            assert_eq!((status, error["errors"][0]["attr"].as_str()), (400, Some(attr)), "{bad}");
+        }
+        let response = api.client.post(&url).bearer_auth(&api.admin).json(&body).send().await.expect("r");
+        assert_eq!(response.status(), 201);
+        let endpoint: Value = response.json().await.expect("json");
+        assert!(endpoint.get("secret").is_none(), "the secret is never shown");
+        let listed: Value = api.get(&api.admin, "/webhooks").await.json().await.expect("json");
+        assert_eq!(listed.as_array().map(Vec::len), Some(1));
+
+        let created: Value =
+            api.create(&api.admin, &api.incident("Hooked", "P2", "PRD")).await.json().await.expect("json");
+        wait_for("the delivery", async || !receiver.received().is_empty()).await;
+        let (headers, raw) = receiver.received().remove(0);
+        let timestamp: i64 = headers["x-firefighter-timestamp"].parse().expect("unix seconds");
+        assert_eq!(headers["x-firefighter-signature"], webhooks::signature(secret, timestamp, &raw));
+        assert_eq!(headers["x-firefighter-event"], "incident_created");
+        assert!(!headers["x-firefighter-event-id"].is_empty());
+        let delivered: Value = serde_json::from_slice(&raw).expect("JSON body");
+        assert_eq!(delivered["event_id"].as_str(), Some(headers["x-firefighter-event-id"].as_str()));
+        assert_eq!(delivered["incident"]["id"], created["id"]);
+        assert_eq!(delivered["incident"]["title"], "Hooked");
+        assert_eq!(delivered["changes"]["title"], "Hooked");
+
+        let log_url = format!("/webhooks/{}/deliveries", endpoint["id"]);
+        wait_for("the delivery log", async || {
+            let log: Value = api.get(&api.admin, &log_url).await.json().await.expect("json");
+            log[0]["state"] == "delivered"
+        })
+        .await;
+        let log: Value = api.get(&api.admin, &log_url).await.json().await.expect("json");
+        assert_eq!((log[0]["attempts"].as_u64(), log[0]["last_status"].as_u64()), (Some(1), Some(200)));
+        // Another event type is not delivered to this endpoint.
+        let id = created["id"].as_i64().expect("id");
+        let _ = api
+            .client
+            .post(format!("{}/incidents/{id}/updates", api.base))
+            .bearer_auth(&api.admin)
+            .json(&json!({"title": "Renamed"}))
+            .send()
+            .await
+            .expect("r");
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        assert_eq!(receiver.received().len(), 1, "incident_updated is not subscribed");
+
+        let delete = format!("{url}/{}", endpoint["id"]);
+        assert_eq!(api.client.delete(&delete).bearer_auth(&api.admin).send().await.expect("r").status(), 204);
+        assert_eq!(api.client.delete(&delete).bearer_auth(&api.admin).send().await.expect("r").status(), 404);
+        drop(receiver.handle.stop(false));
+    }
+}
+
+#[tokio::test]
+async fn webhooks_to_private_addresses_are_refused_by_default() {
+    let receiver = Receiver::start();
+    let api = Api::spawn(TestDatabase::sqlite()).await;
+    let body = json!({"url": receiver.url, "secret": "a-shared-secret-of-some-length", "events": ["incident_created"]});
+    let endpoint: Value = api
+        .client
+        .post(format!("{}/webhooks", api.base))
+        .bearer_auth(&api.admin)
+        .json(&body)
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(api.create(&api.admin, &api.incident("Not for loopback", "P3", "PRD")).await.status(), 201);
+    let log_url = format!("/webhooks/{}/deliveries", endpoint["id"]);
+    wait_for("the refusal", async || {
+        let log: Value = api.get(&api.admin, &log_url).await.json().await.expect("json");
+        log[0]["state"] == "dead"
+    })
+    .await;
+    let log: Value = api.get(&api.admin, &log_url).await.json().await.expect("json");
+    assert!(log[0]["last_error"].as_str().is_some_and(|e| e.starts_with("refused")), "{log}");
+    assert!(receiver.received().is_empty(), "nothing reached the receiver");
+    let dead: Value = api.get(&api.admin, "/jobs?state=dead").await.json().await.expect("json");
+    assert_eq!(dead[0]["name"], "webhook.deliver");
+    drop(receiver.handle.stop(false));
 }

@@ -20,6 +20,7 @@ mod rate_limit;
 mod reference;
 mod rendered;
 mod tokens;
+mod webhook_api;
 
 use actix_web::web;
 use incidents_core::access::AccessRepository;
@@ -37,6 +38,7 @@ pub trait ApiBackend:
     + AccessRepository
     + UserRepository
     + jobs::JobAdmin
+    + webhooks::WebhookStore
     + Clone
     + Send
     + Sync
@@ -50,6 +52,7 @@ impl<T> ApiBackend for T where
         + AccessRepository
         + UserRepository
         + jobs::JobAdmin
+        + webhooks::WebhookStore
         + Clone
         + Send
         + Sync
@@ -84,6 +87,22 @@ impl<B: ApiBackend> ApiState<B> {
             rendered: std::sync::Arc::default(),
         }
     }
+}
+
+/// An incident as the API shows it, for other adapters (webhook bodies).
+///
+/// # Errors
+/// A storage failure.
+pub fn render_incident<B: ApiBackend>(
+    backend: &B,
+    id: i64,
+    base_url: &str,
+    time_zone: chrono_tz::Tz,
+) -> Result<Option<serde_json::Value>, incidents_core::RepositoryError> {
+    let Some(view) = backend.incident(incidents_core::IncidentId(id))? else { return Ok(None) };
+    serde_json::to_value(json::Incident::new(&view, base_url.trim_end_matches('/'), time_zone))
+        .map(Some)
+        .map_err(|e| incidents_core::RepositoryError::Internal(e.to_string()))
 }
 
 /// Runs storage work on the blocking pool (diesel is synchronous).
@@ -151,6 +170,15 @@ pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
         .service(web::resource("/jobs").route(web::get().to(job_api::list::<B>)))
         .service(web::resource("/jobs/{id}").route(web::get().to(job_api::retrieve::<B>)))
         .service(web::resource("/jobs/{id}/retry").route(web::post().to(job_api::retry::<B>)))
+        .service(
+            web::resource("/webhooks")
+                .route(web::get().to(webhook_api::list::<B>))
+                .route(web::post().to(webhook_api::create::<B>)),
+        )
+        .service(web::resource("/webhooks/{id}").route(web::delete().to(webhook_api::delete::<B>)))
+        .service(
+            web::resource("/webhooks/{id}/deliveries").route(web::get().to(webhook_api::deliveries::<B>)),
+        )
         .service(web::resource("/schema").route(web::get().to(openapi::schema)))
         .service(web::resource("/schema/swagger-ui").route(web::get().to(openapi::swagger_ui)))
         .service(web::resource("/schema/swagger-ui/{file:.*}").route(web::get().to(openapi::swagger_ui)));

@@ -151,6 +151,10 @@ impl Modify for BearerAuth {
         crate::job_api::list,
         crate::job_api::retrieve,
         crate::job_api::retry,
+        crate::webhook_api::create,
+        crate::webhook_api::list,
+        crate::webhook_api::delete,
+        crate::webhook_api::deliveries,
     ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&BearerAuth),
@@ -162,6 +166,7 @@ impl Modify for BearerAuth {
         (name = "users", description = "People"),
         (name = "tokens", description = "API tokens (admins)"),
         (name = "jobs", description = "Background jobs: failures and retries (admins)"),
+        (name = "webhooks", description = "Outgoing webhooks (admins); see docs/webhooks.md"),
     ),
 )]
 #[derive(Debug)]

@@ -91,6 +91,8 @@ pub enum RegistryError {
     NoHandler(&'static str),
     #[error("job {name} does not serialize: {error}")]
     Serialize { name: &'static str, error: String },
+    #[error("the subscriber of job {name} failed: {error}")]
+    Subscriber { name: &'static str, error: String },
 }
 
 type RunFn = Box<dyn Fn(&str, u32) -> Result<(), JobError> + Send + Sync>;
@@ -146,6 +148,26 @@ impl Registry {
         let subscriber: SubscriberFn = Box::new(move |event| {
             subscriber(event)
                 .iter()
+                .map(|job| {
+                    Enqueue::new(job)
+                        .map_err(|error| RegistryError::Serialize { name: J::NAME, error: error.to_string() })
+                })
+                .collect()
+        });
+        self.subscribers.push((J::NAME, subscriber));
+        self
+    }
+
+    /// Like [`Registry::on_event`], for a subscriber that can fail (it reads the database, say): the
+    /// event then stays in the outbox and is offered again on the next pass.
+    pub fn on_event_try<J: Job, E: std::fmt::Display>(
+        &mut self,
+        subscriber: impl Fn(&OutboxEvent) -> Result<Vec<J>, E> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let subscriber: SubscriberFn = Box::new(move |event| {
+            let jobs = subscriber(event)
+                .map_err(|error| RegistryError::Subscriber { name: J::NAME, error: error.to_string() })?;
+            jobs.iter()
                 .map(|job| {
                     Enqueue::new(job)
                         .map_err(|error| RegistryError::Serialize { name: J::NAME, error: error.to_string() })

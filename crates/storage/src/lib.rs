@@ -18,6 +18,7 @@ mod migrations;
 mod reference_data;
 pub mod schema;
 mod users;
+mod webhook_store;
 
 #[cfg(feature = "testing")]
 pub mod testing;

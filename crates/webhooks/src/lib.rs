@@ -1,0 +1,355 @@
+//! Outgoing webhooks, the first job type that reaches outside: operators register endpoints (a URL,
+//! a secret and the event types they want); each matching outbox event becomes one `webhook.deliver`
+//! job per endpoint, which POSTs a signed JSON body and keeps a delivery log.
+//!
+//! Receivers check `X-FireFighter-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` with
+//! their secret, and deduplicate on `X-FireFighter-Event-Id` (stable across retries). Deliveries to
+//! loopback, private and link-local addresses are refused unless explicitly allowed (SSRF).
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use hmac::{Hmac, Mac};
+use incidents_core::RepositoryError;
+use jobs::{Job, JobError, OutboxEvent};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// The event types an endpoint can subscribe to (`incidents_core::EventType`).
+pub const EVENT_TYPES: [&str; 5] =
+    ["incident_created", "incident_updated", "incident_closed", "roles_updated", "key_events_updated"];
+
+/// A registered endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: i64,
+    pub url: String,
+    /// Signs deliveries; never shown back.
+    pub secret: String,
+    pub events: Vec<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// One endpoint's record of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending`, `delivered`, `failing` (will retry) or `dead`.
+    pub state: String,
+    pub attempts: u32,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// An attempt's outcome, for the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt<'a> {
+    pub endpoint_id: i64,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub state: &'a str,
+    pub attempt: u32,
+    pub status: Option<u16>,
+    pub error: Option<&'a str>,
+}
+
+/// Endpoints and deliveries. Implemented by storage.
+pub trait WebhookStore {
+    /// # Errors
+    /// A storage failure.
+    fn create_endpoint(
+        &self,
+        url: &str,
+        secret: &str,
+        events: &[String],
+        now: NaiveDateTime,
+    ) -> Result<Endpoint, RepositoryError>;
+    /// # Errors
+    /// A storage failure.
+    fn endpoints(&self) -> Result<Vec<Endpoint>, RepositoryError>;
+    /// # Errors
+    /// A storage failure.
+    fn endpoint(&self, id: i64) -> Result<Option<Endpoint>, RepositoryError>;
+    /// `Ok(false)` when there was no such endpoint. Its deliveries go with it.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn delete_endpoint(&self, id: i64) -> Result<bool, RepositoryError>;
+    /// Records an attempt (creating the delivery row on the first).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn record_attempt(&self, attempt: &Attempt<'_>, now: NaiveDateTime) -> Result<(), RepositoryError>;
+    /// An endpoint's deliveries, newest first (at most `limit`).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn deliveries(&self, endpoint_id: i64, limit: u32) -> Result<Vec<Delivery>, RepositoryError>;
+}
+
+/// The job: deliver one event to one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deliver {
+    pub endpoint_id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub incident_id: Option<i64>,
+    pub occurred_at: NaiveDateTime,
+    /// What changed, as the outbox event recorded it.
+    pub changes: serde_json::Value,
+}
+
+impl Job for Deliver {
+    const NAME: &'static str = "webhook.deliver";
+    const QUEUE: &'static str = "webhooks";
+    fn idempotency_key(&self) -> String {
+        format!("webhook:{}:{}", self.endpoint_id, self.event_id)
+    }
+}
+
+/// The jobs an event starts: one per endpoint subscribed to its type.
+///
+/// # Errors
+/// A storage failure.
+pub fn jobs_for(store: &impl WebhookStore, event: &OutboxEvent) -> Result<Vec<Deliver>, RepositoryError> {
+    Ok(store
+        .endpoints()?
+        .into_iter()
+        .filter(|endpoint| endpoint.events.contains(&event.event_type))
+        .map(|endpoint| Deliver {
+            endpoint_id: endpoint.id,
+            event_id: event.event_id.clone(),
+            event_type: event.event_type.clone(),
+            incident_id: event.incident_id,
+            occurred_at: event.occurred_at,
+            changes: event.payload.clone(),
+        })
+        .collect())
+}
+
+/// `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret>`.
+#[must_use]
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        // HMAC takes keys of any length; this cannot happen.
+        return String::new();
+    };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Whether an address is one a webhook must not reach unless allowed: loopback, private (RFC 1918,
+/// unique-local), link-local, shared (CGNAT), unspecified, multicast or broadcast, including IPv4
+/// addresses mapped into IPv6.
+#[must_use]
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+                || a == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Checks a URL an endpoint may use: http(s), a host, and (resolved now) only public addresses unless
+/// `allow_private`. Returns the host and the addresses to connect to, so a DNS answer that changes
+/// between the check and the connection cannot redirect the delivery.
+///
+/// # Errors
+/// Why the target is refused.
+pub fn check_target(url: &str, allow_private: bool) -> Result<(String, Vec<SocketAddr>), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("only http and https URLs".into());
+    }
+    let host = parsed.host_str().ok_or("a URL with a host")?.trim_matches(['[', ']']).to_owned();
+    let port = parsed.port_or_known_default().ok_or("a URL with a port")?;
+    let addresses: Vec<SocketAddr> =
+        (host.as_str(), port).to_socket_addrs().map_err(|e| format!("cannot resolve {host}: {e}"))?.collect();
+    if addresses.is_empty() {
+        return Err(format!("{host} has no address"));
+    }
+    if !allow_private && let Some(address) = addresses.iter().find(|a| is_private(a.ip())) {
+        return Err(format!(
+            "refused: {host} resolves to {}, a private, loopback or link-local address \
+             (FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true allows it)",
+            address.ip()
+        ));
+    }
+    Ok((host, addresses))
+}
+
+/// Renders an incident as the API shows it (`None` when it no longer exists).
+pub type RenderIncident =
+    Arc<dyn Fn(i64) -> Result<Option<serde_json::Value>, RepositoryError> + Send + Sync>;
+
+/// Delivers `Deliver` jobs.
+pub struct Deliverer<S> {
+    pub store: S,
+    pub render: RenderIncident,
+    pub allow_private: bool,
+    pub timeout: Duration,
+}
+
+impl<S> std::fmt::Debug for Deliverer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer").field("allow_private", &self.allow_private).finish_non_exhaustive()
+    }
+}
+
+impl<S: WebhookStore> Deliverer<S> {
+    /// One attempt of a delivery, recorded in the delivery log.
+    ///
+    /// # Errors
+    /// Retryable for network errors and 5xx/429 answers; permanent for a refused target or a 4xx.
+    pub fn deliver(&self, job: &Deliver, attempt: u32) -> Result<(), JobError> {
+        let retryable = |e: RepositoryError| JobError::Retryable(e.to_string());
+        let Some(endpoint) = self.store.endpoint(job.endpoint_id).map_err(retryable)? else {
+            // Deleted since: nothing to deliver.
+            return Ok(());
+        };
+        let outcome = self.post(&endpoint, job);
+        let now = incidents_core::lifecycle::now();
+        let (state, status, error) = match &outcome {
+            Ok(status) => ("delivered", Some(*status), None),
+            Err((status, JobError::Retryable(error))) => ("failing", *status, Some(error.as_str())),
+            Err((status, JobError::Permanent(error))) => ("dead", *status, Some(error.as_str())),
+        };
+        self.store
+            .record_attempt(
+                &Attempt {
+                    endpoint_id: endpoint.id,
+                    event_id: &job.event_id,
+                    event_type: &job.event_type,
+                    state,
+                    attempt,
+                    status,
+                    error,
+                },
+                now,
+            )
+            .map_err(retryable)?;
+        outcome.map(drop).map_err(|(_, error)| error)
+    }
+
+    fn post(&self, endpoint: &Endpoint, job: &Deliver) -> Result<u16, (Option<u16>, JobError)> {
+        let (host, addresses) =
+            check_target(&endpoint.url, self.allow_private).map_err(|e| (None, JobError::Permanent(e)))?;
+        let incident = match job.incident_id {
+            Some(id) => (self.render)(id).map_err(|e| (None, JobError::Retryable(e.to_string())))?,
+            None => None,
+        };
+        let body = serde_json::to_vec(&serde_json::json!({
+            "event_id": job.event_id,
+            "event_type": job.event_type,
+            "occurred_at": job.occurred_at.and_utc().to_rfc3339(),
+            "incident": incident,
+            "changes": job.changes,
+        }))
+        .map_err(|e| (None, JobError::Permanent(e.to_string())))?;
+        let timestamp = chrono::Utc::now().timestamp();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve_to_addrs(&host, &addresses)
+            .build()
+            .map_err(|e| (None, JobError::Retryable(e.to_string())))?;
+        let response = client
+            .post(&endpoint.url)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "FireFighter-Webhooks/2")
+            .header("X-FireFighter-Event-Id", &job.event_id)
+            .header("X-FireFighter-Event", &job.event_type)
+            .header("X-FireFighter-Timestamp", timestamp.to_string())
+            .header("X-FireFighter-Signature", signature(&endpoint.secret, timestamp, &body))
+            .body(body)
+            .send()
+            .map_err(|e| (None, JobError::Retryable(format!("POST {}: {e}", endpoint.url))))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(status.as_u16());
+        }
+        let error = format!("POST {}: {status}", endpoint.url);
+        let code = Some(status.as_u16());
+        // Redirects are not followed; 4xx other than 408/429 will not change by retrying.
+        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+            Err((code, JobError::Retryable(error)))
+        } else {
+            Err((code, JobError::Permanent(error)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_the_hmac_of_timestamp_dot_body() {
+        // Independent check: HMAC-SHA256("secret-key-of-16+", "1700000000.{}") computed by hand below.
+        let expected = {
+            let mut mac = Hmac::<Sha256>::new_from_slice(b"a-secret-of-16-chars").map_err(|_| ()).ok();
+            if let Some(mac) = mac.as_mut() {
+                mac.update(b"1700000000.{\"a\":1}");
+            }
+            mac.map(|mac| format!("sha256={}", hex::encode(mac.finalize().into_bytes()))).unwrap_or_default()
+        };
+        assert_eq!(signature("a-secret-of-16-chars", 1_700_000_000, br#"{"a":1}"#), expected);
+        assert_ne!(signature("another-secret-16ch", 1_700_000_000, br#"{"a":1}"#), expected);
+        assert_ne!(signature("a-secret-of-16-chars", 1_700_000_001, br#"{"a":1}"#), expected);
+        assert_eq!(expected.len(), "sha256=".len() + 64);
+    }
+
+    #[test]
+    fn private_loopback_and_link_local_targets_are_refused_unless_allowed() {
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://localhost/hook",
+            "http://10.1.2.3/hook",
+            "http://192.168.0.10/hook",
+            "http://172.16.5.5/hook",
+            "http://169.254.169.254/latest/meta-data",
+            "http://100.64.0.1/hook",
+            "http://[::1]/hook",
+            "http://[fd00::1]/hook",
+            "http://[fe80::1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://0.0.0.0/hook",
+        ] {
+            let refused = check_target(url, false);
+            assert!(refused.as_ref().is_err_and(|e| e.starts_with("refused")), "{url}: {refused:?}");
+            assert!(check_target(url, true).is_ok(), "{url} is allowed when private targets are");
+        }
+        assert!(check_target("http://93.184.215.14/hook", false).is_ok(), "a public address");
+        assert!(check_target("ftp://93.184.215.14/hook", false).is_err());
+        assert!(check_target("not a url", false).is_err());
+    }
+}
