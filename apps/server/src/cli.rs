@@ -55,6 +55,12 @@ pub enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Outgoing webhooks: `webhook add --url U --secret S --event incident_created [--event …]`,
+    /// `webhook list`, `webhook remove ID`.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Print the OpenAPI document of the REST API (JSON, or YAML with `--yaml`). Needs no
     /// configuration and no database.
     Openapi {
@@ -84,4 +90,24 @@ pub enum JobsCommand {
     },
     /// Give a dead job a new series of attempts, starting now.
     Retry { id: i64 },
+}
+
+/// What to do with webhook endpoints.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Register an endpoint; prints its id.
+    Add {
+        #[arg(long)]
+        url: String,
+        /// Shared with the receiver to check signatures (16 to 200 characters).
+        #[arg(long)]
+        secret: String,
+        /// An event type to deliver (repeatable).
+        #[arg(long = "event", required = true)]
+        events: Vec<String>,
+    },
+    /// List endpoints: id, URL, event types.
+    List,
+    /// Remove an endpoint and its delivery log.
+    Remove { id: i64 },
 }

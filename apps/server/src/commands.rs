@@ -9,7 +9,7 @@ use incidents_core::{
     Email, NewUser, ReferenceData, ReferenceDataRepository, RepositoryError, UserRepository,
 };
 
-use crate::cli::{Cli, Command, JobsCommand};
+use crate::cli::{Cli, Command, JobsCommand, WebhookCommand};
 use crate::config::Config;
 use crate::{
     Application, EXIT_CONFIG, SeedEmpty, backend_name, exit_failure, open_database, prepare_database,
@@ -56,6 +56,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Grant { email, permissions, all_view } => grant(&config, &email, &permissions, all_view),
         Command::Jobs { command } => jobs(&config, command),
+        Command::Webhook { command } => webhook(&config, command),
         Command::Openapi { .. } => Ok(()),
     };
     match result {
@@ -229,6 +230,41 @@ fn jobs(config: &Config, command: JobsCommand) -> anyhow::Result<()> {
                 bail!("job {id} is {}, not dead: only dead jobs can be retried", job.state);
             }
             println!("job {id} is pending again");
+        }
+    }
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "command output")]
+fn webhook(config: &Config, command: WebhookCommand) -> anyhow::Result<()> {
+    use webhooks::WebhookStore;
+    let database = prepare_database(config, SeedEmpty::Yes)?;
+    match command {
+        WebhookCommand::Add { url, secret, events } => {
+            match url::Url::parse(&url) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
+                _ => bail!("--url must be an http or https URL"),
+            }
+            if !(16..=200).contains(&secret.chars().count()) {
+                bail!("--secret must be 16 to 200 characters long");
+            }
+            if let Some(unknown) = events.iter().find(|e| !webhooks::EVENT_TYPES.contains(&e.as_str())) {
+                bail!("unknown event type {unknown:?}: use {}", webhooks::EVENT_TYPES.join(", "));
+            }
+            let endpoint =
+                database.create_endpoint(&url, &secret, &events, incidents_core::lifecycle::now())?;
+            println!("{}", endpoint.id);
+        }
+        WebhookCommand::List => {
+            for endpoint in database.endpoints()? {
+                println!("{}\t{}\t{}", endpoint.id, endpoint.url, endpoint.events.join(","));
+            }
+        }
+        WebhookCommand::Remove { id } => {
+            if !database.delete_endpoint(id)? {
+                bail!("no webhook endpoint {id}");
+            }
+            println!("removed webhook endpoint {id}");
         }
     }
     Ok(())

@@ -375,3 +375,30 @@ fn jobs_list_and_retry_from_the_command_line() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no job 5"), "{missing:?}");
 }
+
+#[test]
+fn webhook_endpoints_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = [("DATABASE_URL", "sqlite://./ff.db")];
+    let secret = "a-shared-secret-of-some-length";
+    let args = ["webhook", "add", "--url", "https://hooks.example.com/ff", "--secret", secret];
+    let added = run(
+        dir.path(),
+        &vars,
+        &[&args[..], &["--event", "incident_created", "--event", "incident_closed"]].concat(),
+    );
+    assert!(added.status.success(), "{added:?}");
+    let id = lines(&added.stdout)[0].clone();
+    let listed = run(dir.path(), &vars, &["webhook", "list"]);
+    assert_eq!(
+        lines(&listed.stdout),
+        vec![format!("{id}\thttps://hooks.example.com/ff\tincident_created,incident_closed")],
+        "the secret is not printed"
+    );
+    let bad = run(dir.path(), &vars, &[&args[..], &["--event", "incident_exploded"]].concat());
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown event type"), "{bad:?}");
+    assert!(run(dir.path(), &vars, &["webhook", "remove", &id]).status.success());
+    assert_eq!(run(dir.path(), &vars, &["webhook", "remove", &id]).status.code(), Some(1));
+    assert!(lines(&run(dir.path(), &vars, &["webhook", "list"]).stdout).is_empty());
+}
