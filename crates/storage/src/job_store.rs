@@ -67,7 +67,7 @@ impl JobStore for Database {
                 DbConnection::Postgres(pg) => pending.for_update().skip_locked().load(pg)?,
                 DbConnection::Sqlite(sqlite) => pending.load(sqlite)?,
             };
-            for (id, event_id, event_type, incident_id, payload, occurred_at) in &rows {
+            for (_, event_id, event_type, incident_id, payload, occurred_at) in &rows {
                 let event = OutboxEvent {
                     event_id: event_id.clone(),
                     event_type: event_type.clone(),
@@ -96,7 +96,11 @@ impl JobStore for Database {
                         ))
                         .execute(conn)?;
                 }
-                diesel::update(outbox_events::table.find(id))
+            }
+            // One statement marks the whole batch.
+            let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
+            if !ids.is_empty() {
+                diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&ids)))
                     .set(outbox_events::published_at.eq(now))
                     .execute(conn)?;
             }
