@@ -105,6 +105,15 @@ pub struct Config {
     pub outbox_retention: Duration,
     /// Whether webhooks may target loopback, private and link-local addresses.
     pub webhooks_allow_private_targets: bool,
+    /// `AMQP_URL`: set, jobs go through RabbitMQ (the scaled mode: `firefighter-worker` relays and
+    /// runs them) and this server runs none; unset, the embedded mode. Never logged.
+    pub amqp_url: Option<Secret>,
+    /// Prefix of the RabbitMQ exchange and queue names.
+    pub amqp_prefix: String,
+    /// Messages a worker holds at once per queue (its concurrency per integration).
+    pub worker_prefetch: u16,
+    /// How long a started job is protected; a job whose worker died runs again once it runs out.
+    pub job_lease: Duration,
     /// Non-fatal remarks found while loading (for example a weak secret key in dev).
     pub warnings: Vec<String>,
 }
@@ -270,6 +279,31 @@ impl Config {
                     _ => Err(format!("'{raw}' is not a number of days from 1 to 3650")),
                 }
             });
+        let amqp_url = reader.parse("AMQP_URL", None, |raw| match Url::parse(raw) {
+            Ok(url) if matches!(url.scheme(), "amqp" | "amqps") && url.host().is_some() => {
+                Ok(Some(Secret::new(raw)))
+            }
+            _ => Err("not a broker URL like amqp://user:password@host:5672/%2f".to_owned()),
+        });
+        let amqp_prefix = reader.parse("AMQP_PREFIX", "firefighter".to_owned(), |raw| {
+            if !raw.is_empty()
+                && raw.len() <= 64
+                && raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                Ok(raw.to_owned())
+            } else {
+                Err(format!("'{raw}' is not a prefix (letters, digits, '-', '_', '.'; at most 64)"))
+            }
+        });
+        let worker_prefetch = reader.parse("WORKER_PREFETCH", 32, |raw| match raw.parse::<u16>() {
+            Ok(count) if count > 0 => Ok(count),
+            _ => Err(format!("'{raw}' is not a number of messages from 1 to 65535")),
+        });
+        let job_lease =
+            reader.parse("JOB_LEASE_SECONDS", Duration::from_secs(300), |raw| match raw.parse::<u64>() {
+                Ok(seconds) if (1..=86_400).contains(&seconds) => Ok(Duration::from_secs(seconds)),
+                _ => Err(format!("'{raw}' is not a number of seconds from 1 to 86400")),
+            });
         let app_display_name = reader.get("APP_DISPLAY_NAME").unwrap_or("FireFighter").to_owned();
         let version = reader.get("VERSION").unwrap_or(env!("CARGO_PKG_VERSION")).to_owned();
 
@@ -298,6 +332,10 @@ impl Config {
             embedded_jobs,
             outbox_retention,
             webhooks_allow_private_targets,
+            amqp_url,
+            amqp_prefix,
+            worker_prefetch,
+            job_lease,
             warnings: reader.warnings,
         })
     }

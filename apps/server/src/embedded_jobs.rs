@@ -47,6 +47,19 @@ pub struct JobSettings {
     pub allow_private_webhook_targets: bool,
 }
 
+impl JobSettings {
+    /// The job settings of a configuration.
+    #[must_use]
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            retention: config.outbox_retention,
+            base_url: config.base_url.to_string(),
+            time_zone: config.time_zone,
+            allow_private_webhook_targets: config.webhooks_allow_private_targets,
+        }
+    }
+}
+
 /// The jobs this build knows: the cleanup, and webhook deliveries. Integrations register theirs here.
 ///
 /// # Errors

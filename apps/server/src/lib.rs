@@ -97,20 +97,22 @@ impl Application {
             config.time_zone,
             config.api_rate_limit_per_minute,
         );
-        let jobs = if config.embedded_jobs {
-            let settings = embedded_jobs::JobSettings {
-                retention: config.outbox_retention,
-                base_url: config.base_url.to_string(),
-                time_zone: config.time_zone,
-                allow_private_webhook_targets: config.webhooks_allow_private_targets,
-            };
+        let jobs = if config.amqp_url.is_some() {
+            tracing::info!("scaled mode (AMQP_URL set): firefighter-worker relays and runs the jobs");
+            None
+        } else if config.embedded_jobs {
+            let settings = embedded_jobs::JobSettings::from_config(config);
             let registry = embedded_jobs::registry(&database, &settings)?;
             let scheduler = embedded_jobs::scheduler(config.time_zone, incidents_core::lifecycle::now())?;
             Some(embedded_jobs::EmbeddedJobs::start(database.clone(), registry, scheduler)?)
         } else {
             None
         };
-        let state = AppState { database, health_timeout: config.health_timeout };
+        let state = AppState {
+            database,
+            health_timeout: config.health_timeout,
+            queue: amqp_settings(config, "firefighter-server readiness"),
+        };
         let options = ServerOptions {
             shutdown_timeout: config.shutdown_timeout,
             workers: None,
@@ -169,8 +171,20 @@ impl Application {
     }
 }
 
+/// The broker settings, when `AMQP_URL` is set.
+#[must_use]
+pub fn amqp_settings(config: &Config, connection_name: &str) -> Option<amqp_transport::Settings> {
+    let url = config.amqp_url.as_ref()?;
+    let mut settings = amqp_transport::Settings::new(url.expose());
+    settings.prefix.clone_from(&config.amqp_prefix);
+    settings.prefetch = config.worker_prefetch;
+    settings.lease = config.job_lease;
+    connection_name.clone_into(&mut settings.connection_name);
+    Some(settings)
+}
+
 /// Completes on the first SIGTERM or SIGINT.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut terminate), Ok(mut interrupt)) => {

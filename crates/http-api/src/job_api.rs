@@ -28,7 +28,7 @@ pub struct Job {
     pub queue: String,
     pub idempotency_key: String,
     pub event_id: Option<String>,
-    /// `pending`, `running`, `done` or `dead`.
+    /// `pending`, `queued` (scaled mode: in RabbitMQ, not started), `running`, `done` or `dead`.
     pub state: String,
     pub attempts: u32,
     /// When it runs (pending), or ran last.
@@ -75,7 +75,7 @@ fn state_param(request: &HttpRequest) -> Result<Option<String>, ApiError> {
     get,
     path = "/jobs",
     tag = "jobs",
-    params(("state" = Option<String>, Query, description = "`pending`, `running`, `done` or `dead`"), PageParams),
+    params(("state" = Option<String>, Query, description = "`pending`, `queued` (scaled mode: in RabbitMQ, not started), `running`, `done` or `dead`"), PageParams),
     responses(
         (status = 200, body = Vec<Job>, headers(
             ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),

@@ -53,8 +53,8 @@ pub trait JobStore {
     /// A storage failure.
     fn purge_before(&self, before: NaiveDateTime) -> Result<(usize, usize), RepositoryError>;
 
-    /// Claims up to `limit` due jobs for `lease`: pending ones whose time has come, and running ones
-    /// whose lease ran out (their runner died). Each claim counts an attempt.
+    /// Claims up to `limit` due jobs for `lease`: pending (or queued, left by the scaled mode) ones
+    /// whose time has come, and running ones whose lease ran out (their runner died). Each claim counts an attempt.
     ///
     /// # Errors
     /// A storage failure.
@@ -130,30 +130,17 @@ impl<S: JobStore> Runner<'_, S> {
             ..PassReport::default()
         };
         for job in self.store.claim(self.batch, now(), self.lease)? {
-            match self.registry.run(&job.name, &job.payload, job.attempt) {
-                Ok(()) => {
+            match attempt(self.registry, self.policy, &job) {
+                Outcome::Done => {
                     self.store.complete(job.id, now())?;
                     report.succeeded += 1;
                 }
-                Err(JobError::Retryable(error)) => {
-                    match self.policy.after_failure(job.attempt, rand::random()) {
-                        AfterFailure::RetryIn(delay) => {
-                            let at = now();
-                            let run_at =
-                                at + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-                            tracing::warn!(job = job.id, name = %job.name, attempt = job.attempt, %error, "job failed; will retry");
-                            self.store.retry_at(job.id, run_at, &error, at)?;
-                            report.retried += 1;
-                        }
-                        AfterFailure::Dead => {
-                            tracing::error!(job = job.id, name = %job.name, attempt = job.attempt, %error, "job failed its last attempt");
-                            self.store.bury(job.id, &error, now())?;
-                            report.dead += 1;
-                        }
-                    }
+                Outcome::RetryIn(delay, error) => {
+                    let at = now();
+                    self.store.retry_at(job.id, at + to_chrono(delay), &error, at)?;
+                    report.retried += 1;
                 }
-                Err(JobError::Permanent(error)) => {
-                    tracing::error!(job = job.id, name = %job.name, %error, "job cannot succeed");
+                Outcome::Dead(error) => {
                     self.store.bury(job.id, &error, now())?;
                     report.dead += 1;
                 }
@@ -161,6 +148,102 @@ impl<S: JobStore> Runner<'_, S> {
         }
         Ok(report)
     }
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Failed; try again after the delay. Carries the error.
+    RetryIn(Duration, String),
+    /// Failed for good (last attempt, or a permanent error). Carries the error.
+    Dead(String),
+}
+
+/// Runs one attempt of `job` and decides what follows, by the job's error and `policy`. Shared by the
+/// embedded runner and the queue worker, so both retry alike.
+#[must_use]
+pub fn attempt(registry: &Registry, policy: RetryPolicy, job: &ClaimedJob) -> Outcome {
+    match registry.run(&job.name, &job.payload, job.attempt) {
+        Ok(()) => Outcome::Done,
+        Err(JobError::Retryable(error)) => match policy.after_failure(job.attempt, rand::random()) {
+            AfterFailure::RetryIn(delay) => {
+                tracing::warn!(job = job.id, name = %job.name, attempt = job.attempt, %error, "job failed; will retry");
+                Outcome::RetryIn(delay, error)
+            }
+            AfterFailure::Dead => {
+                tracing::error!(job = job.id, name = %job.name, attempt = job.attempt, %error, "job failed its last attempt");
+                Outcome::Dead(error)
+            }
+        },
+        Err(JobError::Permanent(error)) => {
+            tracing::error!(job = job.id, name = %job.name, %error, "job cannot succeed");
+            Outcome::Dead(error)
+        }
+    }
+}
+
+/// A [`std::time::Duration`] as a chrono one, saturating.
+#[must_use]
+pub fn to_chrono(delay: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+}
+
+/// A job on its way to a message queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    pub id: i64,
+    pub name: String,
+    /// The queue (one per integration) it is routed to.
+    pub queue: String,
+    pub idempotency_key: String,
+    pub event_id: Option<String>,
+}
+
+/// What the queue transport (scaled mode) needs from the job table, beside [`JobStore`]. The table
+/// stays the truth about every job; the queue only carries job ids.
+pub trait TransportStore {
+    /// Takes up to `limit` jobs that need a message (pending ones whose time has come, and running
+    /// ones whose lease ran out, their worker having died) and hands them to `publish` while they stay
+    /// locked; the ids `publish` returns (the broker confirmed them) are marked queued, in the same
+    /// transaction. Returns how many were marked.
+    ///
+    /// # Errors
+    /// A storage failure (nothing is then marked, and the jobs will be published again).
+    fn publish_due(
+        &self,
+        limit: u32,
+        now: NaiveDateTime,
+        publish: &mut dyn FnMut(&[QueuedJob]) -> Vec<i64>,
+    ) -> Result<usize, RepositoryError>;
+
+    /// Starts an attempt of job `id`, delivered by the queue, for `lease`. `None` when there is
+    /// nothing to run: the job is unknown, done, dead, or running under another worker's lease (a
+    /// duplicate message). A `redelivered` message (its first worker's connection died) takes over a
+    /// running job at once.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn start(
+        &self,
+        id: i64,
+        redelivered: bool,
+        now: NaiveDateTime,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>, RepositoryError>;
+
+    /// The attempt failed and a delayed message now carries the job: it is queued again, due at
+    /// `run_at`, keeping `error`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn requeue_at(
+        &self,
+        id: i64,
+        run_at: NaiveDateTime,
+        error: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError>;
 }
 
 /// A job as operators see it.
@@ -171,7 +254,7 @@ pub struct JobRecord {
     pub queue: String,
     pub idempotency_key: String,
     pub event_id: Option<String>,
-    /// `pending`, `running`, `done` or `dead`.
+    /// One of [`JOB_STATES`].
     pub state: String,
     pub attempts: u32,
     pub run_at: NaiveDateTime,
@@ -180,8 +263,8 @@ pub struct JobRecord {
     pub updated_at: NaiveDateTime,
 }
 
-/// The job states.
-pub const JOB_STATES: [&str; 4] = ["pending", "running", "done", "dead"];
+/// The job states. `queued` only in scaled mode: handed to RabbitMQ, not started yet.
+pub const JOB_STATES: [&str; 5] = ["pending", "queued", "running", "done", "dead"];
 
 /// What operators do with jobs. Implemented by storage.
 pub trait JobAdmin {

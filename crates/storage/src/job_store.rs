@@ -9,7 +9,9 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 use incidents_core::RepositoryError;
 use incidents_core::query::{Page, PageRequest};
-use jobs::{ClaimedJob, Enqueue, JobAdmin, JobRecord, JobStore, OutboxEvent, RegistryError};
+use jobs::{
+    ClaimedJob, Enqueue, JobAdmin, JobRecord, JobStore, OutboxEvent, QueuedJob, RegistryError, TransportStore,
+};
 
 use crate::connection::{Database, DbConnection, write_transaction};
 use crate::error::repository_error;
@@ -160,7 +162,7 @@ impl JobStore for Database {
             let due = job_table::table
                 .filter(
                     job_table::state
-                        .eq("pending")
+                        .eq_any(["pending", "queued"])
                         .and(job_table::run_at.le(now))
                         .or(job_table::state.eq("running").and(job_table::locked_until.lt(now))),
                 )
@@ -209,6 +211,115 @@ impl JobStore for Database {
 
     fn bury(&self, id: i64, error: &str, now: NaiveDateTime) -> Result<(), RepositoryError> {
         self.finish(id, "dead", None, Some(error), now)
+    }
+}
+
+impl TransportStore for Database {
+    fn publish_due(
+        &self,
+        limit: u32,
+        now: NaiveDateTime,
+        publish: &mut dyn FnMut(&[QueuedJob]) -> Vec<i64>,
+    ) -> Result<usize, RepositoryError> {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| -> Result<usize, diesel::result::Error> {
+            let due = job_table::table
+                .filter(
+                    job_table::state
+                        .eq("pending")
+                        .and(job_table::run_at.le(now))
+                        .or(job_table::state.eq("running").and(job_table::locked_until.lt(now))),
+                )
+                .order((job_table::run_at, job_table::id))
+                .limit(i64::from(limit))
+                .select((
+                    job_table::id,
+                    job_table::name,
+                    job_table::queue,
+                    job_table::idempotency_key,
+                    job_table::event_id,
+                ));
+            type Row = (i64, String, String, String, Option<String>);
+            let rows: Vec<Row> = match conn {
+                DbConnection::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
+                DbConnection::Sqlite(sqlite) => due.load(sqlite)?,
+            };
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            let batch: Vec<QueuedJob> = rows
+                .into_iter()
+                .map(|(id, name, queue, idempotency_key, event_id)| QueuedJob {
+                    id,
+                    name,
+                    queue,
+                    idempotency_key,
+                    event_id,
+                })
+                .collect();
+            // The rows stay locked while the broker confirms: another relay skips them.
+            let confirmed = publish(&batch);
+            if confirmed.is_empty() {
+                return Ok(0);
+            }
+            diesel::update(job_table::table.filter(job_table::id.eq_any(&confirmed)))
+                .set((
+                    job_table::state.eq("queued"),
+                    job_table::locked_until.eq(None::<NaiveDateTime>),
+                    job_table::updated_at.eq(now),
+                ))
+                .execute(conn)
+        })
+        .map_err(repository_error)
+    }
+
+    fn start(
+        &self,
+        id: i64,
+        redelivered: bool,
+        now: NaiveDateTime,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>, RepositoryError> {
+        let mut conn = self.connection()?;
+        let startable = job_table::state.eq_any(["pending", "queued"]).or(job_table::state
+            .eq("running")
+            .and(job_table::locked_until.lt(now).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                if redelivered { "TRUE" } else { "FALSE" },
+            ))));
+        let target = job_table::table.find(id).filter(startable);
+        let changes = (
+            job_table::state.eq("running"),
+            job_table::attempts.eq(job_table::attempts + 1),
+            job_table::locked_until.eq(Some(lease_end(now, lease))),
+            job_table::updated_at.eq(now),
+        );
+        let returning = (job_table::name, job_table::payload, job_table::attempts);
+        // One statement: a concurrent duplicate either sees the update or does not match.
+        let row: Option<(String, String, i32)> = match &mut *conn {
+            DbConnection::Postgres(pg) => {
+                diesel::update(target).set(changes).returning(returning).get_result(pg).optional()
+            }
+            DbConnection::Sqlite(sqlite) => {
+                diesel::update(target).set(changes).returning(returning).get_result(sqlite).optional()
+            }
+        }
+        .map_err(repository_error)?;
+        Ok(row.map(|(name, payload, attempts)| ClaimedJob {
+            id,
+            name,
+            payload,
+            attempt: u32::try_from(attempts).unwrap_or(1),
+        }))
+    }
+
+    fn requeue_at(
+        &self,
+        id: i64,
+        run_at: NaiveDateTime,
+        error: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError> {
+        self.finish(id, "queued", Some(run_at), Some(error), now)
     }
 }
 

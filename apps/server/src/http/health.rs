@@ -10,7 +10,7 @@ struct Health {
     status: &'static str,
 }
 
-/// Readiness: one boolean per dependency. Redis and the queue join when they exist.
+/// Readiness: one boolean per dependency; `queue` only in scaled mode.
 #[derive(Debug, Serialize)]
 struct Readiness {
     status: &'static str,
@@ -20,6 +20,15 @@ struct Readiness {
 #[derive(Debug, Serialize)]
 struct Checks {
     db: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue: Option<bool>,
+}
+
+impl Checks {
+    /// Everything the server serves with is up.
+    fn all_up(&self) -> bool {
+        self.db && self.queue != Some(false)
+    }
 }
 
 async fn database_is_up(state: &AppState) -> bool {
@@ -47,12 +56,28 @@ pub(super) async fn healthcheck(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// `GET /monitoring/readiness`: 200 when every dependency is up, else 503; the body says which failed.
+async fn queue_is_up(state: &AppState) -> Option<bool> {
+    let settings = state.queue.as_ref()?;
+    match amqp_transport::ping(settings, state.health_timeout).await {
+        Ok(()) => Some(true),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: the broker is unavailable");
+            Some(false)
+        }
+    }
+}
+
+/// `GET /monitoring/readiness`: one boolean per dependency. 503 `fail` without the database; 200
+/// `degraded` when only the broker is down, because the server keeps taking incidents (their side
+/// effects wait in the outbox); else 200 `ok`.
 pub(super) async fn readiness(state: web::Data<AppState>) -> HttpResponse {
-    let checks = Checks { db: database_is_up(&state).await };
-    if checks.db {
+    let (db, queue) = tokio::join!(database_is_up(&state), queue_is_up(&state));
+    let checks = Checks { db, queue };
+    if !checks.db {
+        HttpResponse::ServiceUnavailable().json(Readiness { status: "fail", checks })
+    } else if checks.all_up() {
         HttpResponse::Ok().json(Readiness { status: "ok", checks })
     } else {
-        HttpResponse::ServiceUnavailable().json(Readiness { status: "fail", checks })
+        HttpResponse::Ok().json(Readiness { status: "degraded", checks })
     }
 }

@@ -26,6 +26,8 @@ pub const API_PREFIX: &str = "/api/v2/firefighter";
 pub struct AppState {
     pub database: Database,
     pub health_timeout: Duration,
+    /// The broker, in scaled mode: readiness reports it.
+    pub queue: Option<amqp_transport::Settings>,
 }
 
 /// How the server runs.

@@ -1,0 +1,170 @@
+//! The outbox relay: outbox events become jobs, jobs become confirmed messages.
+//!
+//! Each round, in order: enqueue the periodic jobs whose tick came (each tick once, however many
+//! relays run: the idempotency key), turn unpublished outbox events into jobs, then publish the jobs
+//! that need a message and mark them queued once confirmed. Rows are taken with `FOR UPDATE SKIP
+//! LOCKED`, so several relays share the work. A relay killed between the broker's confirm and its
+//! commit leaves the rows pending: they are published again, and the worker drops the duplicate.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jobs::{JobStore, Registry, Scheduler, TransportStore};
+use tokio::sync::watch;
+
+use crate::{Publisher, Settings, pause, reconnect_delay};
+
+/// How long the relay waits after a storage failure.
+const AFTER_STORAGE_ERROR: Duration = Duration::from_secs(1);
+
+/// What a round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Round {
+    events: usize,
+    published: usize,
+}
+
+/// Runs the relay until `shutdown` turns true, reconnecting to the broker whenever it goes away.
+/// Returns after the round in progress.
+pub async fn run<S>(
+    settings: Settings,
+    store: S,
+    registry: Arc<Registry>,
+    mut scheduler: Option<Scheduler>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: JobStore + TransportStore + Clone + Send + Sync + 'static,
+{
+    let mut failures = 0;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let connection = match crate::connect(&settings).await {
+            Ok(connection) => connection,
+            Err(error) => {
+                tracing::warn!(%error, "relay: cannot reach the broker; outbox events wait in the database");
+                failures += 1;
+                if pause(reconnect_delay(failures), &mut shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let publisher = match Publisher::open(&connection, settings.topology()).await {
+            Ok(publisher) => publisher,
+            Err(error) => {
+                tracing::warn!(%error, "relay: cannot declare the topology");
+                failures += 1;
+                if pause(reconnect_delay(failures), &mut shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        tracing::info!("relay: connected to the broker");
+        failures = 0;
+        loop {
+            if *shutdown.borrow() {
+                let _ = connection.close(200, "relay stopping".into()).await;
+                return;
+            }
+            if let Some(scheduler) = scheduler.as_mut() {
+                enqueue_periodic(&store, scheduler).await;
+            }
+            match round(&settings, &store, &registry, &publisher).await {
+                Ok(round) if round.events + round.published > 0 => {
+                    tracing::debug!(events = round.events, published = round.published, "relay round");
+                }
+                Ok(_) => {
+                    if pause(settings.idle, &mut shutdown).await {
+                        let _ = connection.close(200, "relay stopping".into()).await;
+                        return;
+                    }
+                }
+                Err(RoundError::Broker(error)) => {
+                    tracing::warn!(%error, "relay: lost the broker; reconnecting");
+                    break;
+                }
+                Err(RoundError::Storage(error)) => {
+                    tracing::warn!(%error, "relay: storage failed; retrying");
+                    if pause(AFTER_STORAGE_ERROR, &mut shutdown).await {
+                        return;
+                    }
+                }
+            }
+        }
+        failures += 1;
+        if pause(reconnect_delay(failures), &mut shutdown).await {
+            return;
+        }
+    }
+}
+
+enum RoundError {
+    Broker(lapin::Error),
+    Storage(String),
+}
+
+async fn enqueue_periodic<S>(store: &S, scheduler: &mut Scheduler)
+where
+    S: JobStore + Clone + Send + Sync + 'static,
+{
+    let now = incidents_core::lifecycle::now();
+    let due = scheduler.due(now);
+    if due.is_empty() {
+        return;
+    }
+    let store = store.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        for (job, run_at) in due {
+            if let Err(error) = store.enqueue(&job, run_at, now) {
+                tracing::warn!(%error, job = job.name, "cannot enqueue a periodic job");
+            }
+        }
+    })
+    .await;
+}
+
+async fn round<S>(
+    settings: &Settings,
+    store: &S,
+    registry: &Arc<Registry>,
+    publisher: &Publisher,
+) -> Result<Round, RoundError>
+where
+    S: JobStore + TransportStore + Clone + Send + Sync + 'static,
+{
+    let batch = settings.batch;
+    let (events_store, events_registry) = (store.clone(), Arc::clone(registry));
+    let events = tokio::task::spawn_blocking(move || {
+        events_store
+            .enqueue_outbox(batch, incidents_core::lifecycle::now(), &|event| events_registry.jobs_for(event))
+    })
+    .await
+    .map_err(|error| RoundError::Storage(error.to_string()))?
+    .map_err(|error| RoundError::Storage(error.to_string()))?;
+
+    let handle = tokio::runtime::Handle::current();
+    let broken: Arc<Mutex<Option<lapin::Error>>> = Arc::new(Mutex::new(None));
+    let (publish_store, publisher, seen) = (store.clone(), publisher.clone(), Arc::clone(&broken));
+    let published = tokio::task::spawn_blocking(move || {
+        publish_store.publish_due(batch, incidents_core::lifecycle::now(), &mut |jobs| {
+            // A blocking thread: waiting here on the broker's confirms keeps the rows locked.
+            let (confirmed, error) = handle.block_on(publisher.publish_jobs(jobs));
+            if let Some(error) = error
+                && let Ok(mut slot) = seen.lock()
+            {
+                *slot = Some(error);
+            }
+            confirmed
+        })
+    })
+    .await
+    .map_err(|error| RoundError::Storage(error.to_string()))?
+    .map_err(|error| RoundError::Storage(error.to_string()))?;
+    if let Some(error) = broken.lock().ok().and_then(|mut slot| slot.take()) {
+        return Err(RoundError::Broker(error));
+    }
+    Ok(Round { events, published })
+}
