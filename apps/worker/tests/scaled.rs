@@ -1,0 +1,335 @@
+//! The scaled mode end to end, with real processes: the server (in this process) takes incidents
+//! over HTTP and writes the outbox; `firefighter-worker` processes relay it to RabbitMQ and deliver
+//! webhooks to a loopback receiver. Needs `FF_TEST_DATABASE_URL` and `FF_TEST_AMQP_URL`; skipped
+//! without them.
+//!
+//! - the crash test: 500 incidents declared while the worker and the relay are killed with SIGKILL
+//!   at random moments and restarted; every event arrives, exactly once after deduplication by
+//!   event id, and no job is left behind;
+//! - the broker cut off: the API keeps taking incidents, readiness says degraded, and everything is
+//!   delivered once the broker is back.
+
+#![expect(clippy::expect_used, clippy::unwrap_used, clippy::print_stderr, reason = "tests")]
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use firefighter_server::Application;
+use firefighter_server::config::Config;
+use incidents_core::access::AccessRepository;
+use incidents_core::{Email, NewUser, UserRepository};
+use serde_json::{Value, json};
+use storage::schema::{environments, incident_categories, jobs as job_table, outbox_events, priorities};
+use storage::testing::TestDatabase;
+use test_support::{Receiver, TcpProxy};
+
+const EVENT_ID: &str = "x-firefighter-event-id";
+
+fn amqp_url() -> Option<String> {
+    let url = std::env::var("FF_TEST_AMQP_URL").ok().filter(|url| !url.trim().is_empty());
+    if url.is_none() {
+        eprintln!("FF_TEST_AMQP_URL is unset: scaled-mode tests skipped");
+    }
+    url
+}
+
+/// A scaled deployment on one test database: the server in this process, workers as processes.
+struct Deployment {
+    test: TestDatabase,
+    base: String,
+    client: reqwest::Client,
+    token: String,
+    handle: actix_web::dev::ServerHandle,
+    body: Value,
+    env: Vec<(String, String)>,
+    _data: tempfile::TempDir,
+}
+
+impl Deployment {
+    /// `amqp_url` is what the server and the workers use (the broker itself, or a proxy to it).
+    async fn start(test: TestDatabase, amqp_url: &str, prefix: &str, receiver: &Receiver) -> Self {
+        let test = test.seeded();
+        let storage::DatabaseUrl::Postgres { url: database_url } = test.url.clone() else {
+            panic!("the scaled tests run on PostgreSQL")
+        };
+        let user = test
+            .database
+            .create_user(&NewUser {
+                email: Email::parse("admin@example.com").unwrap(),
+                name: String::new(),
+                is_admin: true,
+                password_hash: None,
+            })
+            .unwrap();
+        let token = http_api::new_token();
+        test.database.create_api_token(user.id, "test", &http_api::hash_token(&token), None).unwrap();
+        let mut conn = test.database.connection().unwrap();
+        let priority: String = priorities::table
+            .filter(priorities::value.eq(2))
+            .select(priorities::id)
+            .first(&mut conn)
+            .unwrap();
+        let environment: String = environments::table
+            .filter(environments::value.eq("PRD"))
+            .select(environments::id)
+            .first(&mut conn)
+            .unwrap();
+        let category: String =
+            incident_categories::table.select(incident_categories::id).first(&mut conn).unwrap();
+        drop(conn);
+        let data = tempfile::tempdir().unwrap();
+        let env: Vec<(String, String)> = [
+            ("DATABASE_URL", database_url.as_str()),
+            ("DATABASE_AUTO_MIGRATE", "false"),
+            ("AMQP_URL", amqp_url),
+            ("AMQP_PREFIX", prefix),
+            ("JOB_LEASE_SECONDS", "3"),
+            ("FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true"),
+            ("FF_DATA_DIR", data.path().to_str().unwrap()),
+            ("LOG_LEVEL", "warn"),
+            ("HTTP_PORT", "0"),
+            ("BASE_URL", "https://ff.example.com"),
+            ("HEALTHCHECK_TIMEOUT_MS", "1000"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+        let config = Config::from_vars(&env.iter().cloned().collect()).expect("config");
+        let application = Application::build(&config, test.database.clone()).expect("application");
+        let base = format!("http://{}/api/v2/firefighter", application.address());
+        let handle = application.handle();
+        tokio::spawn(application.run_until(std::future::pending()));
+        let client = reqwest::Client::new();
+        let response = client
+            .post(format!("{base}/webhooks"))
+            .bearer_auth(&token)
+            .json(&json!({"url": receiver.url, "secret": "a-secret-for-the-test", "events": ["incident_created"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let body = json!({
+            "title": "Checkout is down",
+            "description": "Payments fail with a 502.",
+            "environment_id": environment,
+            "incident_category_id": category,
+            "priority_id": priority,
+            "created_by_email": "oncall@example.com",
+        });
+        Self { test, base, client, token, handle, body, env, _data: data }
+    }
+
+    fn worker(&self, command: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_firefighter-worker"))
+            .arg(command)
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start firefighter-worker")
+    }
+
+    async fn declare(&self, title: &str) {
+        let mut body = self.body.clone();
+        body["title"] = json!(title);
+        let response = self
+            .client
+            .post(format!("{}/incidents", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the API answers");
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    }
+
+    fn created_event_ids(&self) -> HashSet<String> {
+        let mut conn = self.test.database.connection().unwrap();
+        outbox_events::table
+            .filter(outbox_events::event_type.eq("incident_created"))
+            .select(outbox_events::event_id)
+            .load::<String>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .collect()
+    }
+
+    fn job_states(&self) -> HashMap<String, i64> {
+        let mut conn = self.test.database.connection().unwrap();
+        job_table::table
+            .group_by(job_table::state)
+            .select((job_table::state, diesel::dsl::count_star()))
+            .load::<(String, i64)>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .collect()
+    }
+
+    async fn readiness(&self) -> (u16, Value) {
+        let response = self.client.get(format!("{}/monitoring/readiness", self.base)).send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits until the receiver holds every event of `expected` and the job table has nothing left to do.
+async fn wait_for_delivery(
+    deployment: &Deployment,
+    receiver: &Receiver,
+    expected: &HashSet<String>,
+    seconds: u64,
+) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let got: HashSet<String> = receiver.header_values(EVENT_ID).into_iter().collect();
+        let states = deployment.job_states();
+        let settled = states.keys().all(|state| state == "done");
+        if expected.is_subset(&got) && settled {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {} of {} events received, jobs {states:?}",
+            expected.intersection(&got).count(),
+            expected.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_worker_and_the_relay_loses_no_event_and_runs_none_twice_after_dedup() {
+    let Some(amqp) = amqp_url() else { return };
+    let Some(test) = TestDatabase::postgres() else { return };
+    let receiver = Receiver::start();
+    let prefix = format!("ffcrash{:08x}", rand::random::<u32>());
+    let deployment = Arc::new(Deployment::start(test, &amqp, &prefix, &receiver).await);
+    let mut worker = deployment.worker("consume");
+    let mut relay = deployment.worker("relay");
+
+    // Declare 500 incidents from 8 clients while a chaos task kills the worker and the relay.
+    let declaring = Arc::new(AtomicBool::new(true));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (deployment, next) = (Arc::clone(&deployment), Arc::clone(&next));
+        clients.spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                if n >= 500 {
+                    break;
+                }
+                deployment.declare(&format!("Incident {n}")).await;
+            }
+        });
+    }
+    let chaos = {
+        let declaring = Arc::clone(&declaring);
+        let deployment = Arc::clone(&deployment);
+        tokio::spawn(async move {
+            let (mut worker_kills, mut relay_kills) = (0, 0);
+            let mut now_worker = rand::random::<bool>();
+            while declaring.load(Ordering::SeqCst) || worker_kills < 3 || relay_kills < 3 {
+                tokio::time::sleep(Duration::from_millis(150 + rand::random::<u64>() % 600)).await;
+                if now_worker {
+                    kill(&mut worker);
+                    worker = deployment.worker("consume");
+                    worker_kills += 1;
+                } else {
+                    kill(&mut relay);
+                    relay = deployment.worker("relay");
+                    relay_kills += 1;
+                }
+                now_worker = rand::random::<bool>();
+            }
+            (worker, relay, worker_kills, relay_kills)
+        })
+    };
+    while let Some(result) = clients.join_next().await {
+        result.expect("a client task failed");
+    }
+    declaring.store(false, Ordering::SeqCst);
+    let (mut worker, mut relay, worker_kills, relay_kills) = chaos.await.unwrap();
+
+    let expected = deployment.created_event_ids();
+    assert_eq!(expected.len(), 500, "one incident_created event per incident");
+    wait_for_delivery(&deployment, &receiver, &expected, 120).await;
+    let received = receiver.header_values(EVENT_ID);
+    let distinct: HashSet<&String> = received.iter().collect();
+    eprintln!(
+        "crash test: worker killed {worker_kills} times, relay {relay_kills} times; {} deliveries, {} distinct events",
+        received.len(),
+        distinct.len()
+    );
+    assert_eq!(distinct.len(), 500, "exactly once after deduplication by event id");
+    assert!(distinct.iter().all(|id| expected.contains(*id)), "only the subscribed events");
+    assert_eq!(
+        deployment.job_states(),
+        HashMap::from([("done".to_owned(), 500)]),
+        "no job lost, stuck or dead"
+    );
+    kill(&mut worker);
+    kill(&mut relay);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_broker_down_incidents_are_taken_and_delivered_once_it_is_back() {
+    let Some(amqp) = amqp_url() else { return };
+    let Some(test) = TestDatabase::postgres() else { return };
+    let receiver = Receiver::start();
+    let broker = amqp.split('@').next_back().and_then(|rest| rest.split('/').next()).unwrap().to_owned();
+    let proxy = TcpProxy::start(tokio::net::lookup_host(&broker).await.unwrap().next().unwrap()).await;
+    let credentials = amqp.split('@').next().unwrap().to_owned() + "@";
+    let through_proxy = proxy.url(&credentials, "/%2f");
+    let prefix = format!("ffdown{:08x}", rand::random::<u32>());
+    let deployment = Deployment::start(test, &through_proxy, &prefix, &receiver).await;
+    let mut worker = deployment.worker("run");
+
+    for n in 0..10 {
+        deployment.declare(&format!("Before {n}")).await;
+    }
+    wait_for_delivery(&deployment, &receiver, &deployment.created_event_ids(), 30).await;
+    let (status, body) = deployment.readiness().await;
+    assert_eq!(
+        (status, &body["status"], &body["checks"]["queue"]),
+        (200, &json!("ok"), &json!(true)),
+        "{body}"
+    );
+
+    proxy.cut();
+    for n in 0..30 {
+        deployment.declare(&format!("During {n}")).await;
+    }
+    let (status, body) = deployment.readiness().await;
+    assert_eq!(
+        (status, &body["status"], &body["checks"]["queue"], &body["checks"]["db"]),
+        (200, &json!("degraded"), &json!(false), &json!(true)),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.header_values(EVENT_ID).len(), 10, "nothing goes out without the broker");
+
+    proxy.restore();
+    let expected = deployment.created_event_ids();
+    assert_eq!(expected.len(), 40);
+    wait_for_delivery(&deployment, &receiver, &expected, 60).await;
+    let distinct: HashSet<String> = receiver.header_values(EVENT_ID).into_iter().collect();
+    assert_eq!(distinct, expected);
+    kill(&mut worker);
+}

@@ -1,0 +1,164 @@
+//! Test helpers shared by the integration tests of several crates (a dev-dependency only):
+//!
+//! - [`Receiver`]: a webhook receiver on loopback that records every request;
+//! - [`TcpProxy`]: stands between a process and one of our services (RabbitMQ, Redis) and can cut
+//!   it off and bring it back, so a test can take a service "down" without stopping the real one,
+//!   which other tests share.
+
+#![expect(clippy::expect_used, reason = "test helpers: failing loudly is the point")]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+/// One received request: its headers (lower-case names) and body.
+pub type Received = (Vec<(String, String)>, Vec<u8>);
+
+/// A loopback HTTP server answering every request with the current status (200 unless told
+/// otherwise) and recording it. Needs a running tokio runtime.
+#[derive(Debug)]
+pub struct Receiver {
+    /// `http://127.0.0.1:<port>/hook`.
+    pub url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Receiver {
+    /// Starts the receiver.
+    ///
+    /// # Panics
+    /// When it cannot bind a loopback port.
+    #[must_use]
+    pub fn start() -> Self {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(AtomicU16::new(200));
+        let (recorded, answer) = (Arc::clone(&got), Arc::clone(&status));
+        let server = actix_web::HttpServer::new(move || {
+            let (recorded, answer) = (Arc::clone(&recorded), Arc::clone(&answer));
+            actix_web::App::new().default_service(actix_web::web::to(
+                move |request: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                    let headers = request
+                        .headers()
+                        .iter()
+                        .map(|(name, value)| {
+                            (name.to_string(), value.to_str().unwrap_or_default().to_owned())
+                        })
+                        .collect();
+                    recorded.lock().expect("lock").push((headers, body.to_vec()));
+                    let status = actix_web::http::StatusCode::from_u16(answer.load(Ordering::Relaxed))
+                        .unwrap_or(actix_web::http::StatusCode::OK);
+                    async move { actix_web::HttpResponse::build(status).finish() }
+                },
+            ))
+        })
+        .workers(2)
+        .bind("127.0.0.1:0")
+        .expect("bind a loopback port");
+        let url = format!("http://{}/hook", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { url, got, status, handle }
+    }
+
+    /// Everything received so far.
+    #[must_use]
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().expect("lock").clone()
+    }
+
+    /// The value of header `name` (lower case) in each request received so far.
+    #[must_use]
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.got
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|(headers, _)| {
+                headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone())
+            })
+            .collect()
+    }
+
+    /// Answers the next requests with `status`.
+    pub fn answer(&self, status: u16) {
+        self.status.store(status, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// A TCP proxy from a loopback port to `upstream`. [`TcpProxy::cut`] closes every connection and
+/// refuses new ones until [`TcpProxy::restore`]: to clients, the service went down.
+#[derive(Debug)]
+pub struct TcpProxy {
+    pub address: SocketAddr,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
+    accept: AbortHandle,
+}
+
+impl TcpProxy {
+    /// Starts proxying to `upstream` (`127.0.0.1:5672`, say). Needs a running tokio runtime.
+    ///
+    /// # Panics
+    /// When it cannot bind a loopback port.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let address = listener.local_addr().expect("address");
+        let up = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::new(Mutex::new(Vec::new()));
+        let (is_up, open) = (Arc::clone(&up), Arc::clone(&connections));
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !is_up.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                open.lock().expect("lock").push(task.abort_handle());
+            }
+        })
+        .abort_handle();
+        Self { address, up, connections, accept }
+    }
+
+    /// `scheme://user:password@<proxy address><rest>` for a URL of the upstream service.
+    #[must_use]
+    pub fn url(&self, scheme_and_credentials: &str, rest: &str) -> String {
+        format!("{scheme_and_credentials}{}{rest}", self.address)
+    }
+
+    /// The service goes down: open connections are dropped, new ones refused.
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().expect("lock").drain(..) {
+            connection.abort();
+        }
+    }
+
+    /// The service is back.
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
