@@ -108,6 +108,9 @@ pub struct Config {
     /// `AMQP_URL`: set, jobs go through RabbitMQ (the scaled mode: `firefighter-worker` relays and
     /// runs them) and this server runs none; unset, the embedded mode. Never logged.
     pub amqp_url: Option<Secret>,
+    /// `REDIS_URL`: set, the cache and coordination (the API rate limit first) are shared through
+    /// Redis; unset, each process keeps its own in memory. Never logged.
+    pub redis_url: Option<Secret>,
     /// Prefix of the RabbitMQ exchange and queue names.
     pub amqp_prefix: String,
     /// Messages a worker holds at once per queue (its concurrency per integration).
@@ -285,6 +288,12 @@ impl Config {
             }
             _ => Err("not a broker URL like amqp://user:password@host:5672/%2f".to_owned()),
         });
+        let redis_url = reader.parse("REDIS_URL", None, |raw| match Url::parse(raw) {
+            Ok(url) if matches!(url.scheme(), "redis" | "rediss") && url.host().is_some() => {
+                Ok(Some(Secret::new(raw)))
+            }
+            _ => Err("not a Redis URL like redis://127.0.0.1:6379/0".to_owned()),
+        });
         let amqp_prefix = reader.parse("AMQP_PREFIX", "firefighter".to_owned(), |raw| {
             if !raw.is_empty()
                 && raw.len() <= 64
@@ -333,6 +342,7 @@ impl Config {
             outbox_retention,
             webhooks_allow_private_targets,
             amqp_url,
+            redis_url,
             amqp_prefix,
             worker_prefetch,
             job_lease,

@@ -91,12 +91,16 @@ impl Application {
         let bind = SocketAddr::new(config.http_bind, config.http_port);
         let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
         let address = listener.local_addr()?;
-        let api = http_api::ApiState::new(
+        let mut api = http_api::ApiState::new(
             database.clone(),
             config.base_url.as_str(),
             config.time_zone,
             config.api_rate_limit_per_minute,
         );
+        let cache = shared_cache(config)?;
+        if let Some(cache) = &cache {
+            api = api.with_shared_rate_limit(config.api_rate_limit_per_minute, std::sync::Arc::clone(cache));
+        }
         let jobs = if config.amqp_url.is_some() {
             tracing::info!("scaled mode (AMQP_URL set): firefighter-worker relays and runs the jobs");
             None
@@ -112,6 +116,7 @@ impl Application {
             database,
             health_timeout: config.health_timeout,
             queue: amqp_settings(config, "firefighter-server readiness"),
+            cache,
         };
         let options = ServerOptions {
             shutdown_timeout: config.shutdown_timeout,
@@ -169,6 +174,16 @@ impl Application {
         }
         result
     }
+}
+
+/// The shared cache, when `REDIS_URL` is set.
+///
+/// # Errors
+/// The URL cannot be used.
+pub fn shared_cache(config: &Config) -> anyhow::Result<Option<std::sync::Arc<dyn cache::Cache>>> {
+    let Some(url) = &config.redis_url else { return Ok(None) };
+    let cache = cache::RedisCache::new(&cache::RedisSettings::new(url.expose()))?;
+    Ok(Some(std::sync::Arc::new(cache)))
 }
 
 /// The broker settings, when `AMQP_URL` is set.

@@ -61,12 +61,12 @@ impl Credentials {
     ///
     /// # Errors
     /// 401 for a missing or malformed header, 429 over the limit.
-    pub fn from_request<B: ApiBackend>(
+    pub async fn from_request<B: ApiBackend>(
         request: &HttpRequest,
         state: &web::Data<ApiState<B>>,
     ) -> Result<Self, ApiError> {
         let digest = hash_token(&bearer_token(request)?);
-        if let Err(wait) = state.rate_limiter.check(&digest, std::time::Instant::now()) {
+        if let Err(wait) = state.rate_limiter.take(&digest).await {
             return Err(ApiError::throttled(wait));
         }
         Ok(Self::ApiToken { digest })
@@ -99,7 +99,7 @@ pub async fn authorize<B: ApiBackend>(
     state: &web::Data<ApiState<B>>,
     permission: Permission,
 ) -> Result<Principal, ApiError> {
-    let credentials = Credentials::from_request(request, state)?;
+    let credentials = Credentials::from_request(request, state).await?;
     let backend = state.backend.clone();
     crate::blocking(move || credentials.check(&backend, permission)).await
 }

@@ -268,7 +268,7 @@ async fn list_as<B: ApiBackend>(
     suffix: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
     let permission = Permission::new(Action::View, Resource::Incident);
-    let credentials = Credentials::from_request(&request, &state)?;
+    let credentials = Credentials::from_request(&request, &state).await?;
     // Bad parameters are reported after the credentials are checked, as before.
     let format = crate::export::requested(&request, suffix.as_deref());
     let query = parse_list_query(request.query_string(), state.time_zone);

@@ -87,6 +87,17 @@ impl<B: ApiBackend> ApiState<B> {
             rendered: std::sync::Arc::default(),
         }
     }
+
+    /// Counts the rate limit in `cache`, shared by every server using it (Redis).
+    #[must_use]
+    pub fn with_shared_rate_limit(
+        mut self,
+        requests_per_minute: u32,
+        cache: std::sync::Arc<dyn cache::Cache>,
+    ) -> Self {
+        self.rate_limiter = std::sync::Arc::new(RateLimiter::shared(requests_per_minute, cache));
+        self
+    }
 }
 
 /// An incident as the API shows it, for other adapters (webhook bodies).

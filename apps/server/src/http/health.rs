@@ -10,7 +10,7 @@ struct Health {
     status: &'static str,
 }
 
-/// Readiness: one boolean per dependency; `queue` only in scaled mode.
+/// Readiness: one boolean per dependency; `queue` and `redis` only when configured.
 #[derive(Debug, Serialize)]
 struct Readiness {
     status: &'static str,
@@ -22,12 +22,14 @@ struct Checks {
     db: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     queue: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<bool>,
 }
 
 impl Checks {
     /// Everything the server serves with is up.
     fn all_up(&self) -> bool {
-        self.db && self.queue != Some(false)
+        self.db && self.queue != Some(false) && self.redis != Some(false)
     }
 }
 
@@ -67,12 +69,23 @@ async fn queue_is_up(state: &AppState) -> Option<bool> {
     }
 }
 
+async fn redis_is_up(state: &AppState) -> Option<bool> {
+    let cache = state.cache.as_ref()?;
+    match cache.ping().await {
+        Ok(()) => Some(true),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: Redis is unavailable");
+            Some(false)
+        }
+    }
+}
+
 /// `GET /monitoring/readiness`: one boolean per dependency. 503 `fail` without the database; 200
-/// `degraded` when only the broker is down, because the server keeps taking incidents (their side
-/// effects wait in the outbox); else 200 `ok`.
+/// `degraded` when only the broker or Redis is down, because the server keeps serving (side effects
+/// wait in the outbox; the cache misses); else 200 `ok`.
 pub(super) async fn readiness(state: web::Data<AppState>) -> HttpResponse {
-    let (db, queue) = tokio::join!(database_is_up(&state), queue_is_up(&state));
-    let checks = Checks { db, queue };
+    let (db, queue, redis) = tokio::join!(database_is_up(&state), queue_is_up(&state), redis_is_up(&state));
+    let checks = Checks { db, queue, redis };
     if !checks.db {
         HttpResponse::ServiceUnavailable().json(Readiness { status: "fail", checks })
     } else if checks.all_up() {

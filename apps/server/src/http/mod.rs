@@ -28,6 +28,8 @@ pub struct AppState {
     pub health_timeout: Duration,
     /// The broker, in scaled mode: readiness reports it.
     pub queue: Option<amqp_transport::Settings>,
+    /// The shared cache (Redis), when configured: readiness reports it.
+    pub cache: Option<Arc<dyn cache::Cache>>,
 }
 
 /// How the server runs.
