@@ -3,13 +3,14 @@
 
 CARGO ?= cargo
 
-.PHONY: run test lint fmt ci bench-startup build openapi
+.PHONY: run test lint fmt ci bench-startup build openapi worker
 
 ## Run the server in the embedded mode (SQLite under ./data, http://127.0.0.1:8000).
 run:
 	$(CARGO) run --release --locked --bin firefighter-server -- serve
 
-## Run the whole test suite. PostgreSQL variants run when FF_TEST_DATABASE_URL is set.
+## Run the whole test suite. PostgreSQL, RabbitMQ and Redis variants run when FF_TEST_DATABASE_URL,
+## FF_TEST_AMQP_URL and FF_TEST_REDIS_URL are set (.ci/run sets them).
 test:
 	$(CARGO) test --workspace --locked
 
@@ -31,8 +32,13 @@ openapi:
 	$(CARGO) run --locked --quiet --bin firefighter-server -- openapi > openapi/openapi.json.tmp
 	mv openapi/openapi.json.tmp openapi/openapi.json
 
+## Release builds of both binaries: firefighter-server and firefighter-worker (scaled mode).
 build:
-	$(CARGO) build --release --locked --bin firefighter-server
+	$(CARGO) build --release --locked --bin firefighter-server --bin firefighter-worker
+
+## The worker of the scaled mode (needs AMQP_URL and DATABASE_URL; see docs/operations.md).
+worker:
+	$(CARGO) run --release --locked --bin firefighter-worker
 
 ## Start-up time of a release build, from exec to a healthy answer (see docs/benchmarks.md).
 bench-startup: build
