@@ -89,7 +89,9 @@ fn main() {
     registry
         .register(move |job: Noop, _attempt| {
             let waited = incidents_core::lifecycle::now() - job.occurred_at;
-            seen.lock().map_err(|_| JobError::Permanent("poisoned".into()))?.push(waited.as_seconds_f64() * 1000.0);
+            seen.lock()
+                .map_err(|_| JobError::Permanent("poisoned".into()))?
+                .push(waited.as_seconds_f64() * 1000.0);
             Ok(())
         })
         .expect("register");
@@ -99,7 +101,8 @@ fn main() {
     let registry = Arc::new(registry);
     let mut settings = Settings::new(amqp);
     settings.prefix = format!("ffbench{:08x}", rand::random::<u32>());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
 
     let start = |settings: &Settings| {
         let (stop, shutdown) = watch::channel(false);
@@ -172,7 +175,9 @@ fn main() {
         let topology = Topology { prefix: settings.prefix.clone() };
         for queue in [topology.queue(Noop::QUEUE), topology.dead()] {
             let channel = connection.create_channel().await.expect("channel");
-            let _ = channel.queue_delete(queue.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
+            let _ = channel
+                .queue_delete(queue.as_str().into(), lapin::options::QueueDeleteOptions::default())
+                .await;
         }
         for exchange in [topology.exchange(), topology.dead()] {
             let channel = connection.create_channel().await.expect("channel");
