@@ -333,3 +333,38 @@ async fn with_the_broker_down_incidents_are_taken_and_delivered_once_it_is_back(
     assert_eq!(distinct, expected);
     kill(&mut worker);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sigterm_the_worker_finishes_the_deliveries_in_flight_then_exits() {
+    let Some(amqp) = amqp_url() else { return };
+    let Some(test) = TestDatabase::postgres() else { return };
+    let receiver = Receiver::start();
+    receiver.delay(Duration::from_millis(1500));
+    let prefix = format!("ffterm{:08x}", rand::random::<u32>());
+    let deployment = Deployment::start(test, &amqp, &prefix, &receiver).await;
+    let mut worker = deployment.worker("run");
+    for n in 0..3 {
+        deployment.declare(&format!("Slow {n}")).await;
+    }
+    // Wait until the deliveries are in flight (started, not answered), then ask the worker to stop.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while deployment.job_states().get("running").copied().unwrap_or_default() == 0 {
+        assert!(Instant::now() < deadline, "the deliveries never started: {:?}", deployment.job_states());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let running = deployment.job_states()["running"];
+    let status = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || worker.wait()).await.unwrap().unwrap();
+    assert!(exit.success(), "the worker exits cleanly: {exit:?}");
+    let states = deployment.job_states();
+    assert_eq!(states.get("running"), None, "nothing left half-done: {states:?}");
+    assert!(
+        states.get("done").copied().unwrap_or_default() >= running,
+        "the jobs in flight finished: {states:?}"
+    );
+    assert_eq!(
+        receiver.header_values(EVENT_ID).len() as i64,
+        states.get("done").copied().unwrap_or_default()
+    );
+}

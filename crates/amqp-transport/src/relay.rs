@@ -16,6 +16,8 @@ use crate::{Publisher, Settings, pause, reconnect_delay};
 
 /// How long the relay waits after a storage failure.
 const AFTER_STORAGE_ERROR: Duration = Duration::from_secs(1);
+/// How long a batch waits for the broker's confirms (the rows stay locked meanwhile).
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -102,7 +104,7 @@ pub async fn run<S>(
 }
 
 enum RoundError {
-    Broker(lapin::Error),
+    Broker(String),
     Storage(String),
 }
 
@@ -138,20 +140,25 @@ where
     let batch = settings.batch;
     let (events_store, events_registry) = (store.clone(), Arc::clone(registry));
     let events = tokio::task::spawn_blocking(move || {
-        events_store
-            .enqueue_outbox(batch, incidents_core::lifecycle::now(), &|event| events_registry.jobs_for(event))
+        events_store.enqueue_outbox(batch, incidents_core::lifecycle::now(), &|events| {
+            events_registry.jobs_for_batch(events)
+        })
     })
     .await
     .map_err(|error| RoundError::Storage(error.to_string()))?
     .map_err(|error| RoundError::Storage(error.to_string()))?;
 
     let handle = tokio::runtime::Handle::current();
-    let broken: Arc<Mutex<Option<lapin::Error>>> = Arc::new(Mutex::new(None));
+    let broken: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (publish_store, publisher, seen) = (store.clone(), publisher.clone(), Arc::clone(&broken));
     let published = tokio::task::spawn_blocking(move || {
         publish_store.publish_due(batch, incidents_core::lifecycle::now(), &mut |jobs| {
             // A blocking thread: waiting here on the broker's confirms keeps the rows locked.
-            let (confirmed, error) = handle.block_on(publisher.publish_jobs(jobs));
+            let (confirmed, error) =
+                match handle.block_on(tokio::time::timeout(CONFIRM_TIMEOUT, publisher.publish_jobs(jobs))) {
+                    Ok((confirmed, error)) => (confirmed, error.map(|error| error.to_string())),
+                    Err(_) => (Vec::new(), Some(format!("no confirms within {CONFIRM_TIMEOUT:?}"))),
+                };
             if let Some(error) = error
                 && let Ok(mut slot) = seen.lock()
             {

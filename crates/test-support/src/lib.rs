@@ -8,7 +8,7 @@
 #![expect(clippy::expect_used, reason = "test helpers: failing loudly is the point")]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -25,6 +25,7 @@ pub struct Receiver {
     pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -37,9 +38,10 @@ impl Receiver {
     pub fn start() -> Self {
         let got = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
-        let (recorded, answer) = (Arc::clone(&got), Arc::clone(&status));
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let (recorded, answer, delay) = (Arc::clone(&got), Arc::clone(&status), Arc::clone(&delay_ms));
         let server = actix_web::HttpServer::new(move || {
-            let (recorded, answer) = (Arc::clone(&recorded), Arc::clone(&answer));
+            let (recorded, answer, delay) = (Arc::clone(&recorded), Arc::clone(&answer), Arc::clone(&delay));
             actix_web::App::new().default_service(actix_web::web::to(
                 move |request: actix_web::HttpRequest, body: actix_web::web::Bytes| {
                     let headers = request
@@ -49,10 +51,16 @@ impl Receiver {
                             (name.to_string(), value.to_str().unwrap_or_default().to_owned())
                         })
                         .collect();
-                    recorded.lock().expect("lock").push((headers, body.to_vec()));
                     let status = actix_web::http::StatusCode::from_u16(answer.load(Ordering::Relaxed))
                         .unwrap_or(actix_web::http::StatusCode::OK);
-                    async move { actix_web::HttpResponse::build(status).finish() }
+                    let wait = std::time::Duration::from_millis(delay.load(Ordering::Relaxed));
+                    let recorded = Arc::clone(&recorded);
+                    async move {
+                        actix_web::rt::time::sleep(wait).await;
+                        // Recorded once answered: a request whose sender gave up first does not count.
+                        recorded.lock().expect("lock").push((headers, body.to_vec()));
+                        actix_web::HttpResponse::build(status).finish()
+                    }
                 },
             ))
         })
@@ -63,7 +71,7 @@ impl Receiver {
         let server = server.run();
         let handle = server.handle();
         tokio::spawn(server);
-        Self { url, got, status, handle }
+        Self { url, got, status, delay_ms, handle }
     }
 
     /// Everything received so far.
@@ -83,6 +91,11 @@ impl Receiver {
                 headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone())
             })
             .collect()
+    }
+
+    /// Answers the next requests only after `delay`.
+    pub fn delay(&self, delay: std::time::Duration) {
+        self.delay_ms.store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// Answers the next requests with `status`.
