@@ -87,7 +87,8 @@ pub fn registry(database: &Database, settings: &JobSettings) -> anyhow::Result<R
     };
     registry.register(move |job: Deliver, attempt| deliverer.deliver(&job, attempt))?;
     let subscriptions = database.clone();
-    registry.on_event_try(move |event| webhooks::jobs_for(&subscriptions, event));
+    registry
+        .on_events_try(move |events: &[jobs::OutboxEvent]| webhooks::jobs_for_batch(&subscriptions, events));
     Ok(registry)
 }
 

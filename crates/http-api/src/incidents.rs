@@ -325,15 +325,21 @@ pub async fn retrieve<B: ApiBackend>(
     state: web::Data<ApiState<B>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Permission::new(Action::View, Resource::Incident)).await?;
-    let id = id.trim_end_matches(".json").parse::<i64>().map_err(|_| ApiError::not_found())?;
-    let backend = state.backend.clone();
-    let incident =
-        blocking(move || Ok(backend.incident(IncidentId(id))?)).await?.ok_or_else(ApiError::not_found)?;
-    Ok(crate::conditional::respond(
-        &request,
-        &json::Incident::new(&incident, &state.base_url, state.time_zone),
-    ))
+    let credentials = Credentials::from_request(&request, &state).await?;
+    let id = id.trim_end_matches(".json").parse::<i64>().ok();
+    let (backend, rendered) = (state.backend.clone(), state.rendered.clone());
+    let (base_url, tz) = (state.base_url.clone(), state.time_zone);
+    let json = blocking(move || {
+        // One hand-off for the whole request: the token, the version, then the kept rendering or
+        // the incident itself.
+        credentials.check(&backend, Permission::new(Action::View, Resource::Incident))?;
+        let id = id.ok_or_else(ApiError::not_found)?;
+        let key = backend.incident_key(IncidentId(id))?.ok_or_else(ApiError::not_found)?;
+        let mut rendered = rendered.render(&[key], |ids| Ok(backend.incidents_by_id(ids)?), &base_url, tz)?;
+        rendered.pop().ok_or_else(ApiError::not_found)
+    })
+    .await?;
+    Ok(crate::conditional::respond_json(&request, json))
 }
 
 /// The body of `POST /incidents` (JSON or form-encoded). Unknown fields are ignored.

@@ -96,7 +96,8 @@ pub enum RegistryError {
 }
 
 type RunFn = Box<dyn Fn(&str, u32) -> Result<(), JobError> + Send + Sync>;
-type SubscriberFn = Box<dyn Fn(&OutboxEvent) -> Result<Vec<Enqueue>, RegistryError> + Send + Sync>;
+/// Takes a batch of events; returns the jobs of each, in the same order.
+type SubscriberFn = Box<dyn Fn(&[OutboxEvent]) -> Result<Vec<Vec<Enqueue>>, RegistryError> + Send + Sync>;
 
 /// The handlers by job name, and the subscribers that turn outbox events into jobs.
 #[derive(Default)]
@@ -145,17 +146,9 @@ impl Registry {
         &mut self,
         subscriber: impl Fn(&OutboxEvent) -> Vec<J> + Send + Sync + 'static,
     ) -> &mut Self {
-        let subscriber: SubscriberFn = Box::new(move |event| {
-            subscriber(event)
-                .iter()
-                .map(|job| {
-                    Enqueue::new(job)
-                        .map_err(|error| RegistryError::Serialize { name: J::NAME, error: error.to_string() })
-                })
-                .collect()
-        });
-        self.subscribers.push((J::NAME, subscriber));
-        self
+        self.on_events_try(move |events: &[OutboxEvent]| {
+            Ok::<_, std::convert::Infallible>(events.iter().map(&subscriber).collect())
+        })
     }
 
     /// Like [`Registry::on_event`], for a subscriber that can fail (it reads the database, say): the
@@ -164,13 +157,36 @@ impl Registry {
         &mut self,
         subscriber: impl Fn(&OutboxEvent) -> Result<Vec<J>, E> + Send + Sync + 'static,
     ) -> &mut Self {
-        let subscriber: SubscriberFn = Box::new(move |event| {
-            let jobs = subscriber(event)
+        self.on_events_try(move |events: &[OutboxEvent]| events.iter().map(&subscriber).collect())
+    }
+
+    /// Like [`Registry::on_event_try`], for a subscriber that takes a whole batch of events at once
+    /// (to read what it needs once per batch rather than once per event). It returns the jobs of each
+    /// event, in the order of `events`.
+    pub fn on_events_try<J: Job, E: std::fmt::Display>(
+        &mut self,
+        subscriber: impl Fn(&[OutboxEvent]) -> Result<Vec<Vec<J>>, E> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let subscriber: SubscriberFn = Box::new(move |events| {
+            let per_event = subscriber(events)
                 .map_err(|error| RegistryError::Subscriber { name: J::NAME, error: error.to_string() })?;
-            jobs.iter()
-                .map(|job| {
-                    Enqueue::new(job)
-                        .map_err(|error| RegistryError::Serialize { name: J::NAME, error: error.to_string() })
+            if per_event.len() != events.len() {
+                return Err(RegistryError::Subscriber {
+                    name: J::NAME,
+                    error: format!("returned jobs for {} events out of {}", per_event.len(), events.len()),
+                });
+            }
+            per_event
+                .iter()
+                .map(|jobs| {
+                    jobs.iter()
+                        .map(|job| {
+                            Enqueue::new(job).map_err(|error| RegistryError::Serialize {
+                                name: J::NAME,
+                                error: error.to_string(),
+                            })
+                        })
+                        .collect()
                 })
                 .collect()
         });
@@ -194,9 +210,20 @@ impl Registry {
     /// # Errors
     /// A job that does not serialize.
     pub fn jobs_for(&self, event: &OutboxEvent) -> Result<Vec<Enqueue>, RegistryError> {
-        let mut jobs = Vec::new();
+        Ok(self.jobs_for_batch(std::slice::from_ref(event))?.pop().unwrap_or_default())
+    }
+
+    /// The jobs of each event of a batch, in the order of `events`; each subscriber sees the whole
+    /// batch once.
+    ///
+    /// # Errors
+    /// A subscriber failed, or a job does not serialize.
+    pub fn jobs_for_batch(&self, events: &[OutboxEvent]) -> Result<Vec<Vec<Enqueue>>, RegistryError> {
+        let mut jobs: Vec<Vec<Enqueue>> = vec![Vec::new(); events.len()];
         for (_, subscriber) in &self.subscribers {
-            jobs.extend(subscriber(event)?);
+            for (event_jobs, more) in jobs.iter_mut().zip(subscriber(events)?) {
+                event_jobs.extend(more);
+            }
         }
         Ok(jobs)
     }
@@ -293,6 +320,36 @@ mod tests {
         let ran = ran.lock().map(|ran| ran.clone()).unwrap_or_default();
         assert_eq!(ran, vec![(Deliver { endpoint: 1, event_id: event("x").event_id }, 3)]);
         assert_eq!(registry.queues().into_iter().collect::<Vec<_>>(), ["webhooks"]);
+    }
+
+    #[test]
+    fn a_batch_subscriber_sees_the_batch_once_and_jobs_stay_with_their_event() {
+        let calls = Arc::new(Mutex::new(0));
+        let mut registry = registry(Arc::default());
+        let counted = Arc::clone(&calls);
+        registry.on_events_try(move |events: &[OutboxEvent]| {
+            *counted.lock().map_err(|_| "poisoned")? += 1;
+            Ok::<_, &str>(
+                events
+                    .iter()
+                    .map(|event| {
+                        vec![Deliver { endpoint: 7, event_id: format!("{}-batch", event.event_type) }]
+                    })
+                    .collect(),
+            )
+        });
+        let events = [event("incident_created"), event("incident_updated"), event("incident_created")];
+        let jobs = registry.jobs_for_batch(&events).unwrap_or_default();
+        assert_eq!(calls.lock().map(|calls| *calls).unwrap_or_default(), 1, "one call for the batch");
+        assert_eq!(jobs.iter().map(Vec::len).collect::<Vec<_>>(), [3, 1, 3]);
+        assert_eq!(jobs[1][0].idempotency_key, "7:incident_updated-batch");
+
+        let mut broken = Registry::new();
+        broken.on_events_try(|_: &[OutboxEvent]| Ok::<Vec<Vec<Deliver>>, &str>(Vec::new()));
+        assert!(
+            matches!(broken.jobs_for_batch(&events), Err(RegistryError::Subscriber { .. })),
+            "one list per event"
+        );
     }
 
     #[test]

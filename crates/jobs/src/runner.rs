@@ -19,10 +19,13 @@ pub struct ClaimedJob {
     pub attempt: u32,
 }
 
+/// Turns a batch of outbox events into the jobs of each, in order ([`Registry::jobs_for_batch`]).
+pub type JobsFor<'a> = &'a dyn Fn(&[OutboxEvent]) -> Result<Vec<Vec<Enqueue>>, RegistryError>;
+
 /// The job table. Implemented by storage.
 pub trait JobStore {
-    /// Turns up to `limit` unpublished outbox events into jobs with `jobs_for` and marks them
-    /// published, in one transaction (a job already enqueued under the same idempotency key is not
+    /// Turns up to `limit` unpublished outbox events into jobs with `jobs_for` (given the batch, it
+    /// returns the jobs of each event in order) and marks them published, in one transaction (a job already enqueued under the same idempotency key is not
     /// enqueued again). Returns how many events it took.
     ///
     /// # Errors
@@ -31,7 +34,7 @@ pub trait JobStore {
         &self,
         limit: u32,
         now: NaiveDateTime,
-        jobs_for: &dyn Fn(&OutboxEvent) -> Result<Vec<Enqueue>, RegistryError>,
+        jobs_for: JobsFor<'_>,
     ) -> Result<usize, RepositoryError>;
 
     /// Enqueues one job to run at `run_at`; `Ok(false)` when a job with its idempotency key exists
@@ -126,7 +129,9 @@ impl<S: JobStore> Runner<'_, S> {
     /// A storage failure (jobs already run keep their recorded outcome).
     pub fn pass(&self, now: impl Fn() -> NaiveDateTime) -> Result<PassReport, RepositoryError> {
         let mut report = PassReport {
-            events: self.store.enqueue_outbox(self.batch, now(), &|event| self.registry.jobs_for(event))?,
+            events: self
+                .store
+                .enqueue_outbox(self.batch, now(), &|events| self.registry.jobs_for_batch(events))?,
             ..PassReport::default()
         };
         for job in self.store.claim(self.batch, now(), self.lease)? {

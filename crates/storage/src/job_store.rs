@@ -10,7 +10,8 @@ use diesel::prelude::*;
 use incidents_core::RepositoryError;
 use incidents_core::query::{Page, PageRequest};
 use jobs::{
-    ClaimedJob, Enqueue, JobAdmin, JobRecord, JobStore, OutboxEvent, QueuedJob, RegistryError, TransportStore,
+    ClaimedJob, Enqueue, JobAdmin, JobRecord, JobStore, JobsFor, OutboxEvent, QueuedJob, RegistryError,
+    TransportStore,
 };
 
 use crate::connection::{Database, DbConnection, write_transaction};
@@ -49,7 +50,7 @@ impl JobStore for Database {
         &self,
         limit: u32,
         now: NaiveDateTime,
-        jobs_for: &dyn Fn(&OutboxEvent) -> Result<Vec<Enqueue>, RegistryError>,
+        jobs_for: JobsFor<'_>,
     ) -> Result<usize, RepositoryError> {
         let mut conn = self.connection()?;
         write_transaction(&mut conn, |conn| -> Result<usize, TxError> {
@@ -69,15 +70,22 @@ impl JobStore for Database {
                 DbConnection::Postgres(pg) => pending.for_update().skip_locked().load(pg)?,
                 DbConnection::Sqlite(sqlite) => pending.load(sqlite)?,
             };
-            for (_, event_id, event_type, incident_id, payload, occurred_at) in &rows {
-                let event = OutboxEvent {
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            let events: Vec<OutboxEvent> = rows
+                .iter()
+                .map(|(_, event_id, event_type, incident_id, payload, occurred_at)| OutboxEvent {
                     event_id: event_id.clone(),
                     event_type: event_type.clone(),
                     incident_id: *incident_id,
                     payload: serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
                     occurred_at: *occurred_at,
-                };
-                for job in jobs_for(&event).map_err(TxError::Registry)? {
+                })
+                .collect();
+            let per_event = jobs_for(&events).map_err(TxError::Registry)?;
+            for (event, jobs) in events.iter().zip(per_event) {
+                for job in jobs {
                     let known = diesel::select(exists(
                         job_table::table.filter(job_table::idempotency_key.eq(&job.idempotency_key)),
                     ))
@@ -91,7 +99,7 @@ impl JobStore for Database {
                             job_table::queue.eq(job.queue),
                             job_table::payload.eq(&job.payload),
                             job_table::idempotency_key.eq(&job.idempotency_key),
-                            job_table::event_id.eq(Some(event_id)),
+                            job_table::event_id.eq(Some(&event.event_id)),
                             job_table::run_at.eq(now),
                             job_table::created_at.eq(now),
                             job_table::updated_at.eq(now),
@@ -101,11 +109,9 @@ impl JobStore for Database {
             }
             // One statement marks the whole batch.
             let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
-            if !ids.is_empty() {
-                diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&ids)))
-                    .set(outbox_events::published_at.eq(now))
-                    .execute(conn)?;
-            }
+            diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&ids)))
+                .set(outbox_events::published_at.eq(now))
+                .execute(conn)?;
             Ok(rows.len())
         })
         .map_err(RepositoryError::from)

@@ -205,7 +205,7 @@ fn a_job_whose_runner_died_is_taken_again_after_its_lease() {
         let test = test.seeded();
         declare(&test.database, 0);
         let registry = make_registry(Arc::default(), Arc::default(), false);
-        test.database.enqueue_outbox(10, at(0), &|event| registry.jobs_for(event)).expect("enqueue");
+        test.database.enqueue_outbox(10, at(0), &|events| registry.jobs_for_batch(events)).expect("enqueue");
         // A runner claims the job and dies without recording anything.
         let claimed = test.database.claim(10, at(0), Duration::from_secs(30)).expect("claim");
         assert_eq!(claimed.len(), 1);

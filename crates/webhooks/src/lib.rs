@@ -120,17 +120,34 @@ impl Job for Deliver {
 /// # Errors
 /// A storage failure.
 pub fn jobs_for(store: &impl WebhookStore, event: &OutboxEvent) -> Result<Vec<Deliver>, RepositoryError> {
-    Ok(store
-        .endpoints()?
-        .into_iter()
-        .filter(|endpoint| endpoint.events.contains(&event.event_type))
-        .map(|endpoint| Deliver {
-            endpoint_id: endpoint.id,
-            event_id: event.event_id.clone(),
-            event_type: event.event_type.clone(),
-            incident_id: event.incident_id,
-            occurred_at: event.occurred_at,
-            changes: event.payload.clone(),
+    Ok(jobs_for_batch(store, std::slice::from_ref(event))?.pop().unwrap_or_default())
+}
+
+/// [`jobs_for`] for a batch of events, reading the endpoints once: the deliveries of each event, in
+/// the order of `events`.
+///
+/// # Errors
+/// A storage failure reading the endpoints.
+pub fn jobs_for_batch(
+    store: &impl WebhookStore,
+    events: &[OutboxEvent],
+) -> Result<Vec<Vec<Deliver>>, RepositoryError> {
+    let endpoints = store.endpoints()?;
+    Ok(events
+        .iter()
+        .map(|event| {
+            endpoints
+                .iter()
+                .filter(|endpoint| endpoint.events.contains(&event.event_type))
+                .map(|endpoint| Deliver {
+                    endpoint_id: endpoint.id,
+                    event_id: event.event_id.clone(),
+                    event_type: event.event_type.clone(),
+                    incident_id: event.incident_id,
+                    occurred_at: event.occurred_at,
+                    changes: event.payload.clone(),
+                })
+                .collect()
         })
         .collect())
 }
