@@ -7,7 +7,12 @@
 //!   at random moments and restarted; every event arrives, exactly once after deduplication by
 //!   event id, and no job is left behind;
 //! - the broker cut off: the API keeps taking incidents, readiness says degraded, and everything is
-//!   delivered once the broker is back.
+//!   delivered once the broker is back;
+//! - the broker restarted for real (`rabbitmqctl stop_app` / `start_app`): the relay and the worker
+//!   reconnect by themselves and deliver what waited;
+//! - SIGTERM: the worker finishes its deliveries in flight, then exits.
+//!
+//! The tests of this file run one at a time ([`SERIAL`]): one of them stops the broker.
 
 #![expect(clippy::expect_used, clippy::unwrap_used, clippy::print_stderr, reason = "tests")]
 
@@ -28,6 +33,9 @@ use storage::testing::TestDatabase;
 use test_support::{Receiver, TcpProxy};
 
 const EVENT_ID: &str = "x-firefighter-event-id";
+
+/// Taken by every test here, so that the broker restart never hits another test's processes.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn amqp_url() -> Option<String> {
     let url = std::env::var("FF_TEST_AMQP_URL").ok().filter(|url| !url.trim().is_empty());
@@ -217,6 +225,7 @@ async fn wait_for_delivery(
 async fn killing_the_worker_and_the_relay_loses_no_event_and_runs_none_twice_after_dedup() {
     let Some(amqp) = amqp_url() else { return };
     let Some(test) = TestDatabase::postgres() else { return };
+    let _serial = SERIAL.lock().await;
     let receiver = Receiver::start();
     let prefix = format!("ffcrash{:08x}", rand::random::<u32>());
     let deployment = Arc::new(Deployment::start(test, &amqp, &prefix, &receiver).await);
@@ -292,6 +301,7 @@ async fn killing_the_worker_and_the_relay_loses_no_event_and_runs_none_twice_aft
 async fn with_the_broker_down_incidents_are_taken_and_delivered_once_it_is_back() {
     let Some(amqp) = amqp_url() else { return };
     let Some(test) = TestDatabase::postgres() else { return };
+    let _serial = SERIAL.lock().await;
     let receiver = Receiver::start();
     let broker = amqp.split('@').next_back().and_then(|rest| rest.split('/').next()).unwrap().to_owned();
     let proxy = TcpProxy::start(tokio::net::lookup_host(&broker).await.unwrap().next().unwrap()).await;
@@ -338,6 +348,7 @@ async fn with_the_broker_down_incidents_are_taken_and_delivered_once_it_is_back(
 async fn on_sigterm_the_worker_finishes_the_deliveries_in_flight_then_exits() {
     let Some(amqp) = amqp_url() else { return };
     let Some(test) = TestDatabase::postgres() else { return };
+    let _serial = SERIAL.lock().await;
     let receiver = Receiver::start();
     receiver.delay(Duration::from_millis(1500));
     let prefix = format!("ffterm{:08x}", rand::random::<u32>());
@@ -367,4 +378,66 @@ async fn on_sigterm_the_worker_finishes_the_deliveries_in_flight_then_exits() {
         receiver.header_values(EVENT_ID).len() as i64,
         states.get("done").copied().unwrap_or_default()
     );
+}
+
+/// Starts the broker's application again when dropped, even if the test failed half-way.
+struct StoppedBroker;
+
+impl StoppedBroker {
+    fn stop() -> Self {
+        let status = Command::new("rabbitmqctl").args(["-q", "stop_app"]).status().expect("rabbitmqctl");
+        assert!(status.success(), "rabbitmqctl stop_app: {status:?}");
+        Self
+    }
+}
+
+impl Drop for StoppedBroker {
+    fn drop(&mut self) {
+        let status = Command::new("rabbitmqctl").args(["-q", "start_app"]).status();
+        assert!(
+            status.is_ok_and(|status| status.success()),
+            "rabbitmqctl start_app failed: start RabbitMQ by hand"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_real_broker_restart_the_relay_and_the_worker_reconnect_and_deliver() {
+    let Some(amqp) = amqp_url() else { return };
+    if !amqp.contains("127.0.0.1") && !amqp.contains("localhost") {
+        eprintln!("the broker is not local: restart test skipped");
+        return;
+    }
+    if Command::new("rabbitmqctl")
+        .arg("-q")
+        .arg("status")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!("rabbitmqctl is not available: restart test skipped");
+        return;
+    }
+    let Some(test) = TestDatabase::postgres() else { return };
+    let _serial = SERIAL.lock().await;
+    let receiver = Receiver::start();
+    let prefix = format!("ffrestart{:08x}", rand::random::<u32>());
+    let deployment = Deployment::start(test, &amqp, &prefix, &receiver).await;
+    let mut worker = deployment.worker("run");
+    for n in 0..5 {
+        deployment.declare(&format!("Before {n}")).await;
+    }
+    wait_for_delivery(&deployment, &receiver, &deployment.created_event_ids(), 30).await;
+
+    let stopped = tokio::task::spawn_blocking(StoppedBroker::stop).await.unwrap();
+    for n in 0..5 {
+        deployment.declare(&format!("While stopped {n}")).await;
+    }
+    tokio::task::spawn_blocking(move || drop(stopped)).await.unwrap();
+    let expected = deployment.created_event_ids();
+    assert_eq!(expected.len(), 10);
+    wait_for_delivery(&deployment, &receiver, &expected, 90).await;
+    assert!(worker.try_wait().unwrap().is_none(), "the worker kept running through the restart");
+    kill(&mut worker);
 }
