@@ -1,8 +1,11 @@
 //! The embedded job runner: in the single-process mode the server itself turns outbox events into
-//! jobs and runs them, on one background thread, until shutdown.
+//! jobs and runs them, until shutdown. One thread drains the outbox (and enqueues the periodic
+//! jobs); one thread per queue runs that queue's jobs, so a slow integration (a webhook receiver
+//! taking its 10 s) never holds back another's jobs. The outbox thread wakes the queue threads when
+//! it has enqueued something.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -12,8 +15,11 @@ use serde::{Deserialize, Serialize};
 use storage::Database;
 use webhooks::{Deliver, Deliverer};
 
-/// How long the runner sleeps when a pass found nothing to do.
-const IDLE: Duration = Duration::from_millis(200);
+/// How long the outbox thread waits when it found no new event.
+const OUTBOX_IDLE: Duration = Duration::from_millis(50);
+/// How long a queue thread waits, unless woken, when it found no due job (retries come due by
+/// time, not by an event).
+const QUEUE_IDLE: Duration = Duration::from_millis(500);
 /// How long it waits after a storage error before trying again.
 const AFTER_ERROR: Duration = Duration::from_secs(2);
 
@@ -102,66 +108,143 @@ pub fn scheduler(tz: chrono_tz::Tz, now: NaiveDateTime) -> anyhow::Result<Schedu
     Ok(scheduler)
 }
 
+/// Wakes the queue threads: a generation number bumped by the outbox thread.
+#[derive(Debug, Default)]
+struct Wake {
+    generation: Mutex<u64>,
+    bumped: Condvar,
+}
+
+impl Wake {
+    fn bump(&self) {
+        if let Ok(mut generation) = self.generation.lock() {
+            *generation += 1;
+            self.bumped.notify_all();
+        }
+    }
+
+    fn current(&self) -> u64 {
+        self.generation.lock().map(|generation| *generation).unwrap_or_default()
+    }
+
+    /// Waits until the generation moves past `seen`, or `timeout`.
+    fn wait(&self, seen: u64, timeout: Duration) {
+        if let Ok(generation) = self.generation.lock() {
+            let _ = self.bumped.wait_timeout_while(generation, timeout, |generation| *generation == seen);
+        }
+    }
+}
+
 /// A running embedded runner.
 #[derive(Debug)]
 pub struct EmbeddedJobs {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    wake: Arc<Wake>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl EmbeddedJobs {
-    /// Starts the runner thread.
+    /// Starts the outbox thread and one thread per queue.
     ///
     /// # Errors
-    /// The registry is inconsistent, or the thread cannot be started.
+    /// The registry is inconsistent, or a thread cannot be started.
     pub fn start(database: Database, registry: Registry, mut scheduler: Scheduler) -> anyhow::Result<Self> {
         registry.validate()?;
+        let registry = Arc::new(registry);
         let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let thread = std::thread::Builder::new().name("ff-jobs".into()).spawn(move || {
-            let runner = Runner {
-                store: &database,
-                registry: &registry,
-                policy: RetryPolicy::default(),
-                lease: Duration::from_secs(300),
-                batch: 100,
-            };
-            while !stopping.load(Ordering::Relaxed) {
+        let wake = Arc::new(Wake::default());
+        let mut jobs = Self { stop: Arc::clone(&stop), wake: Arc::clone(&wake), threads: Vec::new() };
+
+        for queue in registry.queues() {
+            let (queue_db, queue_registry, queue_stop, queue_wake) =
+                (database.clone(), Arc::clone(&registry), Arc::clone(&stop), Arc::clone(&wake));
+            jobs.threads.push(std::thread::Builder::new().name(format!("ff-jobs-{queue}")).spawn(
+                move || {
+                    // One job per claim: on shutdown no claimed job waits behind the one in flight.
+                    let runner = runner(&queue_db, &queue_registry, Some(queue), 1);
+                    while !queue_stop.load(Ordering::Relaxed) {
+                        let seen = queue_wake.current();
+                        match runner.run_due(incidents_core::lifecycle::now) {
+                            Ok(report) if report.busy() => tracing::debug!(queue, ?report, "jobs run"),
+                            Ok(_) => queue_wake.wait(seen, QUEUE_IDLE),
+                            Err(error) => {
+                                tracing::warn!(queue, %error, "running jobs failed; retrying");
+                                std::thread::sleep(AFTER_ERROR);
+                            }
+                        }
+                    }
+                },
+            )?);
+        }
+        let (outbox_db, outbox_registry, outbox_stop, outbox_wake) =
+            (database, Arc::clone(&registry), Arc::clone(&stop), Arc::clone(&wake));
+        jobs.threads.push(std::thread::Builder::new().name("ff-outbox".into()).spawn(move || {
+            let runner = runner(&outbox_db, &outbox_registry, None, 100);
+            while !outbox_stop.load(Ordering::Relaxed) {
                 let now = incidents_core::lifecycle::now();
+                let mut enqueued = false;
                 for (job, run_at) in scheduler.due(now) {
                     // Every server enqueues the same tick under the same key: one gets in.
-                    if let Err(error) = database.enqueue(&job, run_at, now) {
-                        tracing::warn!(%error, job = job.name, "cannot enqueue a periodic job");
+                    match outbox_db.enqueue(&job, run_at, now) {
+                        Ok(inserted) => enqueued |= inserted,
+                        Err(error) => tracing::warn!(%error, job = job.name, "cannot enqueue a periodic job"),
                     }
                 }
-                match runner.pass(incidents_core::lifecycle::now) {
-                    Ok(report) if report.busy() => {
-                        tracing::debug!(?report, "jobs pass");
+                match runner.drain_outbox(now) {
+                    Ok(events) if events > 0 || enqueued => {
+                        outbox_wake.bump();
+                        if events > 0 {
+                            continue;
+                        }
                     }
-                    Ok(_) => std::thread::sleep(IDLE),
+                    Ok(_) => {}
                     Err(error) => {
-                        tracing::warn!(%error, "jobs pass failed; retrying");
+                        tracing::warn!(%error, "outbox drain failed; retrying");
                         std::thread::sleep(AFTER_ERROR);
+                        continue;
                     }
                 }
+                std::thread::sleep(OUTBOX_IDLE);
             }
-        })?;
-        Ok(Self { stop, thread: Some(thread) })
+        })?);
+
+        Ok(jobs)
     }
 
-    /// Stops after the job in flight, if any.
+    /// Stops after the jobs in flight, if any.
     pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!("the job runner panicked");
+        self.halt();
+        for thread in std::mem::take(&mut self.threads) {
+            if thread.join().is_err() {
+                tracing::error!("a job runner thread panicked");
+            }
         }
+    }
+
+    fn halt(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake.bump();
+    }
+}
+
+fn runner<'a>(
+    database: &'a Database,
+    registry: &'a Registry,
+    queue: Option<&'a str>,
+    batch: u32,
+) -> Runner<'a, Database> {
+    Runner {
+        store: database,
+        registry,
+        policy: RetryPolicy::default(),
+        lease: Duration::from_secs(300),
+        batch,
+        queue,
     }
 }
 
 impl Drop for EmbeddedJobs {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.halt();
     }
 }

@@ -1250,7 +1250,7 @@ async fn admins_list_failed_jobs_and_retry_them() {
         assert_eq!(api.get(&api.admin, "/jobs/999999").await.status(), 404);
         assert_eq!(
             database
-                .claim(10, incidents_core::lifecycle::now(), std::time::Duration::from_secs(30))
+                .claim(10, incidents_core::lifecycle::now(), std::time::Duration::from_secs(30), None)
                 .expect("claim")
                 .len(),
             1,

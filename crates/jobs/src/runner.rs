@@ -56,8 +56,9 @@ pub trait JobStore {
     /// A storage failure.
     fn purge_before(&self, before: NaiveDateTime) -> Result<(usize, usize), RepositoryError>;
 
-    /// Claims up to `limit` due jobs for `lease`: pending (or queued, left by the scaled mode) ones
-    /// whose time has come, and running ones whose lease ran out (their runner died). Each claim counts an attempt.
+    /// Claims up to `limit` due jobs for `lease`, of `queue` only or of every queue: pending (or
+    /// queued, left by the scaled mode) ones whose time has come, and running ones whose lease ran out
+    /// (their runner died). Each claim counts an attempt.
     ///
     /// # Errors
     /// A storage failure.
@@ -66,6 +67,7 @@ pub trait JobStore {
         limit: u32,
         now: NaiveDateTime,
         lease: Duration,
+        queue: Option<&str>,
     ) -> Result<Vec<ClaimedJob>, RepositoryError>;
 
     /// The attempt succeeded.
@@ -120,6 +122,8 @@ pub struct Runner<'a, S> {
     pub lease: Duration,
     /// Events and jobs taken per pass.
     pub batch: u32,
+    /// The queue this runner runs jobs of; `None`: every queue.
+    pub queue: Option<&'a str>,
 }
 
 impl<S: JobStore> Runner<'_, S> {
@@ -128,13 +132,25 @@ impl<S: JobStore> Runner<'_, S> {
     /// # Errors
     /// A storage failure (jobs already run keep their recorded outcome).
     pub fn pass(&self, now: impl Fn() -> NaiveDateTime) -> Result<PassReport, RepositoryError> {
-        let mut report = PassReport {
-            events: self
-                .store
-                .enqueue_outbox(self.batch, now(), &|events| self.registry.jobs_for_batch(events))?,
-            ..PassReport::default()
-        };
-        for job in self.store.claim(self.batch, now(), self.lease)? {
+        let events = self.drain_outbox(now())?;
+        Ok(PassReport { events, ..self.run_due(now)? })
+    }
+
+    /// Turns up to a batch of new outbox events into jobs; returns how many events it took.
+    ///
+    /// # Errors
+    /// A storage failure, or a subscriber's.
+    pub fn drain_outbox(&self, now: NaiveDateTime) -> Result<usize, RepositoryError> {
+        self.store.enqueue_outbox(self.batch, now, &|events| self.registry.jobs_for_batch(events))
+    }
+
+    /// Claims up to a batch of due jobs (of this runner's queue) and runs them, one at a time.
+    ///
+    /// # Errors
+    /// A storage failure (jobs already run keep their recorded outcome).
+    pub fn run_due(&self, now: impl Fn() -> NaiveDateTime) -> Result<PassReport, RepositoryError> {
+        let mut report = PassReport::default();
+        for job in self.store.claim(self.batch, now(), self.lease, self.queue)? {
             match attempt(self.registry, self.policy, &job) {
                 Outcome::Done => {
                     self.store.complete(job.id, now())?;

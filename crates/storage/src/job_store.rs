@@ -162,8 +162,13 @@ impl JobStore for Database {
         limit: u32,
         now: NaiveDateTime,
         lease: Duration,
+        queue: Option<&str>,
     ) -> Result<Vec<ClaimedJob>, RepositoryError> {
         let mut conn = self.connection()?;
+        // `queue = $1 OR TRUE` for every queue: a literal the planner folds away.
+        let any_queue =
+            diesel::dsl::sql::<diesel::sql_types::Bool>(if queue.is_some() { "FALSE" } else { "TRUE" });
+        let in_queue = job_table::queue.eq(queue.unwrap_or_default().to_owned()).or(any_queue);
         write_transaction(&mut conn, |conn| -> Result<Vec<ClaimedJob>, diesel::result::Error> {
             let due = job_table::table
                 .filter(
@@ -172,6 +177,7 @@ impl JobStore for Database {
                         .and(job_table::run_at.le(now))
                         .or(job_table::state.eq("running").and(job_table::locked_until.lt(now))),
                 )
+                .filter(in_queue)
                 .order((job_table::run_at, job_table::id))
                 .limit(i64::from(limit))
                 .select((job_table::id, job_table::name, job_table::payload, job_table::attempts));

@@ -113,6 +113,7 @@ fn make_runner<'a>(
         },
         lease: Duration::from_secs(30),
         batch: 100,
+        queue: None,
     }
 }
 
@@ -207,13 +208,13 @@ fn a_job_whose_runner_died_is_taken_again_after_its_lease() {
         let registry = make_registry(Arc::default(), Arc::default(), false);
         test.database.enqueue_outbox(10, at(0), &|events| registry.jobs_for_batch(events)).expect("enqueue");
         // A runner claims the job and dies without recording anything.
-        let claimed = test.database.claim(10, at(0), Duration::from_secs(30)).expect("claim");
+        let claimed = test.database.claim(10, at(0), Duration::from_secs(30), None).expect("claim");
         assert_eq!(claimed.len(), 1);
         assert!(
-            test.database.claim(10, at(10), Duration::from_secs(30)).expect("claim").is_empty(),
+            test.database.claim(10, at(10), Duration::from_secs(30), None).expect("claim").is_empty(),
             "leased"
         );
-        let again = test.database.claim(10, at(31), Duration::from_secs(30)).expect("claim");
+        let again = test.database.claim(10, at(31), Duration::from_secs(30), None).expect("claim");
         assert_eq!(again.iter().map(|job| job.attempt).collect::<Vec<_>>(), [2], "{:?}", test.backend());
     }
 }
