@@ -191,13 +191,15 @@ impl EmbeddedJobs {
                     }
                 }
                 match runner.drain_outbox(now) {
-                    Ok(events) if events > 0 || enqueued => {
-                        outbox_wake.bump();
-                        if events > 0 {
+                    Ok(drained) => {
+                        // Queue threads are woken only when there is something new for them.
+                        if drained.jobs > 0 || enqueued {
+                            outbox_wake.bump();
+                        }
+                        if drained.events > 0 {
                             continue;
                         }
                     }
-                    Ok(_) => {}
                     Err(error) => {
                         tracing::warn!(%error, "outbox drain failed; retrying");
                         std::thread::sleep(AFTER_ERROR);

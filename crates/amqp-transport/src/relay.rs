@@ -173,5 +173,5 @@ where
     if let Some(error) = broken.lock().ok().and_then(|mut slot| slot.take()) {
         return Err(RoundError::Broker(error));
     }
-    Ok(Round { events, published })
+    Ok(Round { events: events.events, published })
 }

@@ -17,7 +17,7 @@ mod schedule;
 pub use registry::{Enqueue, Handler, Job, JobError, OutboxEvent, Registry, RegistryError};
 pub use retry::{AfterFailure, RetryPolicy};
 pub use runner::{
-    ClaimedJob, JOB_STATES, JobAdmin, JobRecord, JobStore, JobsFor, Outcome, PassReport, QueuedJob, Runner,
-    TransportStore, attempt, to_chrono,
+    ClaimedJob, Drained, JOB_STATES, JobAdmin, JobRecord, JobStore, JobsFor, Outcome, PassReport, QueuedJob,
+    Runner, TransportStore, attempt, to_chrono,
 };
 pub use schedule::{ScheduleError, Scheduler};

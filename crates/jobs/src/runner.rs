@@ -22,11 +22,20 @@ pub struct ClaimedJob {
 /// Turns a batch of outbox events into the jobs of each, in order ([`Registry::jobs_for_batch`]).
 pub type JobsFor<'a> = &'a dyn Fn(&[OutboxEvent]) -> Result<Vec<Vec<Enqueue>>, RegistryError>;
 
+/// What draining the outbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Outbox events taken (and marked published).
+    pub events: usize,
+    /// Jobs they started.
+    pub jobs: usize,
+}
+
 /// The job table. Implemented by storage.
 pub trait JobStore {
     /// Turns up to `limit` unpublished outbox events into jobs with `jobs_for` (given the batch, it
-    /// returns the jobs of each event in order) and marks them published, in one transaction (a job already enqueued under the same idempotency key is not
-    /// enqueued again). Returns how many events it took.
+    /// returns the jobs of each event in order) and marks them published, in one transaction (a job
+    /// already enqueued under the same idempotency key is not enqueued again).
     ///
     /// # Errors
     /// A storage failure, or `jobs_for`'s error (nothing is then marked published).
@@ -35,7 +44,7 @@ pub trait JobStore {
         limit: u32,
         now: NaiveDateTime,
         jobs_for: JobsFor<'_>,
-    ) -> Result<usize, RepositoryError>;
+    ) -> Result<Drained, RepositoryError>;
 
     /// Enqueues one job to run at `run_at`; `Ok(false)` when a job with its idempotency key exists
     /// (enqueued by another runner, for example).
@@ -132,15 +141,15 @@ impl<S: JobStore> Runner<'_, S> {
     /// # Errors
     /// A storage failure (jobs already run keep their recorded outcome).
     pub fn pass(&self, now: impl Fn() -> NaiveDateTime) -> Result<PassReport, RepositoryError> {
-        let events = self.drain_outbox(now())?;
+        let events = self.drain_outbox(now())?.events;
         Ok(PassReport { events, ..self.run_due(now)? })
     }
 
-    /// Turns up to a batch of new outbox events into jobs; returns how many events it took.
+    /// Turns up to a batch of new outbox events into jobs.
     ///
     /// # Errors
     /// A storage failure, or a subscriber's.
-    pub fn drain_outbox(&self, now: NaiveDateTime) -> Result<usize, RepositoryError> {
+    pub fn drain_outbox(&self, now: NaiveDateTime) -> Result<Drained, RepositoryError> {
         self.store.enqueue_outbox(self.batch, now, &|events| self.registry.jobs_for_batch(events))
     }
 

@@ -10,8 +10,8 @@ use diesel::prelude::*;
 use incidents_core::RepositoryError;
 use incidents_core::query::{Page, PageRequest};
 use jobs::{
-    ClaimedJob, Enqueue, JobAdmin, JobRecord, JobStore, JobsFor, OutboxEvent, QueuedJob, RegistryError,
-    TransportStore,
+    ClaimedJob, Drained, Enqueue, JobAdmin, JobRecord, JobStore, JobsFor, OutboxEvent, QueuedJob,
+    RegistryError, TransportStore,
 };
 
 use crate::connection::{Database, DbConnection, write_transaction};
@@ -51,9 +51,9 @@ impl JobStore for Database {
         limit: u32,
         now: NaiveDateTime,
         jobs_for: JobsFor<'_>,
-    ) -> Result<usize, RepositoryError> {
+    ) -> Result<Drained, RepositoryError> {
         let mut conn = self.connection()?;
-        write_transaction(&mut conn, |conn| -> Result<usize, TxError> {
+        write_transaction(&mut conn, |conn| -> Result<Drained, TxError> {
             let pending = outbox_events::table
                 .filter(outbox_events::published_at.is_null())
                 .order(outbox_events::id)
@@ -71,8 +71,9 @@ impl JobStore for Database {
                 DbConnection::Sqlite(sqlite) => pending.load(sqlite)?,
             };
             if rows.is_empty() {
-                return Ok(0);
+                return Ok(Drained::default());
             }
+            let mut inserted = 0;
             let events: Vec<OutboxEvent> = rows
                 .iter()
                 .map(|(_, event_id, event_type, incident_id, payload, occurred_at)| OutboxEvent {
@@ -105,6 +106,7 @@ impl JobStore for Database {
                             job_table::updated_at.eq(now),
                         ))
                         .execute(conn)?;
+                    inserted += 1;
                 }
             }
             // One statement marks the whole batch.
@@ -112,7 +114,7 @@ impl JobStore for Database {
             diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&ids)))
                 .set(outbox_events::published_at.eq(now))
                 .execute(conn)?;
-            Ok(rows.len())
+            Ok(Drained { events: rows.len(), jobs: inserted })
         })
         .map_err(RepositoryError::from)
     }
