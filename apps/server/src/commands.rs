@@ -251,8 +251,12 @@ fn webhook(config: &Config, command: WebhookCommand) -> anyhow::Result<()> {
             if let Some(unknown) = events.iter().find(|e| !webhooks::EVENT_TYPES.contains(&e.as_str())) {
                 bail!("unknown event type {unknown:?}: use {}", webhooks::EVENT_TYPES.join(", "));
             }
+            let secret_key = config
+                .resolve_secret_key()
+                .with_context(|| format!("cannot keep the secret key in {}", config.data_dir.display()))?;
+            let sealed = webhooks::SecretBox::new(secret_key.expose()).seal(&secret);
             let endpoint =
-                database.create_endpoint(&url, &secret, &events, incidents_core::lifecycle::now())?;
+                database.create_endpoint(&url, &sealed, &events, incidents_core::lifecycle::now())?;
             println!("{}", endpoint.id);
         }
         WebhookCommand::List => {

@@ -51,17 +51,20 @@ pub struct JobSettings {
     pub time_zone: chrono_tz::Tz,
     /// `FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS`.
     pub allow_private_webhook_targets: bool,
+    /// Opens the webhook endpoints' secrets (keyed by `SECRET_KEY`).
+    pub webhook_secrets: webhooks::SecretBox,
 }
 
 impl JobSettings {
-    /// The job settings of a configuration.
+    /// The job settings of a configuration, with its resolved secret key.
     #[must_use]
-    pub fn from_config(config: &crate::config::Config) -> Self {
+    pub fn from_config(config: &crate::config::Config, secret_key: &crate::config::Secret) -> Self {
         Self {
             retention: config.outbox_retention,
             base_url: config.base_url.to_string(),
             time_zone: config.time_zone,
             allow_private_webhook_targets: config.webhooks_allow_private_targets,
+            webhook_secrets: webhooks::SecretBox::new(secret_key.expose()),
         }
     }
 }
@@ -90,6 +93,7 @@ pub fn registry(database: &Database, settings: &JobSettings) -> anyhow::Result<R
         render: Arc::new(move |id| http_api::render_incident(&renderer, id, &base_url, time_zone)),
         allow_private: settings.allow_private_webhook_targets,
         timeout: Duration::from_secs(10),
+        secrets: settings.webhook_secrets.clone(),
     };
     registry.register(move |job: Deliver, attempt| deliverer.deliver(&job, attempt))?;
     let subscriptions = database.clone();

@@ -91,11 +91,15 @@ impl Application {
         let bind = SocketAddr::new(config.http_bind, config.http_port);
         let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
         let address = listener.local_addr()?;
+        let secret_key = config
+            .resolve_secret_key()
+            .with_context(|| format!("cannot keep the secret key in {}", config.data_dir.display()))?;
         let mut api = http_api::ApiState::new(
             database.clone(),
             config.base_url.as_str(),
             config.time_zone,
             config.api_rate_limit_per_minute,
+            secret_key.expose(),
         );
         let cache = shared_cache(config)?;
         if let Some(cache) = &cache {
@@ -105,7 +109,7 @@ impl Application {
             tracing::info!("scaled mode (AMQP_URL set): firefighter-worker relays and runs the jobs");
             None
         } else if config.embedded_jobs {
-            let settings = embedded_jobs::JobSettings::from_config(config);
+            let settings = embedded_jobs::JobSettings::from_config(config, &secret_key);
             let registry = embedded_jobs::registry(&database, &settings)?;
             let scheduler = embedded_jobs::scheduler(config.time_zone, incidents_core::lifecycle::now())?;
             Some(embedded_jobs::EmbeddedJobs::start(database.clone(), registry, scheduler)?)

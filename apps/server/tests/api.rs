@@ -1308,6 +1308,7 @@ async fn the_periodic_cleanup_deletes_delivered_events_after_the_retention() {
         base_url: "https://ff.example.com".into(),
         time_zone: chrono_tz::Tz::UTC,
         allow_private_webhook_targets: false,
+        webhook_secrets: webhooks::SecretBox::new("a-secret-key-for-this-test"),
     };
     let registry = embedded_jobs::registry(&api.test.database, &settings).expect("registry");
     let run = |days: i64| {
@@ -1401,6 +1402,11 @@ async fn webhooks_deliver_signed_events_and_keep_a_delivery_log() {
         assert_eq!(response.status(), 201);
         let endpoint: Value = response.json().await.expect("json");
         assert!(endpoint.get("secret").is_none(), "the secret is never shown");
+        let stored = webhooks::WebhookStore::endpoints(&api.test.database).expect("endpoints");
+        assert!(
+            stored[0].secret.starts_with("enc1:") && !stored[0].secret.contains(secret),
+            "the secret is stored encrypted"
+        );
         let listed: Value = api.get(&api.admin, "/webhooks").await.json().await.expect("json");
         assert_eq!(listed.as_array().map(Vec::len), Some(1));
 

@@ -67,7 +67,11 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     };
     let command = cli.command.unwrap_or(Command::Run);
     let database = prepare_database(config, SeedEmpty::No)?;
-    let registry = embedded_jobs::registry(&database, &embedded_jobs::JobSettings::from_config(config))?;
+    let secret_key = config
+        .resolve_secret_key()
+        .with_context(|| format!("cannot read the secret key in {}", config.data_dir.display()))?;
+    let registry =
+        embedded_jobs::registry(&database, &embedded_jobs::JobSettings::from_config(config, &secret_key))?;
     registry.validate()?;
     let known: Vec<String> = registry.queues().into_iter().map(str::to_owned).collect();
     let queues = if cli.queues.is_empty() {

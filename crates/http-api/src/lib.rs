@@ -73,11 +73,20 @@ pub struct ApiState<B> {
     pub rate_limiter: std::sync::Arc<RateLimiter>,
     /// Incidents as last rendered, per version.
     pub rendered: std::sync::Arc<rendered::RenderedIncidents>,
+    /// Seals webhook endpoint secrets before they are stored.
+    pub webhook_secrets: webhooks::SecretBox,
 }
 
 impl<B: ApiBackend> ApiState<B> {
-    /// The state for `backend`; `requests_per_minute` per token (0: unlimited).
-    pub fn new(backend: B, base_url: &str, time_zone: chrono_tz::Tz, requests_per_minute: u32) -> Self {
+    /// The state for `backend`; `requests_per_minute` per token (0: unlimited); `secret_key` (the
+    /// deployment's `SECRET_KEY`) seals webhook secrets.
+    pub fn new(
+        backend: B,
+        base_url: &str,
+        time_zone: chrono_tz::Tz,
+        requests_per_minute: u32,
+        secret_key: &str,
+    ) -> Self {
         Self {
             lifecycle: IncidentLifecycle::new(backend.clone(), NoPostMortemBackend),
             backend,
@@ -85,6 +94,7 @@ impl<B: ApiBackend> ApiState<B> {
             time_zone,
             rate_limiter: std::sync::Arc::new(RateLimiter::new(requests_per_minute)),
             rendered: std::sync::Arc::default(),
+            webhook_secrets: webhooks::SecretBox::new(secret_key),
         }
     }
 

@@ -118,8 +118,9 @@ pub async fn create<B: ApiBackend>(
         ));
     }
     let backend = state.backend.clone();
+    let sealed = state.webhook_secrets.seal(&secret);
     let endpoint = blocking(move || {
-        Ok(backend.create_endpoint(&url, &secret, &events, incidents_core::lifecycle::now())?)
+        Ok(backend.create_endpoint(&url, &sealed, &events, incidents_core::lifecycle::now())?)
     })
     .await?;
     tracing::info!(webhook = endpoint.id, "webhook endpoint registered");

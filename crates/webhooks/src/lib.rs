@@ -6,6 +6,8 @@
 //! their secret, and deduplicate on `X-FireFighter-Event-Id` (stable across retries). Deliveries to
 //! loopback, private and link-local addresses are refused unless explicitly allowed (SSRF).
 
+mod sealed;
+
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,8 @@ use incidents_core::RepositoryError;
 use jobs::{Job, JobError, OutboxEvent};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+pub use sealed::{SecretBox, SecretError};
 
 /// The event types an endpoint can subscribe to (`incidents_core::EventType`).
 pub const EVENT_TYPES: [&str; 5] =
@@ -234,6 +238,8 @@ pub struct Deliverer<S> {
     pub render: RenderIncident,
     pub allow_private: bool,
     pub timeout: Duration,
+    /// Opens the endpoints' stored secrets.
+    pub secrets: SecretBox,
 }
 
 impl<S> std::fmt::Debug for Deliverer<S> {
@@ -278,6 +284,8 @@ impl<S: WebhookStore> Deliverer<S> {
     }
 
     fn post(&self, endpoint: &Endpoint, job: &Deliver) -> Result<u16, (Option<u16>, JobError)> {
+        let secret =
+            self.secrets.open(&endpoint.secret).map_err(|e| (None, JobError::Permanent(e.to_string())))?;
         let (host, addresses) =
             check_target(&endpoint.url, self.allow_private).map_err(|e| (None, JobError::Permanent(e)))?;
         let incident = match job.incident_id {
@@ -306,7 +314,7 @@ impl<S: WebhookStore> Deliverer<S> {
             .header("X-FireFighter-Event-Id", &job.event_id)
             .header("X-FireFighter-Event", &job.event_type)
             .header("X-FireFighter-Timestamp", timestamp.to_string())
-            .header("X-FireFighter-Signature", signature(&endpoint.secret, timestamp, &body))
+            .header("X-FireFighter-Signature", signature(&secret, timestamp, &body))
             .body(body)
             .send()
             .map_err(|e| (None, JobError::Retryable(format!("POST {}: {e}", endpoint.url))))?;
