@@ -51,7 +51,6 @@ fn main() -> ExitCode {
     match run(&cli, &config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
             #[expect(clippy::print_stderr, reason = "the one line an operator reads when the worker fails")]
             {
                 eprintln!("firefighter-worker: error: {error:#}");
