@@ -1,6 +1,8 @@
 //! The `firefighter-worker` binary's refusals: a configuration error exits 2 with one line per
 //! problem; without `AMQP_URL` it says why it cannot run and exits 1; an unknown queue is refused.
 
+#![expect(clippy::expect_used, reason = "test helpers fail the test loudly")]
+
 use std::process::Command;
 
 fn worker(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
