@@ -55,6 +55,9 @@ pub struct Settings {
     pub batch: u32,
     /// How long the relay waits when a round found nothing to do.
     pub idle: Duration,
+    /// A queued job due for longer than this is published again (its message was lost); a
+    /// duplicate is harmless, the worker drops it.
+    pub requeue_after: Duration,
     pub policy: RetryPolicy,
     /// Shown in RabbitMQ's connection list.
     pub connection_name: String,
@@ -75,7 +78,7 @@ impl std::fmt::Debug for Settings {
 
 impl Settings {
     /// Defaults for `url`: prefix `firefighter`, prefetch 32, lease 5 minutes, batches of 200, idle
-    /// wait 20 ms.
+    /// wait 20 ms, lost messages replaced after 15 minutes.
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
@@ -85,6 +88,7 @@ impl Settings {
             lease: Duration::from_secs(300),
             batch: 200,
             idle: Duration::from_millis(20),
+            requeue_after: Duration::from_secs(900),
             policy: RetryPolicy::default(),
             connection_name: "firefighter".into(),
         }

@@ -151,8 +151,9 @@ where
     let handle = tokio::runtime::Handle::current();
     let broken: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (publish_store, publisher, seen) = (store.clone(), publisher.clone(), Arc::clone(&broken));
+    let requeue_after = settings.requeue_after;
     let published = tokio::task::spawn_blocking(move || {
-        publish_store.publish_due(batch, incidents_core::lifecycle::now(), &mut |jobs| {
+        publish_store.publish_due(batch, incidents_core::lifecycle::now(), requeue_after, &mut |jobs| {
             // A blocking thread: waiting here on the broker's confirms keeps the rows locked.
             let (confirmed, error) =
                 match handle.block_on(tokio::time::timeout(CONFIRM_TIMEOUT, publisher.publish_jobs(jobs))) {

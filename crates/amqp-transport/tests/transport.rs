@@ -279,6 +279,30 @@ async fn duplicate_messages_do_not_run_a_job_twice_and_operators_can_retry_the_d
     }
     assert_eq!(attempts.lock().unwrap()[&1], 1, "duplicates did not run the job again");
 
+    // A queued job whose message was lost (a purged queue, say) is published again once stale.
+    let lost = {
+        use diesel::prelude::*;
+        use storage::schema::jobs as job_table;
+        let job = Enqueue::new(&Flaky { id: 3, failures: 0, permanent: false, millis: 0 }).unwrap();
+        let mut conn = database.connection().unwrap();
+        let long_ago = incidents_core::lifecycle::now() - chrono::Duration::minutes(20);
+        diesel::insert_into(job_table::table)
+            .values((
+                job_table::name.eq(job.name),
+                job_table::queue.eq(job.queue),
+                job_table::payload.eq(&job.payload),
+                job_table::idempotency_key.eq(&job.idempotency_key),
+                job_table::state.eq("queued"),
+                job_table::run_at.eq(long_ago),
+                job_table::created_at.eq(long_ago),
+                job_table::updated_at.eq(long_ago),
+            ))
+            .execute(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(lost, 1);
+    wait_until("the lost job ran", 20, || attempts.lock().unwrap().get(&3) == Some(&1)).await;
+
     // A dead job retried by an operator goes back through the relay.
     enqueue(&database, &Flaky { id: 2, failures: 0, permanent: true, millis: 0 });
     wait_until("the job died", 20, || states(&database).get("dead") == Some(&1)).await;

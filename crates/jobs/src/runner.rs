@@ -233,10 +233,11 @@ pub struct QueuedJob {
 /// What the queue transport (scaled mode) needs from the job table, beside [`JobStore`]. The table
 /// stays the truth about every job; the queue only carries job ids.
 pub trait TransportStore {
-    /// Takes up to `limit` jobs that need a message (pending ones whose time has come, and running
-    /// ones whose lease ran out, their worker having died) and hands them to `publish` while they stay
-    /// locked; the ids `publish` returns (the broker confirmed them) are marked queued, in the same
-    /// transaction. Returns how many were marked.
+    /// Takes up to `limit` jobs that need a message — pending ones whose time has come, running ones
+    /// whose lease ran out (their worker died), and queued ones due for longer than `stale_after`
+    /// (their message was lost: a purged queue, say) — and hands them to `publish` while they stay
+    /// locked; the ids `publish` returns (the broker confirmed them) are marked queued as of `now`,
+    /// in the same transaction. Returns how many were marked.
     ///
     /// # Errors
     /// A storage failure (nothing is then marked, and the jobs will be published again).
@@ -244,6 +245,7 @@ pub trait TransportStore {
         &self,
         limit: u32,
         now: NaiveDateTime,
+        stale_after: Duration,
         publish: &mut dyn FnMut(&[QueuedJob]) -> Vec<i64>,
     ) -> Result<usize, RepositoryError>;
 

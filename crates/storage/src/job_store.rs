@@ -233,16 +233,19 @@ impl TransportStore for Database {
         &self,
         limit: u32,
         now: NaiveDateTime,
+        stale_after: Duration,
         publish: &mut dyn FnMut(&[QueuedJob]) -> Vec<i64>,
     ) -> Result<usize, RepositoryError> {
         let mut conn = self.connection()?;
+        let stale = now - chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
         write_transaction(&mut conn, |conn| -> Result<usize, diesel::result::Error> {
             let due = job_table::table
                 .filter(
                     job_table::state
                         .eq("pending")
                         .and(job_table::run_at.le(now))
-                        .or(job_table::state.eq("running").and(job_table::locked_until.lt(now))),
+                        .or(job_table::state.eq("running").and(job_table::locked_until.lt(now)))
+                        .or(job_table::state.eq("queued").and(job_table::run_at.lt(stale))),
                 )
                 .order((job_table::run_at, job_table::id))
                 .limit(i64::from(limit))
@@ -279,6 +282,7 @@ impl TransportStore for Database {
             diesel::update(job_table::table.filter(job_table::id.eq_any(&confirmed)))
                 .set((
                     job_table::state.eq("queued"),
+                    job_table::run_at.eq(now),
                     job_table::locked_until.eq(None::<NaiveDateTime>),
                     job_table::updated_at.eq(now),
                 ))
