@@ -115,7 +115,8 @@ pub struct Config {
     pub amqp_prefix: String,
     /// Messages a worker holds at once per queue (its concurrency per integration).
     pub worker_prefetch: u16,
-    /// How long a started job is protected; a job whose worker died runs again once it runs out.
+    /// How long a started job is protected (the worker renews it while the job runs); a job whose
+    /// worker died runs again once it runs out.
     pub job_lease: Duration,
     /// Non-fatal remarks found while loading (for example a weak secret key in dev).
     pub warnings: Vec<String>,
@@ -313,6 +314,13 @@ impl Config {
                 Ok(seconds) if (1..=86_400).contains(&seconds) => Ok(Duration::from_secs(seconds)),
                 _ => Err(format!("'{raw}' is not a number of seconds from 1 to 86400")),
             });
+        if amqp_url.is_some() && matches!(database_url, DatabaseUrl::Sqlite { .. }) {
+            reader.warnings.push(
+                "AMQP_URL with a SQLite database: the relay holds SQLite's single write lock while RabbitMQ \
+                 confirms; use PostgreSQL for the scaled mode"
+                    .to_owned(),
+            );
+        }
         let app_display_name = reader.get("APP_DISPLAY_NAME").unwrap_or("FireFighter").to_owned();
         let version = reader.get("VERSION").unwrap_or(env!("CARGO_PKG_VERSION")).to_owned();
 

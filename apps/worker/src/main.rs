@@ -48,6 +48,9 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format, &config.log_filter);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     match run(&cli, &config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -104,12 +107,16 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             tasks.spawn(amqp_transport::worker::run(settings, database, registry, queues.clone(), shutdown));
         }
         tracing::info!(?command, ?queues, "firefighter-worker started");
-        tokio::select! {
-            () = firefighter_server::shutdown_signal() => {}
-            _ = tasks.join_next() => tracing::error!("a worker task ended on its own"),
-        }
+        let failed = tokio::select! {
+            () = firefighter_server::shutdown_signal() => false,
+            _ = tasks.join_next() => true,
+        };
         let _ = stop.send(true);
         while tasks.join_next().await.is_some() {}
+        // A task that ended by itself (it panicked) is a failure: a supervisor restarts the worker.
+        if failed {
+            bail!("a relay or consumer task ended unexpectedly");
+        }
         tracing::info!("firefighter-worker stopped");
         anyhow::Ok(())
     })

@@ -18,8 +18,10 @@
 //! | `<p>.delay.<queue>.<ms>` | queue | retries waiting their backoff (per-message TTL, bucketed by power of two), then back to `<p>.jobs` |
 //! | `<p>.dead` | fanout exchange and queue | jobs that failed their last attempt (kept 14 days) |
 //!
-//! Messages carry only the job id (`{"job_id": 42}`), persistent, with the job's idempotency key as
-//! message id and its name as type.
+//! Messages carry only the job id and its generation (`{"job_id": 42, "attempts": 0}`: the job's
+//! attempts when it was published), persistent, with the job's idempotency key as message id and its
+//! name as type. Only a message of the job's current generation can start it: a duplicate or a stale
+//! message is acked without running anything.
 
 pub mod relay;
 pub mod worker;
@@ -48,8 +50,8 @@ pub struct Settings {
     pub prefix: String,
     /// Unacknowledged messages a worker holds per queue: the jobs it runs at once on that queue.
     pub prefetch: u16,
-    /// How long a started job is protected from other workers; a job whose worker died is published
-    /// again once it runs out.
+    /// How long a started job is protected from other workers. The worker renews it every third of
+    /// it while the job runs; a job whose worker died is published again once it runs out.
     pub lease: Duration,
     /// Outbox events and jobs the relay takes per round.
     pub batch: u32,
@@ -77,18 +79,19 @@ impl std::fmt::Debug for Settings {
 }
 
 impl Settings {
-    /// Defaults for `url`: prefix `firefighter`, prefetch 32, lease 5 minutes, batches of 200, idle
-    /// wait 20 ms, lost messages replaced after 15 minutes.
+    /// Defaults for `url`: prefix `firefighter`, prefetch 32, lease 30 s (renewed while the job
+    /// runs), batches of 200, idle wait 20 ms, lost messages replaced after 2 hours (longer than a
+    /// retry can wait in its delay queue).
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             prefix: "firefighter".into(),
             prefetch: 32,
-            lease: Duration::from_secs(300),
+            lease: Duration::from_secs(30),
             batch: 200,
             idle: Duration::from_millis(20),
-            requeue_after: Duration::from_secs(900),
+            requeue_after: Duration::from_secs(7200),
             policy: RetryPolicy::default(),
             connection_name: "firefighter".into(),
         }
@@ -146,6 +149,8 @@ pub fn delay_bucket(delay: Duration) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub job_id: i64,
+    /// The job's attempts when the message was published (its generation).
+    pub attempts: u32,
 }
 
 fn text(value: &str) -> AMQPValue {
@@ -254,25 +259,33 @@ impl Publisher {
         Ok(name)
     }
 
-    fn properties(job_id: i64, message_id: &str, name: &str) -> (Vec<u8>, BasicProperties) {
-        let body = serde_json::to_vec(&Message { job_id }).unwrap_or_default();
+    fn properties(message: Message, message_id: &str, name: &str) -> (Vec<u8>, BasicProperties) {
+        let body = serde_json::to_vec(&message).unwrap_or_default();
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
-            .with_message_id(ShortString::from(message_id.chars().take(200).collect::<String>()))
-            .with_type(ShortString::from(name.chars().take(200).collect::<String>()));
+            .with_message_id(ShortString::from(short(message_id)))
+            .with_type(ShortString::from(short(name)));
         (body, properties)
     }
 
-    /// Publishes `jobs` and waits for the broker's confirms. Returns the ids it confirmed (an
-    /// unroutable message is not confirmed), and the error that broke the channel, if one did.
-    pub(crate) async fn publish_jobs(&self, jobs: &[QueuedJob]) -> (Vec<i64>, Option<lapin::Error>) {
+    /// Whether the channel still works (a failed publish or a broker-side close ends it).
+    pub(crate) fn usable(&self) -> bool {
+        self.channel.status().connected()
+    }
+
+    /// Publishes `jobs` and waits for the broker's confirms. Returns the ids the broker took, and
+    /// what went wrong otherwise: a broken channel, or a message the broker returned (unroutable) or
+    /// refused, after which the caller should reconnect (and so declare again) rather than retry.
+    pub(crate) async fn publish_jobs(&self, jobs: &[QueuedJob]) -> (Vec<i64>, Option<String>) {
         let mut pending = Vec::with_capacity(jobs.len());
         for job in jobs {
             if let Err(error) = self.ensure_queue(&job.queue).await {
-                return (self.confirmed(pending).await.0, Some(error));
+                let (ids, _) = self.confirmed(pending).await;
+                return (ids, Some(error.to_string()));
             }
-            let (body, properties) = Self::properties(job.id, &job.idempotency_key, &job.name);
+            let message = Message { job_id: job.id, attempts: job.attempts };
+            let (body, properties) = Self::properties(message, &job.idempotency_key, &job.name);
             let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
             match self
                 .channel
@@ -286,33 +299,34 @@ impl Publisher {
                 .await
             {
                 Ok(confirm) => pending.push((job.id, confirm)),
-                Err(error) => return (self.confirmed(pending).await.0, Some(error)),
+                Err(error) => {
+                    let (ids, _) = self.confirmed(pending).await;
+                    return (ids, Some(error.to_string()));
+                }
             }
         }
         self.confirmed(pending).await
     }
 
-    async fn confirmed(
-        &self,
-        pending: Vec<(i64, lapin::PublisherConfirm)>,
-    ) -> (Vec<i64>, Option<lapin::Error>) {
+    async fn confirmed(&self, pending: Vec<(i64, lapin::PublisherConfirm)>) -> (Vec<i64>, Option<String>) {
         let mut ids = Vec::with_capacity(pending.len());
         let mut failure = None;
         for (id, confirm) in pending {
             match confirm.await {
                 Ok(lapin::Confirmation::Ack(None)) => ids.push(id),
-                Ok(other) => tracing::warn!(job = id, confirmation = ?other, "the broker did not take a job"),
-                Err(error) => failure = Some(error),
+                // Returned (unroutable: its queue is gone) or refused.
+                Ok(other) => failure = Some(format!("the broker did not take job {id}: {other:?}")),
+                Err(error) => failure = Some(error.to_string()),
             }
         }
         (ids, failure)
     }
 
-    /// Publishes job `job_id` of `queue` to wait `delay` in a delay queue, then return to its queue.
-    /// `Ok(true)` once the broker confirmed it.
+    /// Publishes `message` (a job of `queue`) to wait `delay` in a delay queue, then return to its
+    /// queue. `Ok(true)` once the broker confirmed it.
     pub(crate) async fn publish_delayed(
         &self,
-        job_id: i64,
+        message: Message,
         queue: &str,
         message_id: &str,
         name: &str,
@@ -329,7 +343,7 @@ impl Publisher {
                 .await?;
             self.mark_declared(delay_queue.clone());
         }
-        let (body, properties) = Self::properties(job_id, message_id, name);
+        let (body, properties) = Self::properties(message, message_id, name);
         let expiration = delay.as_millis().max(1).to_string();
         let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
         let confirmation = self
@@ -345,6 +359,15 @@ impl Publisher {
             .await?;
         Ok(matches!(confirmation, lapin::Confirmation::Ack(None)))
     }
+}
+
+/// At most 200 bytes of `text`, cut on a character boundary (AMQP short strings hold 255 bytes).
+fn short(text: &str) -> String {
+    let mut end = text.len().min(200);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }
 
 /// Waits `delay`, or less if `shutdown` turns true. Returns whether it did.
@@ -393,6 +416,14 @@ mod tests {
         assert_eq!(reconnect_delay(0), Duration::from_millis(500));
         assert_eq!(reconnect_delay(1), Duration::from_secs(1));
         assert_eq!(reconnect_delay(20), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn short_strings_are_cut_on_bytes_at_a_character_boundary() {
+        assert_eq!(short("webhook.deliver"), "webhook.deliver");
+        let long = "é".repeat(150);
+        let cut = short(&long);
+        assert!(cut.len() <= 200 && long.starts_with(&cut) && cut.len() == 200);
     }
 
     #[test]

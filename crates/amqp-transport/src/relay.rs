@@ -4,7 +4,9 @@
 //! relays run: the idempotency key), turn unpublished outbox events into jobs, then publish the jobs
 //! that need a message and mark them queued once confirmed. Rows are taken with `FOR UPDATE SKIP
 //! LOCKED`, so several relays share the work. A relay killed between the broker's confirm and its
-//! commit leaves the rows pending: they are published again, and the worker drops the duplicate.
+//! commit leaves the rows as they were: they are published again, and since both messages carry the
+//! same generation, only one of them starts the job. A message the broker returns or refuses ends
+//! the connection: the relay reconnects (declaring its queues again) and backs off.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -157,7 +159,7 @@ where
             // A blocking thread: waiting here on the broker's confirms keeps the rows locked.
             let (confirmed, error) =
                 match handle.block_on(tokio::time::timeout(CONFIRM_TIMEOUT, publisher.publish_jobs(jobs))) {
-                    Ok((confirmed, error)) => (confirmed, error.map(|error| error.to_string())),
+                    Ok(published) => published,
                     Err(_) => (Vec::new(), Some(format!("no confirms within {CONFIRM_TIMEOUT:?}"))),
                 };
             if let Some(error) = error

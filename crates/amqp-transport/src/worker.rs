@@ -1,20 +1,25 @@
 //! The queue worker: consumes one queue per integration, each on its own channel with its own
 //! prefetch, so a slow integration never holds the others back.
 //!
-//! For each message: start the job in the job table (a duplicate finds it done, or running under a
-//! live lease, and is acked without running), run it on a blocking thread, record the outcome, and
-//! only then settle the message: ack when done; for a retry, publish it to a delay queue, wait for
-//! the confirm, mark it queued, then ack; when dead, reject it to the dead-letter queue. A worker
-//! killed at any point leaves an unacked message that the broker hands to another worker, flagged
-//! redelivered, which takes the job over.
+//! For each message: start the job in the job table — only a message of the job's current
+//! generation can (a duplicate or stale message finds the generation moved on and is acked without
+//! running anything) — then run it on a blocking thread while a heartbeat renews its lease, record
+//! the outcome (fenced by the attempt: an attempt that lost its job writes nothing), and only then
+//! settle the message: ack when done; for a retry, publish a delayed message of the new generation,
+//! mark the job queued, then ack; when dead, reject it to the dead-letter queue. A retry whose
+//! delayed message cannot be published is recorded as pending in the table instead, and the relay
+//! publishes it when due. A worker killed at any point leaves a job whose lease stops being
+//! renewed: once it runs out, the relay publishes the job again.
 //!
-//! On shutdown the consumers are cancelled first, then the jobs in flight finish and are settled,
-//! then the connection closes; prefetched messages not started go back to the queue.
+//! The session ends, and the worker reconnects, when the broker goes away, when the publishing
+//! channel breaks, or when the broker cancels a consumer (its queue deleted, say). On shutdown the
+//! consumers are cancelled first, then the jobs in flight finish and are settled, then the
+//! connection closes; prefetched messages not started go back to the queue.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use jobs::{ClaimedJob, JobStore, Outcome, Registry, TransportStore, attempt, to_chrono};
 use lapin::message::Delivery;
 use lapin::options::{
@@ -22,7 +27,7 @@ use lapin::options::{
     BasicRejectOptions,
 };
 use lapin::types::FieldTable;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::{Message, Publisher, Settings, pause, reconnect_delay};
@@ -60,38 +65,56 @@ pub async fn run<S>(
     }
 }
 
-/// One connection's life: `Ok` after a clean shutdown, `Err` when the broker went away.
+/// A queue's deliveries, ending with an error when the broker cancels the consumer.
+fn deliveries_of(
+    queue: String,
+    consumer: lapin::Consumer,
+) -> impl Stream<Item = Result<Delivery, String>> + Send + Unpin {
+    Box::pin(consumer.map(|delivery| delivery.map_err(|error| error.to_string())).chain(
+        futures_util::stream::once(async move { Err(format!("the consumer of {queue} was cancelled")) }),
+    ))
+}
+
+/// One connection's life: `Ok` after a clean shutdown, `Err` when it must reconnect.
 async fn session<S>(
     settings: &Arc<Settings>,
     store: &S,
     registry: &Arc<Registry>,
     queues: &[String],
     shutdown: &mut watch::Receiver<bool>,
-) -> lapin::Result<()>
+) -> Result<(), String>
 where
     S: JobStore + TransportStore + Clone + Send + Sync + 'static,
 {
-    let connection = crate::connect(settings).await?;
-    let publisher = Publisher::open(&connection, settings.topology()).await?;
-    let mut consumers = Vec::with_capacity(queues.len());
+    let connection = crate::connect(settings).await.map_err(|error| error.to_string())?;
+    let publisher =
+        Publisher::open(&connection, settings.topology()).await.map_err(|error| error.to_string())?;
+    let broken = Arc::new(Notify::new());
+    let mut streams = Vec::with_capacity(queues.len());
     let mut channels = Vec::with_capacity(queues.len());
     for queue in queues {
-        let name = publisher.ensure_queue(queue).await?;
-        let channel = connection.create_channel().await?;
-        channel.basic_qos(settings.prefetch, BasicQosOptions::default()).await?;
-        let consumer = channel
-            .basic_consume(
-                name.as_str().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        let consumer = async {
+            let name = publisher.ensure_queue(queue).await?;
+            let channel = connection.create_channel().await?;
+            channel.basic_qos(settings.prefetch, BasicQosOptions::default()).await?;
+            let consumer = channel
+                .basic_consume(
+                    name.as_str().into(),
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            lapin::Result::Ok((channel, consumer))
+        }
+        .await
+        .map_err(|error| error.to_string())?;
+        let (channel, consumer) = consumer;
         channels.push((channel, consumer.tag()));
-        consumers.push(consumer);
+        streams.push(deliveries_of(queue.clone(), consumer));
     }
     tracing::info!(?queues, prefetch = settings.prefetch, "worker: consuming");
-    let mut deliveries = futures_util::stream::select_all(consumers);
+    let mut deliveries = futures_util::stream::select_all(streams);
     let mut in_flight = JoinSet::new();
     let outcome = loop {
         tokio::select! {
@@ -104,6 +127,7 @@ where
                     break Ok(());
                 }
             }
+            () = broken.notified() => break Err("the publishing channel broke".to_owned()),
             next = deliveries.next() => match next {
                 Some(Ok(delivery)) => {
                     in_flight.spawn(handle(
@@ -112,10 +136,11 @@ where
                         Arc::clone(registry),
                         publisher.clone(),
                         Arc::clone(settings),
+                        Arc::clone(&broken),
                     ));
                 }
                 Some(Err(error)) => break Err(error),
-                None => break Err(lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Closed).into()),
+                None => break Err("every consumer ended".to_owned()),
             },
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
         }
@@ -127,12 +152,35 @@ where
     outcome
 }
 
-/// What happened to one message's job.
-enum Handled {
-    /// Nothing to run (duplicate, unknown job), or done.
-    Settled,
-    Retry(ClaimedJob, Duration, String),
-    Dead,
+/// Renews `job`'s lease every third of it until dropped (aborted).
+async fn heartbeat<S>(store: S, job: ClaimedJob, lease: Duration)
+where
+    S: TransportStore + Clone + Send + Sync + 'static,
+{
+    let mut every = tokio::time::interval(lease / 3);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let (store, job) = (store.clone(), job.clone());
+        let renewed = tokio::task::spawn_blocking(move || {
+            store.extend_lease(&job, incidents_core::lifecycle::now() + to_chrono(lease))
+        })
+        .await;
+        if !matches!(renewed, Ok(Ok(true))) {
+            tracing::warn!(?renewed, "worker: cannot renew a job's lease");
+        }
+    }
+}
+
+/// Runs `work` on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, incidents_core::RepositoryError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 async fn handle<S>(
@@ -141,61 +189,88 @@ async fn handle<S>(
     registry: Arc<Registry>,
     publisher: Publisher,
     settings: Arc<Settings>,
+    broken: Arc<Notify>,
 ) where
     S: JobStore + TransportStore + Clone + Send + Sync + 'static,
 {
-    let Ok(Message { job_id }) = serde_json::from_slice::<Message>(&delivery.data) else {
+    let Ok(Message { job_id, attempts: generation }) = serde_json::from_slice::<Message>(&delivery.data)
+    else {
         tracing::error!(routing_key = %delivery.routing_key, "worker: a message that is not a job; dead-lettered");
         let _ = delivery.acker.reject(BasicRejectOptions { requeue: false }).await;
         return;
     };
-    let redelivered = delivery.redelivered;
-    let (lease, policy) = (settings.lease, settings.policy);
-    let run_store = store.clone();
-    let handled = tokio::task::spawn_blocking(move || -> Result<Handled, incidents_core::RepositoryError> {
-        let now = incidents_core::lifecycle::now;
-        let Some(job) = run_store.start(job_id, redelivered, now(), lease)? else {
-            tracing::debug!(job = job_id, "worker: nothing to run (duplicate message or finished job)");
-            return Ok(Handled::Settled);
-        };
-        match attempt(&registry, policy, &job) {
-            Outcome::Done => {
-                run_store.complete(job.id, now())?;
-                Ok(Handled::Settled)
-            }
-            Outcome::RetryIn(delay, error) => Ok(Handled::Retry(job, delay, error)),
-            Outcome::Dead(error) => {
-                run_store.bury(job.id, &error, now())?;
-                Ok(Handled::Dead)
-            }
+    let lease = settings.lease;
+    let start_store = store.clone();
+    let started =
+        blocking(move || start_store.start(job_id, generation, incidents_core::lifecycle::now(), lease))
+            .await;
+    let job = match started {
+        Ok(Some(job)) => job,
+        Ok(None) => {
+            tracing::debug!(job = job_id, generation, "worker: nothing to run (duplicate or stale message)");
+            settle(&delivery, Settle::Ack).await;
+            return;
         }
-    })
-    .await;
-    let result = match handled {
-        Ok(Ok(Handled::Settled)) => delivery.acker.ack(BasicAckOptions::default()).await.map(drop),
-        Ok(Ok(Handled::Dead)) => delivery.acker.reject(BasicRejectOptions { requeue: false }).await.map(drop),
-        Ok(Ok(Handled::Retry(job, delay, error))) => {
-            retry_later(&delivery, &store, &publisher, &job, delay, error).await
-        }
-        Ok(Err(error)) => {
+        Err(error) => {
             tracing::warn!(job = job_id, %error, "worker: storage failed; the message goes back to its queue");
             tokio::time::sleep(AFTER_STORAGE_ERROR).await;
-            delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await.map(drop)
-        }
-        Err(panic) => {
-            tracing::error!(job = job_id, %panic, "worker: the job panicked; the message goes back to its queue");
-            tokio::time::sleep(AFTER_STORAGE_ERROR).await;
-            delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await.map(drop)
+            settle(&delivery, Settle::Requeue).await;
+            return;
         }
     };
-    if let Err(error) = result {
-        // The channel is gone: the broker will deliver the message again, flagged redelivered.
-        tracing::warn!(job = job_id, %error, "worker: cannot settle a message");
+    let beat = tokio::spawn(heartbeat(store.clone(), job.clone(), lease));
+    let (run_registry, run_job, policy) = (Arc::clone(&registry), job.clone(), settings.policy);
+    let outcome =
+        tokio::task::spawn_blocking(move || attempt(&run_registry, policy, &run_job)).await.unwrap_or_else(
+            |panic| Outcome::RetryIn(Duration::from_secs(10), format!("the job's thread failed: {panic}")),
+        );
+    beat.abort();
+    let now = incidents_core::lifecycle::now;
+    let (record_store, record_job) = (store.clone(), job.clone());
+    let settled = match outcome {
+        Outcome::Done => {
+            blocking(move || record_store.complete(&record_job, now())).await.map(|_| Settle::Ack)
+        }
+        Outcome::Dead(error) => {
+            blocking(move || record_store.bury(&record_job, &error, now())).await.map(|_| Settle::DeadLetter)
+        }
+        Outcome::RetryIn(delay, error) => {
+            retry_later(&delivery, &store, &publisher, &job, delay, error, &broken).await
+        }
+    };
+    match settled {
+        Ok(how) => settle(&delivery, how).await,
+        Err(error) => {
+            // The row still says running at this attempt: once the lease runs out, the relay
+            // publishes the job again.
+            tracing::warn!(job = job.id, %error, "worker: cannot record a job's outcome; it runs again after its lease");
+            settle(&delivery, Settle::Ack).await;
+        }
     }
 }
 
-/// Sends the job through a delay queue, then marks it queued, then acks: whatever the crash point,
-/// the job keeps a message (the delayed one, or this unacked one).
+/// How a message is settled.
+enum Settle {
+    Ack,
+    Requeue,
+    DeadLetter,
+}
+
+async fn settle(delivery: &Delivery, how: Settle) {
+    let result = match how {
+        Settle::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
+        Settle::Requeue => delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await,
+        Settle::DeadLetter => delivery.acker.reject(BasicRejectOptions { requeue: false }).await,
+    };
+    if !matches!(result, Ok(true)) {
+        // The channel is gone: the broker delivers the message again, and its generation decides.
+        tracing::warn!(?result, "worker: cannot settle a message");
+    }
+}
+
+/// A delayed message of the new generation carries the retry, then the row is marked queued. If the
+/// delayed message cannot be published, the retry is recorded as pending in the table and the relay
+/// publishes it when due; the publishing channel is then reported broken so the session reconnects.
 async fn retry_later<S>(
     delivery: &Delivery,
     store: &S,
@@ -203,34 +278,28 @@ async fn retry_later<S>(
     job: &ClaimedJob,
     delay: Duration,
     error: String,
-) -> lapin::Result<()>
+    broken: &Notify,
+) -> Result<Settle, String>
 where
-    S: TransportStore + Clone + Send + Sync + 'static,
+    S: JobStore + TransportStore + Clone + Send + Sync + 'static,
 {
     let queue = delivery.routing_key.as_str();
     let message_id =
         delivery.properties.message_id().as_ref().map(|id| id.as_str().to_owned()).unwrap_or_default();
-    match publisher.publish_delayed(job.id, queue, &message_id, &job.name, delay).await {
-        Ok(true) => {}
-        Ok(false) | Err(_) => {
-            tracing::warn!(
-                job = job.id,
-                "worker: cannot publish the retry; the message goes back to its queue"
-            );
-            tokio::time::sleep(AFTER_STORAGE_ERROR).await;
-            return delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await.map(drop);
+    let message = Message { job_id: job.id, attempts: job.attempt };
+    let published =
+        matches!(publisher.publish_delayed(message, queue, &message_id, &job.name, delay).await, Ok(true));
+    let (store, job) = (store.clone(), job.clone());
+    let now = incidents_core::lifecycle::now();
+    let run_at = now + to_chrono(delay);
+    if published {
+        blocking(move || store.requeue_at(&job, run_at, &error, now)).await?;
+    } else {
+        tracing::warn!(job = job.id, "worker: cannot publish the retry; the relay will publish it when due");
+        if !publisher.usable() {
+            broken.notify_one();
         }
+        blocking(move || store.retry_at(&job, run_at, &error, now)).await?;
     }
-    let (store, id) = (store.clone(), job.id);
-    let recorded = tokio::task::spawn_blocking(move || {
-        let now = incidents_core::lifecycle::now();
-        store.requeue_at(id, now + to_chrono(delay), &error, now)
-    })
-    .await;
-    if !matches!(recorded, Ok(Ok(()))) {
-        // The row still says running: the delayed message takes the job over if the lease has run
-        // out by then; otherwise the relay publishes the job again once it has.
-        tracing::warn!(job = job.id, "worker: cannot record the retry");
-    }
-    delivery.acker.ack(BasicAckOptions::default()).await.map(drop)
+    Ok(Settle::Ack)
 }

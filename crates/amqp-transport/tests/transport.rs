@@ -48,6 +48,9 @@ fn registry(attempts: &Attempts) -> Registry {
                 *count += 1;
                 *count
             };
+            if job.id == 200 {
+                panic!("a handler bug");
+            }
             if job.permanent {
                 Err(JobError::Permanent("cannot ever work".into()))
             } else if count <= job.failures {
@@ -77,6 +80,8 @@ fn settings(url: &str) -> Settings {
     settings.policy =
         RetryPolicy { base: Duration::from_millis(200), max_delay: Duration::from_secs(1), max_attempts: 3 };
     settings.lease = Duration::from_secs(30);
+    // Shorter than in production (2 h), so a job left queued 20 minutes ago counts as lost.
+    settings.requeue_after = Duration::from_secs(600);
     settings
 }
 
@@ -190,11 +195,12 @@ async fn jobs_run_once_retry_through_delay_queues_and_dead_letter() {
         enqueue(&database, &Flaky { id: 100, failures: 2, permanent: false, millis: 0 });
         enqueue(&database, &Flaky { id: 101, failures: 99, permanent: false, millis: 0 });
         enqueue(&database, &Flaky { id: 102, failures: 0, permanent: true, millis: 0 });
+        enqueue(&database, &Flaky { id: 200, failures: 0, permanent: false, millis: 0 });
         let running = Running::start(&settings, &database, &registry);
 
         wait_until("every job settled", 30, || {
             let states = states(&database);
-            states.get("done") == Some(&21) && states.get("dead") == Some(&2)
+            states.get("done") == Some(&21) && states.get("dead") == Some(&3)
         })
         .await;
         running.stop().await;
@@ -213,11 +219,15 @@ async fn jobs_run_once_retry_through_delay_queues_and_dead_letter() {
         let errors: Vec<_> = page.items.iter().map(|job| (job.attempts, job.last_error.clone())).collect();
         assert!(errors.contains(&(3, Some("failure 3".into()))), "{errors:?}");
         assert!(errors.contains(&(1, Some("cannot ever work".into()))), "{errors:?}");
+        assert!(
+            errors.contains(&(3, Some("the job panicked: a handler bug".into()))),
+            "a panicking handler is retried, then dead: {errors:?}"
+        );
         let topology = Topology { prefix: settings.prefix.clone() };
         assert_eq!(
             message_count(&settings, &topology.dead()).await,
-            2,
-            "both dead jobs are in the dead-letter queue"
+            3,
+            "the dead jobs are in the dead-letter queue"
         );
         assert_eq!(message_count(&settings, &topology.queue(Flaky::QUEUE)).await, 0);
         delete_topology(&settings).await;
@@ -250,7 +260,8 @@ async fn duplicate_messages_do_not_run_a_job_twice_and_operators_can_retry_the_d
                 Topology { prefix: settings.prefix.clone() }.exchange().into(),
                 Flaky::QUEUE.into(),
                 lapin::options::BasicPublishOptions::default(),
-                format!("{{\"job_id\":{job_id}}}").as_bytes(),
+                // The generation it was first published at: the job has moved on since.
+                format!("{{\"job_id\":{job_id},\"attempts\":0}}").as_bytes(),
                 lapin::BasicProperties::default(),
             )
             .await

@@ -1,8 +1,8 @@
 //! Cache and coordination behind one port, [`Cache`]: keys with a time to live, set-if-absent,
 //! counters, and locks built on them ([`Lock`]).
 //!
-//! - [`MemoryCache`]: in this process; the default (`REDIS_URL` unset), and the fallback callers use
-//!   when Redis fails.
+//! - [`MemoryCache`]: in this process; for what a process does alone (`REDIS_URL` unset) and for
+//!   tests. Callers keep their own fallback for when Redis fails (the rate limiter: its buckets).
 //! - [`RedisCache`]: shared by every server and worker (`REDIS_URL` set), through deadpool-redis.
 //!   Every command has a short deadline, and after a failure Redis is left alone for a moment, so a
 //!   Redis that is down or hanging costs a request at most one short wait, then nothing: callers see

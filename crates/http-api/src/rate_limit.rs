@@ -56,7 +56,7 @@ impl RateLimiter {
         if let Some(cache) = &self.shared {
             let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
             let window = since_epoch.as_secs() / 60;
-            let counter = format!("ratelimit:{}:{window}", &key[..key.len().min(32)]);
+            let counter = format!("ratelimit:{}:{window}", key.get(..32).unwrap_or(key));
             if let Ok(count) = cache.increment(&counter, Duration::from_secs(61)).await {
                 return if count <= i64::from(self.per_minute) {
                     Ok(())

@@ -1,6 +1,7 @@
 //! Running jobs from the job table: turn new outbox events into jobs, claim the due ones, run them,
-//! and record the outcome (done, retry later, or dead). The same loop serves the embedded mode (in the
-//! server) and, later, the worker.
+//! and record the outcome (done, retry later, or dead). [`Runner`] is the embedded mode's loop; the
+//! queue worker shares [`attempt`] and records outcomes through the same [`JobStore`], fenced by the
+//! attempt number so that an attempt that lost its job never overwrites the job's state.
 
 use std::time::Duration;
 
@@ -79,11 +80,13 @@ pub trait JobStore {
         queue: Option<&str>,
     ) -> Result<Vec<ClaimedJob>, RepositoryError>;
 
-    /// The attempt succeeded.
+    /// The attempt succeeded. Like every outcome, it is recorded only while the attempt still owns
+    /// the job (the row is running at this attempt): `Ok(false)` when another runner took the job
+    /// over meanwhile (this attempt outlived its lease), and nothing is written.
     ///
     /// # Errors
     /// A storage failure.
-    fn complete(&self, id: i64, now: NaiveDateTime) -> Result<(), RepositoryError>;
+    fn complete(&self, job: &ClaimedJob, now: NaiveDateTime) -> Result<bool, RepositoryError>;
 
     /// The attempt failed: run again at `run_at`, keeping `error`.
     ///
@@ -91,17 +94,17 @@ pub trait JobStore {
     /// A storage failure.
     fn retry_at(
         &self,
-        id: i64,
+        job: &ClaimedJob,
         run_at: NaiveDateTime,
         error: &str,
         now: NaiveDateTime,
-    ) -> Result<(), RepositoryError>;
+    ) -> Result<bool, RepositoryError>;
 
     /// The job is dead: no more attempts; `error` is kept for the operator.
     ///
     /// # Errors
     /// A storage failure.
-    fn bury(&self, id: i64, error: &str, now: NaiveDateTime) -> Result<(), RepositoryError>;
+    fn bury(&self, job: &ClaimedJob, error: &str, now: NaiveDateTime) -> Result<bool, RepositoryError>;
 }
 
 /// What one pass did.
@@ -162,16 +165,16 @@ impl<S: JobStore> Runner<'_, S> {
         for job in self.store.claim(self.batch, now(), self.lease, self.queue)? {
             match attempt(self.registry, self.policy, &job) {
                 Outcome::Done => {
-                    self.store.complete(job.id, now())?;
+                    self.store.complete(&job, now())?;
                     report.succeeded += 1;
                 }
                 Outcome::RetryIn(delay, error) => {
                     let at = now();
-                    self.store.retry_at(job.id, at + to_chrono(delay), &error, at)?;
+                    self.store.retry_at(&job, at + to_chrono(delay), &error, at)?;
                     report.retried += 1;
                 }
                 Outcome::Dead(error) => {
-                    self.store.bury(job.id, &error, now())?;
+                    self.store.bury(&job, &error, now())?;
                     report.dead += 1;
                 }
             }
@@ -194,7 +197,19 @@ pub enum Outcome {
 /// embedded runner and the queue worker, so both retry alike.
 #[must_use]
 pub fn attempt(registry: &Registry, policy: RetryPolicy, job: &ClaimedJob) -> Outcome {
-    match registry.run(&job.name, &job.payload, job.attempt) {
+    // A panicking handler is a failed attempt like any other: retried, then dead.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        registry.run(&job.name, &job.payload, job.attempt)
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Err(JobError::Retryable(format!("the job panicked: {message}")))
+    });
+    match result {
         Ok(()) => Outcome::Done,
         Err(JobError::Retryable(error)) => match policy.after_failure(job.attempt, rand::random()) {
             AfterFailure::RetryIn(delay) => {
@@ -228,6 +243,9 @@ pub struct QueuedJob {
     pub queue: String,
     pub idempotency_key: String,
     pub event_id: Option<String>,
+    /// The job's attempts so far: the generation its message carries. Only a message of the job's
+    /// current generation can start it, so a duplicate or a stale message never runs it twice.
+    pub attempts: u32,
 }
 
 /// What the queue transport (scaled mode) needs from the job table, beside [`JobStore`]. The table
@@ -249,33 +267,40 @@ pub trait TransportStore {
         publish: &mut dyn FnMut(&[QueuedJob]) -> Vec<i64>,
     ) -> Result<usize, RepositoryError>;
 
-    /// Starts an attempt of job `id`, delivered by the queue, for `lease`. `None` when there is
-    /// nothing to run: the job is unknown, done, dead, or running under another worker's lease (a
-    /// duplicate message). A `redelivered` message (its first worker's connection died) takes over a
-    /// running job at once.
+    /// Starts an attempt of job `id`, delivered by a message of `generation` (the job's attempts
+    /// when it was published), for `lease`. `None` when there is nothing to run: the job is unknown,
+    /// done or dead, the message is of another generation (a duplicate, or stale), or the job is
+    /// running under a live lease.
     ///
     /// # Errors
     /// A storage failure.
     fn start(
         &self,
         id: i64,
-        redelivered: bool,
+        generation: u32,
         now: NaiveDateTime,
         lease: Duration,
     ) -> Result<Option<ClaimedJob>, RepositoryError>;
 
-    /// The attempt failed and a delayed message now carries the job: it is queued again, due at
-    /// `run_at`, keeping `error`.
+    /// Extends the lease of a running attempt (its worker's heartbeat); `Ok(false)` when the attempt
+    /// no longer owns the job.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn extend_lease(&self, job: &ClaimedJob, until: NaiveDateTime) -> Result<bool, RepositoryError>;
+
+    /// The attempt failed and a delayed message of the attempt's generation carries the job: it is
+    /// queued again, due at `run_at`, keeping `error`. `Ok(false)` when the attempt no longer owns it.
     ///
     /// # Errors
     /// A storage failure.
     fn requeue_at(
         &self,
-        id: i64,
+        job: &ClaimedJob,
         run_at: NaiveDateTime,
         error: &str,
         now: NaiveDateTime,
-    ) -> Result<(), RepositoryError>;
+    ) -> Result<bool, RepositoryError>;
 }
 
 /// A job as operators see it.

@@ -209,22 +209,22 @@ impl JobStore for Database {
         .map_err(repository_error)
     }
 
-    fn complete(&self, id: i64, now: NaiveDateTime) -> Result<(), RepositoryError> {
-        self.finish(id, "done", None, None, now)
+    fn complete(&self, job: &ClaimedJob, now: NaiveDateTime) -> Result<bool, RepositoryError> {
+        self.finish(job, "done", None, None, now)
     }
 
     fn retry_at(
         &self,
-        id: i64,
+        job: &ClaimedJob,
         run_at: NaiveDateTime,
         error: &str,
         now: NaiveDateTime,
-    ) -> Result<(), RepositoryError> {
-        self.finish(id, "pending", Some(run_at), Some(error), now)
+    ) -> Result<bool, RepositoryError> {
+        self.finish(job, "pending", Some(run_at), Some(error), now)
     }
 
-    fn bury(&self, id: i64, error: &str, now: NaiveDateTime) -> Result<(), RepositoryError> {
-        self.finish(id, "dead", None, Some(error), now)
+    fn bury(&self, job: &ClaimedJob, error: &str, now: NaiveDateTime) -> Result<bool, RepositoryError> {
+        self.finish(job, "dead", None, Some(error), now)
     }
 }
 
@@ -255,8 +255,9 @@ impl TransportStore for Database {
                     job_table::queue,
                     job_table::idempotency_key,
                     job_table::event_id,
+                    job_table::attempts,
                 ));
-            type Row = (i64, String, String, String, Option<String>);
+            type Row = (i64, String, String, String, Option<String>, i32);
             let rows: Vec<Row> = match conn {
                 DbConnection::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
                 DbConnection::Sqlite(sqlite) => due.load(sqlite)?,
@@ -266,12 +267,13 @@ impl TransportStore for Database {
             }
             let batch: Vec<QueuedJob> = rows
                 .into_iter()
-                .map(|(id, name, queue, idempotency_key, event_id)| QueuedJob {
+                .map(|(id, name, queue, idempotency_key, event_id, attempts)| QueuedJob {
                     id,
                     name,
                     queue,
                     idempotency_key,
                     event_id,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
                 })
                 .collect();
             // The rows stay locked while the broker confirms: another relay skips them.
@@ -294,17 +296,18 @@ impl TransportStore for Database {
     fn start(
         &self,
         id: i64,
-        redelivered: bool,
+        generation: u32,
         now: NaiveDateTime,
         lease: Duration,
     ) -> Result<Option<ClaimedJob>, RepositoryError> {
         let mut conn = self.connection()?;
-        let startable = job_table::state.eq_any(["pending", "queued"]).or(job_table::state
-            .eq("running")
-            .and(job_table::locked_until.lt(now).or(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                if redelivered { "TRUE" } else { "FALSE" },
-            ))));
-        let target = job_table::table.find(id).filter(startable);
+        let startable = job_table::state
+            .eq_any(["pending", "queued"])
+            .or(job_table::state.eq("running").and(job_table::locked_until.lt(now)));
+        let target = job_table::table
+            .find(id)
+            .filter(job_table::attempts.eq(i32::try_from(generation).unwrap_or(i32::MAX)))
+            .filter(startable);
         let changes = (
             job_table::state.eq("running"),
             job_table::attempts.eq(job_table::attempts + 1),
@@ -312,7 +315,7 @@ impl TransportStore for Database {
             job_table::updated_at.eq(now),
         );
         let returning = (job_table::name, job_table::payload, job_table::attempts);
-        // One statement: a concurrent duplicate either sees the update or does not match.
+        // One statement: of two messages of one generation, exactly one matches.
         let row: Option<(String, String, i32)> = match &mut *conn {
             DbConnection::Postgres(pg) => {
                 diesel::update(target).set(changes).returning(returning).get_result(pg).optional()
@@ -330,28 +333,47 @@ impl TransportStore for Database {
         }))
     }
 
+    fn extend_lease(&self, job: &ClaimedJob, until: NaiveDateTime) -> Result<bool, RepositoryError> {
+        let mut conn = self.connection()?;
+        diesel::update(
+            job_table::table
+                .find(job.id)
+                .filter(job_table::state.eq("running"))
+                .filter(job_table::attempts.eq(i32::try_from(job.attempt).unwrap_or(i32::MAX))),
+        )
+        .set(job_table::locked_until.eq(Some(until)))
+        .execute(&mut *conn)
+        .map(|changed| changed == 1)
+        .map_err(repository_error)
+    }
+
     fn requeue_at(
         &self,
-        id: i64,
+        job: &ClaimedJob,
         run_at: NaiveDateTime,
         error: &str,
         now: NaiveDateTime,
-    ) -> Result<(), RepositoryError> {
-        self.finish(id, "queued", Some(run_at), Some(error), now)
+    ) -> Result<bool, RepositoryError> {
+        self.finish(job, "queued", Some(run_at), Some(error), now)
     }
 }
 
 impl Database {
+    /// Records an attempt's outcome, only while the attempt still owns the job (running, at this
+    /// attempt): `Ok(false)` when another runner has taken it over since.
     fn finish(
         &self,
-        id: i64,
+        job: &ClaimedJob,
         state: &str,
         run_at: Option<NaiveDateTime>,
         error: Option<&str>,
         now: NaiveDateTime,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<bool, RepositoryError> {
         let mut conn = self.connection()?;
-        let target = job_table::table.find(id);
+        let target = job_table::table
+            .find(job.id)
+            .filter(job_table::state.eq("running"))
+            .filter(job_table::attempts.eq(i32::try_from(job.attempt).unwrap_or(i32::MAX)));
         let changes = (
             job_table::state.eq(state),
             job_table::locked_until.eq(None::<NaiveDateTime>),
@@ -368,7 +390,17 @@ impl Database {
                 .execute(&mut *conn),
             (None, None) => diesel::update(target).set(changes).execute(&mut *conn),
         }
-        .map(drop)
+        .map(|changed| {
+            if changed == 0 {
+                tracing::warn!(
+                    job = job.id,
+                    attempt = job.attempt,
+                    state,
+                    "the job was taken over meanwhile; outcome not recorded"
+                );
+            }
+            changed == 1
+        })
         .map_err(repository_error)
     }
 }

@@ -216,6 +216,62 @@ fn a_job_whose_runner_died_is_taken_again_after_its_lease() {
         );
         let again = test.database.claim(10, at(31), Duration::from_secs(30), None).expect("claim");
         assert_eq!(again.iter().map(|job| job.attempt).collect::<Vec<_>>(), [2], "{:?}", test.backend());
+        // The first runner was only slow: its late outcome must not overwrite the second's.
+        assert!(
+            !test.database.complete(&claimed[0], at(40)).expect("complete"),
+            "the lost attempt records nothing"
+        );
+        assert!(!test.database.bury(&claimed[0], "late", at(40)).expect("bury"));
+        assert_eq!(states(&test.database)[0].0, "running");
+        assert!(test.database.complete(&again[0], at(41)).expect("complete"));
+        assert_eq!(states(&test.database)[0].0, "done");
+        assert!(
+            !test.database.retry_at(&claimed[0], at(50), "late", at(42)).expect("retry"),
+            "done stays done"
+        );
+        assert_eq!(states(&test.database)[0].0, "done");
+    }
+}
+
+#[test]
+fn only_a_message_of_the_current_generation_starts_a_job() {
+    use jobs::TransportStore;
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        declare(&test.database, 0);
+        let registry = make_registry(Arc::default(), Arc::default(), false);
+        test.database.enqueue_outbox(10, at(0), &|events| registry.jobs_for_batch(events)).expect("enqueue");
+        let mut published = Vec::new();
+        test.database
+            .publish_due(10, at(0), Duration::from_secs(7200), &mut |jobs| {
+                published.extend(jobs.iter().cloned());
+                jobs.iter().map(|job| job.id).collect()
+            })
+            .expect("publish");
+        assert_eq!(published.iter().map(|job| job.attempts).collect::<Vec<_>>(), [0]);
+        let id = published[0].id;
+        let lease = Duration::from_secs(30);
+        let first =
+            test.database.start(id, 0, at(1), lease).expect("start").expect("the first message starts it");
+        assert_eq!(test.database.start(id, 0, at(2), lease).expect("start"), None, "a duplicate does not");
+        assert_eq!(
+            test.database.start(id, 5, at(2), lease).expect("start"),
+            None,
+            "nor a message of another generation"
+        );
+        // The heartbeat keeps it: even after the first lease would have run out, no one takes it.
+        assert!(test.database.extend_lease(&first, at(60)).expect("extend"));
+        assert_eq!(test.database.start(id, 1, at(45), lease).expect("start"), None, "leased");
+        // A retry: the delayed message carries generation 1 and starts attempt 2.
+        assert!(test.database.requeue_at(&first, at(70), "failed", at(50)).expect("requeue"));
+        assert_eq!(
+            test.database.start(id, 0, at(71), lease).expect("start"),
+            None,
+            "the old generation is stale"
+        );
+        let second = test.database.start(id, 1, at(71), lease).expect("start").expect("the retry starts it");
+        assert_eq!(second.attempt, 2);
+        assert!(!test.database.extend_lease(&first, at(80)).expect("extend"), "the old attempt lost the job");
     }
 }
 

@@ -1,10 +1,10 @@
 //! Endpoint secrets at rest: deliveries must be signed with the secret itself, so it cannot be
 //! stored as a hash; it is stored encrypted instead (ChaCha20-Poly1305, a random nonce per secret)
 //! under a key derived from the deployment's `SECRET_KEY`. A copy of the database alone does not
-//! reveal them.
+//! reveal secrets stored this way.
 //!
 //! Stored form: `enc1:<nonce hex>:<ciphertext hex>`. A value without the prefix was stored before
-//! secrets were encrypted and is read as it is.
+//! secrets were encrypted and is read as it is (in clear: register such endpoints again).
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};

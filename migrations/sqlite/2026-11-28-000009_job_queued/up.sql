@@ -18,6 +18,9 @@ CREATE TABLE jobs_new (
 );
 INSERT INTO jobs_new SELECT id, name, queue, payload, idempotency_key, event_id, state, attempts, run_at,
     locked_until, last_error, created_at, updated_at FROM jobs;
+-- Keep the id counter, so ids of deleted rows are never handed out again.
+DELETE FROM sqlite_sequence WHERE name = 'jobs_new';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs_new', seq FROM sqlite_sequence WHERE name = 'jobs';
 DROP TABLE jobs;
 ALTER TABLE jobs_new RENAME TO jobs;
 CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'queued', 'running');

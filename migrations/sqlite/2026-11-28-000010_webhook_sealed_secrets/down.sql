@@ -1,4 +1,4 @@
--- Sealed secrets do not fit the old width: their endpoints are removed (register them again).
+-- The previous version cannot open sealed secrets: their endpoints are removed (register them again).
 CREATE TABLE webhook_endpoints_new (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     url TEXT NOT NULL CHECK (length(url) BETWEEN 8 AND 2000),
@@ -8,7 +8,7 @@ CREATE TABLE webhook_endpoints_new (
     created_at TIMESTAMP NOT NULL
 );
 INSERT INTO webhook_endpoints_new (id, url, secret, events, created_at)
-    SELECT id, url, secret, events, created_at FROM webhook_endpoints WHERE length(secret) <= 200;
+    SELECT id, url, secret, events, created_at FROM webhook_endpoints WHERE secret NOT LIKE 'enc1:%';
 CREATE TABLE webhook_deliveries_new (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     endpoint_id BIGINT NOT NULL REFERENCES webhook_endpoints_new (id) ON DELETE CASCADE,
@@ -26,6 +26,12 @@ INSERT INTO webhook_deliveries_new
     SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.state, d.attempts, d.last_status, d.last_error,
         d.created_at, d.updated_at
     FROM webhook_deliveries d JOIN webhook_endpoints_new e ON e.id = d.endpoint_id;
+-- Keep the id counter, so ids of deleted rows are never handed out again.
+DELETE FROM sqlite_sequence WHERE name = 'webhook_deliveries_new';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'webhook_deliveries_new', seq FROM sqlite_sequence WHERE name = 'webhook_deliveries';
+-- Keep the id counter, so ids of deleted rows are never handed out again.
+DELETE FROM sqlite_sequence WHERE name = 'webhook_endpoints_new';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'webhook_endpoints_new', seq FROM sqlite_sequence WHERE name = 'webhook_endpoints';
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;
 -- Renaming updates the reference in webhook_deliveries_new.

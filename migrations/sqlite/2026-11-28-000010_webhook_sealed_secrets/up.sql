@@ -29,6 +29,12 @@ INSERT INTO webhook_deliveries_new
     SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.state, d.attempts, d.last_status, d.last_error,
         d.created_at, d.updated_at
     FROM webhook_deliveries d JOIN webhook_endpoints_new e ON e.id = d.endpoint_id;
+-- Keep the id counter, so ids of deleted rows are never handed out again.
+DELETE FROM sqlite_sequence WHERE name = 'webhook_deliveries_new';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'webhook_deliveries_new', seq FROM sqlite_sequence WHERE name = 'webhook_deliveries';
+-- Keep the id counter, so ids of deleted rows are never handed out again.
+DELETE FROM sqlite_sequence WHERE name = 'webhook_endpoints_new';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'webhook_endpoints_new', seq FROM sqlite_sequence WHERE name = 'webhook_endpoints';
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;
 -- Renaming updates the reference in webhook_deliveries_new.
