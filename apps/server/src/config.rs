@@ -310,7 +310,7 @@ impl Config {
             _ => Err(format!("'{raw}' is not a number of messages from 1 to 65535")),
         });
         let job_lease =
-            reader.parse("JOB_LEASE_SECONDS", Duration::from_secs(300), |raw| match raw.parse::<u64>() {
+            reader.parse("JOB_LEASE_SECONDS", Duration::from_secs(30), |raw| match raw.parse::<u64>() {
                 Ok(seconds) if (1..=86_400).contains(&seconds) => Ok(Duration::from_secs(seconds)),
                 _ => Err(format!("'{raw}' is not a number of seconds from 1 to 86400")),
             });

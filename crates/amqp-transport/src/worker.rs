@@ -5,11 +5,13 @@
 //! generation can (a duplicate or stale message finds the generation moved on and is acked without
 //! running anything) — then run it on a blocking thread while a heartbeat renews its lease, record
 //! the outcome (fenced by the attempt: an attempt that lost its job writes nothing), and only then
-//! settle the message: ack when done; for a retry, publish a delayed message of the new generation,
-//! mark the job queued, then ack; when dead, reject it to the dead-letter queue. A retry whose
-//! delayed message cannot be published is recorded as pending in the table instead, and the relay
-//! publishes it when due. A worker killed at any point leaves a job whose lease stops being
-//! renewed: once it runs out, the relay publishes the job again.
+//! settle the message: ack when done; for a retry, record it pending (due after the backoff), publish
+//! a delayed message of the new generation, mark the job queued, then ack; when dead, reject it to
+//! the dead-letter queue. A retry whose delayed message cannot be published stays pending, and the
+//! relay publishes it when due; a delayed message that comes back before the job is marked queued
+//! finds it pending and starts it. A worker killed at any point leaves a job whose lease stops being
+//! renewed (once it runs out, the relay publishes the job again) or a pending job (published when
+//! due).
 //!
 //! The session ends, and the worker reconnects, when the broker goes away, when the publishing
 //! channel breaks, or when the broker cancels a consumer (its queue deleted, say). On shutdown the
@@ -157,7 +159,7 @@ async fn heartbeat<S>(store: S, job: ClaimedJob, lease: Duration)
 where
     S: TransportStore + Clone + Send + Sync + 'static,
 {
-    let mut every = tokio::time::interval(lease / 3);
+    let mut every = tokio::time::interval((lease / 3).max(Duration::from_millis(10)));
     every.tick().await;
     loop {
         every.tick().await;
@@ -166,9 +168,23 @@ where
             store.extend_lease(&job, incidents_core::lifecycle::now() + to_chrono(lease))
         })
         .await;
-        if !matches!(renewed, Ok(Ok(true))) {
-            tracing::warn!(?renewed, "worker: cannot renew a job's lease");
+        match renewed {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                tracing::warn!("worker: a running job was taken over; its lease is no longer renewed");
+                return;
+            }
+            other => tracing::warn!(?other, "worker: cannot renew a job's lease"),
         }
+    }
+}
+
+/// Aborts the heartbeat when dropped, whatever way the handling ends.
+struct Beat(tokio::task::JoinHandle<()>);
+
+impl Drop for Beat {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -218,22 +234,23 @@ async fn handle<S>(
             return;
         }
     };
-    let beat = tokio::spawn(heartbeat(store.clone(), job.clone(), lease));
+    // Renewed until the outcome is recorded (the guard drops at the end of this function).
+    let _beat = Beat(tokio::spawn(heartbeat(store.clone(), job.clone(), lease)));
     let (run_registry, run_job, policy) = (Arc::clone(&registry), job.clone(), settings.policy);
     let outcome =
         tokio::task::spawn_blocking(move || attempt(&run_registry, policy, &run_job)).await.unwrap_or_else(
             |panic| Outcome::RetryIn(Duration::from_secs(10), format!("the job's thread failed: {panic}")),
         );
-    beat.abort();
     let now = incidents_core::lifecycle::now;
     let (record_store, record_job) = (store.clone(), job.clone());
     let settled = match outcome {
         Outcome::Done => {
             blocking(move || record_store.complete(&record_job, now())).await.map(|_| Settle::Ack)
         }
-        Outcome::Dead(error) => {
-            blocking(move || record_store.bury(&record_job, &error, now())).await.map(|_| Settle::DeadLetter)
-        }
+        Outcome::Dead(error) => blocking(move || record_store.bury(&record_job, &error, now()))
+            .await
+            // Taken over meanwhile: the message is stale, not dead.
+            .map(|buried| if buried { Settle::DeadLetter } else { Settle::Ack }),
         Outcome::RetryIn(delay, error) => {
             retry_later(&delivery, &store, &publisher, &job, delay, error, &broken).await
         }
@@ -268,9 +285,9 @@ async fn settle(delivery: &Delivery, how: Settle) {
     }
 }
 
-/// A delayed message of the new generation carries the retry, then the row is marked queued. If the
-/// delayed message cannot be published, the retry is recorded as pending in the table and the relay
-/// publishes it when due; the publishing channel is then reported broken so the session reconnects.
+/// The retry is recorded pending (due after `delay`), a delayed message of the new generation is
+/// published, then the job is marked queued. If the message cannot be published, the job stays
+/// pending for the relay, and a broken publishing channel ends the session.
 async fn retry_later<S>(
     delivery: &Delivery,
     store: &S,
@@ -283,23 +300,30 @@ async fn retry_later<S>(
 where
     S: JobStore + TransportStore + Clone + Send + Sync + 'static,
 {
+    let now = incidents_core::lifecycle::now();
+    let run_at = now + to_chrono(delay);
+    let (record_store, record_job) = (store.clone(), job.clone());
+    if !blocking(move || record_store.retry_at(&record_job, run_at, &error, now)).await? {
+        // Taken over meanwhile: the new owner decides.
+        return Ok(Settle::Ack);
+    }
     let queue = delivery.routing_key.as_str();
     let message_id =
         delivery.properties.message_id().as_ref().map(|id| id.as_str().to_owned()).unwrap_or_default();
     let message = Message { job_id: job.id, attempts: job.attempt };
-    let published =
-        matches!(publisher.publish_delayed(message, queue, &message_id, &job.name, delay).await, Ok(true));
-    let (store, job) = (store.clone(), job.clone());
-    let now = incidents_core::lifecycle::now();
-    let run_at = now + to_chrono(delay);
-    if published {
-        blocking(move || store.requeue_at(&job, run_at, &error, now)).await?;
+    let published = tokio::time::timeout(
+        Duration::from_secs(10),
+        publisher.publish_delayed(message, queue, &message_id, &job.name, delay),
+    )
+    .await;
+    if matches!(published, Ok(Ok(true))) {
+        let (store, job) = (store.clone(), job.clone());
+        blocking(move || store.mark_queued(&job, incidents_core::lifecycle::now())).await?;
     } else {
         tracing::warn!(job = job.id, "worker: cannot publish the retry; the relay will publish it when due");
         if !publisher.usable() {
             broken.notify_one();
         }
-        blocking(move || store.retry_at(&job, run_at, &error, now)).await?;
     }
     Ok(Settle::Ack)
 }

@@ -357,3 +357,28 @@ async fn a_stopping_worker_finishes_its_jobs_in_flight() {
     assert_eq!(message_count(&settings, &topology.queue(Flaky::QUEUE)).await as usize, 12 - done);
     delete_topology(&settings).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_keeps_its_lease_while_it_runs() {
+    let Some(url) = amqp_url() else { return };
+    let Some(test) = TestDatabase::postgres() else { return };
+    let mut settings = settings(&url);
+    // A job three times longer than its lease: without the heartbeat the relay would publish it
+    // again after a second and a second worker slot would run it meanwhile.
+    settings.lease = Duration::from_secs(1);
+    let attempts = Attempts::default();
+    let registry = Arc::new(registry(&attempts));
+    let database = test.database.clone();
+    enqueue(&database, &Flaky { id: 300, failures: 0, permanent: false, millis: 3000 });
+    let running = Running::start(&settings, &database, &registry);
+    wait_until("the long job finished", 20, || states(&database).get("done") == Some(&1)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.stop().await;
+    assert_eq!(attempts.lock().unwrap()[&300], 1, "one run, its lease renewed throughout");
+    let job = &database
+        .jobs(None, incidents_core::query::PageRequest { limit: 1, offset: 0, with_total: false })
+        .unwrap()
+        .items[0];
+    assert_eq!(job.attempts, 1);
+    delete_topology(&settings).await;
+}

@@ -289,18 +289,13 @@ pub trait TransportStore {
     /// A storage failure.
     fn extend_lease(&self, job: &ClaimedJob, until: NaiveDateTime) -> Result<bool, RepositoryError>;
 
-    /// The attempt failed and a delayed message of the attempt's generation carries the job: it is
-    /// queued again, due at `run_at`, keeping `error`. `Ok(false)` when the attempt no longer owns it.
+    /// A retry recorded pending ([`JobStore::retry_at`]) now has its delayed message: the job is
+    /// marked queued, unless that message already started it (or the attempt lost the job).
+    /// `Ok(false)` when nothing changed.
     ///
     /// # Errors
     /// A storage failure.
-    fn requeue_at(
-        &self,
-        job: &ClaimedJob,
-        run_at: NaiveDateTime,
-        error: &str,
-        now: NaiveDateTime,
-    ) -> Result<bool, RepositoryError>;
+    fn mark_queued(&self, job: &ClaimedJob, now: NaiveDateTime) -> Result<bool, RepositoryError>;
 }
 
 /// A job as operators see it.

@@ -347,14 +347,18 @@ impl TransportStore for Database {
         .map_err(repository_error)
     }
 
-    fn requeue_at(
-        &self,
-        job: &ClaimedJob,
-        run_at: NaiveDateTime,
-        error: &str,
-        now: NaiveDateTime,
-    ) -> Result<bool, RepositoryError> {
-        self.finish(job, "queued", Some(run_at), Some(error), now)
+    fn mark_queued(&self, job: &ClaimedJob, now: NaiveDateTime) -> Result<bool, RepositoryError> {
+        let mut conn = self.connection()?;
+        diesel::update(
+            job_table::table
+                .find(job.id)
+                .filter(job_table::state.eq("pending"))
+                .filter(job_table::attempts.eq(i32::try_from(job.attempt).unwrap_or(i32::MAX))),
+        )
+        .set((job_table::state.eq("queued"), job_table::updated_at.eq(now)))
+        .execute(&mut *conn)
+        .map(|changed| changed == 1)
+        .map_err(repository_error)
     }
 }
 

@@ -262,8 +262,10 @@ fn only_a_message_of_the_current_generation_starts_a_job() {
         // The heartbeat keeps it: even after the first lease would have run out, no one takes it.
         assert!(test.database.extend_lease(&first, at(60)).expect("extend"));
         assert_eq!(test.database.start(id, 1, at(45), lease).expect("start"), None, "leased");
-        // A retry: the delayed message carries generation 1 and starts attempt 2.
-        assert!(test.database.requeue_at(&first, at(70), "failed", at(50)).expect("requeue"));
+        // A retry: recorded pending, then queued once its delayed message (generation 1) is out.
+        assert!(test.database.retry_at(&first, at(70), "failed", at(50)).expect("retry"));
+        assert!(test.database.mark_queued(&first, at(50)).expect("queued"));
+        assert_eq!(states(&test.database)[0].0, "queued");
         assert_eq!(
             test.database.start(id, 0, at(71), lease).expect("start"),
             None,
@@ -272,6 +274,33 @@ fn only_a_message_of_the_current_generation_starts_a_job() {
         let second = test.database.start(id, 1, at(71), lease).expect("start").expect("the retry starts it");
         assert_eq!(second.attempt, 2);
         assert!(!test.database.extend_lease(&first, at(80)).expect("extend"), "the old attempt lost the job");
+        assert!(
+            !test.database.mark_queued(&second, at(80)).expect("queued"),
+            "a running job is not marked queued"
+        );
+
+        // Crash recovery: the worker of attempt 2 dies; once its lease runs out the relay publishes
+        // the job again at its current generation (2), and that message starts attempt 3.
+        let mut republished = Vec::new();
+        test.database
+            .publish_due(10, at(200), Duration::from_secs(7200), &mut |jobs| {
+                republished.extend(jobs.iter().map(|job| (job.id, job.attempts)));
+                jobs.iter().map(|job| job.id).collect()
+            })
+            .expect("publish");
+        assert_eq!(republished, [(id, 2)]);
+        assert_eq!(
+            test.database.start(id, 1, at(201), lease).expect("start"),
+            None,
+            "the dead worker's generation"
+        );
+        let third = test.database.start(id, 2, at(201), lease).expect("start").expect("recovered");
+        assert_eq!(third.attempt, 3);
+        assert!(
+            !test.database.complete(&second, at(202)).expect("complete"),
+            "the dead worker's late outcome"
+        );
+        assert!(test.database.complete(&third, at(203)).expect("complete"));
     }
 }
 
