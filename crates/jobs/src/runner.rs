@@ -197,6 +197,15 @@ pub enum Outcome {
 /// embedded runner and the queue worker, so both retry alike.
 #[must_use]
 pub fn attempt(registry: &Registry, policy: RetryPolicy, job: &ClaimedJob) -> Outcome {
+    // Attempts past the last one come from runners that died mid-attempt (a takeover counts an
+    // attempt): a job that kills its runner must not be tried for ever.
+    if job.attempt > policy.max_attempts {
+        tracing::error!(job = job.id, name = %job.name, attempt = job.attempt, "job's runner died during its last attempt");
+        return Outcome::Dead(format!(
+            "its runner died during the last of {} attempts (crash, out of memory?); not tried again",
+            policy.max_attempts
+        ));
+    }
     // A panicking handler is a failed attempt like any other: retried, then dead.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         registry.run(&job.name, &job.payload, job.attempt)
@@ -342,4 +351,45 @@ pub trait JobAdmin {
     /// # Errors
     /// A storage failure.
     fn retry_dead(&self, id: i64, now: NaiveDateTime) -> Result<bool, RepositoryError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Job;
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize)]
+    struct Boom;
+
+    impl Job for Boom {
+        const NAME: &'static str = "test.boom";
+        const QUEUE: &'static str = "test";
+        fn idempotency_key(&self) -> String {
+            "boom".into()
+        }
+    }
+
+    fn job(attempt: u32) -> ClaimedJob {
+        ClaimedJob { id: 1, name: "test.boom".into(), payload: "null".into(), attempt }
+    }
+
+    #[test]
+    fn a_panic_is_a_failed_attempt_and_a_job_past_its_last_attempt_is_dead() {
+        let mut registry = Registry::new();
+        registry
+            .register(|_: Boom, _| -> Result<(), JobError> { panic!("handler bug") })
+            .map(drop)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let policy = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+        assert!(
+            matches!(attempt(&registry, policy, &job(1)), Outcome::RetryIn(_, ref error) if error == "the job panicked: handler bug")
+        );
+        assert!(
+            matches!(attempt(&registry, policy, &job(3)), Outcome::Dead(ref error) if error.contains("panicked"))
+        );
+        // A fourth attempt only happens after runners died mid-attempt: it is not run.
+        assert!(
+            matches!(attempt(&registry, policy, &job(4)), Outcome::Dead(ref error) if error.contains("died"))
+        );
+    }
 }
