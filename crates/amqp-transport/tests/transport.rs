@@ -382,3 +382,56 @@ async fn a_running_job_keeps_its_lease_while_it_runs() {
     assert_eq!(job.attempts, 1);
     delete_topology(&settings).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_deleted_under_the_worker_and_the_relay_is_declared_again() {
+    let Some(url) = amqp_url() else { return };
+    let Some(test) = TestDatabase::postgres() else { return };
+    let settings = settings(&url);
+    let attempts = Attempts::default();
+    let registry = Arc::new(registry(&attempts));
+    let database = test.database.clone();
+    enqueue(&database, &Flaky { id: 1, failures: 0, permanent: false, millis: 0 });
+    // The worker consumes a second queue too: a cancelled consumer must end the session even while
+    // another consumer is still alive.
+    let (stop, shutdown) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(amqp_transport::relay::run(
+        settings.clone(),
+        database.clone(),
+        Arc::clone(&registry),
+        None,
+        shutdown.clone(),
+    ));
+    tasks.spawn(amqp_transport::worker::run(
+        settings.clone(),
+        database.clone(),
+        Arc::clone(&registry),
+        vec![Flaky::QUEUE.to_owned(), "other".to_owned()],
+        shutdown,
+    ));
+    let running = Running { stop, tasks };
+    wait_until("the first job ran", 20, || states(&database).get("done") == Some(&1)).await;
+
+    // An operator deletes the queue: the broker cancels the worker's consumer, and the relay's next
+    // messages come back unroutable. Both must notice, reconnect and declare it again.
+    let topology = Topology { prefix: settings.prefix.clone() };
+    let connection = amqp_transport::connect(&settings).await.expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .queue_delete(topology.queue(Flaky::QUEUE).as_str().into(), QueueDeleteOptions::default())
+        .await
+        .expect("delete the queue");
+    let _ = connection.close(200, "deleted".into()).await;
+    for id in 2..7 {
+        enqueue(&database, &Flaky { id, failures: 0, permanent: false, millis: 0 });
+    }
+    wait_until("the later jobs ran", 30, || states(&database).get("done") == Some(&6)).await;
+    running.stop().await;
+    assert!((1..7).all(|id| attempts.lock().unwrap().get(&id) == Some(&1)), "{:?}", attempts.lock().unwrap());
+    delete_topology(&settings).await;
+    let connection = amqp_transport::connect(&settings).await.expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    let _ =
+        channel.queue_delete(topology.queue("other").as_str().into(), QueueDeleteOptions::default()).await;
+}
