@@ -12,6 +12,7 @@ use incidents_core::{Email, NewUser, UserRepository};
 use serde_json::{Value, json};
 use storage::schema::{environments, incident_categories, priorities, users};
 use storage::testing::TestDatabase;
+use test_support::Receiver;
 
 struct Api {
     base: String,
@@ -1323,51 +1324,6 @@ async fn the_periodic_cleanup_deletes_delivered_events_after_the_retention() {
     assert!(embedded_jobs::scheduler(chrono_tz::Tz::UTC, incidents_core::lifecycle::now()).is_ok());
 }
 
-/// A request a receiver got: its headers (lower-case names) and body.
-type Received = (HashMap<String, String>, Vec<u8>);
-
-/// A webhook receiver on loopback that records what it gets.
-struct Receiver {
-    url: String,
-    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
-    handle: actix_web::dev::ServerHandle,
-}
-
-impl Receiver {
-    fn start() -> Self {
-        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let recorded = std::sync::Arc::clone(&got);
-        let server = actix_web::HttpServer::new(move || {
-            let recorded = std::sync::Arc::clone(&recorded);
-            actix_web::App::new().default_service(actix_web::web::to(
-                move |request: actix_web::HttpRequest, body: actix_web::web::Bytes| {
-                    let headers = request
-                        .headers()
-                        .iter()
-                        .map(|(name, value)| {
-                            (name.to_string(), value.to_str().unwrap_or_default().to_owned())
-                        })
-                        .collect();
-                    recorded.lock().expect("lock").push((headers, body.to_vec()));
-                    async { actix_web::HttpResponse::Ok().finish() }
-                },
-            ))
-        })
-        .workers(1)
-        .bind("127.0.0.1:0")
-        .expect("bind");
-        let url = format!("http://{}/hook", server.addrs()[0]);
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        Self { url, got, handle }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.got.lock().expect("lock").clone()
-    }
-}
-
 async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while !done().await {
@@ -1448,7 +1404,7 @@ async fn webhooks_deliver_signed_events_and_keep_a_delivery_log() {
         let delete = format!("{url}/{}", endpoint["id"]);
         assert_eq!(api.client.delete(&delete).bearer_auth(&api.admin).send().await.expect("r").status(), 204);
         assert_eq!(api.client.delete(&delete).bearer_auth(&api.admin).send().await.expect("r").status(), 404);
-        drop(receiver.handle.stop(false));
+        drop(receiver);
     }
 }
 
@@ -1480,5 +1436,5 @@ async fn webhooks_to_private_addresses_are_refused_by_default() {
     assert!(receiver.received().is_empty(), "nothing reached the receiver");
     let dead: Value = api.get(&api.admin, "/jobs?state=dead").await.json().await.expect("json");
     assert_eq!(dead[0]["name"], "webhook.deliver");
-    drop(receiver.handle.stop(false));
+    drop(receiver);
 }

@@ -152,6 +152,16 @@ struct Running {
 
 impl Running {
     fn start(settings: &Settings, database: &storage::Database, registry: &Arc<Registry>) -> Self {
+        Self::start_on(settings, database, registry, &[Flaky::QUEUE])
+    }
+
+    /// The relay, and a worker consuming `queues`.
+    fn start_on(
+        settings: &Settings,
+        database: &storage::Database,
+        registry: &Arc<Registry>,
+        queues: &[&str],
+    ) -> Self {
         let (stop, shutdown) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(amqp_transport::relay::run(
@@ -165,7 +175,7 @@ impl Running {
             settings.clone(),
             database.clone(),
             Arc::clone(registry),
-            vec![Flaky::QUEUE.to_owned()],
+            queues.iter().map(|queue| (*queue).to_owned()).collect(),
             shutdown,
         ));
         Self { stop, tasks }
@@ -394,23 +404,7 @@ async fn a_queue_deleted_under_the_worker_and_the_relay_is_declared_again() {
     enqueue(&database, &Flaky { id: 1, failures: 0, permanent: false, millis: 0 });
     // The worker consumes a second queue too: a cancelled consumer must end the session even while
     // another consumer is still alive.
-    let (stop, shutdown) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(amqp_transport::relay::run(
-        settings.clone(),
-        database.clone(),
-        Arc::clone(&registry),
-        None,
-        shutdown.clone(),
-    ));
-    tasks.spawn(amqp_transport::worker::run(
-        settings.clone(),
-        database.clone(),
-        Arc::clone(&registry),
-        vec![Flaky::QUEUE.to_owned(), "other".to_owned()],
-        shutdown,
-    ));
-    let running = Running { stop, tasks };
+    let running = Running::start_on(&settings, &database, &registry, &[Flaky::QUEUE, "other"]);
     wait_until("the first job ran", 20, || states(&database).get("done") == Some(&1)).await;
 
     // An operator deletes the queue: the broker cancels the worker's consumer, and the relay's next

@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
 /// One received request: its headers (lower-case names) and body.
-pub type Received = (Vec<(String, String)>, Vec<u8>);
+pub type Received = (std::collections::HashMap<String, String>, Vec<u8>);
 
 /// A loopback HTTP server answering every request with the current status (200 unless told
 /// otherwise) and recording it. Needs a running tokio runtime.
@@ -83,14 +83,7 @@ impl Receiver {
     /// The value of header `name` (lower case) in each request received so far.
     #[must_use]
     pub fn header_values(&self, name: &str) -> Vec<String> {
-        self.got
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter_map(|(headers, _)| {
-                headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone())
-            })
-            .collect()
+        self.got.lock().expect("lock").iter().filter_map(|(headers, _)| headers.get(name).cloned()).collect()
     }
 
     /// Answers the next requests only after `delay`.
