@@ -1379,6 +1379,18 @@ async fn webhooks_deliver_signed_events_and_keep_a_delivery_log() {
         assert_eq!(delivered["incident"]["id"], created["id"]);
         assert_eq!(delivered["incident"]["title"], "Hooked");
         assert_eq!(delivered["changes"]["title"], "Hooked");
+        // The body says who declared it, through which entry point, and the version it produced.
+        let admin = api
+            .test
+            .database
+            .find_user_by_email(&Email::parse("admin@example.com").expect("email"))
+            .expect("query")
+            .expect("the admin");
+        assert_eq!(delivered["actor"], json!({"user_id": admin.id.to_string(), "entry_point": "api"}));
+        assert_eq!(
+            (delivered["incident_version"].as_i64(), delivered["schema_version"].as_i64()),
+            (Some(0), Some(1))
+        );
 
         let log_url = format!("/webhooks/{}/deliveries", endpoint["id"]);
         wait_for("the delivery log", async || {
@@ -1400,6 +1412,32 @@ async fn webhooks_deliver_signed_events_and_keep_a_delivery_log() {
             .expect("r");
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
         assert_eq!(receiver.received().len(), 1, "incident_updated is not subscribed");
+        // The outbox rows carry the same circumstances; the update produced version 1.
+        let rows: Vec<(String, Option<String>, Option<String>, Option<i64>, i32)> = {
+            use storage::schema::outbox_events as outbox;
+            let mut conn = api.test.database.connection().expect("connection");
+            outbox::table
+                .filter(outbox::incident_id.eq(id))
+                .order(outbox::id)
+                .select((
+                    outbox::event_type,
+                    outbox::actor_user_id,
+                    outbox::entry_point,
+                    outbox::incident_version,
+                    outbox::schema_version,
+                ))
+                .load(&mut conn)
+                .expect("outbox rows")
+        };
+        let by = Some(admin.id.to_string());
+        let api_entry = Some("api".to_owned());
+        assert_eq!(
+            rows,
+            vec![
+                ("incident_created".to_owned(), by.clone(), api_entry.clone(), Some(0), 1),
+                ("incident_updated".to_owned(), by, api_entry, Some(1), 1),
+            ]
+        );
 
         let delete = format!("{url}/{}", endpoint["id"]);
         assert_eq!(api.client.delete(&delete).bearer_auth(&api.admin).send().await.expect("r").status(), 204);

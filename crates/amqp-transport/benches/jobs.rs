@@ -10,6 +10,7 @@
 
 #![expect(clippy::expect_used, clippy::print_stdout, reason = "a benchmark program")]
 
+use firefighter_amqp_transport as amqp_transport;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -4,6 +4,7 @@
 
 #![expect(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
+use firefighter_amqp_transport as amqp_transport;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 
 #![expect(clippy::expect_used, reason = "tests")]
 
+use firefighter_cache as cache;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,7 @@
 //! `openapi/openapi.json` is the document the code generates: a change to a handler's annotations
 //! or to a response type must come with `make openapi`.
 
+use firefighter_http_api as http_api;
 use std::path::Path;
 
 #[test]

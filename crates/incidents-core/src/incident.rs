@@ -107,6 +107,8 @@ pub struct IncidentState {
     pub dedup_key: Option<String>,
     pub ignored: bool,
     pub private: bool,
+    /// Bumped by every change (`IncidentTransaction::lock_incident`); 0 for a new incident.
+    pub version: i64,
 }
 
 /// How a declaration picks its priority.

@@ -21,7 +21,7 @@ pub mod status;
 pub mod user;
 pub mod workflow;
 
-pub use events::{Actor, EntryPoint};
+pub use events::{Actor, DomainEvent, EntryPoint, EventEnvelope, EventType};
 pub use impact::{ImpactLevelCode, NoImpactError, priority_value_from_impacts};
 pub use incident::IncidentId;
 pub use lifecycle::{IncidentLifecycle, LifecycleError};

@@ -7,9 +7,11 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
-use serde_json::json;
 
-use crate::events::{Actor, AuditEntry, DomainEvent, EventType};
+use crate::events::{
+    Actor, AuditEntry, CostChange, CostsUpdated, DomainEvent, EventEnvelope, IncidentClosed, IncidentCreated,
+    IncidentUpdated, KeyEventChange, KeyEventsUpdated, PriorityBefore, RoleChange, RolesUpdated,
+};
 use crate::impact::{NoImpactError, priority_value_from_impacts};
 use crate::incident::{
     ChangedField, CostInput, CostRecord, DeclareIncident, Declared, IncidentChanges, IncidentId,
@@ -204,15 +206,16 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                     tx.link_impact(id, &level, now)?;
                 }
             }
-            let details = json!({
-                "title": title,
-                "priority": priority.name,
-                "category_id": category.id,
-                "environment": environment.value,
-                "private": incident.private,
-                "dedup_key": dedup_key,
-                "created_by": creator.to_string(),
-            });
+            let created = IncidentCreated {
+                title: title.clone(),
+                priority: priority.name.clone(),
+                category_id: category.id.clone(),
+                environment: environment.value.clone(),
+                private: incident.private,
+                dedup_key: dedup_key.clone(),
+                created_by: creator.to_string(),
+            };
+            let event = DomainEvent::IncidentCreated(created);
             tx.append_audit(
                 &AuditEntry {
                     actor,
@@ -220,14 +223,12 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                     object_type: "incident",
                     object_id: id.0.to_string(),
                     incident_id: Some(id),
-                    details: details.clone(),
+                    details: event.payload(),
                 },
                 now,
             )?;
-            tx.append_event(
-                &DomainEvent { event_type: EventType::IncidentCreated, incident_id: id, payload: details },
-                now,
-            )?;
+            // A new incident is at version 0; every later change bumps it (`lock_incident`).
+            emit(tx, actor, id, 0, event, now)?;
             Ok(id)
         });
         match result {
@@ -439,16 +440,17 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                 }
             }
             let status = target.unwrap_or(current.status);
-            let changed_names: Vec<&str> = changed.iter().map(|field| field_name(*field)).collect();
-            let payload = json!({
-                "changed_fields": changed_names,
-                "status": status.label(),
-                "old_status": current.status.label(),
-                "priority": priority.name,
-                "old_priority": (changes.priority_id.is_some()).then(|| json!({
-                    "id": current.priority.id, "name": current.priority.name, "value": current.priority.value
-                })),
-                "message": message,
+                        let event = DomainEvent::IncidentUpdated(IncidentUpdated {
+                changed_fields: changed.iter().map(|field| field_name(*field).to_owned()).collect(),
+                status: status.label().to_owned(),
+                old_status: current.status.label().to_owned(),
+                priority: priority.name.clone(),
+                old_priority: changes.priority_id.is_some().then(|| PriorityBefore {
+                    id: current.priority.id.clone(),
+                    name: current.priority.name.clone(),
+                    value: current.priority.value,
+                }),
+                message: message.clone(),
             });
             tx.append_audit(
                 &AuditEntry {
@@ -457,26 +459,17 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                     object_type: "incident",
                     object_id: id.0.to_string(),
                     incident_id: Some(id),
-                    details: payload.clone(),
+                    details: event.payload(),
                 },
                 now,
             )?;
-            tx.append_event(
-                &DomainEvent { event_type: EventType::IncidentUpdated, incident_id: id, payload },
-                now,
-            )?;
+            emit(tx, actor, id, current.version, event, now)?;
             if target == Some(IncidentStatus::Closed) {
-                tx.append_event(
-                    &DomainEvent {
-                        event_type: EventType::IncidentClosed,
-                        incident_id: id,
-                        payload: json!({
-                            "closure_reason": command.closure_reason.map(crate::status::ClosureReason::as_str),
-                            "closure_reference": closure_reference,
-                        }),
-                    },
-                    now,
-                )?;
+                let closed = IncidentClosed {
+                    closure_reason: command.closure_reason.map(|reason| reason.as_str().to_owned()),
+                    closure_reference: closure_reference.clone(),
+                };
+                emit(tx, actor, id, current.version, DomainEvent::IncidentClosed(closed), now)?;
             }
             Ok(Updated { changed: changed.clone(), status })
         })
@@ -526,7 +519,7 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
         changes: &[(String, Option<crate::user::UserId>)],
     ) -> Result<(), LifecycleError> {
         self.store.write(&mut |tx| {
-            tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
+            let current = tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
             let now = now();
             let role_types = tx.role_types()?;
             let mut holders: HashMap<i64, crate::user::UserId> = tx.roles(id)?.into_iter().collect();
@@ -550,7 +543,7 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                         tx.set_role(id, role.id, *user, now)?;
                         tx.add_member(id, *user, now)?;
                         holders.insert(role.id, *user);
-                        applied.push(json!({"role": slug, "user_id": user.to_string()}));
+                        applied.push(RoleChange { role: slug.clone(), user_id: Some(user.to_string()) });
                     }
                     None => {
                         if role.required {
@@ -562,7 +555,7 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                         }
                         if holders.remove(&role.id).is_some() {
                             tx.remove_role(id, role.id)?;
-                            applied.push(json!({"role": slug, "user_id": null}));
+                            applied.push(RoleChange { role: slug.clone(), user_id: None });
                         }
                     }
                 }
@@ -588,7 +581,7 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                 now,
                 now,
             )?;
-            let payload = json!({ "changes": applied });
+            let event = DomainEvent::RolesUpdated(RolesUpdated { changes: applied });
             tx.append_audit(
                 &AuditEntry {
                     actor,
@@ -596,14 +589,11 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                     object_type: "incident",
                     object_id: id.0.to_string(),
                     incident_id: Some(id),
-                    details: payload.clone(),
+                    details: event.payload(),
                 },
                 now,
             )?;
-            tx.append_event(
-                &DomainEvent { event_type: EventType::RolesUpdated, incident_id: id, payload },
-                now,
-            )?;
+            emit(tx, actor, id, current.version, event, now)?;
             Ok(())
         })
     }
@@ -623,14 +613,18 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
         changes: &[(String, Option<NaiveDateTime>)],
     ) -> Result<(), LifecycleError> {
         self.store.write(&mut |tx| {
-            tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
+            let current = tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
             let now = now();
             let types = tx.key_event_types()?;
             let mut events = tx.key_events(id)?;
             let mut applied = Vec::new();
             for (event_type, timestamp) in changes {
                 let kind = types.iter().find(|kind| kind.event_type == *event_type).ok_or_else(|| {
-                    LifecycleError::invalid("key_events", "UNKNOWN_KEY_EVENT", format!("no key event {event_type:?}"))
+                    LifecycleError::invalid(
+                        "key_events",
+                        "UNKNOWN_KEY_EVENT",
+                        format!("no key event {event_type:?}"),
+                    )
                 })?;
                 if !kind.user_editable {
                     return Err(LifecycleError::invalid(
@@ -663,11 +657,14 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                 }
             }
             recompute_metrics(tx, id, now)?;
-            let payload = json!({
-                "changes": applied
+            let event = DomainEvent::KeyEventsUpdated(KeyEventsUpdated {
+                changes: applied
                     .iter()
-                    .map(|(event_type, ts)| json!({"event_type": event_type, "timestamp": ts.map(|t| t.and_utc().to_rfc3339())}))
-                    .collect::<Vec<_>>(),
+                    .map(|(event_type, ts)| KeyEventChange {
+                        event_type: event_type.clone(),
+                        timestamp: ts.map(|t| t.and_utc().to_rfc3339()),
+                    })
+                    .collect(),
             });
             tx.append_audit(
                 &AuditEntry {
@@ -676,11 +673,11 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                     object_type: "incident",
                     object_id: id.0.to_string(),
                     incident_id: Some(id),
-                    details: payload.clone(),
+                    details: event.payload(),
                 },
                 now,
             )?;
-            tx.append_event(&DomainEvent { event_type: EventType::KeyEventsUpdated, incident_id: id, payload }, now)?;
+            emit(tx, actor, id, current.version, event, now)?;
             Ok(())
         })
     }
@@ -697,12 +694,12 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
     ) -> Result<CostRecord, LifecycleError> {
         let input = validate_cost(input)?;
         self.store.write(&mut |tx| {
-            tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
+            let version = tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?.version;
             let now = now();
             let record = tx
                 .insert_cost(id, &input, now)
                 .map_err(|error| cost_type_error(error, input.cost_type_id))?;
-            record_cost_change(tx, actor, id, "added", &record, now)?;
+            record_cost_change(tx, actor, (id, version), "added", &record, now)?;
             Ok(record)
         })
     }
@@ -720,13 +717,13 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
     ) -> Result<CostRecord, LifecycleError> {
         let input = validate_cost(input)?;
         self.store.write(&mut |tx| {
-            tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
+            let version = tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?.version;
             let now = now();
             tx.cost(id, cost_id)?.ok_or_else(|| unknown_cost(cost_id))?;
             let record = tx
                 .update_cost(cost_id, &input, now)
                 .map_err(|error| cost_type_error(error, input.cost_type_id))?;
-            record_cost_change(tx, actor, id, "changed", &record, now)?;
+            record_cost_change(tx, actor, (id, version), "changed", &record, now)?;
             Ok(record)
         })
     }
@@ -737,13 +734,26 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
     /// Unknown incident or cost, or a storage failure.
     pub fn remove_cost(&self, actor: Actor, id: IncidentId, cost_id: i64) -> Result<(), LifecycleError> {
         self.store.write(&mut |tx| {
-            tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
+            let version = tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?.version;
             let now = now();
             let record = tx.cost(id, cost_id)?.ok_or_else(|| unknown_cost(cost_id))?;
             tx.delete_cost(cost_id)?;
-            record_cost_change(tx, actor, id, "removed", &record, now)
+            record_cost_change(tx, actor, (id, version), "removed", &record, now)
         })
     }
+}
+
+/// Appends `event` to the outbox with its circumstances.
+fn emit(
+    tx: &mut dyn IncidentTransaction,
+    actor: Actor,
+    incident_id: IncidentId,
+    incident_version: i64,
+    event: DomainEvent,
+    now: NaiveDateTime,
+) -> Result<(), LifecycleError> {
+    tx.append_event(&EventEnvelope { incident_id, actor, incident_version, event }, now)?;
+    Ok(())
 }
 
 fn field_name(field: ChangedField) -> &'static str {
@@ -808,7 +818,7 @@ fn validate_cost(mut input: CostInput) -> Result<CostInput, LifecycleError> {
 fn record_cost_change(
     tx: &mut dyn IncidentTransaction,
     actor: Actor,
-    id: IncidentId,
+    (id, version): (IncidentId, i64),
     verb: &str,
     record: &CostRecord,
     now: NaiveDateTime,
@@ -825,14 +835,14 @@ fn record_cost_change(
         now,
         now,
     )?;
-    let payload = json!({
-        "changed_fields": ["costs"],
-        "cost": {
-            "id": record.id,
-            "change": verb,
-            "cost_type": record.cost_type_name,
-            "amount": record.amount.map(|a| a.to_string()),
-            "currency": record.currency,
+    let event = DomainEvent::CostsUpdated(CostsUpdated {
+        changed_fields: vec!["costs".to_owned()],
+        cost: CostChange {
+            id: record.id,
+            change: verb.to_owned(),
+            cost_type: record.cost_type_name.clone(),
+            amount: record.amount.map(|a| a.to_string()),
+            currency: record.currency.clone(),
         },
     });
     tx.append_audit(
@@ -842,11 +852,11 @@ fn record_cost_change(
             object_type: "incident_cost",
             object_id: record.id.to_string(),
             incident_id: Some(id),
-            details: payload.clone(),
+            details: event.payload(),
         },
         now,
     )?;
-    tx.append_event(&DomainEvent { event_type: EventType::IncidentUpdated, incident_id: id, payload }, now)?;
+    emit(tx, actor, id, version, event, now)?;
     Ok(())
 }
 

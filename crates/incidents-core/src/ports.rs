@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
-use crate::events::{AuditEntry, DomainEvent};
+use crate::events::{AuditEntry, EventEnvelope};
 use crate::incident::{
     CategoryRef, CostInput, CostRecord, EnvironmentRef, ImpactLevelRef, IncidentChanges, IncidentId,
     IncidentState, KeyEventTypeRef, MetricTypeRef, NewIncident, PriorityRef, RoleTypeRef, TimelineEntry,
@@ -243,7 +243,8 @@ pub trait IncidentTransaction {
     fn delete_cost(&mut self, cost_id: i64) -> Result<(), RepositoryError>;
 
     fn append_audit(&mut self, entry: &AuditEntry, now: NaiveDateTime) -> Result<(), RepositoryError>;
-    fn append_event(&mut self, event: &DomainEvent, now: NaiveDateTime) -> Result<(), RepositoryError>;
+    /// Appends an event to the outbox, with its actor, entry point, incident version and schema version.
+    fn append_event(&mut self, event: &EventEnvelope, now: NaiveDateTime) -> Result<(), RepositoryError>;
 }
 
 /// Where post-mortems live (Confluence, Jira), asked before an incident that needs one may close.

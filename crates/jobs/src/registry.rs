@@ -16,6 +16,30 @@ pub struct OutboxEvent {
     pub incident_id: Option<i64>,
     pub payload: serde_json::Value,
     pub occurred_at: NaiveDateTime,
+    /// The user who caused it (`None` for events written before the envelope existed).
+    pub actor_user_id: Option<String>,
+    /// `api`, `cli`, `slack`, `web`, `jira`, `pagerduty` or `system` (`incidents_core::EntryPoint`).
+    pub entry_point: Option<String>,
+    /// The incident's version after the change.
+    pub incident_version: Option<i64>,
+    /// The version of the payload's shape (`incidents_core::events::EVENT_SCHEMA_VERSION`).
+    pub schema_version: i32,
+}
+
+impl OutboxEvent {
+    /// The typed event.
+    ///
+    /// # Errors
+    /// An unknown type, a newer schema, or a payload that does not fit its type.
+    pub fn decode(&self) -> Result<incidents_core::DomainEvent, incidents_core::events::EventDecodeError> {
+        incidents_core::DomainEvent::decode(&self.event_type, self.schema_version, &self.payload)
+    }
+
+    /// The entry point the change came through, when recorded.
+    #[must_use]
+    pub fn entry_point(&self) -> Option<incidents_core::EntryPoint> {
+        self.entry_point.as_deref().and_then(incidents_core::EntryPoint::parse)
+    }
 }
 
 /// A typed job: its payload is the implementing type, stored as JSON.
@@ -279,6 +303,10 @@ mod tests {
             incident_id: Some(42),
             payload: serde_json::json!({"title": "Checkout is down"}),
             occurred_at: NaiveDateTime::default(),
+            actor_user_id: None,
+            entry_point: Some("api".into()),
+            incident_version: Some(0),
+            schema_version: 1,
         }
     }
 

@@ -5,6 +5,7 @@
 //! `cargo bench -p storage --bench incidents`; results and how to read them: docs/benchmarks.md.
 #![expect(clippy::expect_used, reason = "a benchmark aborts on setup failure")]
 
+use firefighter_storage as storage;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

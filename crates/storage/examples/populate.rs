@@ -2,6 +2,7 @@
 //! `cargo run --release -p storage --features testing --example populate -- <DATABASE_URL> <COUNT> <EMAIL>`.
 //! The incidents are created by the user with EMAIL (created when missing).
 
+use firefighter_storage as storage;
 use std::process::ExitCode;
 
 use incidents_core::{Email, NewUser, UserRepository};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::dsl::exists;
 use diesel::prelude::*;
-use incidents_core::events::{AuditEntry, DomainEvent};
+use incidents_core::events::{AuditEntry, EVENT_SCHEMA_VERSION, EventEnvelope};
 use incidents_core::incident::{
     CategoryRef, CostInput, CostRecord, EnvironmentRef, ImpactLevelRef, IncidentChanges, IncidentId,
     IncidentState, KeyEventTypeRef, MetricTypeRef, NewIncident, PriorityRef, RoleTypeRef, TimelineEntry,
@@ -174,6 +174,7 @@ struct IncidentRow {
     dedup_key: Option<String>,
     ignored: bool,
     private: bool,
+    version: i64,
     priority: PriorityRow,
     environment_id: String,
     environment_value: String,
@@ -200,6 +201,7 @@ impl DieselIncidentTransaction<'_> {
                 incidents::dedup_key,
                 incidents::ignored,
                 incidents::private,
+                incidents::version,
                 PRIORITY_COLUMNS,
                 environments::id,
                 environments::value,
@@ -233,6 +235,7 @@ impl DieselIncidentTransaction<'_> {
             dedup_key: row.dedup_key,
             ignored: row.ignored,
             private: row.private,
+            version: row.version,
         }))
     }
 
@@ -792,14 +795,18 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
             .map_err(storage_error)
     }
 
-    fn append_event(&mut self, event: &DomainEvent, now: NaiveDateTime) -> RepoResult<()> {
+    fn append_event(&mut self, envelope: &EventEnvelope, now: NaiveDateTime) -> RepoResult<()> {
         diesel::insert_into(outbox_events::table)
             .values((
                 outbox_events::event_id.eq(uuid::Uuid::now_v7().to_string()),
-                outbox_events::event_type.eq(event.event_type.as_str()),
-                outbox_events::incident_id.eq(Some(event.incident_id.0)),
-                outbox_events::payload.eq(event.payload.to_string()),
+                outbox_events::event_type.eq(envelope.event.event_type().as_str()),
+                outbox_events::incident_id.eq(Some(envelope.incident_id.0)),
+                outbox_events::payload.eq(envelope.event.payload().to_string()),
                 outbox_events::occurred_at.eq(now),
+                outbox_events::actor_user_id.eq(Some(envelope.actor.user.to_string())),
+                outbox_events::entry_point.eq(Some(envelope.actor.entry_point.as_str())),
+                outbox_events::incident_version.eq(Some(envelope.incident_version)),
+                outbox_events::schema_version.eq(EVENT_SCHEMA_VERSION),
             ))
             .execute(self.conn)
             .map(drop)

@@ -39,7 +39,15 @@ impl From<TxError> for RepositoryError {
     }
 }
 
-type OutboxRow = (i64, String, String, Option<i64>, String, NaiveDateTime);
+type OutboxRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    String,
+    NaiveDateTime,
+    (Option<String>, Option<String>, Option<i64>, i32),
+);
 
 fn lease_end(now: NaiveDateTime, lease: Duration) -> NaiveDateTime {
     now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
@@ -65,6 +73,12 @@ impl JobStore for Database {
                     outbox_events::incident_id,
                     outbox_events::payload,
                     outbox_events::occurred_at,
+                    (
+                        outbox_events::actor_user_id,
+                        outbox_events::entry_point,
+                        outbox_events::incident_version,
+                        outbox_events::schema_version,
+                    ),
                 ));
             let rows: Vec<OutboxRow> = match conn {
                 DbConnection::Postgres(pg) => pending.for_update().skip_locked().load(pg)?,
@@ -76,12 +90,19 @@ impl JobStore for Database {
             let mut inserted = 0;
             let events: Vec<OutboxEvent> = rows
                 .iter()
-                .map(|(_, event_id, event_type, incident_id, payload, occurred_at)| OutboxEvent {
-                    event_id: event_id.clone(),
-                    event_type: event_type.clone(),
-                    incident_id: *incident_id,
-                    payload: serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
-                    occurred_at: *occurred_at,
+                .map(|(_, event_id, event_type, incident_id, payload, occurred_at, circumstances)| {
+                    let (actor_user_id, entry_point, incident_version, schema_version) = circumstances;
+                    OutboxEvent {
+                        event_id: event_id.clone(),
+                        event_type: event_type.clone(),
+                        incident_id: *incident_id,
+                        payload: serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
+                        occurred_at: *occurred_at,
+                        actor_user_id: actor_user_id.clone(),
+                        entry_point: entry_point.clone(),
+                        incident_version: *incident_version,
+                        schema_version: *schema_version,
+                    }
                 })
                 .collect();
             let per_event = jobs_for(&events).map_err(TxError::Registry)?;

@@ -366,6 +366,10 @@ diesel::table! {
         payload -> Text,
         occurred_at -> Timestamp,
         published_at -> Nullable<Timestamp>,
+        actor_user_id -> Nullable<Text>,
+        entry_point -> Nullable<Text>,
+        incident_version -> Nullable<BigInt>,
+        schema_version -> Integer,
     }
 }
 

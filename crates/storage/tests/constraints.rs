@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use diesel::prelude::*;
+use firefighter_storage as storage;
 use incidents_core::{Email, NewUser, RepositoryError, UserRepository};
 use storage::schema::{
     audit_log, environments, incident_categories, incident_role_types, incident_roles, incidents, priorities,

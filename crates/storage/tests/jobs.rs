@@ -3,6 +3,7 @@
 //! is taken again after its lease. SQLite and PostgreSQL.
 #![expect(clippy::expect_used, reason = "test helpers fail the test loudly")]
 
+use firefighter_storage as storage;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

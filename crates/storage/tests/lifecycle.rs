@@ -2,6 +2,7 @@
 #![expect(clippy::expect_used, reason = "test helpers fail the test loudly")]
 //! checklist of §7 ("Enums & model", "Workflow forms"), on SQLite and PostgreSQL.
 
+use firefighter_storage as storage;
 use std::collections::HashMap;
 use std::sync::Mutex;
 

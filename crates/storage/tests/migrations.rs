@@ -1,5 +1,6 @@
 //! Migrations apply once and report what they did, on both backends.
 
+use firefighter_storage as storage;
 use storage::testing::TestDatabase;
 
 #[test]

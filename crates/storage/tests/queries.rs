@@ -2,6 +2,7 @@
 //! full-text search, ordering and stable pages.
 #![expect(clippy::expect_used, reason = "test helpers fail the test loudly")]
 
+use firefighter_storage as storage;
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;

@@ -1,6 +1,7 @@
 //! Both migration trees must build the same logical schema: same tables, columns (with the same
 //! kind of type and nullability), primary keys, indexes and unique constraints.
 
+use firefighter_storage as storage;
 use std::collections::BTreeSet;
 
 use diesel::prelude::*;

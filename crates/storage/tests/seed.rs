@@ -1,6 +1,7 @@
 //! Seeding the reference data, on every backend.
 
 use diesel::prelude::*;
+use firefighter_storage as storage;
 use incidents_core::{ReferenceData, ReferenceDataRepository};
 use storage::schema::{
     environments, impact_levels, impact_types, incident_role_types, metric_types, priorities,

@@ -21,9 +21,16 @@ use sha2::Sha256;
 
 pub use sealed::{SecretBox, SecretError};
 
-/// The event types an endpoint can subscribe to (`incidents_core::EventType`).
-pub const EVENT_TYPES: [&str; 5] =
-    ["incident_created", "incident_updated", "incident_closed", "roles_updated", "key_events_updated"];
+/// The event types an endpoint can subscribe to: every `incidents_core::EventType`.
+pub const EVENT_TYPES: [&str; incidents_core::EventType::ALL.len()] = {
+    let mut names = [""; incidents_core::EventType::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = incidents_core::EventType::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// A registered endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +116,19 @@ pub struct Deliver {
     pub occurred_at: NaiveDateTime,
     /// What changed, as the outbox event recorded it.
     pub changes: serde_json::Value,
+    /// Who caused the event (absent from jobs enqueued before the envelope existed).
+    #[serde(default)]
+    pub actor_user_id: Option<String>,
+    #[serde(default)]
+    pub entry_point: Option<String>,
+    #[serde(default)]
+    pub incident_version: Option<i64>,
+    #[serde(default = "first_schema")]
+    pub schema_version: i32,
+}
+
+const fn first_schema() -> i32 {
+    1
 }
 
 impl Job for Deliver {
@@ -150,6 +170,10 @@ pub fn jobs_for_batch(
                     incident_id: event.incident_id,
                     occurred_at: event.occurred_at,
                     changes: event.payload.clone(),
+                    actor_user_id: event.actor_user_id.clone(),
+                    entry_point: event.entry_point.clone(),
+                    incident_version: event.incident_version,
+                    schema_version: event.schema_version,
                 })
                 .collect()
         })
@@ -298,6 +322,9 @@ impl<S: WebhookStore> Deliverer<S> {
             "occurred_at": job.occurred_at.and_utc().to_rfc3339(),
             "incident": incident,
             "changes": job.changes,
+            "actor": {"user_id": job.actor_user_id, "entry_point": job.entry_point},
+            "incident_version": job.incident_version,
+            "schema_version": job.schema_version,
         }))
         .map_err(|e| (None, JobError::Permanent(e.to_string())))?;
         let timestamp = chrono::Utc::now().timestamp();
