@@ -1,9 +1,6 @@
-//! `firefighter-server`: parses the command line and hands over to the library.
+//! `firefighter-server`: the platform with its standard integrations. A private deployment writes
+//! the same line with its own `.integration(…)` calls.
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    firefighter_server::run(firefighter_server::cli::Cli::parse())
+fn main() -> std::process::ExitCode {
+    app::AppBuilder::standard().server_main()
 }

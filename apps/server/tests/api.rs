@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 
+use app::{AppBuilder, Application};
 use diesel::prelude::*;
-use firefighter_server::Application;
-use firefighter_server::config::Config;
 use incidents_core::access::{AccessRepository, Action, Permission};
 use incidents_core::{Email, NewUser, UserRepository};
 use serde_json::{Value, json};
@@ -84,7 +83,7 @@ impl Api {
             vars.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
         vars.insert("HTTP_PORT".to_owned(), "0".to_owned());
         vars.insert("BASE_URL".to_owned(), "https://ff.example.com".to_owned());
-        let config = Config::from_vars(&vars).expect("config");
+        let config = AppBuilder::standard().configure(&vars).expect("config");
         let application = Application::build(&config, test.database.clone()).expect("application");
         let base = format!("http://{}/api/v2/firefighter", application.address());
         let handle = application.handle();
@@ -171,7 +170,7 @@ async fn authentication_failures_use_the_original_messages() {
         .create_api_token(user.id, "short-lived", &http_api::hash_token(&token), None)
         .expect("token");
     assert_eq!(api.get(&token, "/incidents").await.status(), 200);
-    api.test.database.revoke_api_token(record.id, incidents_core::lifecycle::now()).expect("revoke");
+    api.test.database.revoke_api_token(record.id, incidents_core::clock::now()).expect("revoke");
     assert_eq!(error(api.get(&token, "/incidents").await).await.1["errors"][0]["detail"], "Invalid token.");
 
     // An inactive user's token stops working.
@@ -745,11 +744,12 @@ async fn costs_users_and_vocabularies() {
 async fn a_token_over_its_rate_limit_gets_429_with_retry_after() {
     let test = TestDatabase::sqlite().seeded();
     let token = token_for(&test, "busy@example.com", true, &[]);
-    let config = Config::from_vars(&HashMap::from([
-        ("HTTP_PORT".to_owned(), "0".to_owned()),
-        ("API_RATE_LIMIT_PER_MINUTE".to_owned(), "5".to_owned()),
-    ]))
-    .expect("config");
+    let config = AppBuilder::standard()
+        .configure(&HashMap::from([
+            ("HTTP_PORT".to_owned(), "0".to_owned()),
+            ("API_RATE_LIMIT_PER_MINUTE".to_owned(), "5".to_owned()),
+        ]))
+        .expect("config");
     let application = Application::build(&config, test.database.clone()).expect("application");
     let url = format!("http://{}/api/v2/firefighter/environments", application.address());
     let handle = application.handle();
@@ -900,7 +900,12 @@ async fn the_openapi_document_and_swagger_ui_are_served() {
     let response = api.client.get(format!("{}/schema", api.base)).send().await.expect("request");
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
-    assert_eq!(response.text().await.expect("body"), http_api::openapi::json());
+    let served = http_api::openapi::ApiDocument::new(&AppBuilder::standard().openapi());
+    assert_eq!(
+        response.text().await.expect("body"),
+        served.json(),
+        "the served document includes the integrations' paths"
+    );
 
     let response = api.client.get(format!("{}/schema?format=yaml", api.base)).send().await.expect("request");
     assert_eq!(response.headers()["content-type"], "application/yaml");
@@ -1206,7 +1211,7 @@ async fn admins_list_failed_jobs_and_retry_them() {
         let api = Api::spawn_with(test, &[("EMBEDDED_JOBS", "false")]).await;
         // One job that failed its last attempt. (Written directly: the server's own runner drains
         // the outbox, and no job type subscribes to events yet.)
-        let now = incidents_core::lifecycle::now();
+        let now = incidents_core::clock::now();
         let database = &api.test.database;
         diesel::insert_into(job_table::table)
             .values((
@@ -1251,7 +1256,7 @@ async fn admins_list_failed_jobs_and_retry_them() {
         assert_eq!(api.get(&api.admin, "/jobs/999999").await.status(), 404);
         assert_eq!(
             database
-                .claim(10, incidents_core::lifecycle::now(), std::time::Duration::from_secs(30), None)
+                .claim(10, incidents_core::clock::now(), std::time::Duration::from_secs(30), None)
                 .expect("claim")
                 .len(),
             1,
@@ -1283,7 +1288,7 @@ async fn the_server_drains_the_outbox_in_process() {
 
 #[tokio::test]
 async fn the_periodic_cleanup_deletes_delivered_events_after_the_retention() {
-    use firefighter_server::embedded_jobs::{self, Cleanup};
+    use jobs::maintenance::Cleanup;
     use storage::schema::outbox_events;
     let api = Api::spawn(TestDatabase::sqlite()).await;
     assert_eq!(api.create(&api.admin, &api.incident("Cleaned", "P3", "PRD")).await.status(), 201);
@@ -1304,16 +1309,13 @@ async fn the_periodic_cleanup_deletes_delivered_events_after_the_retention() {
         assert!(std::time::Instant::now() < deadline, "the outbox was not drained");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let settings = embedded_jobs::JobSettings {
-        retention: std::time::Duration::from_secs(7 * 86_400),
-        base_url: "https://ff.example.com".into(),
-        time_zone: chrono_tz::Tz::UTC,
-        allow_private_webhook_targets: false,
-        webhook_secrets: webhooks::SecretBox::new("a-secret-key-for-this-test"),
-    };
-    let registry = embedded_jobs::registry(&api.test.database, &settings).expect("registry");
+    let mut registry = jobs::Registry::new();
+    let mut scheduler = jobs::Scheduler::new(chrono_tz::Tz::UTC, incidents_core::clock::now());
+    let retention = std::time::Duration::from_secs(7 * 86_400);
+    jobs::maintenance::register(&mut registry, &mut scheduler, api.test.database.clone(), retention)
+        .expect("registry");
     let run = |days: i64| {
-        let tick = incidents_core::lifecycle::now() + chrono::Duration::days(days);
+        let tick = incidents_core::clock::now() + chrono::Duration::days(days);
         let payload = serde_json::to_string(&Cleanup { tick }).expect("payload");
         registry.run("maintenance.cleanup", &payload, 1)
     };
@@ -1321,7 +1323,6 @@ async fn the_periodic_cleanup_deletes_delivered_events_after_the_retention() {
     assert!(count(false) > 0, "kept within the retention");
     assert_eq!(run(8), Ok(()));
     assert_eq!(count(false), 0, "deleted after it");
-    assert!(embedded_jobs::scheduler(chrono_tz::Tz::UTC, incidents_core::lifecycle::now()).is_ok());
 }
 
 async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use firefighter_server::config::Config;
-use firefighter_server::{Application, http::REQUEST_ID_HEADER};
+use app::{AppBuilder, Application, http::REQUEST_ID_HEADER};
 use storage::testing::TestDatabase;
 use storage::{Database, PoolOptions};
 
@@ -22,7 +21,7 @@ impl TestApp {
     async fn spawn(database: Database, extra: &[(&str, &str)]) -> Self {
         let mut vars: HashMap<String, String> = HashMap::from([("HTTP_PORT".into(), "0".into())]);
         vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let config = Config::from_vars(&vars).expect("test configuration is valid");
+        let config = AppBuilder::standard().configure(&vars).expect("test configuration is valid");
         let application = Application::build(&config, database).expect("the application builds");
         let base = format!("http://{}", application.address());
         let handle = application.handle();

@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use firefighter_server::Application;
-use firefighter_server::config::Config;
+use app::{AppBuilder, Application};
 use incidents_core::access::AccessRepository;
 use incidents_core::{Email, NewUser, UserRepository};
 use serde_json::{Value, json};
@@ -37,7 +36,7 @@ fn server(test: &TestDatabase, redis_url: &str) -> (String, actix_web::dev::Serv
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value.to_owned()))
     .collect();
-    let config = Config::from_vars(&vars).expect("config");
+    let config = AppBuilder::standard().configure(&vars).expect("config");
     let application = Application::build(&config, test.database.clone()).expect("application");
     let base = format!("http://{}/api/v2/firefighter", application.address());
     let handle = application.handle();

@@ -22,9 +22,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use app::{AppBuilder, Application};
 use diesel::prelude::*;
-use firefighter_server::Application;
-use firefighter_server::config::Config;
 use incidents_core::access::AccessRepository;
 use incidents_core::{Email, NewUser, UserRepository};
 use serde_json::{Value, json};
@@ -106,7 +105,7 @@ impl Deployment {
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
         .collect();
-        let config = Config::from_vars(&env.iter().cloned().collect()).expect("config");
+        let config = AppBuilder::standard().configure(&env.iter().cloned().collect()).expect("config");
         let application = Application::build(&config, test.database.clone()).expect("application");
         let base = format!("http://{}/api/v2/firefighter", application.address());
         let handle = application.handle();

@@ -44,7 +44,7 @@ fn env_number(name: &str, default: usize) -> usize {
 /// Commits `count` outbox events in one transaction.
 fn insert_events(database: &storage::Database, count: usize) {
     let mut conn = database.connection().expect("connection");
-    let now = incidents_core::lifecycle::now();
+    let now = incidents_core::clock::now();
     let rows: Vec<_> = (0..count)
         .map(|_| {
             (
@@ -89,7 +89,7 @@ fn main() {
     let seen = Arc::clone(&latencies);
     registry
         .register(move |job: Noop, _attempt| {
-            let waited = incidents_core::lifecycle::now() - job.occurred_at;
+            let waited = incidents_core::clock::now() - job.occurred_at;
             seen.lock()
                 .map_err(|_| JobError::Permanent("poisoned".into()))?
                 .push(waited.as_seconds_f64() * 1000.0);

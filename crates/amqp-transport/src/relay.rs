@@ -114,7 +114,7 @@ async fn enqueue_periodic<S>(store: &S, scheduler: &mut Scheduler)
 where
     S: JobStore + Clone + Send + Sync + 'static,
 {
-    let now = incidents_core::lifecycle::now();
+    let now = incidents_core::clock::now();
     let due = scheduler.due(now);
     if due.is_empty() {
         return;
@@ -142,7 +142,7 @@ where
     let batch = settings.batch;
     let (events_store, events_registry) = (store.clone(), Arc::clone(registry));
     let events = tokio::task::spawn_blocking(move || {
-        events_store.enqueue_outbox(batch, incidents_core::lifecycle::now(), &|events| {
+        events_store.enqueue_outbox(batch, incidents_core::clock::now(), &|events| {
             events_registry.jobs_for_batch(events)
         })
     })
@@ -155,7 +155,7 @@ where
     let (publish_store, publisher, seen) = (store.clone(), publisher.clone(), Arc::clone(&broken));
     let requeue_after = settings.requeue_after;
     let published = tokio::task::spawn_blocking(move || {
-        publish_store.publish_due(batch, incidents_core::lifecycle::now(), requeue_after, &mut |jobs| {
+        publish_store.publish_due(batch, incidents_core::clock::now(), requeue_after, &mut |jobs| {
             // A blocking thread: waiting here on the broker's confirms keeps the rows locked.
             let (confirmed, error) =
                 match handle.block_on(tokio::time::timeout(CONFIRM_TIMEOUT, publisher.publish_jobs(jobs))) {

@@ -165,7 +165,7 @@ where
         every.tick().await;
         let (store, job) = (store.clone(), job.clone());
         let renewed = tokio::task::spawn_blocking(move || {
-            store.extend_lease(&job, incidents_core::lifecycle::now() + to_chrono(lease))
+            store.extend_lease(&job, incidents_core::clock::now() + to_chrono(lease))
         })
         .await;
         match renewed {
@@ -218,8 +218,7 @@ async fn handle<S>(
     let lease = settings.lease;
     let start_store = store.clone();
     let started =
-        blocking(move || start_store.start(job_id, generation, incidents_core::lifecycle::now(), lease))
-            .await;
+        blocking(move || start_store.start(job_id, generation, incidents_core::clock::now(), lease)).await;
     let job = match started {
         Ok(Some(job)) => job,
         Ok(None) => {
@@ -241,7 +240,7 @@ async fn handle<S>(
         tokio::task::spawn_blocking(move || attempt(&run_registry, policy, &run_job)).await.unwrap_or_else(
             |panic| Outcome::RetryIn(Duration::from_secs(10), format!("the job's thread failed: {panic}")),
         );
-    let now = incidents_core::lifecycle::now;
+    let now = incidents_core::clock::now;
     let (record_store, record_job) = (store.clone(), job.clone());
     let settled = match outcome {
         Outcome::Done => {
@@ -300,7 +299,7 @@ async fn retry_later<S>(
 where
     S: JobStore + TransportStore + Clone + Send + Sync + 'static,
 {
-    let now = incidents_core::lifecycle::now();
+    let now = incidents_core::clock::now();
     let run_at = now + to_chrono(delay);
     let (record_store, record_job) = (store.clone(), job.clone());
     if !blocking(move || record_store.retry_at(&record_job, run_at, &error, now)).await? {
@@ -318,7 +317,7 @@ where
     .await;
     if matches!(published, Ok(Ok(true))) {
         let (store, job) = (store.clone(), job.clone());
-        blocking(move || store.mark_queued(&job, incidents_core::lifecycle::now())).await?;
+        blocking(move || store.mark_queued(&job, incidents_core::clock::now())).await?;
     } else {
         tracing::warn!(job = job.id, "worker: cannot publish the retry; the relay will publish it when due");
         if !publisher.usable() {

@@ -123,7 +123,7 @@ async fn message_count(settings: &Settings, queue: &str) -> u32 {
 }
 
 fn enqueue(database: &storage::Database, job: &Flaky) {
-    let now = incidents_core::lifecycle::now();
+    let now = incidents_core::clock::now();
     assert!(database.enqueue(&Enqueue::new(job).unwrap(), now, now).expect("enqueue"));
 }
 
@@ -307,7 +307,7 @@ async fn duplicate_messages_do_not_run_a_job_twice_and_operators_can_retry_the_d
         use storage::schema::jobs as job_table;
         let job = Enqueue::new(&Flaky { id: 3, failures: 0, permanent: false, millis: 0 }).unwrap();
         let mut conn = database.connection().unwrap();
-        let long_ago = incidents_core::lifecycle::now() - chrono::Duration::minutes(20);
+        let long_ago = incidents_core::clock::now() - chrono::Duration::minutes(20);
         diesel::insert_into(job_table::table)
             .values((
                 job_table::name.eq(job.name),
@@ -333,7 +333,7 @@ async fn duplicate_messages_do_not_run_a_job_twice_and_operators_can_retry_the_d
         .unwrap()
         .items[0]
         .id;
-    assert!(database.retry_dead(dead, incidents_core::lifecycle::now()).unwrap());
+    assert!(database.retry_dead(dead, incidents_core::clock::now()).unwrap());
     wait_until("the retried job ran again", 20, || attempts.lock().unwrap().get(&2) == Some(&2)).await;
     running.stop().await;
     let _ = connection.close(200, "done".into()).await;

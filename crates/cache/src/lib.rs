@@ -3,20 +3,18 @@
 //!
 //! - [`MemoryCache`]: in this process; for what a process does alone (`REDIS_URL` unset) and for
 //!   tests. Callers keep their own fallback for when Redis fails (the rate limiter: its buckets).
-//! - [`RedisCache`]: shared by every server and worker (`REDIS_URL` set), through deadpool-redis.
-//!   Every command has a short deadline, and after a failure Redis is left alone for a moment, so a
-//!   Redis that is down or hanging costs a request at most one short wait, then nothing: callers see
-//!   errors, which they treat as cache misses.
+//! - `RedisCache` (crate `redis-cache`): shared by every server and worker (`REDIS_URL` set).
+//!
+//! This crate has no I/O (the port and the in-memory cache only), so users of the port (the REST
+//! API's shared rate limit) do not link a Redis client.
 
 mod memory;
-mod redis_cache;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 pub use memory::MemoryCache;
-pub use redis_cache::{RedisCache, RedisSettings};
 
 /// Why a cache operation failed. Callers degrade: a failure is a miss, never a refused request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -79,7 +79,7 @@ impl Credentials {
     /// 401 for an unknown, revoked or expired token or an inactive user, 403 without the permission.
     pub fn check<B: ApiBackend>(&self, backend: &B, permission: Permission) -> Result<Principal, ApiError> {
         let Self::ApiToken { digest } = self;
-        let principal = match backend.authenticate_token(digest, incidents_core::lifecycle::now())? {
+        let principal = match backend.authenticate_token(digest, incidents_core::clock::now())? {
             Ok(principal) => principal,
             Err(TokenRejection::Invalid) => return Err(ApiError::unauthenticated("Invalid token.")),
             Err(TokenRejection::UserInactive) => {

@@ -30,9 +30,13 @@ async fn render<B: ApiBackend>(
     state: &web::Data<ApiState<B>>,
     id: IncidentId,
 ) -> Result<json::Incident, ApiError> {
-    let backend = state.backend.clone();
-    let incident = blocking(move || Ok(backend.incident(id)?)).await?.ok_or_else(ApiError::not_found)?;
-    Ok(json::Incident::new(&incident, &state.base_url, state.time_zone))
+    let (backend, facets) = (state.backend.clone(), state.facets.clone());
+    let (incident, facets) = blocking(move || match backend.incident(id)? {
+        Some(incident) => Ok((incident, facets.of(&[id])?)),
+        None => Err(ApiError::not_found()),
+    })
+    .await?;
+    Ok(json::Incident::new(&incident, &state.base_url, state.time_zone).with_facets(facets.get(&id)))
 }
 
 /// A status as its label (`"Mitigating"`) or value (`30`).

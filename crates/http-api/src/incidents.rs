@@ -80,7 +80,7 @@ fn parse_list_query(query: &str, tz: chrono_tz::Tz) -> Result<ListQuery, ApiErro
         match key {
             "search" => filter.search = Some(value.to_owned()),
             "created_at" => {
-                filter.created_at = parse_date_range(value, incidents_core::lifecycle::now(), tz)
+                filter.created_at = parse_date_range(value, incidents_core::clock::now(), tz)
                     .map_err(|e| ApiError::invalid(key, "invalid", e.to_string()))?;
             }
             "status" => filter.status.push(parse_status(key, value)?),
@@ -278,29 +278,33 @@ async fn list_as<B: ApiBackend>(
         let (format, query) = (format?.ok_or_else(ApiError::internal)?, query?);
         let columns = crate::export::Columns::from_request(&request, &DEFAULT_EXPORT_COLUMNS);
         let show_header = !crate::export::header_hidden(&request);
-        let backend = state.backend.clone();
+        let (backend, facets) = (state.backend.clone(), state.facets.clone());
         let (base_url, tz) = (state.base_url.clone(), state.time_zone);
         let (filter, order) = (query.filter, query.order);
         return Ok(crate::export::stream(format, columns, show_header, move |page| {
             let request = PageRequest::new(EXPORT_BATCH, page * u64::from(EXPORT_BATCH));
             let items = backend.incidents(&filter, order, request)?.items;
+            let ids: Vec<IncidentId> = items.iter().map(|incident| incident.id).collect();
+            let facets = facets.of(&ids)?;
             items
                 .iter()
                 .map(|incident| {
-                    serde_json::to_value(json::Incident::new(incident, &base_url, tz))
-                        .map_err(|_| ApiError::internal())
+                    let json =
+                        json::Incident::new(incident, &base_url, tz).with_facets(facets.get(&incident.id));
+                    serde_json::to_value(json).map_err(|_| ApiError::internal())
                 })
                 .collect()
         }));
     }
-    let (backend, rendered) = (state.backend.clone(), state.rendered.clone());
+    let (backend, rendered, facets) = (state.backend.clone(), state.rendered.clone(), state.facets.clone());
     let (base_url, tz) = (state.base_url.clone(), state.time_zone);
     let (keys, items, page) = blocking(move || {
         // One hand-off to the blocking pool for the whole request: the token, then the page.
         credentials.check(&backend, permission)?;
         let ListQuery { filter, order, page } = query?;
         let keys = backend.incident_keys(&filter, order, page)?;
-        let items = rendered.render(&keys.items, |ids| Ok(backend.incidents_by_id(ids)?), &base_url, tz)?;
+        let items =
+            rendered.render(&keys.items, |ids| Ok(backend.incidents_by_id(ids)?), &facets, &base_url, tz)?;
         Ok((keys, items, page))
     })
     .await?;
@@ -327,7 +331,7 @@ pub async fn retrieve<B: ApiBackend>(
 ) -> Result<HttpResponse, ApiError> {
     let credentials = Credentials::from_request(&request, &state).await?;
     let id = id.trim_end_matches(".json").parse::<i64>().ok();
-    let (backend, rendered) = (state.backend.clone(), state.rendered.clone());
+    let (backend, rendered, facets) = (state.backend.clone(), state.rendered.clone(), state.facets.clone());
     let (base_url, tz) = (state.base_url.clone(), state.time_zone);
     let json = blocking(move || {
         // One hand-off for the whole request: the token, the version, then the kept rendering or
@@ -335,7 +339,8 @@ pub async fn retrieve<B: ApiBackend>(
         credentials.check(&backend, Permission::new(Action::View, Resource::Incident))?;
         let id = id.ok_or_else(ApiError::not_found)?;
         let key = backend.incident_key(IncidentId(id))?.ok_or_else(ApiError::not_found)?;
-        let mut rendered = rendered.render(&[key], |ids| Ok(backend.incidents_by_id(ids)?), &base_url, tz)?;
+        let mut rendered =
+            rendered.render(&[key], |ids| Ok(backend.incidents_by_id(ids)?), &facets, &base_url, tz)?;
         rendered.pop().ok_or_else(ApiError::not_found)
     })
     .await?;
@@ -418,9 +423,9 @@ pub async fn create<B: ApiBackend>(
         created_by: None,
     };
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };
-    let backend = state.backend.clone();
+    let (backend, facets) = (state.backend.clone(), state.facets.clone());
     let lifecycle = state.lifecycle.clone();
-    let (declared, incident) = blocking(move || {
+    let (declared, incident, facets) = blocking(move || {
         // An unknown creator becomes a user (the original did this too, but failed on the second one).
         let creator = match backend.find_user_by_email(&email)? {
             Some(user) => user,
@@ -442,10 +447,12 @@ pub async fn create<B: ApiBackend>(
         let command = DeclareIncident { created_by: Some(creator.id), ..command };
         let declared = lifecycle.declare(actor, &command)?;
         let incident = backend.incident(declared.id())?.ok_or_else(ApiError::internal)?;
-        Ok((declared, incident))
+        let facets = facets.of(&[incident.id])?;
+        Ok((declared, incident, facets))
     })
     .await?;
-    let body = json::Incident::new(&incident, &state.base_url, state.time_zone);
+    let body = json::Incident::new(&incident, &state.base_url, state.time_zone)
+        .with_facets(facets.get(&incident.id));
     Ok(match declared {
         Declared::Created(_) => HttpResponse::Created().json(body),
         Declared::Existing(_) => HttpResponse::Ok().json(body),

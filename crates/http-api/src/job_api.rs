@@ -138,7 +138,7 @@ pub async fn retry<B: ApiBackend>(
     let backend = state.backend.clone();
     let job = blocking(move || {
         let Some(job) = backend.job(id)? else { return Err(ApiError::not_found()) };
-        if !backend.retry_dead(id, incidents_core::lifecycle::now())? {
+        if !backend.retry_dead(id, incidents_core::clock::now())? {
             return Err(ApiError::conflict(
                 "JOB_NOT_DEAD",
                 &format!("Only dead jobs can be retried; this one is {}.", job.state),

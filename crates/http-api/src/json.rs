@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use std::collections::BTreeMap;
 
 use incidents_core::IncidentStatus;
+use incidents_core::facets::Facet;
 use incidents_core::query::{
     CategoryView, CostTypeView, EnvironmentView, GroupView, IncidentCostView, IncidentView, PriorityView,
     TimelineView, UserView,
@@ -242,7 +243,7 @@ pub struct IncidentMetric {
     "costs": {"Revenue loss": {"amount": "1250.00", "details": "Orders lost during the outage"}},
     "metrics": {"time_to_fix": {"duration": "01:30:00", "duration_seconds": 5400.0, "metric_type": "Time to Fix"}},
     "roles": {"commander": {"id": "5d1c9f2e-8b3a-4e6f-9a0b-7c2d4e6f8a1b", "name": "Jane Doe", "email": "jane@example.com"}},
-    "ignore": false}))]
+    "ignore": false, "facets": []}))]
 pub struct Incident {
     pub id: i64,
     pub title: String,
@@ -267,9 +268,30 @@ pub struct Incident {
     /// Keyed by role slug.
     pub roles: BTreeMap<String, UserRef>,
     pub ignore: bool,
+    /// What integrations know about the incident (its Slack channel, Jira ticket, post-mortem…).
+    /// The well-known kinds also fill `slack_channel_name` and `jira_ticket_*`.
+    pub facets: Vec<Facet>,
 }
 
 impl Incident {
+    /// Adds what integrations know: the facets, and the original's fields they fill.
+    #[must_use]
+    pub fn with_facets(mut self, facets: Option<&Vec<Facet>>) -> Self {
+        let Some(facets) = facets else { return self };
+        for facet in facets {
+            match facet.kind.as_str() {
+                incidents_core::facets::SLACK_CHANNEL => self.slack_channel_name.clone_from(&facet.label),
+                incidents_core::facets::JIRA_TICKET => {
+                    self.jira_ticket_key = Some(facet.label.clone());
+                    self.jira_ticket_url.clone_from(&facet.url);
+                }
+                _ => {}
+            }
+        }
+        self.facets.clone_from(facets);
+        self
+    }
+
     pub fn new(incident: &IncidentView, base_url: &str, tz: Tz) -> Self {
         let costs = incident
             .costs
@@ -316,6 +338,7 @@ impl Incident {
             metrics,
             roles: incident.roles.iter().map(|role| (role.slug.clone(), UserRef::from(&role.user))).collect(),
             ignore: incident.ignored,
+            facets: Vec::new(),
         }
     }
 }

@@ -2,30 +2,37 @@
 //! JSON shapes, error bodies and authentication. Handlers translate HTTP into calls on
 //! `incidents-core` (the lifecycle service and the query port); they decide nothing.
 //!
-//! This crate depends on `incidents-core` and actix-web, never on storage: the binary chooses the
-//! backend by instantiating [`configure`] with any type implementing [`ApiBackend`].
+//! This crate depends on `incidents-core` and actix-web, never on storage nor on an HTTP client: the
+//! composition root chooses the backend by instantiating [`configure`] with any type implementing
+//! [`ApiBackend`].
+//!
+//! It is also the kit integrations build their own API routes with, so that every route
+//! authenticates, refuses and documents alike: [`auth`] (tokens and permissions), [`body`] (JSON or
+//! form bodies), [`errors`] (the error body), [`json`] (shapes and times) and [`openapi`] (the
+//! documented refusals).
 
-mod auth;
-mod body;
+pub mod auth;
+pub mod body;
 mod conditional;
-mod errors;
+pub mod errors;
 mod export;
 mod incident_writes;
 mod incidents;
 mod job_api;
-mod json;
+pub mod json;
 pub mod openapi;
 mod params;
 mod rate_limit;
 mod reference;
 mod rendered;
 mod tokens;
-mod webhook_api;
 
 use actix_web::web;
 use incidents_core::access::AccessRepository;
+use incidents_core::facets::Facets;
+use incidents_core::ports::SharedPostMortems;
 use incidents_core::query::IncidentQueries;
-use incidents_core::{IncidentLifecycle, IncidentStore, NoPostMortemBackend, UserRepository};
+use incidents_core::{IncidentLifecycle, IncidentStore, UserRepository};
 
 pub use auth::{hash_token, new_token};
 pub use errors::ApiError;
@@ -38,7 +45,6 @@ pub trait ApiBackend:
     + AccessRepository
     + UserRepository
     + jobs::JobAdmin
-    + webhooks::WebhookStore
     + Clone
     + Send
     + Sync
@@ -52,7 +58,6 @@ impl<T> ApiBackend for T where
         + AccessRepository
         + UserRepository
         + jobs::JobAdmin
-        + webhooks::WebhookStore
         + Clone
         + Send
         + Sync
@@ -64,7 +69,8 @@ impl<T> ApiBackend for T where
 #[derive(Debug, Clone)]
 pub struct ApiState<B> {
     pub backend: B,
-    pub lifecycle: IncidentLifecycle<B, NoPostMortemBackend>,
+    /// The application's one lifecycle service.
+    pub lifecycle: IncidentLifecycle<B, SharedPostMortems>,
     /// Absolute URL of this server, without a trailing slash (for `status_page_url`).
     pub base_url: String,
     /// Times are shown in this zone.
@@ -73,29 +79,36 @@ pub struct ApiState<B> {
     pub rate_limiter: std::sync::Arc<RateLimiter>,
     /// Incidents as last rendered, per version.
     pub rendered: std::sync::Arc<rendered::RenderedIncidents>,
-    /// Seals webhook endpoint secrets before they are stored.
-    pub webhook_secrets: webhooks::SecretBox,
+    /// What integrations know about incidents.
+    pub facets: Facets,
 }
 
 impl<B: ApiBackend> ApiState<B> {
-    /// The state for `backend`; `requests_per_minute` per token (0: unlimited); `secret_key` (the
-    /// deployment's `SECRET_KEY`) seals webhook secrets.
+    /// The state for `backend` and the application's lifecycle; `requests_per_minute` per token
+    /// (0: unlimited).
     pub fn new(
         backend: B,
+        lifecycle: IncidentLifecycle<B, SharedPostMortems>,
         base_url: &str,
         time_zone: chrono_tz::Tz,
         requests_per_minute: u32,
-        secret_key: &str,
     ) -> Self {
         Self {
-            lifecycle: IncidentLifecycle::new(backend.clone(), NoPostMortemBackend),
+            lifecycle,
             backend,
             base_url: base_url.trim_end_matches('/').to_owned(),
             time_zone,
             rate_limiter: std::sync::Arc::new(RateLimiter::new(requests_per_minute)),
             rendered: std::sync::Arc::default(),
-            webhook_secrets: webhooks::SecretBox::new(secret_key),
+            facets: Facets::default(),
         }
+    }
+
+    /// Shows these integrations' facets.
+    #[must_use]
+    pub fn with_facets(mut self, facets: Facets) -> Self {
+        self.facets = facets;
+        self
     }
 
     /// Counts the rate limit in `cache`, shared by every server using it (Redis).
@@ -110,24 +123,29 @@ impl<B: ApiBackend> ApiState<B> {
     }
 }
 
-/// An incident as the API shows it, for other adapters (webhook bodies).
+/// An incident as the API shows it, for integrations (webhook bodies).
 ///
 /// # Errors
 /// A storage failure.
 pub fn render_incident<B: ApiBackend>(
-    backend: &B,
+    state: &ApiState<B>,
     id: i64,
-    base_url: &str,
-    time_zone: chrono_tz::Tz,
 ) -> Result<Option<serde_json::Value>, incidents_core::RepositoryError> {
-    let Some(view) = backend.incident(incidents_core::IncidentId(id))? else { return Ok(None) };
-    serde_json::to_value(json::Incident::new(&view, base_url.trim_end_matches('/'), time_zone))
-        .map(Some)
-        .map_err(|e| incidents_core::RepositoryError::Internal(e.to_string()))
+    let id = incidents_core::IncidentId(id);
+    let Some(view) = state.backend.incident(id)? else { return Ok(None) };
+    let facets = state.facets.of(&[id])?;
+    serde_json::to_value(
+        json::Incident::new(&view, &state.base_url, state.time_zone).with_facets(facets.get(&id)),
+    )
+    .map(Some)
+    .map_err(|e| incidents_core::RepositoryError::Internal(e.to_string()))
 }
 
 /// Runs storage work on the blocking pool (diesel is synchronous).
-pub(crate) async fn blocking<T: Send + 'static>(
+///
+/// # Errors
+/// `work`'s error, or an internal error when the pool is gone.
+pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(work).await.map_err(|_| ApiError::internal())?
@@ -191,15 +209,6 @@ pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
         .service(web::resource("/jobs").route(web::get().to(job_api::list::<B>)))
         .service(web::resource("/jobs/{id}").route(web::get().to(job_api::retrieve::<B>)))
         .service(web::resource("/jobs/{id}/retry").route(web::post().to(job_api::retry::<B>)))
-        .service(
-            web::resource("/webhooks")
-                .route(web::get().to(webhook_api::list::<B>))
-                .route(web::post().to(webhook_api::create::<B>)),
-        )
-        .service(web::resource("/webhooks/{id}").route(web::delete().to(webhook_api::delete::<B>)))
-        .service(
-            web::resource("/webhooks/{id}/deliveries").route(web::get().to(webhook_api::deliveries::<B>)),
-        )
         .service(web::resource("/schema").route(web::get().to(openapi::schema)))
         .service(web::resource("/schema/swagger-ui").route(web::get().to(openapi::swagger_ui)))
         .service(web::resource("/schema/swagger-ui/{file:.*}").route(web::get().to(openapi::swagger_ui)));

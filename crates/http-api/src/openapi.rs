@@ -3,9 +3,7 @@
 //! shape the API does not send. `openapi/openapi.json` is this document, committed; a test fails when
 //! the two disagree (`make openapi` rewrites the file).
 
-use std::sync::LazyLock;
-
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
@@ -57,7 +55,7 @@ pub struct Conflict(#[expect(dead_code, reason = "documentation only")] ErrorBod
 /// The request is well formed but changes nothing, or lacks what the rule needs.
 #[derive(Debug, IntoResponses)]
 #[response(status = 422, example = json!({"type": "client_error", "errors": [
-    {"code": "NOTHING_TO_UPDATE", "detail": "Nothing to update.", "attr": null}]}))]
+    {"code": "NO_CHANGE", "detail": "Nothing to update: no field changed and no message was given.", "attr": null}]}))]
 pub struct Unprocessable(#[expect(dead_code, reason = "documentation only")] ErrorBody);
 
 /// The body is neither JSON nor form-encoded.
@@ -151,10 +149,6 @@ impl Modify for BearerAuth {
         crate::job_api::list,
         crate::job_api::retrieve,
         crate::job_api::retry,
-        crate::webhook_api::create,
-        crate::webhook_api::list,
-        crate::webhook_api::delete,
-        crate::webhook_api::deliveries,
     ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&BearerAuth),
@@ -166,40 +160,57 @@ impl Modify for BearerAuth {
         (name = "users", description = "People"),
         (name = "tokens", description = "API tokens (admins)"),
         (name = "jobs", description = "Background jobs: failures and retries (admins)"),
-        (name = "webhooks", description = "Outgoing webhooks (admins); see docs/webhooks.md"),
     ),
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
 
-static JSON: LazyLock<String> = LazyLock::new(|| {
-    let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
-    text.push('\n');
-    text
-});
-
-static YAML: LazyLock<String> = LazyLock::new(|| ApiDoc::openapi().to_yaml().unwrap_or_default());
-
-/// The document as pretty JSON with a final newline (the committed file's form).
+/// The REST API's own paths; the composition root merges each integration's into it.
 #[must_use]
-pub fn json() -> &'static str {
-    &JSON
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
 }
 
-/// The document as YAML.
-#[must_use]
-pub fn yaml() -> &'static str {
-    &YAML
+/// The served document, rendered once: JSON (pretty, with a final newline, the committed file's
+/// form) and YAML. Registered as `web::Data<ApiDocument>` by the composition root.
+#[derive(Debug, Clone)]
+pub struct ApiDocument {
+    json: String,
+    yaml: String,
+}
+
+impl ApiDocument {
+    /// Renders a document.
+    #[must_use]
+    pub fn new(document: &utoipa::openapi::OpenApi) -> Self {
+        let mut json = document.to_pretty_json().unwrap_or_default();
+        json.push('\n');
+        Self { json, yaml: document.to_yaml().unwrap_or_default() }
+    }
+
+    /// Pretty JSON with a final newline.
+    #[must_use]
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// YAML.
+    #[must_use]
+    pub fn yaml(&self) -> &str {
+        &self.yaml
+    }
 }
 
 /// `GET /schema`: the document, JSON (YAML with `?format=yaml`). Public, as in the original.
-pub async fn schema(request: HttpRequest) -> HttpResponse {
+pub async fn schema(request: HttpRequest, document: Option<web::Data<ApiDocument>>) -> HttpResponse {
+    let document = document
+        .map_or_else(|| std::sync::Arc::new(ApiDocument::new(&ApiDoc::openapi())), |d| d.into_inner());
     let yaml = url::form_urlencoded::parse(request.query_string().as_bytes())
         .any(|(key, value)| key == "format" && value.eq_ignore_ascii_case("yaml"));
     if yaml {
-        HttpResponse::Ok().content_type("application/yaml").body(self::yaml())
+        HttpResponse::Ok().content_type("application/yaml").body(document.yaml().to_owned())
     } else {
-        HttpResponse::Ok().content_type("application/json").body(json())
+        HttpResponse::Ok().content_type("application/json").body(document.json().to_owned())
     }
 }
 

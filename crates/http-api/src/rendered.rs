@@ -5,6 +5,8 @@
 //! loads and renders only the others. What can change without a version bump — a priority's or a
 //! user's name — shows late by at most [`FRESH_FOR`]. Each server process has its own; nothing needs
 //! invalidating across processes because the version is read from the database on every request.
+//! Facets (what integrations know) can also change without a version bump: they too show late by at
+//! most [`FRESH_FOR`].
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use incidents_core::IncidentId;
+use incidents_core::facets::Facets;
 use incidents_core::query::{IncidentKey, IncidentView};
 
 use crate::errors::ApiError;
@@ -92,6 +95,7 @@ impl RenderedIncidents {
         &self,
         keys: &[IncidentKey],
         load: impl FnOnce(&[IncidentId]) -> Result<Vec<IncidentView>, ApiError>,
+        facets: &Facets,
         base_url: &str,
         tz: chrono_tz::Tz,
     ) -> Result<Vec<Bytes>, ApiError> {
@@ -107,9 +111,11 @@ impl RenderedIncidents {
             }
         }
         if !missing.is_empty() {
-            for view in load(&missing)? {
-                let json = serde_json::to_vec(&json::Incident::new(&view, base_url, tz))
-                    .map_err(|_| ApiError::internal())?;
+            let views = load(&missing)?;
+            let facets = facets.of(&missing)?;
+            for view in views {
+                let incident = json::Incident::new(&view, base_url, tz).with_facets(facets.get(&view.id));
+                let json = serde_json::to_vec(&incident).map_err(|_| ApiError::internal())?;
                 let json = Bytes::from(json);
                 self.put(&view, json.clone(), now);
                 found.insert(view.id.0, json);

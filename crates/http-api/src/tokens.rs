@@ -128,7 +128,7 @@ pub async fn create<B: ApiBackend>(
     let expires_at = match body.expires_in_days {
         None => None,
         Some(days @ 1..=MAX_EXPIRY_DAYS) => {
-            Some(incidents_core::lifecycle::now() + chrono::TimeDelta::days(i64::from(days)))
+            Some(incidents_core::clock::now() + chrono::TimeDelta::days(i64::from(days)))
         }
         Some(_) => {
             return Err(ApiError::invalid(
@@ -184,7 +184,7 @@ pub async fn revoke<B: ApiBackend>(
     crate::auth::authorize_admin(&request, &state).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
     let backend = state.backend.clone();
-    blocking(move || Ok(backend.revoke_api_token(id, incidents_core::lifecycle::now())?)).await?;
+    blocking(move || Ok(backend.revoke_api_token(id, incidents_core::clock::now())?)).await?;
     tracing::info!(token_id = id, "API token revoked");
     Ok(HttpResponse::NoContent().finish())
 }

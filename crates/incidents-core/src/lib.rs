@@ -6,8 +6,11 @@
 //! never the other way round, so the rules written here apply identically to every entry point.
 
 pub mod access;
+pub mod chat;
+pub mod clock;
 pub mod date_range;
 pub mod events;
+pub mod facets;
 pub mod impact;
 pub mod incident;
 pub mod lifecycle;

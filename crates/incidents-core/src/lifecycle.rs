@@ -80,19 +80,19 @@ impl LifecycleError {
     }
 }
 
-/// The current time as stored: UTC, microsecond precision.
-#[must_use]
-pub fn now() -> NaiveDateTime {
-    use chrono::{DurationRound, TimeDelta};
-    let now = chrono::Utc::now().naive_utc();
-    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
-}
+pub use crate::clock::now;
 
 /// The lifecycle service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IncidentLifecycle<S, P> {
     store: S,
     postmortems: P,
+}
+
+impl<S, P> std::fmt::Debug for IncidentLifecycle<S, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncidentLifecycle").finish_non_exhaustive()
+    }
 }
 
 impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {

@@ -256,6 +256,19 @@ pub trait PostMortemBackend {
     fn state(&self, id: IncidentId) -> PostMortemState;
 }
 
+/// The post-mortem backend as the composition root wires it: one, shared by every entry point.
+pub type SharedPostMortems = std::sync::Arc<dyn PostMortemBackend + Send + Sync>;
+
+impl<T: PostMortemBackend + ?Sized> PostMortemBackend for std::sync::Arc<T> {
+    fn is_configured(&self) -> bool {
+        (**self).is_configured()
+    }
+
+    fn state(&self, id: IncidentId) -> PostMortemState {
+        (**self).state(id)
+    }
+}
+
 /// No post-mortem backend: post-mortems are never required.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoPostMortemBackend;

@@ -5,15 +5,19 @@
 //! - [`Registry`]: the handlers by job name, and which jobs each outbox event starts.
 //! - [`RetryPolicy`]: exponential backoff with jitter, then the job is dead with its last error.
 //!
-//! The crate holds no I/O: the transports (the embedded drain and the RabbitMQ worker) and the job
-//! table live with the binaries and storage. Delivery is at least once; handlers are idempotent on the
+//! The crate holds no I/O: the job table is a port ([`JobStore`], implemented by storage), and the
+//! RabbitMQ transport lives in `amqp-transport`. [`embedded`] is the in-process transport (threads
+//! over the store), [`maintenance`] the platform's own periodic cleanup. Delivery is at least once; handlers are idempotent on the
 //! job's idempotency key, so effects happen once.
 
+pub mod embedded;
+pub mod maintenance;
 mod registry;
 mod retry;
 mod runner;
 mod schedule;
 
+pub use embedded::EmbeddedJobs;
 pub use registry::{Enqueue, Handler, Job, JobError, OutboxEvent, Registry, RegistryError};
 pub use retry::{AfterFailure, RetryPolicy};
 pub use runner::{

@@ -27,7 +27,7 @@ pub(crate) fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-pub(crate) fn repository_error(error: DieselError) -> RepositoryError {
+pub fn repository_error(error: DieselError) -> RepositoryError {
     match error {
         DieselError::NotFound => RepositoryError::NotFound("no such row".to_owned()),
         DieselError::DatabaseError(kind, info) => {

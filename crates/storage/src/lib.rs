@@ -18,7 +18,6 @@ mod migrations;
 mod reference_data;
 pub mod schema;
 mod users;
-mod webhook_store;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -27,16 +26,11 @@ pub use connection::{
     Backend, Database, DbConnection, DbConnectionManager, PoolOptions, PooledDbConnection, write_transaction,
 };
 pub use database_url::{DatabaseUrl, DatabaseUrlError};
-pub use error::StorageError;
-pub use migrations::MigrationReport;
+pub use error::{StorageError, repository_error};
+pub use migrations::{MigrationReport, MigrationSet};
 
-/// The current time as stored: naive UTC, truncated to microseconds (PostgreSQL's precision), so both
-/// backends return exactly what was written.
-pub(crate) fn now() -> chrono::NaiveDateTime {
-    use chrono::{DurationRound, TimeDelta};
-    let now = chrono::Utc::now().naive_utc();
-    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
-}
+/// The one clock (`incidents_core::clock`).
+pub(crate) use incidents_core::clock::now;
 
 /// A fresh id for rows keyed by UUID (stored as text). Version 7 keeps inserts index-friendly.
 pub(crate) fn uuid_text() -> String {

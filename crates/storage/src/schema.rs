@@ -333,31 +333,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhook_endpoints (id) {
-        id -> BigInt,
-        url -> Text,
-        secret -> Text,
-        events -> Text,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    webhook_deliveries (id) {
-        id -> BigInt,
-        endpoint_id -> BigInt,
-        event_id -> Text,
-        event_type -> Text,
-        state -> Text,
-        attempts -> Integer,
-        last_status -> Nullable<Integer>,
-        last_error -> Nullable<Text>,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
-    }
-}
-
-diesel::table! {
     outbox_events (id) {
         id -> BigInt,
         event_id -> Text,

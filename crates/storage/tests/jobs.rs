@@ -119,7 +119,7 @@ fn make_runner<'a>(
 }
 
 fn at(seconds: i64) -> NaiveDateTime {
-    incidents_core::lifecycle::now() + chrono::Duration::seconds(seconds)
+    incidents_core::clock::now() + chrono::Duration::seconds(seconds)
 }
 
 fn states(database: &Database) -> Vec<(String, i32, Option<String>)> {

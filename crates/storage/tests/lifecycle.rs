@@ -181,7 +181,7 @@ impl World {
     }
 
     fn record_required_key_events(&self, id: IncidentId) {
-        let now = incidents_core::lifecycle::now();
+        let now = incidents_core::clock::now();
         self.service()
             .set_key_events(
                 self.actor,
@@ -851,7 +851,7 @@ fn key_events_drive_metrics_and_respect_the_order_rule() {
         let backend = world.test.backend();
         let service = world.service();
         let id = world.declare("P2");
-        let now = incidents_core::lifecycle::now();
+        let now = incidents_core::clock::now();
         let metrics = |world: &World| -> Vec<(String, i64)> {
             incident_metrics::table
                 .inner_join(metric_types::table)
@@ -1055,7 +1055,7 @@ fn every_change_bumps_the_version_and_a_refusal_does_not() {
         let other = create_user(&world.test.database, "other@example.com");
         service.set_roles(world.actor, id, &[("communication_lead".into(), Some(other))]).expect("roles");
         expect_bump("a role", &world);
-        let now = incidents_core::lifecycle::now();
+        let now = incidents_core::clock::now();
         service.set_key_events(world.actor, id, &[("detected".into(), Some(now))]).expect("key event");
         expect_bump("a key event", &world);
 

@@ -328,7 +328,7 @@ fn filters_narrow_the_list() {
         for (filter, expected) in cases {
             assert_eq!(f.found(&filter), f.set(&expected), "{backend:?}: {filter:?}");
         }
-        let now = incidents_core::lifecycle::now();
+        let now = incidents_core::clock::now();
         let past =
             DateRange { start: now - chrono::Duration::days(30), end: now - chrono::Duration::days(1) };
         assert!(f.find(&IncidentFilter { created_at: Some(past), ..all.clone() }).is_empty());
@@ -428,7 +428,7 @@ fn statistics_and_mtbf_follow_the_filter() {
     for test in TestDatabase::each_backend() {
         let f = fixture(test);
         let backend = f.test.backend();
-        let now = incidents_core::lifecycle::now();
+        let now = incidents_core::clock::now();
         let stats = f.test.database.statistics(&IncidentFilter::default(), now).expect("statistics");
         let by_priority: Vec<(&str, u64, u64)> =
             stats.by_priority.iter().map(|p| (p.priority.name.as_str(), p.total, p.closed)).collect();

@@ -5,8 +5,16 @@
 //! Receivers check `X-FireFighter-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` with
 //! their secret, and deduplicate on `X-FireFighter-Event-Id` (stable across retries). Deliveries to
 //! loopback, private and link-local addresses are refused unless explicitly allowed (SSRF).
+//!
+//! It plugs into the application like any integration ([`Webhooks`]): its own tables and migrations,
+//! its configuration (`FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS`), its job and outbox subscription, its
+//! routes under `/api/v2/firefighter/webhooks` and its `webhook` CLI subcommand.
 
+mod api;
+mod integration;
+pub mod schema;
 mod sealed;
+mod store;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -19,6 +27,7 @@ use jobs::{Job, JobError, OutboxEvent};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+pub use integration::Webhooks;
 pub use sealed::{SecretBox, SecretError};
 
 /// The event types an endpoint can subscribe to: every `incidents_core::EventType`.
@@ -31,6 +40,44 @@ pub const EVENT_TYPES: [&str; incidents_core::EventType::ALL.len()] = {
     }
     names
 };
+
+/// Why an endpoint cannot be registered: the field, a stable code and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidEndpoint {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Checks what an operator registers (API and CLI alike): an http(s) URL of at most 2,000
+/// characters, a secret of 16 to 200 characters, and at least one known event type.
+///
+/// # Errors
+/// The first field that is wrong.
+pub fn validate_endpoint(url: &str, secret: &str, events: &[String]) -> Result<(), InvalidEndpoint> {
+    let invalid = |field, code, message: String| Err(InvalidEndpoint { field, code, message });
+    match url::Url::parse(url) {
+        Ok(parsed)
+            if matches!(parsed.scheme(), "http" | "https")
+                && parsed.host().is_some()
+                && url.len() <= 2000 => {}
+        _ => return invalid("url", "invalid", "An http or https URL.".to_owned()),
+    }
+    if !(16..=200).contains(&secret.chars().count()) {
+        return invalid("secret", "invalid", "Between 16 and 200 characters.".to_owned());
+    }
+    if events.is_empty() {
+        return invalid("events", "required", "At least one event type.".to_owned());
+    }
+    if let Some(unknown) = events.iter().find(|event| !EVENT_TYPES.contains(&event.as_str())) {
+        return invalid(
+            "events",
+            "invalid_choice",
+            format!("{unknown:?} is not one of {}.", EVENT_TYPES.join(", ")),
+        );
+    }
+    Ok(())
+}
 
 /// A registered endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +119,7 @@ pub struct Attempt<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Endpoints and deliveries. Implemented by storage.
+/// Endpoints and deliveries: the integration's own tables (`store`, on `storage::Database`).
 pub trait WebhookStore {
     /// # Errors
     /// A storage failure.
@@ -284,7 +331,7 @@ impl<S: WebhookStore> Deliverer<S> {
             return Ok(());
         };
         let outcome = self.post(&endpoint, job);
-        let now = incidents_core::lifecycle::now();
+        let now = incidents_core::clock::now();
         let (state, status, error) = match &outcome {
             Ok(status) => ("delivered", Some(*status), None),
             Err((status, JobError::Retryable(error))) => ("failing", *status, Some(error.as_str())),
@@ -327,7 +374,7 @@ impl<S: WebhookStore> Deliverer<S> {
             "schema_version": job.schema_version,
         }))
         .map_err(|e| (None, JobError::Permanent(e.to_string())))?;
-        let timestamp = chrono::Utc::now().timestamp();
+        let timestamp = incidents_core::clock::now().and_utc().timestamp();
         let client = reqwest::blocking::Client::builder()
             .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::none())

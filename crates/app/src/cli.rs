@@ -1,0 +1,87 @@
+//! The command line: `serve` (the default), `migrate`, `seed`, `create-user`, `create-token`,
+//! `grant`, `jobs`, `openapi`, and every integration's subcommands (`webhook`, …), added at run time.
+
+use clap::{Parser, Subcommand};
+
+/// FireFighter: incident management. Configuration comes from the environment (see .env.example).
+#[derive(Debug, Parser)]
+#[command(name = "firefighter-server", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default). On an empty database it migrates and seeds it first,
+    /// unless DATABASE_AUTO_MIGRATE=false.
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Load the default reference data (priorities, environments, roles, key events, metrics, impacts,
+    /// example groups and categories). Only inserts what is missing: running it twice changes nothing.
+    Seed,
+    /// Create a user.
+    CreateUser {
+        /// The user's e-mail address (also their login).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Give the user every permission.
+        #[arg(long)]
+        admin: bool,
+        /// Read a password from the first line of standard input (for the web login).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Create an API token for a user and print it (only the token, on standard output). It is shown
+    /// this once; only its hash is stored.
+    CreateToken {
+        /// The user the token acts as.
+        #[arg(long)]
+        email: String,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Background jobs: `jobs list [--state dead]`, `jobs retry ID`.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Print the OpenAPI document of the REST API (JSON, or YAML with `--yaml`). Needs no
+    /// configuration and no database.
+    Openapi {
+        #[arg(long)]
+        yaml: bool,
+    },
+    /// Grant permissions to a user, e.g. `--permission incidents.view_incident` (repeatable), or
+    /// `--all-view` for every view permission.
+    Grant {
+        #[arg(long)]
+        email: String,
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        #[arg(long)]
+        all_view: bool,
+    },
+}
+
+/// What to do with jobs.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first (at most 100): id, state, attempts, name, last error.
+    List {
+        /// pending, running, done or dead.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Give a dead job a new series of attempts, starting now.
+    Retry { id: i64 },
+}

@@ -1,0 +1,1 @@
+DROP TABLE echo_seen;
