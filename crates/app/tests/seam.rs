@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
-use firefighter_app::{AppBuilder, Application};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use firefighter_app::{AppBuilder, Application};
 use incidents_core::access::AccessRepository;
 use incidents_core::facets::{Facet, FacetMap, FacetSource};
 use incidents_core::{DomainEvent, Email, IncidentId, NewUser, RepositoryError, UserRepository};
