@@ -1414,7 +1414,9 @@ async fn webhooks_deliver_signed_events_and_keep_a_delivery_log() {
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
         assert_eq!(receiver.received().len(), 1, "incident_updated is not subscribed");
         // The outbox rows carry the same circumstances; the update produced version 1.
-        let rows: Vec<(String, Option<String>, Option<String>, Option<i64>, i32)> = {
+        // event type, actor, entry point, incident version, schema version
+        type Row = (String, Option<String>, Option<String>, Option<i64>, i32);
+        let rows: Vec<Row> = {
             use storage::schema::outbox_events as outbox;
             let mut conn = api.test.database.connection().expect("connection");
             outbox::table

@@ -106,6 +106,8 @@ impl Deployment {
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
         .collect();
         let config = AppBuilder::standard().configure(&env.iter().cloned().collect()).expect("config");
+        // Migrated here (as `firefighter-server migrate` would): the processes start with auto-migration off.
+        test.database.run_integration_migrations(&config.migration_sets()).expect("the integrations' tables");
         let application = Application::build(&config, test.database.clone()).expect("application");
         let base = format!("http://{}/api/v2/firefighter", application.address());
         let handle = application.handle();

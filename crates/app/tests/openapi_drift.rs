@@ -1,7 +1,6 @@
 //! `openapi/openapi.json` is the document the standard application serves (the REST API's paths and
 //! every standard integration's): a change to a handler's annotations or to a response type must come
 //! with `make openapi`.
-#![expect(clippy::expect_used, reason = "test")]
 
 use std::path::Path;
 

@@ -204,7 +204,7 @@ impl ApiDocument {
 /// `GET /schema`: the document, JSON (YAML with `?format=yaml`). Public, as in the original.
 pub async fn schema(request: HttpRequest, document: Option<web::Data<ApiDocument>>) -> HttpResponse {
     let document = document
-        .map_or_else(|| std::sync::Arc::new(ApiDocument::new(&ApiDoc::openapi())), |d| d.into_inner());
+        .map_or_else(|| std::sync::Arc::new(ApiDocument::new(&ApiDoc::openapi())), web::Data::into_inner);
     let yaml = url::form_urlencoded::parse(request.query_string().as_bytes())
         .any(|(key, value)| key == "format" && value.eq_ignore_ascii_case("yaml"));
     if yaml {

@@ -1,5 +1,4 @@
 //! The webhooks integration's tables are the same on both backends.
-#![expect(clippy::expect_used, reason = "test")]
 
 use platform::Integration;
 use storage::testing::TestDatabase;
