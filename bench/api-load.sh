@@ -25,7 +25,7 @@ if [ "${KEEP:-0}" != 1 ] || ! psql -q "$database_url" -c 'select 1' >/dev/null 2
     "$binary" migrate >/dev/null
     "$binary" seed >/dev/null
     echo "populating $count incidents..."
-    cargo run --release --locked --quiet -p storage --features testing --example populate -- \
+    cargo run --release --locked --quiet -p firefighter-storage --features testing --example populate -- \
         "$database_url" "$count" history@example.com
     # Measure a settled database: without this, autovacuum's first pass over the new rows runs during
     # the measurements and takes CPU from them.

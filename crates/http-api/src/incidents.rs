@@ -4,9 +4,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use incidents_core::access::{Action, Permission, Resource};
 use incidents_core::date_range::parse_date_range;
-use incidents_core::incident::{DeclareIncident, Declared, PriorityChoice};
+use incidents_core::incident::{Creator, DeclareIncident, Declared, PriorityChoice};
 use incidents_core::query::{IncidentFilter, OrderBy, PageRequest};
-use incidents_core::{Actor, Email, EntryPoint, IncidentId, IncidentStatus, NewUser, UserId};
+use incidents_core::{Actor, Email, EntryPoint, IncidentId, IncidentStatus, UserId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -420,31 +420,14 @@ pub async fn create<B: ApiBackend>(
         dedup_key,
         ignored,
         custom_fields: serde_json::Map::new(),
-        created_by: None,
+        // The token's user acts (and is audited); the incident is declared for the creator, found
+        // or created (with the responder permissions, audited) inside the declaration's transaction.
+        created_by: Some(Creator::Email(email)),
     };
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };
     let (backend, facets) = (state.backend.clone(), state.facets.clone());
     let lifecycle = state.lifecycle.clone();
     let (declared, incident, facets) = blocking(move || {
-        // An unknown creator becomes a user (the original did this too, but failed on the second one).
-        let creator = match backend.find_user_by_email(&email)? {
-            Some(user) => user,
-            None => match backend.create_user(&NewUser {
-                email: email.clone(),
-                name: String::new(),
-                is_admin: false,
-                password_hash: None,
-            }) {
-                Ok(user) => user,
-                // Created concurrently by another request.
-                Err(incidents_core::RepositoryError::Conflict { .. }) => {
-                    backend.find_user_by_email(&email)?.ok_or_else(ApiError::internal)?
-                }
-                Err(other) => return Err(other.into()),
-            },
-        };
-        // The token's user acts (and is audited); the incident is declared for its creator.
-        let command = DeclareIncident { created_by: Some(creator.id), ..command };
         let declared = lifecycle.declare(actor, &command)?;
         let incident = backend.incident(declared.id())?.ok_or_else(ApiError::internal)?;
         let facets = facets.of(&[incident.id])?;

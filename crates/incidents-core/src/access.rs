@@ -111,6 +111,23 @@ impl Permission {
             .collect()
     }
 
+    /// The permission set of a user created on first sight, whatever the entry point (a Slack user,
+    /// an SSO sign-in, the creator named by an API declaration): a responder, who reads everything an
+    /// incident needs and declares and runs incidents and their costs, but administers nothing
+    /// (tokens, users, reference data). Staff grant more.
+    #[must_use]
+    pub fn responder() -> Vec<Self> {
+        let mut set: Vec<Self> = Resource::ALL
+            .into_iter()
+            .filter(|resource| *resource != Resource::ApiToken)
+            .map(|resource| Self::new(Action::View, resource))
+            .collect();
+        for resource in [Resource::Incident, Resource::IncidentCost] {
+            set.extend([Action::Add, Action::Change].map(|action| Self::new(action, resource)));
+        }
+        set
+    }
+
     /// Parses a codename.
     ///
     /// # Errors

@@ -137,7 +137,17 @@ pub struct DeclareIncident {
     pub custom_fields: serde_json::Map<String, serde_json::Value>,
     /// Who the incident is declared for, when the actor declares on someone's behalf (the API's
     /// `created_by_email`): they become creator, commander and member. `None`: the actor.
-    pub created_by: Option<UserId>,
+    pub created_by: Option<Creator>,
+}
+
+/// Whom an incident is declared for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creator {
+    /// An existing user.
+    User(UserId),
+    /// The user with this e-mail address, created on first sight (with the responder permissions,
+    /// `access::Permission::responder`) inside the declaration's transaction, and audited.
+    Email(crate::user::Email),
 }
 
 /// What a declaration did.

@@ -8,18 +8,20 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
+use crate::access::Permission;
 use crate::events::{
     Actor, AuditEntry, CostChange, CostsUpdated, DomainEvent, EventEnvelope, IncidentClosed, IncidentCreated,
     IncidentUpdated, KeyEventChange, KeyEventsUpdated, PriorityBefore, RoleChange, RolesUpdated,
 };
 use crate::impact::{NoImpactError, priority_value_from_impacts};
 use crate::incident::{
-    ChangedField, CostInput, CostRecord, DeclareIncident, Declared, IncidentChanges, IncidentId,
+    ChangedField, CostInput, CostRecord, Creator, DeclareIncident, Declared, IncidentChanges, IncidentId,
     IncidentState, NewIncident, PriorityChoice, PriorityRef, TimelineEntry, UpdateIncident, Updated,
 };
 use crate::metrics::compute_metrics;
 use crate::ports::{IncidentStore, IncidentTransaction, PostMortemBackend, RepositoryError};
 use crate::status::IncidentStatus;
+use crate::user::{Email, NewUser, UserId};
 use crate::workflow::{
     CloseBlocker, CloseCheck, TransitionError, TransitionRequirement, check_transition, close_blockers,
 };
@@ -131,9 +133,13 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
         {
             return Ok(Declared::Existing(holder));
         }
-        let creator = command.created_by.unwrap_or(actor.user);
         let result = self.store.write(&mut |tx| {
             let now = now();
+            let creator = match &command.created_by {
+                None => actor.user,
+                Some(Creator::User(user)) => *user,
+                Some(Creator::Email(email)) => creator_by_email(tx, actor, email, now)?,
+            };
             let (priority, category, environment) = match &command.priority {
                 PriorityChoice::Given(id) => {
                     let (priority, category, environment) =
@@ -516,13 +522,13 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
         &self,
         actor: Actor,
         id: IncidentId,
-        changes: &[(String, Option<crate::user::UserId>)],
+        changes: &[(String, Option<UserId>)],
     ) -> Result<(), LifecycleError> {
         self.store.write(&mut |tx| {
             let current = tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
             let now = now();
             let role_types = tx.role_types()?;
-            let mut holders: HashMap<i64, crate::user::UserId> = tx.roles(id)?.into_iter().collect();
+            let mut holders: HashMap<i64, UserId> = tx.roles(id)?.into_iter().collect();
             let mut applied = Vec::new();
             for (slug, user) in changes {
                 let role = role_types.iter().find(|role| role.slug == *slug).ok_or_else(|| {
@@ -766,6 +772,46 @@ fn field_name(field: ChangedField) -> &'static str {
         ChangedField::Environment => "environment",
         ChangedField::ClosureReason => "closure_reason",
         ChangedField::Costs => "costs",
+    }
+}
+
+/// The user with `email`, created on first sight with the responder permissions and audited. A
+/// concurrent declaration that created them first wins; this one uses theirs.
+fn creator_by_email(
+    tx: &mut dyn IncidentTransaction,
+    actor: Actor,
+    email: &Email,
+    now: NaiveDateTime,
+) -> Result<UserId, LifecycleError> {
+    if let Some(user) = tx.user_by_email(email)? {
+        return Ok(user);
+    }
+    let permissions = Permission::responder();
+    let new = NewUser { email: email.clone(), name: String::new(), is_admin: false, password_hash: None };
+    match tx.create_user(&new, &permissions, now) {
+        Ok(user) => {
+            let granted: Vec<String> = permissions.iter().map(ToString::to_string).collect();
+            tx.append_audit(
+                &AuditEntry {
+                    actor,
+                    action: "user.create",
+                    object_type: "user",
+                    object_id: user.to_string(),
+                    incident_id: None,
+                    details: serde_json::json!({
+                        "email": email.as_str(),
+                        "reason": "named as the creator of a declaration",
+                        "permissions": granted,
+                    }),
+                },
+                now,
+            )?;
+            Ok(user)
+        }
+        Err(RepositoryError::Conflict { .. }) => tx.user_by_email(email)?.ok_or_else(|| {
+            LifecycleError::Storage(RepositoryError::Conflict { constraint: "users_email_key".to_owned() })
+        }),
+        Err(other) => Err(other.into()),
     }
 }
 

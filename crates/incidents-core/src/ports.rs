@@ -147,6 +147,20 @@ pub trait IncidentTransaction {
     fn key_event_types(&mut self) -> Result<Vec<KeyEventTypeRef>, RepositoryError>;
     fn metric_types(&mut self) -> Result<Vec<MetricTypeRef>, RepositoryError>;
     fn user_exists(&mut self, user: UserId) -> Result<bool, RepositoryError>;
+    /// The user with this e-mail address.
+    fn user_by_email(&mut self, email: &Email) -> Result<Option<UserId>, RepositoryError>;
+    /// Creates a user with these permissions, in the transaction (the username derives from the
+    /// e-mail address, made unique with a suffix).
+    ///
+    /// # Errors
+    /// [`RepositoryError::Conflict`] when the e-mail address is taken (by a concurrent transaction);
+    /// the transaction stays usable.
+    fn create_user(
+        &mut self,
+        user: &NewUser,
+        permissions: &[crate::access::Permission],
+        now: NaiveDateTime,
+    ) -> Result<UserId, RepositoryError>;
 
     /// The open incident (at or below Mitigated) holding `key`, oldest first.
     fn open_incident_with_dedup_key(&mut self, key: &str) -> Result<Option<IncidentId>, RepositoryError>;

@@ -8,7 +8,7 @@ use incidents_core::access::{AccessRepository, ApiTokenRecord, Permission, Princ
 use incidents_core::query::{Page, PageRequest};
 use incidents_core::{RepositoryError, User, UserId};
 
-use crate::connection::{Database, write_transaction};
+use crate::connection::{Database, DbConnection, write_transaction};
 use crate::error::repository_error;
 use crate::schema::{api_tokens, user_permissions, users};
 
@@ -168,23 +168,25 @@ impl AccessRepository for Database {
 
     fn grant_permissions(&self, user: UserId, permissions: &[Permission]) -> Result<(), RepositoryError> {
         let mut conn = self.connection()?;
-        write_transaction(&mut conn, |conn| {
-            for permission in permissions {
-                let granted = user_permissions::table
-                    .filter(user_permissions::user_id.eq(user.to_string()))
-                    .filter(user_permissions::codename.eq(permission.codename()));
-                if diesel::select(diesel::dsl::exists(granted)).get_result::<bool>(conn)? {
-                    continue;
-                }
-                diesel::insert_into(user_permissions::table)
-                    .values((
-                        user_permissions::user_id.eq(user.to_string()),
-                        user_permissions::codename.eq(permission.codename()),
-                    ))
-                    .execute(conn)?;
-            }
-            Ok::<(), diesel::result::Error>(())
-        })
-        .map_err(repository_error)
+        write_transaction(&mut conn, |conn| grant(conn, user, permissions)).map_err(repository_error)
     }
+}
+
+/// Grants what `user` does not hold yet, on `conn` (in the caller's transaction).
+pub(crate) fn grant(conn: &mut DbConnection, user: UserId, permissions: &[Permission]) -> QueryResult<()> {
+    for permission in permissions {
+        let granted = user_permissions::table
+            .filter(user_permissions::user_id.eq(user.to_string()))
+            .filter(user_permissions::codename.eq(permission.codename()));
+        if diesel::select(diesel::dsl::exists(granted)).get_result::<bool>(conn)? {
+            continue;
+        }
+        diesel::insert_into(user_permissions::table)
+            .values((
+                user_permissions::user_id.eq(user.to_string()),
+                user_permissions::codename.eq(permission.codename()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }

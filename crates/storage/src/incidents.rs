@@ -412,6 +412,27 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
             .map_err(storage_error)
     }
 
+    fn user_by_email(&mut self, email: &incidents_core::Email) -> RepoResult<Option<UserId>> {
+        let id: Option<String> = users::table
+            .filter(users::email.eq(email.as_str()))
+            .select(users::id)
+            .first(self.conn)
+            .optional()
+            .map_err(storage_error)?;
+        id.as_deref().map(user_id).transpose()
+    }
+
+    fn create_user(
+        &mut self,
+        user: &incidents_core::NewUser,
+        permissions: &[incidents_core::access::Permission],
+        now: NaiveDateTime,
+    ) -> RepoResult<UserId> {
+        let created = crate::users::insert_user(self.conn, user, now)?;
+        crate::access::grant(self.conn, created.id, permissions).map_err(storage_error)?;
+        Ok(created.id)
+    }
+
     fn open_incident_with_dedup_key(&mut self, key: &str) -> RepoResult<Option<IncidentId>> {
         incidents::table
             .filter(incidents::dedup_key.eq(key))

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use incidents_core::{Email, NewUser, RepositoryError, User, UserId, UserRepository};
 
-use crate::connection::Database;
+use crate::connection::{Database, DbConnection};
 use crate::error::repository_error;
 use crate::schema::users;
 use crate::{escape_like, now};
@@ -64,51 +64,7 @@ struct NewUserRow<'a> {
 impl UserRepository for Database {
     fn create_user(&self, user: &NewUser) -> Result<User, RepositoryError> {
         let mut conn = self.connection()?;
-        let base = user.email.username_suggestion();
-        // Another writer may take the same username between our check and our insert: try again
-        // with the next free suffix rather than failing the caller.
-        for _attempt in 0..5 {
-            let taken: Vec<String> = users::table
-                .filter(users::username.like(format!("{}%", escape_like(&base))).escape('\\'))
-                .select(users::username)
-                .load(&mut *conn)
-                .map_err(repository_error)?;
-            let username = (1..)
-                .map(|n| if n == 1 { base.clone() } else { format!("{base}{n}") })
-                .find(|candidate| !taken.contains(candidate))
-                .unwrap_or_else(|| base.clone());
-            let now = now();
-            let id = uuid::Uuid::now_v7().to_string();
-            let inserted = diesel::insert_into(users::table)
-                .values(NewUserRow {
-                    id: id.clone(),
-                    username: &username,
-                    email: user.email.as_str(),
-                    name: &user.name,
-                    is_staff: user.is_admin,
-                    is_superuser: user.is_admin,
-                    password_hash: user.password_hash.as_deref(),
-                    created_at: now,
-                    updated_at: now,
-                })
-                .execute(&mut *conn);
-            match inserted.map_err(repository_error) {
-                Ok(_) => {
-                    let row = users::table
-                        .find(&id)
-                        .select(UserRow::as_select())
-                        .first(&mut *conn)
-                        .map_err(repository_error)?;
-                    return User::try_from(row);
-                }
-                Err(RepositoryError::Conflict { constraint }) if constraint.contains("email") => {
-                    return Err(RepositoryError::Conflict { constraint: "users.email".to_owned() });
-                }
-                Err(RepositoryError::Conflict { constraint }) if constraint.contains("username") => {}
-                Err(other) => return Err(other),
-            }
-        }
-        Err(RepositoryError::Conflict { constraint: "users.username".to_owned() })
+        insert_user(&mut conn, user, now())
     }
 
     fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, RepositoryError> {
@@ -122,4 +78,60 @@ impl UserRepository for Database {
             .map(User::try_from)
             .transpose()
     }
+}
+
+/// Inserts a user; the username derives from the e-mail address, made unique with a suffix. Each
+/// attempt runs in a savepoint when the connection is in a transaction, so a conflict leaves the
+/// transaction usable (PostgreSQL aborts a transaction on an error otherwise).
+pub(crate) fn insert_user(
+    conn: &mut DbConnection,
+    user: &NewUser,
+    now: NaiveDateTime,
+) -> Result<User, RepositoryError> {
+    let base = user.email.username_suggestion();
+    // Another writer may take the same username between our check and our insert: try again
+    // with the next free suffix rather than failing the caller.
+    for _attempt in 0..5 {
+        let taken: Vec<String> = users::table
+            .filter(users::username.like(format!("{}%", escape_like(&base))).escape('\\'))
+            .select(users::username)
+            .load(conn)
+            .map_err(repository_error)?;
+        let username = (1..)
+            .map(|n| if n == 1 { base.clone() } else { format!("{base}{n}") })
+            .find(|candidate| !taken.contains(candidate))
+            .unwrap_or_else(|| base.clone());
+        let id = uuid::Uuid::now_v7().to_string();
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(users::table)
+                .values(NewUserRow {
+                    id: id.clone(),
+                    username: &username,
+                    email: user.email.as_str(),
+                    name: &user.name,
+                    is_staff: user.is_admin,
+                    is_superuser: user.is_admin,
+                    password_hash: user.password_hash.as_deref(),
+                    created_at: now,
+                    updated_at: now,
+                })
+                .execute(conn)
+        });
+        match inserted.map_err(repository_error) {
+            Ok(_) => {
+                let row = users::table
+                    .find(&id)
+                    .select(UserRow::as_select())
+                    .first(conn)
+                    .map_err(repository_error)?;
+                return User::try_from(row);
+            }
+            Err(RepositoryError::Conflict { constraint }) if constraint.contains("email") => {
+                return Err(RepositoryError::Conflict { constraint: "users.email".to_owned() });
+            }
+            Err(RepositoryError::Conflict { constraint }) if constraint.contains("username") => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Err(RepositoryError::Conflict { constraint: "users.username".to_owned() })
 }

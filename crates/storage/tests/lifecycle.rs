@@ -387,6 +387,58 @@ fn twenty_concurrent_declarations_with_one_key_make_one_incident() {
 }
 
 #[test]
+fn a_creator_named_by_e_mail_is_created_once_inside_the_declaration_with_the_responder_permissions() {
+    use incidents_core::access::Permission;
+    use incidents_core::incident::Creator;
+    use storage::schema::users;
+    for world in World::each_backend() {
+        let email = Email::parse("new.responder@example.com").expect("email");
+        let named = DeclareIncident {
+            created_by: Some(Creator::Email(email.clone())),
+            ..world.declaration("P3", "PRD", "Checkout")
+        };
+        // Ten declarations at once for someone nobody has seen: one user, ten incidents.
+        let declared: Vec<IncidentId> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..10)
+                .map(|_| {
+                    let (service, named, actor) = (world.service(), named.clone(), world.actor);
+                    scope.spawn(move || service.declare(actor, &named))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("thread").expect("declared").id()).collect()
+        });
+        let backend = world.test.backend();
+        let creator = world.test.database.find_user_by_email(&email).expect("query").expect("created");
+        assert_eq!(count!(world, users::table.filter(users::email.eq(email.as_str()))), 1, "{backend:?}");
+        let creators: Vec<String> = incidents::table
+            .filter(incidents::id.eq_any(declared.iter().map(|id| id.0)))
+            .select(incidents::created_by_id)
+            .load(&mut world.conn())
+            .expect("creators");
+        assert!(creators.len() == 10 && creators.iter().all(|c| *c == creator.id.to_string()), "{backend:?}");
+        let mut held: Vec<String> = storage::schema::user_permissions::table
+            .filter(storage::schema::user_permissions::user_id.eq(creator.id.to_string()))
+            .select(storage::schema::user_permissions::codename)
+            .load(&mut world.conn())
+            .expect("permissions");
+        let mut responder: Vec<String> = Permission::responder().iter().map(ToString::to_string).collect();
+        held.sort();
+        responder.sort();
+        assert_eq!(held, responder, "{backend:?}");
+        // The creation is audited once, as the actor's doing.
+        let audited: Vec<(String, String)> = audit_log::table
+            .filter(audit_log::action.eq("user.create"))
+            .select((audit_log::object_id, audit_log::actor_user_id.assume_not_null()))
+            .load(&mut world.conn())
+            .expect("audit");
+        assert_eq!(audited, vec![(creator.id.to_string(), world.actor.user.to_string())], "{backend:?}");
+        // Named again: found, not created.
+        world.service().declare(world.actor, &named).expect("declared");
+        assert_eq!(count!(world, audit_log::table.filter(audit_log::action.eq("user.create"))), 1);
+    }
+}
+
+#[test]
 fn fifty_concurrent_updates_leave_a_consistent_incident_and_fifty_timeline_rows() {
     for world in World::each_backend() {
         let id = world.declare("P3");
