@@ -215,10 +215,11 @@ fn create_token(app: &App, email: &str, name: &str, expires_in_days: Option<u32>
     use incidents_core::access::AccessRepository;
     let database = app.prepare_database(SeedEmpty::Yes)?;
     let user = existing_user(&database, email)?;
-    let token = http_api::new_token();
+    let token = incidents_core::access::new_token();
     let expires_at =
         expires_in_days.map(|days| incidents_core::clock::now() + chrono::TimeDelta::days(i64::from(days)));
-    let record = database.create_api_token(user.id, name, &http_api::hash_token(&token), expires_at)?;
+    let record =
+        database.create_api_token(user.id, name, &incidents_core::access::hash_token(&token), expires_at)?;
     tracing::info!(token_id = record.id, user = %user.email, "API token created");
     println!("{token}");
     Ok(())

@@ -4,24 +4,10 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web;
 use incidents_core::access::{Permission, Principal, TokenRejection};
-use sha2::{Digest, Sha256};
+pub use incidents_core::access::{hash_token, new_token};
 
 use crate::errors::ApiError;
 use crate::{ApiBackend, ApiState};
-
-/// A new API token: 20 random bytes as 40 hex characters, the original's format. Shown once; only its
-/// hash is stored.
-#[must_use]
-pub fn new_token() -> String {
-    hex::encode(rand::random::<[u8; 20]>())
-}
-
-/// The SHA-256 hex digest under which a token is stored. Tokens carry 160 random bits, so a fast hash
-/// is enough: there is nothing to brute-force.
-#[must_use]
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 /// The token in an `Authorization: Bearer <token>` header, or the original's 401.
 fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {

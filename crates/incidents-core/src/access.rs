@@ -11,6 +11,22 @@ use chrono::NaiveDateTime;
 use crate::ports::RepositoryError;
 use crate::user::{User, UserId};
 
+/// A new API token: 20 random bytes as 40 hex characters, the original's format. Shown once; only its
+/// hash is stored. The one place tokens are made, whatever makes them (the API, the CLI, the
+/// back-office).
+#[must_use]
+pub fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 20]>())
+}
+
+/// The SHA-256 hex digest under which a token is stored. Tokens carry 160 random bits, so a fast hash
+/// is enough: there is nothing to brute-force.
+#[must_use]
+pub fn hash_token(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
 /// What a request does to a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {

@@ -212,3 +212,21 @@ impl ChatPort for NoChat {
         self.refuse()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_chat_platform_every_call_says_so() {
+        let chat = NoChat::default();
+        assert_eq!(chat.platform(), "none");
+        assert_eq!(chat.create_incident_conversation("inc-1", false), Err(ChatError::NotConfigured));
+        assert_eq!(chat.post("C1", &ChatMessage::text("hello")), Err(ChatError::NotConfigured));
+        assert_eq!(
+            chat.post_to_tagged("tech_incidents", &ChatMessage::text("hi")),
+            Err(ChatError::NotConfigured)
+        );
+        assert!(!ChatError::NotConfigured.is_retryable(), "a job does not retry what cannot work");
+    }
+}
