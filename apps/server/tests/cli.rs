@@ -98,7 +98,7 @@ fn migrate_seed_and_create_user_on_sqlite() {
 
     let first = run(dir.path(), &vars, &["migrate"]);
     assert!(first.status.success(), "{first:?}");
-    assert!(lines(&first.stdout)[0].starts_with("applied 12 migration(s)"), "{first:?}");
+    assert!(lines(&first.stdout)[0].starts_with("applied 13 migration(s)"), "{first:?}");
     let again = run(dir.path(), &vars, &["migrate"]);
     assert_eq!(lines(&again.stdout), vec!["database schema is up to date"]);
 

@@ -30,8 +30,8 @@ pub use incident::IncidentId;
 pub use lifecycle::{IncidentLifecycle, LifecycleError};
 pub use money::Amount;
 pub use ports::{
-    IncidentStore, IncidentTransaction, NoPostMortemBackend, PostMortemBackend, ReferenceDataRepository,
-    RepositoryError, SeedReport, UserRepository,
+    IncidentStore, IncidentTransaction, NoPostMortemBackend, PostMortemBackend, PostMortemRecords,
+    ReferenceDataRepository, RepositoryError, SeedReport, UserRepository,
 };
 pub use reference::ReferenceData;
 pub use status::{ClosureReason, IncidentStatus, UnknownValue};

@@ -256,18 +256,37 @@ pub trait IncidentTransaction {
     ) -> Result<CostRecord, RepositoryError>;
     fn delete_cost(&mut self, cost_id: i64) -> Result<(), RepositoryError>;
 
+    /// The incident's post-mortem as last recorded ([`PostMortemRecords`]); `NotLinked` when nothing
+    /// was.
+    fn postmortem_state(&mut self, id: IncidentId) -> Result<PostMortemState, RepositoryError>;
+
     fn append_audit(&mut self, entry: &AuditEntry, now: NaiveDateTime) -> Result<(), RepositoryError>;
     /// Appends an event to the outbox, with its actor, entry point, incident version and schema version.
     fn append_event(&mut self, event: &EventEnvelope, now: NaiveDateTime) -> Result<(), RepositoryError>;
 }
 
-/// Where post-mortems live (Confluence, Jira), asked before an incident that needs one may close.
+/// Whether post-mortems are required at all: true once a post-mortem integration (Confluence, Jira)
+/// is configured. The state of each incident's post-mortem is not asked here: the integration's jobs
+/// record it ([`PostMortemRecords`]) and the close guard reads the record inside its transaction, so
+/// closing an incident never waits for a remote service.
 pub trait PostMortemBackend {
     /// Whether a backend is configured at all; without one, no incident needs a post-mortem.
     fn is_configured(&self) -> bool;
-    /// The state of the incident's post-mortem. May call a remote service; never called inside a
-    /// database transaction.
-    fn state(&self, id: IncidentId) -> PostMortemState;
+}
+
+/// Where the post-mortem integration records what it found (implemented by storage). A job calls it
+/// whenever it created, checked or lost sight of a post-mortem.
+pub trait PostMortemRecords {
+    /// Records the state of the incident's post-mortem, replacing the previous record.
+    ///
+    /// # Errors
+    /// The incident does not exist, or a storage failure.
+    fn record_postmortem_state(
+        &self,
+        id: IncidentId,
+        state: &PostMortemState,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError>;
 }
 
 /// The post-mortem backend as the composition root wires it: one, shared by every entry point.
@@ -276,10 +295,6 @@ pub type SharedPostMortems = std::sync::Arc<dyn PostMortemBackend + Send + Sync>
 impl<T: PostMortemBackend + ?Sized> PostMortemBackend for std::sync::Arc<T> {
     fn is_configured(&self) -> bool {
         (**self).is_configured()
-    }
-
-    fn state(&self, id: IncidentId) -> PostMortemState {
-        (**self).state(id)
     }
 }
 
@@ -290,9 +305,5 @@ pub struct NoPostMortemBackend;
 impl PostMortemBackend for NoPostMortemBackend {
     fn is_configured(&self) -> bool {
         false
-    }
-
-    fn state(&self, _id: IncidentId) -> PostMortemState {
-        PostMortemState::NotLinked
     }
 }

@@ -12,9 +12,10 @@ use incidents_core::incident::{
 };
 use incidents_core::lifecycle::DEDUP_CONSTRAINT;
 use incidents_core::metrics::ComputedMetric;
+use incidents_core::workflow::PostMortemState;
 use incidents_core::{
     Amount, ClosureReason, ImpactLevelCode, IncidentStatus, IncidentStore, IncidentTransaction,
-    LifecycleError, RepositoryError, UserId,
+    LifecycleError, PostMortemRecords, RepositoryError, UserId,
 };
 
 use crate::connection::{Database, DbConnection, write_transaction};
@@ -816,6 +817,25 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
             .map_err(storage_error)
     }
 
+    fn postmortem_state(&mut self, id: IncidentId) -> RepoResult<PostMortemState> {
+        use crate::schema::incident_postmortems as pm;
+        let row: Option<(String, String, String)> = pm::table
+            .find(id.0)
+            .select((pm::state, pm::reference, pm::detail))
+            .first(self.conn)
+            .optional()
+            .map_err(storage_error)?;
+        Ok(match row {
+            None => PostMortemState::NotLinked,
+            Some((state, reference, detail)) => match state.as_str() {
+                "ready" => PostMortemState::Ready { key: reference },
+                "not_ready" => PostMortemState::NotReady { key: reference, status: detail },
+                "unknown" => PostMortemState::Unknown { error: detail },
+                _ => PostMortemState::NotLinked,
+            },
+        })
+    }
+
     fn append_event(&mut self, envelope: &EventEnvelope, now: NaiveDateTime) -> RepoResult<()> {
         diesel::insert_into(outbox_events::table)
             .values((
@@ -832,5 +852,51 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
             .execute(self.conn)
             .map(drop)
             .map_err(storage_error)
+    }
+}
+
+impl PostMortemRecords for Database {
+    fn record_postmortem_state(
+        &self,
+        id: IncidentId,
+        state: &PostMortemState,
+        now: NaiveDateTime,
+    ) -> RepoResult<()> {
+        use crate::schema::incident_postmortems as pm;
+        let (name, reference, detail) = match state {
+            PostMortemState::NotLinked => ("not_linked", "", ""),
+            PostMortemState::Ready { key } => ("ready", key.as_str(), ""),
+            PostMortemState::NotReady { key, status } => ("not_ready", key.as_str(), status.as_str()),
+            PostMortemState::Unknown { error } => ("unknown", "", error.as_str()),
+        };
+        // Bounded like the columns: a backend's long error must not make the record fail.
+        let reference: String = reference.chars().take(255).collect();
+        let detail: String = detail.chars().take(1000).collect();
+        let mut conn = self.connection()?;
+        let values = (
+            pm::incident_id.eq(id.0),
+            pm::state.eq(name),
+            pm::reference.eq(&reference),
+            pm::detail.eq(&detail),
+            pm::updated_at.eq(now),
+        );
+        let changes = (
+            pm::state.eq(name),
+            pm::reference.eq(&reference),
+            pm::detail.eq(&detail),
+            pm::updated_at.eq(now),
+        );
+        // An upsert: both dialects spell it alike, but diesel builds it per backend.
+        let upsert = diesel::insert_into(pm::table)
+            .values(values)
+            .on_conflict(pm::incident_id)
+            .do_update()
+            .set(changes);
+        match &mut *conn {
+            DbConnection::Postgres(pg) => upsert.execute(pg),
+            DbConnection::Sqlite(sqlite) => upsert.execute(sqlite),
+        }
+        .map(drop)
+        .map_err(repository_error)
     }
 }

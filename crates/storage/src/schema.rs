@@ -333,6 +333,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    incident_postmortems (incident_id) {
+        incident_id -> BigInt,
+        state -> Text,
+        reference -> Text,
+        detail -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     outbox_events (id) {
         id -> BigInt,
         event_id -> Text,
@@ -416,6 +426,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_tags,
     audit_log,
     outbox_events,
+    incident_postmortems,
     api_tokens,
     user_permissions,
 );

@@ -4,7 +4,6 @@
 
 use firefighter_storage as storage;
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -13,7 +12,7 @@ use incidents_core::lifecycle::LifecycleError;
 use incidents_core::workflow::PostMortemState;
 use incidents_core::{
     Actor, Amount, ClosureReason, Email, EntryPoint, IncidentId, IncidentLifecycle, IncidentStatus, NewUser,
-    PostMortemBackend, UserId, UserRepository,
+    PostMortemBackend, PostMortemRecords, UserId, UserRepository,
 };
 use storage::Database;
 use storage::schema::{
@@ -23,21 +22,13 @@ use storage::schema::{
 };
 use storage::testing::TestDatabase;
 
-/// A post-mortem backend whose answer the test sets.
-struct FakePostMortems {
-    state: Mutex<PostMortemState>,
-}
+/// A configured post-mortem backend: the states come from what the test records, as the post-mortem
+/// integration's jobs would.
+struct ConfiguredPostMortems;
 
-impl PostMortemBackend for &FakePostMortems {
+impl PostMortemBackend for ConfiguredPostMortems {
     fn is_configured(&self) -> bool {
         true
-    }
-
-    fn state(&self, _id: IncidentId) -> PostMortemState {
-        self.state
-            .lock()
-            .map(|state| state.clone())
-            .unwrap_or(PostMortemState::Unknown { error: "poisoned".into() })
     }
 }
 
@@ -769,8 +760,14 @@ fn p1_to_p3_need_their_key_events_before_closing() {
 fn postmortem_gate_with_a_configured_backend() {
     for world in World::each_backend() {
         let backend = world.test.backend();
-        let fake = FakePostMortems { state: Mutex::new(PostMortemState::NotLinked) };
-        let service = IncidentLifecycle::new(world.test.database.clone(), &fake);
+        let service = IncidentLifecycle::new(world.test.database.clone(), ConfiguredPostMortems);
+        let record = |id, state: PostMortemState| {
+            world
+                .test
+                .database
+                .record_postmortem_state(id, &state, incidents_core::clock::now())
+                .expect("record");
+        };
         let id =
             service.declare(world.actor, &world.declaration("P1", "PRD", "Checkout")).expect("declare").id();
         for status in [IncidentStatus::Investigating, IncidentStatus::Mitigating, IncidentStatus::Mitigated] {
@@ -788,19 +785,22 @@ fn postmortem_gate_with_a_configured_backend() {
             code(service.update(world.actor, id, &update(IncidentStatus::Closed, None))),
             "POSTMORTEM_NOT_LINKED"
         );
-        *fake.state.lock().expect("lock") =
-            PostMortemState::NotReady { key: "PM-7".into(), status: "Draft".into() };
+        record(id, PostMortemState::NotReady { key: "PM-7".into(), status: "Draft".into() });
         assert_eq!(
             code(service.update(world.actor, id, &update(IncidentStatus::Closed, None))),
             "POSTMORTEM_NOT_READY"
         );
-        *fake.state.lock().expect("lock") =
-            PostMortemState::Unknown { error: "JIRA error 503: unavailable".into() };
+        record(id, PostMortemState::Unknown { error: "JIRA error 503: unavailable".into() });
         assert_eq!(
             code(service.update(world.actor, id, &update(IncidentStatus::Closed, None))),
             "POSTMORTEM_STATUS_UNKNOWN"
         );
-        *fake.state.lock().expect("lock") = PostMortemState::Ready { key: "PM-7".into() };
+        assert_eq!(
+            service.close_blockers(id).expect("blockers").first().map(|blocker| blocker.code),
+            Some("POSTMORTEM_STATUS_UNKNOWN"),
+            "the close guard reads the recorded state"
+        );
+        record(id, PostMortemState::Ready { key: "PM-7".into() });
         service.update(world.actor, id, &update(IncidentStatus::Closed, None)).expect("close once ready");
 
         // A P3 in production needs no post-mortem either.

@@ -318,18 +318,18 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
         command: &UpdateIncident,
     ) -> Result<Updated, LifecycleError> {
         let update = ValidatedUpdate::parse(command)?;
-        // The post-mortem backend may be remote: ask it before taking any lock.
-        let postmortem = if update.status == Some(IncidentStatus::Closed) && self.postmortems.is_configured()
-        {
-            let state = self
-                .store
-                .read(&mut |tx| tx.load_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id)))?;
-            (state.status == IncidentStatus::PostMortem).then(|| self.postmortems.state(id))
-        } else {
-            None
-        };
         self.store.write(&mut |tx| {
             let current = tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
+            // The post-mortem's state as the post-mortem integration's jobs last recorded it: never a
+            // remote call during a request.
+            let postmortem = if update.target(&current) == Some(IncidentStatus::Closed)
+                && current.status == IncidentStatus::PostMortem
+                && self.postmortems.is_configured()
+            {
+                Some(tx.postmortem_state(id)?)
+            } else {
+                None
+            };
             // Read the clock once the lock is held, so timestamps follow the order of the writes.
             let now = now();
             let references = UpdateReferences {
@@ -408,14 +408,15 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
     /// # Errors
     /// The incident does not exist, or a storage failure.
     pub fn close_blockers(&self, id: IncidentId) -> Result<Vec<CloseBlocker>, LifecycleError> {
-        let (state, missing) = self.store.read(&mut |tx| {
+        let (state, missing, postmortem) = self.store.read(&mut |tx| {
             let state = tx.load_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
             let missing = missing_key_events(tx, id)?;
-            Ok((state, missing))
+            let postmortem = (self.needs_postmortem(&state) && state.status == IncidentStatus::PostMortem)
+                .then(|| tx.postmortem_state(id))
+                .transpose()?;
+            Ok((state, missing, postmortem))
         })?;
         let needs_postmortem = self.needs_postmortem(&state);
-        let postmortem = (needs_postmortem && state.status == IncidentStatus::PostMortem)
-            .then(|| self.postmortems.state(id));
         Ok(close_blockers(&CloseCheck {
             status: state.status,
             priority_value: state.priority.value,
