@@ -304,7 +304,7 @@ fn postgres_migrate_then_serve_and_restart() {
     assert_eq!(
         lines(&refused.stderr).last().map(String::as_str),
         Some(
-            "firefighter-server: error: the database schema is behind this version: 10 pending migration(s); \
+            "firefighter-server: error: the database schema is behind this version: 13 pending migration(s); \
              run `firefighter-server migrate`"
         )
     );

@@ -184,10 +184,15 @@ impl App {
                     "empty database seeded with the default reference data"
                 );
             }
+            self.migrate_integrations(&database)?;
         } else {
-            database.ensure_migrated()?;
+            // Every migration the operator must run, the core's and the integrations' together.
+            let pending = database.pending_migrations()?
+                + database.pending_integration_migrations(&self.migration_sets())?;
+            if pending > 0 {
+                return Err(storage::StorageError::PendingMigrations { pending }.into());
+            }
         }
-        self.migrate_integrations(&database)?;
         Ok(database)
     }
 
