@@ -82,6 +82,9 @@ impl Api {
         let mut vars: HashMap<String, String> =
             vars.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
         vars.insert("HTTP_PORT".to_owned(), "0".to_owned());
+        // A key of the test's own: nothing is written to a data directory.
+        vars.entry("SECRET_KEY".to_owned())
+            .or_insert_with(|| "a-test-secret-key-that-is-long-enough-0123".to_owned());
         vars.insert("BASE_URL".to_owned(), "https://ff.example.com".to_owned());
         let config = AppBuilder::standard().configure(&vars).expect("config");
         let application = Application::build(&config, test.database.clone()).expect("application");
@@ -747,6 +750,7 @@ async fn a_token_over_its_rate_limit_gets_429_with_retry_after() {
     let config = AppBuilder::standard()
         .configure(&HashMap::from([
             ("HTTP_PORT".to_owned(), "0".to_owned()),
+            ("SECRET_KEY".to_owned(), "a-test-secret-key-that-is-long-enough-0123".to_owned()),
             ("API_RATE_LIMIT_PER_MINUTE".to_owned(), "5".to_owned()),
         ]))
         .expect("config");

@@ -19,7 +19,10 @@ struct TestApp {
 
 impl TestApp {
     async fn spawn(database: Database, extra: &[(&str, &str)]) -> Self {
-        let mut vars: HashMap<String, String> = HashMap::from([("HTTP_PORT".into(), "0".into())]);
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("HTTP_PORT".into(), "0".into()),
+            ("SECRET_KEY".into(), "a-test-secret-key-that-is-long-enough-0123".into()),
+        ]);
         vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let config = AppBuilder::standard().configure(&vars).expect("test configuration is valid");
         let application = Application::build(&config, database).expect("the application builds");

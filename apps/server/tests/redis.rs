@@ -28,6 +28,7 @@ fn redis_url() -> Option<String> {
 fn server(test: &TestDatabase, redis_url: &str) -> (String, actix_web::dev::ServerHandle) {
     let vars: HashMap<String, String> = [
         ("HTTP_PORT", "0"),
+        ("SECRET_KEY", "a-test-secret-key-that-is-long-enough-0123"),
         ("REDIS_URL", redis_url),
         ("API_RATE_LIMIT_PER_MINUTE", "6"),
         ("EMBEDDED_JOBS", "false"),
