@@ -3,8 +3,8 @@
 
 use chrono::NaiveDateTime;
 
-use super::{IncidentLifecycle, LifecycleError, emit, now, optional_text};
-use crate::events::{Actor, AuditEntry, CostChange, CostsUpdated, DomainEvent};
+use super::{IncidentLifecycle, LifecycleError, now, optional_text, record_change};
+use crate::events::{Actor, CostChange, CostsUpdated, DomainEvent};
 use crate::incident::{CostInput, CostRecord, IncidentId, TimelineEntry};
 use crate::ports::{IncidentStore, IncidentTransaction, PostMortemBackend, RepositoryError};
 
@@ -127,17 +127,14 @@ fn record_cost_change(
             currency: record.currency.clone(),
         },
     });
-    tx.append_audit(
-        &AuditEntry {
-            actor,
-            action: "incident.cost",
-            object_type: "incident_cost",
-            object_id: record.id.to_string(),
-            incident_id: Some(id),
-            details: event.payload(),
-        },
+    record_change(
+        tx,
+        actor,
+        (id, version),
+        "incident.cost",
+        ("incident_cost", record.id.to_string()),
+        event,
         now,
     )?;
-    emit(tx, actor, id, version, event, now)?;
     Ok(())
 }

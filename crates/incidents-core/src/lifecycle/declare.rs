@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use chrono::NaiveDateTime;
 
 use super::{
-    DEDUP_CONSTRAINT, DEDUP_KEY_MAX_CHARS, IncidentLifecycle, LifecycleError, TITLE_MAX_CHARS, emit, now,
-    required_text, unknown,
+    DEDUP_CONSTRAINT, DEDUP_KEY_MAX_CHARS, IncidentLifecycle, LifecycleError, TITLE_MAX_CHARS, now,
+    record_change, required_text, unknown,
 };
 use crate::access::Permission;
 use crate::events::{Actor, AuditEntry, DomainEvent, IncidentCreated};
@@ -135,19 +135,16 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                 created_by: creator.to_string(),
             };
             let event = DomainEvent::IncidentCreated(created);
-            tx.append_audit(
-                &AuditEntry {
-                    actor,
-                    action: "incident.declare",
-                    object_type: "incident",
-                    object_id: id.0.to_string(),
-                    incident_id: Some(id),
-                    details: event.payload(),
-                },
+            // A new incident is at version 0; every later change bumps it (`lock_incident`).
+            record_change(
+                tx,
+                actor,
+                (id, 0),
+                "incident.declare",
+                ("incident", id.0.to_string()),
+                event,
                 now,
             )?;
-            // A new incident is at version 0; every later change bumps it (`lock_incident`).
-            emit(tx, actor, id, 0, event, now)?;
             Ok(id)
         });
         match result {

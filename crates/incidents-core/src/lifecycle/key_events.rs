@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
-use super::{IncidentLifecycle, LifecycleError, emit, now, recompute_metrics};
-use crate::events::{Actor, AuditEntry, DomainEvent, KeyEventChange, KeyEventsUpdated};
+use super::{IncidentLifecycle, LifecycleError, now, recompute_metrics, record_change};
+use crate::events::{Actor, DomainEvent, KeyEventChange, KeyEventsUpdated};
 use crate::incident::IncidentId;
 use crate::ports::{IncidentStore, PostMortemBackend};
 
@@ -79,18 +79,15 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                     })
                     .collect(),
             });
-            tx.append_audit(
-                &AuditEntry {
-                    actor,
-                    action: "incident.key_events",
-                    object_type: "incident",
-                    object_id: id.0.to_string(),
-                    incident_id: Some(id),
-                    details: event.payload(),
-                },
+            record_change(
+                tx,
+                actor,
+                (id, current.version),
+                "incident.key_events",
+                ("incident", id.0.to_string()),
+                event,
                 now,
             )?;
-            emit(tx, actor, id, current.version, event, now)?;
             Ok(())
         })
     }

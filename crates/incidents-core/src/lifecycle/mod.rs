@@ -17,7 +17,7 @@ mod update;
 
 use chrono::NaiveDateTime;
 
-use crate::events::{Actor, DomainEvent, EventEnvelope};
+use crate::events::{Actor, AuditEntry, DomainEvent, EventEnvelope};
 use crate::impact::NoImpactError;
 use crate::incident::IncidentId;
 use crate::metrics::compute_metrics;
@@ -120,6 +120,30 @@ fn emit(
 ) -> Result<(), LifecycleError> {
     tx.append_event(&EventEnvelope { incident_id, actor, incident_version, event }, now)?;
     Ok(())
+}
+
+/// Records a change to an incident: its audit row (the event's payload as its details) and its
+/// outbox event, in the caller's transaction. `object` is what the audit row is about (the incident
+/// itself, or one of its costs).
+fn record_change(
+    tx: &mut dyn IncidentTransaction,
+    actor: Actor,
+    (incident_id, incident_version): (IncidentId, i64),
+    action: &'static str,
+    (object_type, object_id): (&'static str, String),
+    event: DomainEvent,
+    now: NaiveDateTime,
+) -> Result<(), LifecycleError> {
+    let entry = AuditEntry {
+        actor,
+        action,
+        object_type,
+        object_id,
+        incident_id: Some(incident_id),
+        details: event.payload(),
+    };
+    tx.append_audit(&entry, now)?;
+    emit(tx, actor, incident_id, incident_version, event, now)
 }
 
 fn required_text(field: &'static str, value: &str, max_chars: usize) -> Result<String, LifecycleError> {

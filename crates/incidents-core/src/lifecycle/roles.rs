@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::{IncidentLifecycle, LifecycleError, emit, now};
-use crate::events::{Actor, AuditEntry, DomainEvent, RoleChange, RolesUpdated};
+use super::{IncidentLifecycle, LifecycleError, now, record_change};
+use crate::events::{Actor, DomainEvent, RoleChange, RolesUpdated};
 use crate::incident::{IncidentId, TimelineEntry};
 use crate::ports::{IncidentStore, PostMortemBackend};
 use crate::user::UserId;
@@ -85,18 +85,15 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                 now,
             )?;
             let event = DomainEvent::RolesUpdated(RolesUpdated { changes: applied });
-            tx.append_audit(
-                &AuditEntry {
-                    actor,
-                    action: "incident.roles",
-                    object_type: "incident",
-                    object_id: id.0.to_string(),
-                    incident_id: Some(id),
-                    details: event.payload(),
-                },
+            record_change(
+                tx,
+                actor,
+                (id, current.version),
+                "incident.roles",
+                ("incident", id.0.to_string()),
+                event,
                 now,
             )?;
-            emit(tx, actor, id, current.version, event, now)?;
             Ok(())
         })
     }

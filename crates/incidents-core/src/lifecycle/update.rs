@@ -9,9 +9,9 @@ use chrono::NaiveDateTime;
 
 use super::{
     CLOSURE_REFERENCE_MAX_CHARS, DEDUP_CONSTRAINT, IncidentLifecycle, LifecycleError, TITLE_MAX_CHARS, emit,
-    missing_key_events, now, optional_text, recompute_metrics, required_text, unknown,
+    missing_key_events, now, optional_text, recompute_metrics, record_change, required_text, unknown,
 };
-use crate::events::{Actor, AuditEntry, DomainEvent, IncidentClosed, IncidentUpdated, PriorityBefore};
+use crate::events::{Actor, DomainEvent, IncidentClosed, IncidentUpdated, PriorityBefore};
 use crate::incident::{
     CategoryRef, ChangedField, EnvironmentRef, IncidentChanges, IncidentId, IncidentState, PriorityRef,
     TimelineEntry, UpdateIncident, Updated,
@@ -384,18 +384,15 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
                 }
             }
             let event = DomainEvent::IncidentUpdated(plan.updated);
-            tx.append_audit(
-                &AuditEntry {
-                    actor,
-                    action: "incident.update",
-                    object_type: "incident",
-                    object_id: id.0.to_string(),
-                    incident_id: Some(id),
-                    details: event.payload(),
-                },
+            record_change(
+                tx,
+                actor,
+                (id, current.version),
+                "incident.update",
+                ("incident", id.0.to_string()),
+                event,
                 now,
             )?;
-            emit(tx, actor, id, current.version, event, now)?;
             if let Some(closed) = plan.closed {
                 emit(tx, actor, id, current.version, DomainEvent::IncidentClosed(closed), now)?;
             }
