@@ -240,7 +240,11 @@ impl App {
             .config
             .resolve_secret_key()
             .with_context(|| format!("cannot keep the secret key in {}", self.config.data_dir.display()))?;
-        let postmortems: SharedPostMortems = Arc::new(NoPostMortemBackend);
+        let postmortems: SharedPostMortems = self
+            .integrations
+            .iter()
+            .find_map(|integration| integration.postmortem_backend())
+            .unwrap_or_else(|| Arc::new(NoPostMortemBackend));
         let mut context = Context {
             lifecycle: IncidentLifecycle::new(database.clone(), postmortems),
             database,

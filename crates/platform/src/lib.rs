@@ -141,6 +141,13 @@ pub trait Integration: Send + Sync + 'static {
         anyhow::bail!("{} has no command {name}", self.name())
     }
 
+    /// Whether incidents need a post-mortem to close, when this integration keeps post-mortems
+    /// (Confluence, Jira). The first integration that answers is the application's backend; its jobs
+    /// record each incident's post-mortem state (`incidents_core::PostMortemRecords`).
+    fn postmortem_backend(&self) -> Option<SharedPostMortems> {
+        None
+    }
+
     /// What it knows about incidents, shown by the API, exports and pages.
     fn facets(&self, _context: &Context) -> Option<Arc<dyn FacetSource>> {
         None
