@@ -1483,3 +1483,45 @@ async fn webhooks_to_private_addresses_are_refused_by_default() {
     assert_eq!(dead[0]["name"], "webhook.deliver");
     drop(receiver);
 }
+
+#[tokio::test]
+async fn a_nul_character_is_a_400_naming_the_attribute_on_every_backend() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        let mut body = api.incident("Fine", "P3", "PRD");
+        body["title"] = json!("Check\u{0}out");
+        let (status, refused) = error(api.create(&api.admin, &body).await).await;
+        assert_eq!((status, refused["errors"][0]["attr"].as_str()), (400, Some("title")), "{refused}");
+        assert_eq!(refused["errors"][0]["code"], "null_characters_not_allowed");
+
+        let form = "title=Check%00out&description=d&environment_id=x&incident_category_id=y&priority_id=z\
+                    &created_by_email=oncall%40example.com";
+        let response = api
+            .client
+            .post(format!("{}/incidents", api.base))
+            .bearer_auth(&api.admin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .expect("request");
+        let (status, refused) = error(response).await;
+        assert_eq!((status, refused["errors"][0]["attr"].as_str()), (400, Some("title")), "{refused}");
+
+        let (status, refused) = error(api.get(&api.admin, "/incidents?priority=%00").await).await;
+        assert_eq!((status, refused["errors"][0]["attr"].as_str()), (400, Some("priority")), "{refused}");
+
+        let created: Value =
+            api.create(&api.admin, &api.incident("Fine", "P3", "PRD")).await.json().await.expect("json");
+        let response = api
+            .client
+            .post(format!("{}/incidents/{}/updates", api.base, created["id"]))
+            .bearer_auth(&api.admin)
+            .json(&json!({"message": "nul\u{0}"}))
+            .send()
+            .await
+            .expect("request");
+        let (status, refused) = error(response).await;
+        assert_eq!((status, refused["errors"][0]["attr"].as_str()), (400, Some("message")), "{refused}");
+    }
+}

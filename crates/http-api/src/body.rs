@@ -37,6 +37,9 @@ fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::invalid("non_field_errors", "invalid", "Invalid data. Expected a dictionary."));
     }
+    if let Some(attr) = nul_path(&value, "") {
+        return Err(nul_error(&attr));
+    }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let attr = attribute(&error.path().to_string());
         ApiError::invalid(&attr, "invalid", detail(&error.into_inner().to_string()))
@@ -44,11 +47,45 @@ fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 fn form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    for (key, value) in url::form_urlencoded::parse(bytes) {
+        refuse_nul(&key, &value)?;
+    }
     let deserializer = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(bytes));
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let attr = attribute(&error.path().to_string());
         ApiError::invalid(&attr, "invalid", detail(&error.into_inner().to_string()))
     })
+}
+
+/// Refuses a parameter whose name or value holds a NUL character: no text column stores one
+/// (PostgreSQL refuses it), and no legitimate client sends one.
+///
+/// # Errors
+/// 400 naming the parameter.
+pub fn refuse_nul(key: &str, value: &str) -> Result<(), ApiError> {
+    if key.contains('\0') || value.contains('\0') {
+        return Err(nul_error(&key.replace('\0', "")));
+    }
+    Ok(())
+}
+
+fn nul_error(attr: &str) -> ApiError {
+    ApiError::invalid(attr, "null_characters_not_allowed", "Null characters are not allowed.")
+}
+
+/// The path (`title`, `impacts.0`) of the first string or key holding a NUL character.
+fn nul_path(value: &serde_json::Value, at: &str) -> Option<String> {
+    let join = |key: &str| if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") };
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then(|| at.to_owned()),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(n, item)| nul_path(item, &join(&n.to_string())))
+        }
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, field)| {
+            if key.contains('\0') { Some(join(&key.replace('\0', ""))) } else { nul_path(field, &join(key)) }
+        }),
+        _ => None,
+    }
 }
 
 /// `serde_path_to_error` prints the root as `.`; the error body calls it `non_field_errors`.

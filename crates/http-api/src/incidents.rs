@@ -74,6 +74,7 @@ fn parse_list_query(query: &str, tz: chrono_tz::Tz) -> Result<ListQuery, ApiErro
     let mut order = OrderBy::default();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let (key, value) = (key.as_ref(), value.as_ref());
+        crate::body::refuse_nul(key, value)?;
         if value.is_empty() {
             continue;
         }
