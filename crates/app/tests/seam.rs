@@ -179,6 +179,22 @@ impl Integration for Echo {
         Ok(())
     }
 
+    fn readiness(&self, context: &Context) -> Vec<platform::ReadinessCheck> {
+        let database = context.database.clone();
+        vec![platform::ReadinessCheck {
+            name: "echo".into(),
+            check: Arc::new(move || {
+                let database = database.clone();
+                Box::pin(async move {
+                    match tokio::task::spawn_blocking(move || seen(&database, &[0])).await {
+                        Ok(Ok(_)) => Ok(()),
+                        _ => Err("echo_seen cannot be read".to_owned()),
+                    }
+                })
+            }),
+        }]
+    }
+
     fn facets(&self, context: &Context) -> Option<Arc<dyn FacetSource>> {
         Some(Arc::new(EchoFacets { database: context.database.clone(), greeting: self.greeting.clone() }))
     }
@@ -317,6 +333,20 @@ async fn an_outside_integration_adds_a_job_a_route_a_command_a_table_and_a_facet
             assert!(Instant::now() < deadline, "no facet: {shown}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+
+        // Its readiness check is reported beside the platform's.
+        let readiness: Value = client
+            .get(format!("{base}/api/v2/firefighter/monitoring/readiness"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            (readiness["status"].as_str(), readiness["checks"]["echo"].as_bool()),
+            (Some("ok"), Some(true))
+        );
 
         // Its subcommand runs through the same command line as the platform's.
         let code = builder().run_server(
