@@ -60,10 +60,11 @@ impl AppBuilder {
         Self::default()
     }
 
-    /// The product as shipped: the platform with its core integrations (webhooks).
+    /// The product as shipped: the platform with its integrations (webhooks, Slack), each off until
+    /// configured.
     #[must_use]
     pub fn standard() -> Self {
-        Self::new().integration(webhooks::Webhooks::default())
+        Self::new().integration(webhooks::Webhooks::default()).integration(slack_adapter::Slack::default())
     }
 
     /// Adds an integration. Order matters where it shows: migrations run, routes mount and facets
@@ -245,6 +246,10 @@ impl App {
             .iter()
             .find_map(|integration| integration.postmortem_backend())
             .unwrap_or_else(|| Arc::new(NoPostMortemBackend));
+        let cache: Arc<dyn cache::Cache> = match shared_cache(&self.config)? {
+            Some(shared) => shared,
+            None => Arc::new(cache::MemoryCache::new()),
+        };
         let mut context = Context {
             lifecycle: IncidentLifecycle::new(database.clone(), postmortems),
             database,
@@ -252,11 +257,26 @@ impl App {
             secret_key,
             chat: Arc::new(NoChat::default()),
             facets: Facets::default(),
+            cache,
         };
+        if let Some(chat) = self.integrations.iter().find_map(|integration| integration.chat(&context)) {
+            context.chat = chat;
+        }
         let sources =
             self.integrations.iter().filter_map(|integration| integration.facets(&context)).collect();
         context.facets = Facets::new(sources);
         Ok(context)
+    }
+
+    /// Runs every integration's start-up check ([`Integration::start`]).
+    ///
+    /// # Errors
+    /// The first integration that refuses to start.
+    pub fn start_integrations(&self, context: &Context) -> anyhow::Result<()> {
+        for integration in &self.integrations {
+            integration.start(context).with_context(|| format!("integration {}", integration.name()))?;
+        }
+        Ok(())
     }
 
     /// The job handlers, subscriptions and schedules of the platform and every integration.
@@ -332,6 +352,7 @@ impl Application {
         let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
         let address = listener.local_addr()?;
         let context = app.context(database.clone())?;
+        app.start_integrations(&context)?;
         let mut api = http_api::ApiState::new(
             database.clone(),
             context.lifecycle.clone(),
@@ -340,7 +361,7 @@ impl Application {
             config.api_rate_limit_per_minute,
         )
         .with_facets(context.facets.clone());
-        let cache = shared_cache(config)?;
+        let cache = config.redis_url.is_some().then(|| Arc::clone(&context.cache));
         if let Some(cache) = &cache {
             api = api.with_shared_rate_limit(config.api_rate_limit_per_minute, Arc::clone(cache));
         }

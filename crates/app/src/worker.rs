@@ -74,6 +74,7 @@ fn work(cli: &Cli, app: &App) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Run);
     let database = app.prepare_database(SeedEmpty::No)?;
     let context = app.context(database.clone())?;
+    app.start_integrations(&context)?;
     let (registry, scheduler) = app.jobs(&context)?;
     let known: Vec<String> = registry.queues().into_iter().map(str::to_owned).collect();
     let queues = if cli.queues.is_empty() {

@@ -36,7 +36,7 @@ fn layer(package: &str) -> Option<Layer> {
         "jobs" | "cache" => Layer::Ports,
         "storage" | "redis-cache" | "amqp-transport" => Layer::Infrastructure,
         "platform" | "http-api" => Layer::Platform,
-        "webhooks" => Layer::Integration,
+        "webhooks" | "slack-adapter" => Layer::Integration,
         "app" => Layer::Root,
         "server" | "worker" => Layer::App,
         "test-support" => Layer::TestSupport,

@@ -46,6 +46,9 @@ pub struct Context {
     pub chat: Arc<dyn ChatPort>,
     /// Every integration's facets (empty while the integrations are being asked for theirs).
     pub facets: Facets,
+    /// The cache: shared through Redis when `REDIS_URL` is set, this process's memory otherwise (for
+    /// what must happen once across servers, such as deduplicating a delivery).
+    pub cache: Arc<dyn cache::Cache>,
 }
 
 impl std::fmt::Debug for Context {
@@ -151,6 +154,21 @@ pub trait Integration: Send + Sync + 'static {
     /// What it knows about incidents, shown by the API, exports and pages.
     fn facets(&self, _context: &Context) -> Option<Arc<dyn FacetSource>> {
         None
+    }
+
+    /// The chat platform it provides, if it is one (Slack). The first integration that answers is the
+    /// application's chat port; without one, [`NoChat`]. `context.chat` is still [`NoChat`] here.
+    fn chat(&self, _context: &Context) -> Option<Arc<dyn ChatPort>> {
+        None
+    }
+
+    /// Runs once when a program that serves or runs jobs starts, after the database is ready and
+    /// before anything is served: checks what the integration depends on (a SaaS token, say).
+    ///
+    /// # Errors
+    /// A problem that must stop the start-up (a token the SaaS refuses), as one line.
+    fn start(&self, _context: &Context) -> anyhow::Result<()> {
+        Ok(())
     }
 }
 

@@ -3,9 +3,12 @@
 //! - [`Receiver`]: a webhook receiver on loopback that records every request;
 //! - [`TcpProxy`]: stands between a process and one of our services (RabbitMQ, Redis) and can cut
 //!   it off and bring it back, so a test can take a service "down" without stopping the real one,
-//!   which other tests share.
+//!   which other tests share;
+//! - [`slack::FakeSlack`]: a stateful fake of the Slack Web API that can fail on demand.
 
 #![expect(clippy::expect_used, reason = "test helpers: failing loudly is the point")]
+
+pub mod slack;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};

@@ -1,0 +1,434 @@
+//! Slack, end to end in the embedded mode: the product as shipped (`AppBuilder::standard()`), a fake
+//! Slack on loopback, incidents driven through the REST API, on every backend.
+#![expect(clippy::expect_used, reason = "test")]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use firefighter_app::{AppBuilder, Application};
+use incidents_core::access::AccessRepository;
+use incidents_core::{Email, NewUser, UserRepository};
+use serde_json::{Value, json};
+use storage::testing::TestDatabase;
+use test_support::slack::{BOT_USER, Failure, FakeSlack};
+
+const TOKEN: &str = "xoxb-test-token";
+const SIGNING_SECRET: &str = "a-signing-secret-for-tests";
+
+fn vars(test: &TestDatabase, slack: Option<&FakeSlack>) -> HashMap<String, String> {
+    let url = match &test.url {
+        storage::DatabaseUrl::Sqlite { path } => format!("sqlite://{}", path.display()),
+        storage::DatabaseUrl::Postgres { url } => url.clone(),
+    };
+    let mut vars: HashMap<String, String> = [
+        ("HTTP_PORT", "0"),
+        ("DATABASE_URL", url.as_str()),
+        ("SECRET_KEY", "a-test-secret-key-of-32-characters!!"),
+        ("BASE_URL", "https://ff.example.com"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .collect();
+    vars.insert("FF_DATA_DIR".into(), std::env::temp_dir().display().to_string());
+    if let Some(slack) = slack {
+        vars.insert("SLACK_BOT_TOKEN".into(), TOKEN.into());
+        vars.insert("SLACK_SIGNING_SECRET".into(), SIGNING_SECRET.into());
+        vars.insert("SLACK_API_URL".into(), slack.api_url.clone());
+    }
+    vars
+}
+
+struct Running {
+    base: String,
+    token: String,
+    handle: actix_web::dev::ServerHandle,
+    client: reqwest::Client,
+    /// Priority value -> id; the PRD environment; a category.
+    priorities: HashMap<i32, String>,
+    environment: String,
+    category: (String, String),
+}
+
+async fn start(test: &TestDatabase, slack: Option<&FakeSlack>) -> Running {
+    let user = test
+        .database
+        .create_user(&NewUser {
+            email: Email::parse("ada@example.com").expect("email"),
+            name: "Ada Lovelace".into(),
+            is_admin: true,
+            password_hash: None,
+        })
+        .expect("user");
+    let token = http_api::new_token();
+    test.database.create_api_token(user.id, "test", &http_api::hash_token(&token), None).expect("token");
+    let app = AppBuilder::standard().configure(&vars(test, slack)).expect("configuration");
+    let application = Application::build(&app, test.database.clone()).expect("application");
+    let base = format!("http://{}", application.address());
+    let handle = application.handle();
+    tokio::spawn(application.run_until(std::future::pending()));
+    let mut conn = test.database.connection().expect("connection");
+    use storage::schema::{environments, incident_categories, priorities};
+    let environment = environments::table
+        .filter(environments::value.eq("PRD"))
+        .select(environments::id)
+        .first(&mut conn)
+        .expect("env");
+    let category = incident_categories::table
+        .order(incident_categories::name)
+        .select((incident_categories::id, incident_categories::name))
+        .first(&mut conn)
+        .expect("category");
+    let priorities: Vec<(i32, String)> =
+        priorities::table.select((priorities::value, priorities::id)).load(&mut conn).expect("priorities");
+    Running {
+        base,
+        token,
+        handle,
+        client: reqwest::Client::new(),
+        priorities: priorities.into_iter().collect(),
+        environment,
+        category,
+    }
+}
+
+impl Running {
+    async fn declare(&self, priority: i32, title: &str) -> i64 {
+        let created: Value = self
+            .client
+            .post(format!("{}/api/v2/firefighter/incidents", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({"title": title, "description": "Orders fail at payment.", "environment_id": self.environment,
+                "incident_category_id": self.category.0, "priority_id": self.priorities[&priority],
+                "created_by_email": "ada@example.com"}))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        created["id"].as_i64().unwrap_or_else(|| panic!("declared: {created}"))
+    }
+
+    async fn update(&self, id: i64, body: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/api/v2/firefighter/incidents/{id}/updates", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "update {body}");
+        response.json().await.expect("json")
+    }
+
+    async fn incident(&self, id: i64) -> Value {
+        self.client
+            .get(format!("{}/api/v2/firefighter/incidents/{id}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    fn slack_endpoint(&self) -> String {
+        format!("{}/api/v2/firefighter/slack/incident/", self.base)
+    }
+}
+
+/// Waits for `check` to hold (the jobs run in the background).
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn expected_name(id: i64, category: &str) -> String {
+    let date = chrono::Utc::now().format("%Y%m%d");
+    let category: String = category
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    format!("{date}-{id}-prd-{category}")
+}
+
+fn tag(test: &TestDatabase, channel: &str, name: &str, tag: &str) {
+    slack_adapter::store::SlackStore::new(test.database.clone())
+        .upsert_tagged(channel, name, "public", tag, incidents_core::clock::now())
+        .expect("tag");
+}
+
+fn kinds(slack: &FakeSlack, channel: &str) -> Vec<String> {
+    slack
+        .messages_in(channel)
+        .iter()
+        .map(|message| {
+            message.metadata.as_ref().and_then(|m| m["event_type"].as_str()).unwrap_or("none").to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_p1_declared_through_the_api_lives_in_its_own_channel_until_closed() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        let slack = FakeSlack::start(TOKEN);
+        slack.add_user("UADA0001", "ada", "ada@example.com");
+        let tech_incidents = slack.add_channel("tech-incidents");
+        let running = start(&test, Some(&slack)).await;
+        tag(&test, &tech_incidents, "tech-incidents", "tech_incidents");
+
+        let id = running.declare(1, "Checkout is down").await;
+        let name = expected_name(id, &running.category.1);
+        eventually("the channel is set up", || {
+            slack.channel_named(&name).is_some_and(|c| !c.bookmarks.is_empty() && !c.pins.is_empty())
+                && kinds(&slack, &slack.channel_named(&name).map(|c| c.id).unwrap_or_default())
+                    .contains(&"ff_incident_com_process".to_owned())
+        })
+        .await;
+        let channel = slack.channel_named(&name).expect("channel");
+        assert_eq!(slack.channels().len(), 2, "one channel made ({:?})", test.backend());
+        assert!(channel.topic.starts_with("Incident - "), "{}", channel.topic);
+        assert!(
+            channel.topic.contains(&format!("https://ff.example.com/incident/{id}/")),
+            "{}",
+            channel.topic
+        );
+        assert!(
+            channel.members.contains(&"UADA0001".to_owned()),
+            "the reporter is invited: {:?}",
+            channel.members
+        );
+        assert_eq!(channel.bookmarks.len(), 1);
+        assert_eq!(channel.bookmarks[0].0, "Incident Page");
+        assert_eq!(
+            kinds(&slack, &channel.id),
+            ["ff_incident_declared", "ff_incident_roles_updated", "ff_incident_com_process"],
+        );
+        let declared = &slack.messages_in(&channel.id)[0];
+        assert_eq!(channel.pins, vec![declared.ts.clone()], "the announcement is pinned");
+        assert_eq!(declared.metadata.as_ref().expect("metadata")["event_payload"]["incident_id"], json!(id));
+        assert_eq!(kinds(&slack, &tech_incidents), ["ff_general_incident_declared"]);
+
+        // The channel is the incident's facet: the API's `slack_channel_name`.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let shown = running.incident(id).await;
+            if shown["slack_channel_name"] == json!(name) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "slack_channel_name not shown: {shown}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        // Through the workflow: each update posts in the channel; Mitigated is announced.
+        running
+            .update(id, json!({"status": "Investigating", "message": "Looking at the payment provider"}))
+            .await;
+        running.update(id, json!({"status": "Mitigating", "message": "Rolling back"})).await;
+        running.update(id, json!({"status": "Mitigated", "message": "Rolled back"})).await;
+        eventually("the updates are posted", || {
+            kinds(&slack, &channel.id).iter().filter(|k| *k == "ff_incident_status_updated").count() == 3
+                && kinds(&slack, &tech_incidents).len() == 2
+        })
+        .await;
+        let last = slack.messages_in(&tech_incidents).pop().expect("announcement");
+        assert!(last.text.contains("has been Mitigated"), "{}", last.text);
+
+        // A new priority renames nothing (the name has no priority) but sets the topic.
+        running.update(id, json!({"priority_id": running.priorities[&2]})).await;
+        eventually("the topic follows the priority", || {
+            slack.channel_named(&name).is_some_and(|c| c.topic.contains(" P2 "))
+        })
+        .await;
+
+        // Closing archives; reopening brings the channel back.
+        let other = running.declare(3, "False alarm on search").await;
+        let other_name = expected_name(other, &running.category.1);
+        running
+            .update(
+                other,
+                json!({"status": "Closed", "closure_reason": "false_positive", "message": "Not an incident"}),
+            )
+            .await;
+        eventually("the channel is archived", || {
+            slack.channel_named(&other_name).is_some_and(|c| c.is_archived)
+        })
+        .await;
+        running
+            .update(other, json!({"status": "Investigating", "message": "It came back after the deploy"}))
+            .await;
+        eventually("the channel is unarchived", || {
+            slack.channel_named(&other_name).is_some_and(|c| !c.is_archived)
+        })
+        .await;
+
+        assert_eq!(slack.calls_of("conversations.create").len(), 2, "one channel per incident");
+        running.handle.stop(true).await;
+        slack.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_asking_to_wait_delays_the_channel_and_does_not_duplicate_it() {
+    let test = TestDatabase::sqlite().seeded();
+    let slack = FakeSlack::start(TOKEN);
+    slack.fail("conversations.create", &Failure::RateLimited(1), 2);
+    slack.fail("chat.postMessage", &Failure::Status(503), 1);
+    let running = start(&test, Some(&slack)).await;
+    let id = running.declare(1, "Checkout is down").await;
+    let name = expected_name(id, &running.category.1);
+    eventually("the channel is set up", || {
+        slack.channel_named(&name).is_some_and(|c| kinds(&slack, &c.id).len() == 3)
+    })
+    .await;
+    assert_eq!(slack.calls_of("conversations.create").len(), 3, "two 429s, then made");
+    assert_eq!(slack.channels().len(), 1);
+    running.handle.stop(true).await;
+    slack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_step_shows_on_the_incident_and_the_rest_is_done() {
+    let test = TestDatabase::sqlite().seeded();
+    let slack = FakeSlack::start(TOKEN);
+    slack.fail("bookmarks.add", &Failure::Error("restricted_action".into()), 1);
+    let running = start(&test, Some(&slack)).await;
+    let id = running.declare(1, "Checkout is down").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let facet = loop {
+        let shown = running.incident(id).await;
+        let failure = shown["facets"]
+            .as_array()
+            .and_then(|facets| facets.iter().find(|f| f["kind"] == "slack_failure"))
+            .cloned();
+        if let Some(failure) = failure {
+            break failure;
+        }
+        assert!(Instant::now() < deadline, "no failure shown: {shown}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(facet["value"], "bookmark the incident page");
+    assert!(facet["label"].as_str().expect("label").contains("restricted_action"), "{facet}");
+    let name = expected_name(id, &running.category.1);
+    let channel = slack.channel_named(&name).expect("the channel was made all the same");
+    assert_eq!(kinds(&slack, &channel.id).len(), 3, "the other steps ran");
+    running.handle.stop(true).await;
+    slack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_signed_requests_reach_the_slack_endpoint() {
+    use slack_adapter::verify::sign;
+    let test = TestDatabase::sqlite().seeded();
+    let slack = FakeSlack::start(TOKEN);
+    let running = start(&test, Some(&slack)).await;
+    let endpoint = running.slack_endpoint();
+    let now = chrono::Utc::now().timestamp();
+    let challenge = br#"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let post =
+        |timestamp: i64, signature: Option<String>, body: &'static [u8], content_type: &'static str| {
+            let mut request = running
+                .client
+                .post(&endpoint)
+                .header("content-type", content_type)
+                .header("x-slack-request-timestamp", timestamp.to_string())
+                .body(body);
+            if let Some(signature) = signature {
+                request = request.header("x-slack-signature", signature);
+            }
+            request.send()
+        };
+    let signed = |timestamp: i64, body: &[u8]| Some(sign(SIGNING_SECRET, &timestamp.to_string(), body));
+    let json = "application/json";
+    assert_eq!(post(now, None, challenge, json).await.expect("r").status(), 401, "unsigned");
+    assert_eq!(
+        post(now, Some(sign("wrong", &now.to_string(), challenge)), challenge, json)
+            .await
+            .expect("r")
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(now - 301, signed(now - 301, challenge), challenge, json).await.expect("r").status(),
+        401,
+        "stale"
+    );
+    assert_eq!(
+        post(now + 301, signed(now + 301, challenge), challenge, json).await.expect("r").status(),
+        401,
+        "future"
+    );
+    let answer = post(now, signed(now, challenge), challenge, json).await.expect("r");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.json::<Value>().await.expect("json"),
+        json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+    );
+
+    let form = "application/x-www-form-urlencoded";
+    let ssl = b"ssl_check=1&token=x";
+    assert_eq!(post(now, signed(now, ssl), ssl, form).await.expect("r").status(), 200);
+    let command = b"command=%2Fincident&text=open&user_id=UADA0001&channel_id=C1&response_url=https%3A%2F%2Fhooks.slack.com%2Fx";
+    let reply: Value =
+        post(now, signed(now, command), command, form).await.expect("r").json().await.expect("json");
+    assert_eq!(reply["response_type"], "ephemeral");
+    assert!(reply["text"].as_str().expect("text").contains("not available yet"), "{reply}");
+
+    // An event is queued once, however often Slack retries it; its job keeps our records in step.
+    let store = slack_adapter::store::SlackStore::new(test.database.clone());
+    store
+        .upsert_tagged("C0TECH01", "tech-incidents", "public", "tech_incidents", incidents_core::clock::now())
+        .expect("tag");
+    let event = br#"{"type":"event_callback","event_id":"Ev0RENAME1","team_id":"T0FAKE01","event":{"type":"channel_rename","channel":{"id":"C0TECH01","name":"incidents-all","created":1}}}"#;
+    for _ in 0..3 {
+        assert_eq!(post(now, signed(now, event), event, json).await.expect("r").status(), 200);
+    }
+    eventually("the rename is recorded", || {
+        store.conversation("C0TECH01").ok().flatten().is_some_and(|c| c.name == "incidents-all")
+    })
+    .await;
+    let queued: i64 = {
+        use diesel::dsl::count_star;
+        let mut conn = test.database.connection().expect("connection");
+        storage::schema::jobs::table
+            .filter(storage::schema::jobs::name.eq("slack.event"))
+            .select(count_star())
+            .first(&mut conn)
+            .expect("count")
+    };
+    assert_eq!(queued, 1, "Slack's retries are recognised by event_id");
+    assert_eq!(slack.calls_of("auth.test").len(), 1, "auth.test ran at start-up, once");
+    let _ = BOT_USER;
+    running.handle.stop(true).await;
+    slack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_bot_token_there_is_no_slack_endpoint() {
+    let test = TestDatabase::sqlite().seeded();
+    let running = start(&test, None).await;
+    let response = running.client.post(running.slack_endpoint()).body("x").send().await.expect("r");
+    assert_eq!(response.status(), 404);
+    running.handle.stop(true).await;
+}
+
+#[test]
+fn a_refused_bot_token_stops_the_start_up_with_one_line() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let test = TestDatabase::sqlite().seeded();
+    let slack = runtime.block_on(async { FakeSlack::start("xoxb-another-token") });
+    let app = AppBuilder::standard().configure(&vars(&test, Some(&slack))).expect("configuration");
+    let error = Application::build(&app, test.database.clone()).expect_err("refused");
+    assert_eq!(format!("{error:#}"), "integration slack: SLACK_BOT_TOKEN is refused by Slack (invalid_auth)");
+    runtime.block_on(slack.stop());
+}

@@ -1,0 +1,203 @@
+//! The one endpoint Slack calls, `POST /api/v2/firefighter/slack/incident/` (the original's path, so
+//! an existing Slack app keeps working): slash commands, interactivity and the Events API.
+//!
+//! The signature is checked on the raw body before anything is parsed; then the request is
+//! acknowledged at once and its work queued as a job (Slack wants an answer within 3 s and retries
+//! events it did not get one for: retries are recognised by `event_id`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, web};
+use jobs::{Enqueue, JobStore};
+use platform::Secret;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use storage::Database;
+
+use crate::verify;
+
+/// The longest body Slack sends (a view submission with many blocks stays far below).
+const MAX_BODY: usize = 1024 * 1024;
+/// How long an `event_id` is remembered (Slack retries within minutes).
+const EVENT_MEMORY: Duration = Duration::from_secs(60 * 60);
+
+/// An Events API event, queued for its job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlackEventJob {
+    pub event_id: String,
+    pub event: Value,
+}
+
+impl jobs::Job for SlackEventJob {
+    const NAME: &'static str = "slack.event";
+    const QUEUE: &'static str = "slack_events";
+    fn idempotency_key(&self) -> String {
+        format!("slack-event:{}", self.event_id)
+    }
+}
+
+/// What the endpoint needs.
+#[derive(Clone)]
+pub struct Inbound {
+    pub signing_secret: Secret,
+    pub skip_checks: bool,
+    pub cache: Arc<dyn cache::Cache>,
+    pub database: Database,
+    pub commands: Vec<String>,
+}
+
+impl std::fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbound").field("commands", &self.commands).finish_non_exhaustive()
+    }
+}
+
+/// Mounts the endpoint (with and without the trailing slash).
+pub fn configure(routes: &mut web::ServiceConfig, inbound: Inbound) {
+    routes
+        .app_data(web::Data::new(inbound))
+        .app_data(web::PayloadConfig::new(MAX_BODY))
+        .route("/incident/", web::post().to(receive))
+        .route("/incident", web::post().to(receive));
+}
+
+fn refuse(status: actix_web::http::StatusCode, code: &str, detail: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({"error": code, "detail": detail}))
+}
+
+async fn receive(request: HttpRequest, body: web::Bytes, inbound: web::Data<Inbound>) -> HttpResponse {
+    if !inbound.skip_checks {
+        let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
+        let now = chrono::Utc::now().timestamp();
+        if let Err(error) = verify::verify(
+            inbound.signing_secret.expose(),
+            header("x-slack-request-timestamp"),
+            header("x-slack-signature"),
+            &body,
+            now,
+        ) {
+            tracing::warn!(%error, "refused a request claiming to come from Slack");
+            return refuse(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                &error.to_string(),
+            );
+        }
+    }
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(envelope) => events(&inbound, envelope).await,
+            Err(error) => {
+                refuse(actix_web::http::StatusCode::BAD_REQUEST, "invalid_body", &error.to_string())
+            }
+        }
+    } else {
+        match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
+            Ok(form) => form_request(&inbound, &form),
+            Err(error) => {
+                refuse(actix_web::http::StatusCode::BAD_REQUEST, "invalid_body", &error.to_string())
+            }
+        }
+    }
+}
+
+/// Slash commands, interactivity payloads and `ssl_check`.
+fn form_request(inbound: &Inbound, form: &[(String, String)]) -> HttpResponse {
+    let field = |name: &str| form.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    if field("ssl_check") == Some("1") {
+        return HttpResponse::Ok().finish();
+    }
+    if let Some(payload) = field("payload") {
+        // Interactivity (buttons, modals, shortcuts): their handlers come with the interactive flows.
+        return match serde_json::from_str::<Value>(payload) {
+            Ok(payload) => {
+                let kind = payload.get("type").and_then(Value::as_str).unwrap_or("unknown").to_owned();
+                tracing::info!(
+                    kind,
+                    "Slack interaction acknowledged (interactive flows are not available yet)"
+                );
+                HttpResponse::Ok().finish()
+            }
+            Err(error) => {
+                refuse(actix_web::http::StatusCode::BAD_REQUEST, "invalid_payload", &error.to_string())
+            }
+        };
+    }
+    if let Some(command) = field("command") {
+        let known = inbound.commands.iter().any(|known| known == command);
+        let text = if known {
+            format!(
+                "`{command} {}` is not available yet: declare and update incidents through the web \
+                 dashboard or the REST API for now.",
+                field("text").unwrap_or_default().trim()
+            )
+        } else {
+            format!("`{command}` is not a command of this app.")
+        };
+        return HttpResponse::Ok()
+            .content_type(ContentType::json())
+            .json(json!({"response_type": "ephemeral", "text": text}));
+    }
+    refuse(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "unknown_request",
+        "neither a command, an interaction nor an event",
+    )
+}
+
+/// The Events API: `url_verification` and `event_callback`.
+async fn events(inbound: &Inbound, envelope: Value) -> HttpResponse {
+    match envelope.get("type").and_then(Value::as_str) {
+        Some("url_verification") => {
+            let challenge = envelope.get("challenge").and_then(Value::as_str).unwrap_or_default();
+            HttpResponse::Ok().json(json!({"challenge": challenge}))
+        }
+        Some("event_callback") => {
+            let (Some(event_id), Some(event)) =
+                (envelope.get("event_id").and_then(Value::as_str), envelope.get("event"))
+            else {
+                return refuse(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid_event",
+                    "event_id and event are required",
+                );
+            };
+            let key = format!("slack:event:{event_id}");
+            // A retry of an event already queued: the cache knows it (and, should the cache fail, the
+            // job's idempotency key still lets it in once).
+            if let Ok(false) = inbound.cache.set_if_absent(&key, b"1", EVENT_MEMORY).await {
+                return HttpResponse::Ok().finish();
+            }
+            let job = SlackEventJob { event_id: event_id.to_owned(), event: event.clone() };
+            let database = inbound.database.clone();
+            let queued = web::block(move || {
+                let job = Enqueue::new(&job).map_err(|error| error.to_string())?;
+                let now = incidents_core::clock::now();
+                database.enqueue(&job, now, now).map_err(|error| error.to_string())
+            })
+            .await;
+            match queued {
+                Ok(Ok(_)) => HttpResponse::Ok().finish(),
+                Ok(Err(error)) => {
+                    tracing::error!(%error, event_id, "could not queue a Slack event; Slack will retry it");
+                    let _ = inbound.cache.delete(&key).await;
+                    refuse(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
+                }
+                Err(error) => {
+                    tracing::error!(%error, event_id, "could not queue a Slack event; Slack will retry it");
+                    let _ = inbound.cache.delete(&key).await;
+                    refuse(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
+                }
+            }
+        }
+        _ => HttpResponse::Ok().finish(),
+    }
+}

@@ -1,0 +1,267 @@
+//! Slack, as an integration: its configuration section, tables, jobs, endpoint, facets, chat port,
+//! start-up check and CLI.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use incidents_core::chat::ChatPort;
+use incidents_core::facets::FacetSource;
+use jobs::Registry;
+use platform::{ConfigReader, Context, Integration, ReadinessCheck};
+use storage::MigrationSet;
+
+use crate::channel::{BotIdentity, ChannelSettings, ChannelWorker, IncidentChannelJob};
+use crate::chat::SlackChat;
+use crate::client::{ClientSettings, SlackClient};
+use crate::config::SlackConfig;
+use crate::events::EventWorker;
+use crate::facets::SlackFacets;
+use crate::inbound::{Inbound, SlackEventJob};
+use crate::store::SlackStore;
+
+static SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+static POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Slack codes that mean the token itself is refused: the program must not start.
+const REFUSED_TOKEN: &[&str] =
+    &["invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"];
+
+/// The Slack integration. Off (no routes, no jobs, the chat port stays a no-op) until
+/// `SLACK_BOT_TOKEN` is set.
+#[derive(Debug, Default)]
+pub struct Slack {
+    config: Option<SlackConfig>,
+    client: OnceLock<Arc<SlackClient>>,
+    bot: Arc<BotIdentity>,
+}
+
+/// `firefighter-server slack …`
+#[derive(Debug, Parser)]
+#[command(
+    name = "slack",
+    about = "Slack: the conversations the product posts to (`slack tag --channel C0123 --name tech-incidents --tag tech_incidents`, `slack conversations`, `slack untag C0123`)"
+)]
+struct SlackCli {
+    #[command(subcommand)]
+    command: SlackCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum SlackCommand {
+    /// Records a conversation with a tag (`tech_incidents`, `it_deploy`, `dev_firefighter`, `raid_alert__…`).
+    Tag {
+        /// Its Slack id (`C…`).
+        #[arg(long)]
+        channel: String,
+        /// Its name, without `#`.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        tag: String,
+        /// `public` or `private`.
+        #[arg(long, default_value = "public")]
+        kind: String,
+    },
+    /// Lists the tagged conversations: Slack id, name, tag.
+    Conversations,
+    /// Forgets a tagged conversation.
+    Untag { channel: String },
+}
+
+/// A tag as the original allows them: lower-case letters, digits and `_`.
+pub fn validate_tag(tag: &str) -> Result<(), String> {
+    if tag.is_empty()
+        || tag.len() > 80
+        || !tag.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(format!("'{tag}' is not a tag (1 to 80 lower-case letters, digits or _)"));
+    }
+    Ok(())
+}
+
+impl Slack {
+    fn client(&self, config: &SlackConfig) -> anyhow::Result<Arc<SlackClient>> {
+        if let Some(client) = self.client.get() {
+            return Ok(Arc::clone(client));
+        }
+        let client = Arc::new(SlackClient::new(ClientSettings::new(
+            config.api_url.clone(),
+            config.bot_token.clone(),
+        ))?);
+        Ok(Arc::clone(self.client.get_or_init(|| client)))
+    }
+
+    fn channel_worker(&self, config: &SlackConfig, context: &Context) -> anyhow::Result<ChannelWorker> {
+        Ok(ChannelWorker {
+            slack: self.client(config)?,
+            bot: Arc::clone(&self.bot),
+            database: context.database.clone(),
+            store: SlackStore::new(context.database.clone()),
+            settings: Arc::new(ChannelSettings {
+                base_url: context.config.base_url.as_str().trim_end_matches('/').to_owned(),
+                app_name: context.config.app_display_name.clone(),
+                app_emoji: config.app_emoji.clone(),
+                time_zone: context.config.time_zone,
+                emergency_communication_guide_url: config.emergency_communication_guide_url.clone(),
+                emergency_usergroup_id: config.emergency_usergroup_id.clone(),
+            }),
+        })
+    }
+}
+
+impl Integration for Slack {
+    fn name(&self) -> &'static str {
+        "slack"
+    }
+
+    fn read_config(&mut self, env: &mut ConfigReader<'_>) {
+        self.config = SlackConfig::read(env);
+    }
+
+    fn migrations(&self) -> Option<MigrationSet> {
+        // The tables exist whether Slack is on or not: turning it on later needs no migration step.
+        Some(MigrationSet { name: "slack", sqlite: &SQLITE, postgres: &POSTGRES })
+    }
+
+    fn register_jobs(&self, context: &Context, registry: &mut Registry) -> anyhow::Result<()> {
+        let Some(config) = &self.config else { return Ok(()) };
+        let worker = self.channel_worker(config, context)?;
+        registry.register(move |job: IncidentChannelJob, attempt| worker.handle(&job, attempt))?;
+        registry
+            .on_event(|event: &jobs::OutboxEvent| IncidentChannelJob::for_event(event).into_iter().collect());
+        let events = EventWorker {
+            slack: self.client(config)?,
+            bot: Arc::clone(&self.bot),
+            store: SlackStore::new(context.database.clone()),
+        };
+        registry.register(move |job: SlackEventJob, _attempt| events.handle(&job))?;
+        Ok(())
+    }
+
+    fn http_scope(&self) -> Option<&'static str> {
+        self.config
+            .as_ref()
+            .filter(|config| config.signing_secret.is_some())
+            .map(|_| "/api/v2/firefighter/slack")
+    }
+
+    fn routes(&self, context: &Context, routes: &mut actix_web::web::ServiceConfig) {
+        let Some(config) = &self.config else { return };
+        let Some(secret) = &config.signing_secret else { return };
+        crate::inbound::configure(
+            routes,
+            Inbound {
+                signing_secret: secret.clone(),
+                skip_checks: config.skip_checks,
+                cache: Arc::clone(&context.cache),
+                database: context.database.clone(),
+                commands: config.commands().into_iter().map(str::to_owned).collect(),
+            },
+        );
+    }
+
+    fn readiness(&self, _context: &Context) -> Vec<ReadinessCheck> {
+        if self.config.is_none() {
+            return Vec::new();
+        }
+        let bot = Arc::clone(&self.bot);
+        vec![ReadinessCheck {
+            name: "slack".into(),
+            // Slack is not called on every probe: the check reports whether it was reached.
+            check: Arc::new(move || {
+                let known = bot.known().is_some();
+                Box::pin(async move {
+                    if known { Ok(()) } else { Err("Slack has not answered auth.test yet".to_owned()) }
+                })
+            }),
+        }]
+    }
+
+    fn facets(&self, context: &Context) -> Option<Arc<dyn FacetSource>> {
+        Some(Arc::new(SlackFacets { store: SlackStore::new(context.database.clone()) }))
+    }
+
+    fn chat(&self, context: &Context) -> Option<Arc<dyn ChatPort>> {
+        let config = self.config.as_ref()?;
+        let slack = self.client(config).ok()?;
+        Some(Arc::new(SlackChat {
+            slack,
+            bot: Arc::clone(&self.bot),
+            store: SlackStore::new(context.database.clone()),
+        }))
+    }
+
+    fn start(&self, _context: &Context) -> anyhow::Result<()> {
+        let Some(config) = &self.config else { return Ok(()) };
+        if config.skip_checks {
+            tracing::info!("FF_SLACK_SKIP_CHECKS: Slack's auth.test is skipped at start-up");
+            return Ok(());
+        }
+        let slack = self.client(config)?;
+        // On a thread of its own: the blocking client must not run on the async runtime's threads.
+        let answer = std::thread::scope(|scope| scope.spawn(|| self.bot.get(&slack).cloned()).join());
+        let answer = answer.map_err(|_| anyhow::anyhow!("the Slack start-up check panicked"))?;
+        match answer {
+            Ok(bot) => {
+                tracing::info!(team = %bot.team, bot = %bot.user, "Slack answered: connected to the workspace");
+                Ok(())
+            }
+            Err(error) if error.code().is_some_and(|code| REFUSED_TOKEN.contains(&code)) => {
+                anyhow::bail!("SLACK_BOT_TOKEN is refused by Slack ({})", error.code().unwrap_or_default())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Slack cannot be reached at start-up; starting anyway and trying again in the background");
+                let bot = Arc::clone(&self.bot);
+                std::thread::Builder::new().name("ff-slack-auth".into()).spawn(move || {
+                    let mut wait = Duration::from_secs(5);
+                    while bot.get(&slack).is_err() {
+                        std::thread::sleep(wait);
+                        wait = (wait * 2).min(Duration::from_secs(300));
+                    }
+                    tracing::info!("Slack answered auth.test");
+                })?;
+                Ok(())
+            }
+        }
+    }
+
+    fn commands(&self) -> Vec<clap::Command> {
+        vec![SlackCli::command()]
+    }
+
+    #[expect(clippy::print_stdout, reason = "command output")]
+    fn run_command(&self, context: &Context, _name: &str, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+        let store = SlackStore::new(context.database.clone());
+        let now = incidents_core::clock::now();
+        match SlackCli::from_arg_matches(matches)?.command {
+            SlackCommand::Tag { channel, name, tag, kind } => {
+                validate_tag(&tag).map_err(|message| anyhow::anyhow!("--tag: {message}"))?;
+                if !matches!(kind.as_str(), "public" | "private") {
+                    anyhow::bail!("--kind: '{kind}' is neither public nor private");
+                }
+                let name = name.trim_start_matches('#');
+                match store.upsert_tagged(&channel, name, &kind, &tag, now) {
+                    Ok(row) => println!("{}\t{}\t{}", row.channel_id, row.name, row.tag),
+                    Err(incidents_core::RepositoryError::Conflict { .. }) => {
+                        anyhow::bail!("--tag: another conversation has the tag {tag}")
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            SlackCommand::Conversations => {
+                for row in store.tagged_conversations()? {
+                    println!("{}\t{}\t{}", row.channel_id, row.name, row.tag);
+                }
+            }
+            SlackCommand::Untag { channel } => {
+                if !store.delete_tagged(&channel)? {
+                    anyhow::bail!("no tagged conversation {channel}");
+                }
+                println!("forgot conversation {channel}");
+            }
+        }
+        Ok(())
+    }
+}
