@@ -29,7 +29,7 @@ pub struct SlackConfig {
     pub emergency_communication_guide_url: Option<String>,
     /// `SLACK_EMERGENCY_USERGROUP_ID`: mentioned in the P1 communication message.
     pub emergency_usergroup_id: Option<String>,
-    /// `FF_SLACK_SKIP_CHECKS`: no `auth.test` at start-up.
+    /// `FF_SLACK_SKIP_CHECKS`: no `auth.test` at start-up (request signatures are always checked).
     pub skip_checks: bool,
     /// `FF_ROLE_REMINDER_MIN_DAYS_INTERVAL` (default 90; -1: no role DMs; 0: always).
     pub role_reminder_min_days_interval: i64,

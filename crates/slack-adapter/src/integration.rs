@@ -154,7 +154,6 @@ impl Integration for Slack {
             routes,
             Inbound {
                 signing_secret: secret.clone(),
-                skip_checks: config.skip_checks,
                 cache: Arc::clone(&context.cache),
                 database: context.database.clone(),
                 commands: config.commands().into_iter().map(str::to_owned).collect(),

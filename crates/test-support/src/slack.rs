@@ -418,6 +418,15 @@ impl FakeSlack {
     /// When it cannot bind a loopback port.
     #[must_use]
     pub fn start(token: &str) -> Self {
+        Self::start_on(token, 0)
+    }
+
+    /// Starts a fake workspace on loopback `port` (0: any free one).
+    ///
+    /// # Panics
+    /// When it cannot bind the port.
+    #[must_use]
+    pub fn start_on(token: &str, port: u16) -> Self {
         let state = Arc::new(Mutex::new(SlackState {
             token: token.to_owned(),
             users: vec![FakeUser {
@@ -441,7 +450,7 @@ impl FakeSlack {
         })
         .workers(1)
         .disable_signals()
-        .bind(("127.0.0.1", 0))
+        .bind(("127.0.0.1", port))
         .expect("bind a loopback port");
         let address = server.addrs()[0];
         let server = server.run();
