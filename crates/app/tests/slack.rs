@@ -418,6 +418,9 @@ async fn without_a_bot_token_there_is_no_slack_endpoint() {
     let running = start(&test, None).await;
     let response = running.client.post(running.slack_endpoint()).body("x").send().await.expect("r");
     assert_eq!(response.status(), 404);
+    let directory = format!("{}/api/v2/firefighter/slack/conversations", running.base);
+    let response = running.client.get(directory).bearer_auth(&running.token).send().await.expect("r");
+    assert_eq!(response.status(), 404);
     running.handle.stop(true).await;
 }
 
@@ -431,4 +434,107 @@ fn a_refused_bot_token_stops_the_start_up_with_one_line() {
     let error = Application::build(&app, test.database.clone()).expect_err("refused");
     assert_eq!(format!("{error:#}"), "integration slack: SLACK_BOT_TOKEN is refused by Slack (invalid_auth)");
     runtime.block_on(slack.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_the_slack_directory_through_the_api() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        let slack = FakeSlack::start(TOKEN);
+        let running = start(&test, Some(&slack)).await;
+        let api = format!("{}/api/v2/firefighter/slack", running.base);
+        let client = &running.client;
+        let put = |path: String, body: Value| {
+            client.put(format!("{api}{path}")).bearer_auth(&running.token).json(&body).send()
+        };
+
+        let created = put(
+            "/conversations/C0TECH01".into(),
+            json!({"name": "#tech-incidents", "tag": "tech_incidents",
+            "incident_category_ids": [running.category.0]}),
+        )
+        .await
+        .expect("r");
+        assert_eq!(created.status(), 200);
+        let created: Value = created.json().await.expect("json");
+        assert_eq!(created["name"], "tech-incidents");
+        assert_eq!(created["incident_category_ids"], json!([running.category.0]));
+
+        let refused = |response: reqwest::Response| async move {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("json");
+            (status, body["errors"][0]["attr"].as_str().unwrap_or_default().to_owned())
+        };
+        let taken = put("/conversations/C0OTHER1".into(), json!({"name": "other", "tag": "tech_incidents"}))
+            .await
+            .expect("r");
+        assert_eq!(refused(taken).await, (400, "tag".to_owned()), "a tag is unique");
+        let bad_tag =
+            put("/conversations/C0OTHER1".into(), json!({"name": "other", "tag": "Tech Incidents"}))
+                .await
+                .expect("r");
+        assert_eq!(refused(bad_tag).await, (400, "tag".to_owned()));
+        let unknown = put(
+            "/conversations/C0OTHER1".into(),
+            json!({"name": "other", "incident_category_ids": ["nope"]}),
+        )
+        .await
+        .expect("r");
+        assert_eq!(refused(unknown).await, (400, "incident_category_ids".to_owned()));
+        let nameless = put("/conversations/C0OTHER1".into(), json!({"tag": ""})).await.expect("r");
+        assert_eq!(refused(nameless).await, (400, "name".to_owned()));
+
+        let group = put(
+            "/user-groups/S0PLAT01".into(),
+            json!({"handle": "@oncall", "tag": "invited_for_all_public_p1"}),
+        )
+        .await
+        .expect("r");
+        assert_eq!(group.status(), 200);
+        let groups: Value = client
+            .get(format!("{api}/user-groups"))
+            .bearer_auth(&running.token)
+            .send()
+            .await
+            .expect("r")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(groups[0]["handle"], "oncall");
+        assert_eq!(groups[0]["tag"], "invited_for_all_public_p1");
+        let listed: Value = client
+            .get(format!("{api}/conversations"))
+            .bearer_auth(&running.token)
+            .send()
+            .await
+            .expect("r")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(listed.as_array().map(Vec::len), Some(1));
+
+        // Admins only.
+        let user = test
+            .database
+            .create_user(&NewUser {
+                email: Email::parse("bob@example.com").expect("email"),
+                name: "Bob".into(),
+                is_admin: false,
+                password_hash: None,
+            })
+            .expect("user");
+        let token = http_api::new_token();
+        test.database.create_api_token(user.id, "bob", &http_api::hash_token(&token), None).expect("token");
+        let forbidden =
+            client.get(format!("{api}/conversations")).bearer_auth(&token).send().await.expect("r");
+        assert_eq!(forbidden.status(), 403);
+        assert_eq!(client.get(format!("{api}/conversations")).send().await.expect("r").status(), 401);
+
+        let delete = |path: &str| client.delete(format!("{api}{path}")).bearer_auth(&running.token).send();
+        assert_eq!(delete("/conversations/C0TECH01").await.expect("r").status(), 204);
+        assert_eq!(delete("/conversations/C0TECH01").await.expect("r").status(), 404);
+        assert_eq!(delete("/user-groups/S0PLAT01").await.expect("r").status(), 204);
+        running.handle.stop(true).await;
+        slack.stop().await;
+    }
 }

@@ -547,13 +547,21 @@ impl ChannelWorker {
         }
     }
 
-    /// The responders to invite (§14.2): the role holders for now.
+    /// The responders to invite (§14.2): the role holders, the members of the conversations and
+    /// user groups linked to the incident's category and, for a public P1, the members of the user
+    /// groups tagged `invited_for_all_public_p1`.
     fn responders(&self, incident: &IncidentView) -> Result<Vec<String>, StepError> {
         let mut ids = Vec::new();
         for role in &incident.roles {
             if let Some(id) = self.slack_id(&role.user)?
                 && !ids.contains(&id)
             {
+                ids.push(id);
+            }
+        }
+        let public_p1 = incident.priority.value <= 1 && !incident.private;
+        for id in self.store.responders(&incident.category.id, public_p1)? {
+            if !ids.contains(&id) {
                 ids.push(id);
             }
         }

@@ -20,6 +20,8 @@ use crate::events::EventWorker;
 use crate::facets::SlackFacets;
 use crate::inbound::{Inbound, SlackEventJob};
 use crate::store::SlackStore;
+use crate::sync::{DirectorySync, SyncDirectory};
+use jobs::Job as _;
 
 static SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 static POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -63,11 +65,34 @@ enum SlackCommand {
         /// `public` or `private`.
         #[arg(long, default_value = "public")]
         kind: String,
+        /// An incident category whose channels its members are invited to (repeatable).
+        #[arg(long = "category")]
+        categories: Vec<String>,
     },
-    /// Lists the tagged conversations: Slack id, name, tag.
+    /// Lists the known conversations: Slack id, name, tag, categories.
     Conversations,
-    /// Forgets a tagged conversation.
+    /// Forgets a conversation.
     Untag { channel: String },
+    /// Records a user group (`--tag invited_for_all_public_p1`, `--category ID`…).
+    Group {
+        /// Its Slack id (`S…`).
+        #[arg(long)]
+        id: String,
+        /// Its handle, without `@`.
+        #[arg(long)]
+        handle: String,
+        #[arg(long, default_value = "")]
+        tag: String,
+        /// An incident category whose channels its members are invited to (repeatable).
+        #[arg(long = "category")]
+        categories: Vec<String>,
+    },
+    /// Lists the known user groups: Slack id, handle, tag, members, categories.
+    Groups,
+    /// Forgets a user group.
+    Ungroup { id: String },
+    /// Syncs the directory from Slack now (users, user groups, conversations).
+    Sync,
 }
 
 /// A tag as the original allows them: lower-case letters, digits and `_`.
@@ -137,18 +162,20 @@ impl Integration for Slack {
             store: SlackStore::new(context.database.clone()),
         };
         registry.register(move |job: SlackEventJob, _attempt| events.handle(&job))?;
+        let sync =
+            DirectorySync { slack: self.client(config)?, store: SlackStore::new(context.database.clone()) };
+        registry.register(move |_: SyncDirectory, _attempt| sync.run().map(drop))?;
         Ok(())
     }
 
     fn http_scope(&self) -> Option<&'static str> {
-        self.config
-            .as_ref()
-            .filter(|config| config.signing_secret.is_some())
-            .map(|_| "/api/v2/firefighter/slack")
+        self.config.as_ref().map(|_| "/api/v2/firefighter/slack")
     }
 
     fn routes(&self, context: &Context, routes: &mut actix_web::web::ServiceConfig) {
         let Some(config) = &self.config else { return };
+        crate::api::configure(routes);
+        // Without a signing secret nothing proves a request comes from Slack: no endpoint.
         let Some(secret) = &config.signing_secret else { return };
         crate::inbound::configure(
             routes,
@@ -159,6 +186,22 @@ impl Integration for Slack {
                 commands: config.commands().into_iter().map(str::to_owned).collect(),
             },
         );
+    }
+
+    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        use utoipa::OpenApi;
+        Some(crate::api::SlackDoc::openapi())
+    }
+
+    fn schedule(&self, _context: &Context, scheduler: &mut jobs::Scheduler) -> anyhow::Result<()> {
+        if self.config.is_none() {
+            return Ok(());
+        }
+        // Hourly, at a minute nothing else uses.
+        scheduler.every(SyncDirectory::NAME, "0 23 * * * *", |tick| {
+            jobs::Enqueue::new(&SyncDirectory { tick: tick.format("%Y-%m-%dT%H:%M").to_string() })
+        })?;
+        Ok(())
     }
 
     fn readiness(&self, _context: &Context) -> Vec<ReadinessCheck> {
@@ -235,24 +278,80 @@ impl Integration for Slack {
         let store = SlackStore::new(context.database.clone());
         let now = incidents_core::clock::now();
         match SlackCli::from_arg_matches(matches)?.command {
-            SlackCommand::Tag { channel, name, tag, kind } => {
-                validate_tag(&tag).map_err(|message| anyhow::anyhow!("--tag: {message}"))?;
+            SlackCommand::Tag { channel, name, tag, kind, categories } => {
+                if !tag.is_empty() {
+                    validate_tag(&tag).map_err(|message| anyhow::anyhow!("--tag: {message}"))?;
+                }
                 if !matches!(kind.as_str(), "public" | "private") {
                     anyhow::bail!("--kind: '{kind}' is neither public nor private");
                 }
                 let name = name.trim_start_matches('#');
-                match store.upsert_tagged(&channel, name, &kind, &tag, now) {
+                let categories = (!categories.is_empty()).then_some(categories.as_slice());
+                match store.put_conversation(&channel, name, &kind, &tag, categories, now) {
                     Ok(row) => println!("{}\t{}\t{}", row.channel_id, row.name, row.tag),
-                    Err(incidents_core::RepositoryError::Conflict { .. }) => {
+                    Err(incidents_core::RepositoryError::Conflict { constraint })
+                        if constraint.contains("tag") =>
+                    {
                         anyhow::bail!("--tag: another conversation has the tag {tag}")
+                    }
+                    Err(incidents_core::RepositoryError::Conflict { .. }) => {
+                        anyhow::bail!("--category: an incident category does not exist")
                     }
                     Err(error) => return Err(error.into()),
                 }
             }
             SlackCommand::Conversations => {
-                for row in store.tagged_conversations()? {
-                    println!("{}\t{}\t{}", row.channel_id, row.name, row.tag);
+                for row in store.conversations()? {
+                    let item = &row.item;
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        item.channel_id,
+                        item.name,
+                        item.tag,
+                        row.categories.join(",")
+                    );
                 }
+            }
+            SlackCommand::Group { id, handle, tag, categories } => {
+                if !tag.is_empty() {
+                    validate_tag(&tag).map_err(|message| anyhow::anyhow!("--tag: {message}"))?;
+                }
+                let handle = handle.trim_start_matches('@');
+                let categories = (!categories.is_empty()).then_some(categories.as_slice());
+                let row = store
+                    .upsert_user_group(&id, handle, handle, &tag, categories, now)
+                    .map_err(|_| anyhow::anyhow!("--category: an incident category does not exist"))?;
+                println!("{}\t{}\t{}", row.usergroup_id, row.handle, row.tag);
+            }
+            SlackCommand::Groups => {
+                for row in store.user_groups()? {
+                    let item = &row.item;
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        item.usergroup_id,
+                        item.handle,
+                        item.tag,
+                        row.members,
+                        row.categories.join(",")
+                    );
+                }
+            }
+            SlackCommand::Ungroup { id } => {
+                if !store.delete_user_group(&id)? {
+                    anyhow::bail!("no user group {id}");
+                }
+                println!("forgot user group {id}");
+            }
+            SlackCommand::Sync => {
+                let Some(config) = &self.config else {
+                    anyhow::bail!("Slack is not configured (SLACK_BOT_TOKEN)")
+                };
+                let sync = DirectorySync { slack: self.client(config)?, store };
+                let report = sync.run().map_err(|error| anyhow::anyhow!("{error}"))?;
+                println!(
+                    "linked {} user(s); refreshed {} user group(s) and {} conversation(s)",
+                    report.users_linked, report.user_groups, report.conversations
+                );
             }
             SlackCommand::Untag { channel } => {
                 if !store.delete_tagged(&channel)? {

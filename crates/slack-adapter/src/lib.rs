@@ -11,10 +11,12 @@
 //! It depends on the core, the job machinery, storage and the platform seam; never on another
 //! integration (Jira and the others reach Slack through the chat port and outbox events).
 
+mod api;
 pub mod channel;
 pub mod chat;
 pub mod client;
 pub mod config;
+pub mod directory;
 pub mod events;
 pub mod facets;
 pub mod inbound;
@@ -25,6 +27,7 @@ pub mod naming;
 pub mod rules;
 mod schema;
 pub mod store;
+pub mod sync;
 pub mod verify;
 
 #[cfg(test)]

@@ -60,3 +60,53 @@ diesel::allow_tables_to_appear_in_same_query!(
     slack_messages,
     slack_incident_work
 );
+
+diesel::table! {
+    slack_user_groups (id) {
+        id -> BigInt,
+        usergroup_id -> Text,
+        handle -> Text,
+        name -> Text,
+        description -> Text,
+        tag -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    slack_user_group_members (user_group_id, slack_id) {
+        user_group_id -> BigInt,
+        slack_id -> Text,
+    }
+}
+
+diesel::table! {
+    slack_conversation_members (conversation_id, slack_id) {
+        conversation_id -> BigInt,
+        slack_id -> Text,
+    }
+}
+
+diesel::table! {
+    slack_conversation_categories (conversation_id, category_id) {
+        conversation_id -> BigInt,
+        category_id -> Text,
+    }
+}
+
+diesel::table! {
+    slack_user_group_categories (user_group_id, category_id) {
+        user_group_id -> BigInt,
+        category_id -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    slack_user_groups,
+    slack_user_group_members,
+    slack_user_group_categories,
+    slack_conversations,
+    slack_conversation_members,
+    slack_conversation_categories,
+);

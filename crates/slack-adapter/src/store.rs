@@ -36,7 +36,7 @@ pub struct Failure {
 
 /// A transaction's error: the database's, or a repository's.
 #[derive(Debug)]
-enum TxError {
+pub(crate) enum TxError {
     Diesel(diesel::result::Error),
     Repository(RepositoryError),
 }
@@ -68,7 +68,7 @@ type FailureRow = (i64, Option<String>, Option<String>, Option<NaiveDateTime>);
 /// The Slack tables, on the application's database.
 #[derive(Debug, Clone)]
 pub struct SlackStore {
-    database: Database,
+    pub(crate) database: Database,
 }
 
 impl SlackStore {
@@ -223,20 +223,6 @@ impl SlackStore {
             .map_err(repository_error)
     }
 
-    /// Every conversation that is not an incident's, by name.
-    ///
-    /// # Errors
-    /// A storage failure.
-    pub fn tagged_conversations(&self) -> Result<Vec<ConversationRow>, RepositoryError> {
-        let mut conn = self.database.connection()?;
-        slack_conversations::table
-            .filter(slack_conversations::incident_id.is_null())
-            .order(slack_conversations::name)
-            .select(ConversationRow::as_select())
-            .load(&mut *conn)
-            .map_err(repository_error)
-    }
-
     /// Records (or updates) a conversation that is not an incident's with its tag (`""`: none).
     ///
     /// # Errors
@@ -249,45 +235,7 @@ impl SlackStore {
         tag: &str,
         now: NaiveDateTime,
     ) -> Result<ConversationRow, RepositoryError> {
-        let row = self.database.transaction(|conn| -> Result<ConversationRow, TxError> {
-            let existing: Option<i64> = slack_conversations::table
-                .filter(slack_conversations::channel_id.eq(channel_id))
-                .select(slack_conversations::id)
-                .first(conn)
-                .optional()?;
-            if existing.is_some() {
-                diesel::update(
-                    slack_conversations::table.filter(slack_conversations::channel_id.eq(channel_id)),
-                )
-                .set((
-                    slack_conversations::name.eq(name),
-                    slack_conversations::kind.eq(kind),
-                    slack_conversations::tag.eq(tag),
-                    slack_conversations::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .map_err(repository_error)?;
-            } else {
-                diesel::insert_into(slack_conversations::table)
-                    .values((
-                        slack_conversations::channel_id.eq(channel_id),
-                        slack_conversations::name.eq(name),
-                        slack_conversations::kind.eq(kind),
-                        slack_conversations::status.eq("opened"),
-                        slack_conversations::tag.eq(tag),
-                        slack_conversations::created_at.eq(now),
-                        slack_conversations::updated_at.eq(now),
-                    ))
-                    .execute(conn)
-                    .map_err(repository_error)?;
-            }
-            slack_conversations::table
-                .filter(slack_conversations::channel_id.eq(channel_id))
-                .select(ConversationRow::as_select())
-                .first(conn)
-                .map_err(TxError::from)
-        })?;
-        Ok(row)
+        self.put_conversation(channel_id, name, kind, tag, None, now)
     }
 
     /// Forgets a conversation that is not an incident's.

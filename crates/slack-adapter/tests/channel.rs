@@ -238,3 +238,73 @@ async fn whichever_step_fails_the_retry_completes_the_channel_exactly_once() {
         slack.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_sync_brings_the_responders_a_channel_invites() {
+    for test in TestDatabase::each_backend() {
+        let slack = FakeSlack::start(TOKEN);
+        for (id, name) in
+            [("UADA0001", "ada"), ("UBOB0001", "bob"), ("UCAROL01", "carol"), ("UDAVE001", "dave")]
+        {
+            slack.add_user(id, name, &format!("{name}@example.com"));
+        }
+        let team_channel = slack.add_channel("platform-team");
+        {
+            let mut state = slack.state();
+            state.user_groups.push(("S0PLAT01".into(), "oncall-platform".into(), vec!["UBOB0001".into()]));
+            state.user_groups.push(("S0EXEC01".into(), "executives".into(), vec!["UDAVE001".into()]));
+            state.user_groups.push(("S0OTHER1".into(), "unrelated".into(), vec!["UCAROL01".into()]));
+            let channel = state.channels.iter_mut().find(|c| c.id == team_channel).expect("channel");
+            channel.members.push("UCAROL01".into());
+        }
+        let setup = setup(test, &slack);
+        let category: String = {
+            use storage::schema::incident_categories;
+            let mut conn = setup.test.database.connection().expect("connection");
+            incident_categories::table.select(incident_categories::id).first(&mut conn).expect("category")
+        };
+        let store = &setup.worker.store;
+        let now = incidents_core::clock::now();
+        store
+            .upsert_user_group(
+                "S0PLAT01",
+                "oncall-platform",
+                "",
+                "",
+                Some(std::slice::from_ref(&category)),
+                now,
+            )
+            .expect("group");
+        store
+            .upsert_user_group("S0EXEC01", "executives", "", "invited_for_all_public_p1", None, now)
+            .expect("group");
+        store.upsert_tagged(&team_channel, "platform-team", "public", "", now).expect("conversation");
+        store
+            .set_conversation_categories(&team_channel, std::slice::from_ref(&category))
+            .expect("categories");
+
+        let sync = slack_adapter::sync::DirectorySync {
+            slack: Arc::clone(&setup.worker.slack),
+            store: store.clone(),
+        };
+        let report = tokio::task::spawn_blocking(move || sync.run()).await.expect("thread").expect("synced");
+        assert_eq!((report.users_linked, report.user_groups, report.conversations), (1, 2, 1), "{report:?}");
+        // The bot is a member of the conversation too: invites leave it out.
+        let all = ["UBOT0001", "UCAROL01", "UBOB0001", "UDAVE001"];
+        assert_eq!(store.responders(&category, true).expect("responders"), all);
+        assert_eq!(store.responders(&category, false).expect("responders"), all[..3]);
+
+        let job = setup.declare("Checkout is down");
+        setup.run(&job, 1).await.expect("set up");
+        let channel = slack
+            .channels()
+            .into_iter()
+            .find(|c| c.name.split('-').nth(1) == Some(&job.incident_id.to_string()))
+            .expect("the incident's channel");
+        for member in ["UADA0001", "UBOB0001", "UCAROL01", "UDAVE001"] {
+            assert!(channel.members.contains(&member.to_owned()), "{member} invited: {:?}", channel.members);
+        }
+        assert_eq!(channel.members.len(), 5, "the bot and the four responders, nobody else");
+        slack.stop().await;
+    }
+}
