@@ -538,3 +538,104 @@ async fn admins_manage_the_slack_directory_through_the_api() {
         slack.stop().await;
     }
 }
+
+/// Sends an Events API envelope, signed.
+async fn send_event(running: &Running, event_id: &str, event: Value) {
+    use slack_adapter::verify::sign;
+    let body = json!({"type": "event_callback", "event_id": event_id, "team_id": "T0FAKE01", "event": event})
+        .to_string();
+    let now = chrono::Utc::now().timestamp().to_string();
+    let response = running
+        .client
+        .post(running.slack_endpoint())
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", &now)
+        .header("x-slack-signature", sign(SIGNING_SECRET, &now, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+}
+
+fn members(test: &TestDatabase, incident: i64) -> Vec<String> {
+    use storage::schema::{incident_memberships, users};
+    let mut conn = test.database.connection().expect("connection");
+    incident_memberships::table
+        .inner_join(users::table.on(users::id.eq(incident_memberships::user_id)))
+        .filter(incident_memberships::incident_id.eq(incident))
+        .select(users::email)
+        .order(users::email)
+        .load(&mut conn)
+        .expect("members")
+}
+
+fn timeline(test: &TestDatabase, incident: i64) -> Vec<(Option<String>, Option<String>)> {
+    use storage::schema::{incident_updates, users};
+    let mut conn = test.database.connection().expect("connection");
+    incident_updates::table
+        .left_join(users::table.on(users::id.nullable().eq(incident_updates::created_by_id)))
+        .filter(incident_updates::incident_id.eq(incident))
+        .filter(incident_updates::message.is_not_null())
+        .select((incident_updates::message, users::email.nullable()))
+        .load(&mut conn)
+        .expect("timeline")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_joining_the_channel_and_megaphoned_messages_reach_the_incident() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        let slack = FakeSlack::start(TOKEN);
+        slack.add_user("UADA0001", "ada", "ada@example.com");
+        slack.add_user("UEVE0001", "eve", "eve@example.com");
+        let running = start(&test, Some(&slack)).await;
+        let id = running.declare(1, "Checkout is down").await;
+        let name = expected_name(id, &running.category.1);
+        eventually("the channel exists", || slack.channel_named(&name).is_some()).await;
+        let channel = slack.channel_named(&name).expect("channel").id;
+
+        // Eve, unknown to the product, joins: she becomes a user and a member.
+        send_event(
+            &running,
+            "Ev0JOIN001",
+            json!({"type": "member_joined_channel", "user": "UEVE0001",
+            "channel": channel, "channel_type": "C"}),
+        )
+        .await;
+        eventually("Eve is a member", || members(&test, id).contains(&"eve@example.com".to_owned())).await;
+
+        // Ada reacts :mega: to Eve's message: a timeline entry credited to Eve, once.
+        let ts = slack.post_as("UEVE0001", &channel, "Payments provider confirms an outage on their side");
+        let reaction = json!({"type": "reaction_added", "user": "UADA0001", "reaction": "mega", "item_user": "UEVE0001",
+            "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": "1700000100.000100"});
+        send_event(&running, "Ev0MEGA001", reaction.clone()).await;
+        let entry = (
+            Some("Payments provider confirms an outage on their side".to_owned()),
+            Some("eve@example.com".to_owned()),
+        );
+        eventually("the message is on the timeline", || timeline(&test, id).contains(&entry)).await;
+        send_event(&running, "Ev0MEGA002", reaction).await;
+        eventually("the second reaction is answered", || !slack.calls_of("chat.postEphemeral").is_empty())
+            .await;
+        assert!(slack.calls_of("chat.postEphemeral")[0].argument("text").contains("already been created"));
+        assert_eq!(timeline(&test, id).iter().filter(|e| **e == entry).count(), 1, "one entry per message");
+
+        // Eve leaves: no longer a member. Ada, the commander, stays one whatever happens.
+        send_event(
+            &running,
+            "Ev0LEFT001",
+            json!({"type": "member_left_channel", "user": "UEVE0001", "channel": channel}),
+        )
+        .await;
+        send_event(
+            &running,
+            "Ev0LEFT002",
+            json!({"type": "member_left_channel", "user": "UADA0001", "channel": channel}),
+        )
+        .await;
+        eventually("Eve is no longer a member", || members(&test, id) == ["ada@example.com"]).await;
+        running.handle.stop(true).await;
+        slack.stop().await;
+    }
+}

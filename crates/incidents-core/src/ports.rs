@@ -233,6 +233,10 @@ pub trait IncidentTransaction {
     /// Adds a member (no-op when already one).
     fn add_member(&mut self, id: IncidentId, user: UserId, now: NaiveDateTime)
     -> Result<(), RepositoryError>;
+    /// Whether the user is a member.
+    fn is_member(&mut self, id: IncidentId, user: UserId) -> Result<bool, RepositoryError>;
+    /// Removes a member; `Ok(false)` when they were not one.
+    fn remove_member(&mut self, id: IncidentId, user: UserId) -> Result<bool, RepositoryError>;
     fn link_impact(
         &mut self,
         id: IncidentId,

@@ -387,6 +387,30 @@ impl SlackClient {
         })
     }
 
+    /// The message at `ts` in a channel (`conversations.history` from `ts`, inclusive, one message).
+    ///
+    /// # Errors
+    /// See [`SlackError`].
+    pub fn message_at(
+        &self,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Option<crate::model::HistoryMessage>, SlackError> {
+        let value = self.call(
+            "conversations.history",
+            &[
+                ("channel", channel.to_owned()),
+                ("oldest", ts.to_owned()),
+                ("latest", ts.to_owned()),
+                ("inclusive", "true".to_owned()),
+                ("limit", "1".to_owned()),
+            ],
+        )?;
+        let messages: Vec<crate::model::HistoryMessage> =
+            Self::typed("conversations.history", &value, "messages")?;
+        Ok(messages.into_iter().find(|message| message.ts == ts))
+    }
+
     /// `conversations.members`, every page.
     ///
     /// # Errors

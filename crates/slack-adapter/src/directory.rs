@@ -235,6 +235,42 @@ impl SlackStore {
         Ok(found)
     }
 
+    /// Adds (`joined`) or removes a member of a known conversation; `false` when it is not known.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn set_member(
+        &self,
+        channel_id: &str,
+        slack_id: &str,
+        joined: bool,
+    ) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let Some(id) = slack_conversations::table
+            .filter(slack_conversations::channel_id.eq(channel_id))
+            .select(slack_conversations::id)
+            .first::<i64>(&mut *conn)
+            .optional()
+            .map_err(repository_error)?
+        else {
+            return Ok(false);
+        };
+        let member = slack_conversation_members::table
+            .filter(slack_conversation_members::conversation_id.eq(id))
+            .filter(slack_conversation_members::slack_id.eq(slack_id));
+        diesel::delete(member).execute(&mut *conn).map_err(repository_error)?;
+        if joined {
+            diesel::insert_into(slack_conversation_members::table)
+                .values((
+                    slack_conversation_members::conversation_id.eq(id),
+                    slack_conversation_members::slack_id.eq(slack_id),
+                ))
+                .execute(&mut *conn)
+                .map_err(repository_error)?;
+        }
+        Ok(true)
+    }
+
     /// The user groups the product knows, with their categories.
     ///
     /// # Errors

@@ -160,6 +160,7 @@ impl Integration for Slack {
             slack: self.client(config)?,
             bot: Arc::clone(&self.bot),
             store: SlackStore::new(context.database.clone()),
+            lifecycle: context.lifecycle.clone(),
         };
         registry.register(move |job: SlackEventJob, _attempt| events.handle(&job))?;
         let sync =

@@ -326,6 +326,22 @@ impl SlackStore {
         }
     }
 
+    /// Whether a message (channel, `ts`) is recorded.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn has_message(&self, channel_id: &str, ts: &str) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let found: Option<i64> = slack_messages::table
+            .filter(slack_messages::channel_id.eq(channel_id))
+            .filter(slack_messages::ts.eq(ts))
+            .select(slack_messages::id)
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)?;
+        Ok(found.is_some())
+    }
+
     /// Forgets a message (deleted in Slack).
     ///
     /// # Errors

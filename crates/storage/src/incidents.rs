@@ -734,6 +734,24 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
             .map_err(storage_error)
     }
 
+    fn is_member(&mut self, id: IncidentId, user: UserId) -> RepoResult<bool> {
+        let member = incident_memberships::table
+            .filter(incident_memberships::incident_id.eq(id.0))
+            .filter(incident_memberships::user_id.eq(user.to_string()));
+        diesel::select(exists(member)).get_result::<bool>(self.conn).map_err(storage_error)
+    }
+
+    fn remove_member(&mut self, id: IncidentId, user: UserId) -> RepoResult<bool> {
+        let removed = diesel::delete(
+            incident_memberships::table
+                .filter(incident_memberships::incident_id.eq(id.0))
+                .filter(incident_memberships::user_id.eq(user.to_string())),
+        )
+        .execute(self.conn)
+        .map_err(storage_error)?;
+        Ok(removed > 0)
+    }
+
     fn link_impact(&mut self, id: IncidentId, level: &ImpactLevelRef, now: NaiveDateTime) -> RepoResult<()> {
         let impact_id: i64 = diesel::insert_into(impacts::table)
             .values((

@@ -477,6 +477,22 @@ impl FakeSlack {
         });
     }
 
+    /// Posts a message as a user (someone writing in a channel); returns its `ts`.
+    pub fn post_as(&self, user: &str, channel: &str, text: &str) -> String {
+        let mut state = self.state();
+        let n = state.next();
+        let ts = format!("{}.{n:06}", 1_700_000_000 + n);
+        state.messages.push(FakeMessage {
+            channel: channel.into(),
+            ts: ts.clone(),
+            text: text.into(),
+            blocks: Value::Null,
+            metadata: None,
+            user: user.into(),
+        });
+        ts
+    }
+
     /// Adds a public channel made by someone else (a `tech_incidents` channel, say); returns its id.
     pub fn add_channel(&self, name: &str) -> String {
         let mut state = self.state();

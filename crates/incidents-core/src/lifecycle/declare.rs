@@ -172,14 +172,28 @@ fn creator_by_email(
     email: &Email,
     now: NaiveDateTime,
 ) -> Result<UserId, LifecycleError> {
+    user_by_email_or_create(tx, email, "", Ok(actor), "named as the creator of a declaration", now)
+}
+
+/// The user with `email`, or a new one (responder permissions), audited with `actor`, or, when
+/// nobody acts for them (`Err(entry point)`), as themselves through that entry point.
+pub(super) fn user_by_email_or_create(
+    tx: &mut dyn IncidentTransaction,
+    email: &Email,
+    name: &str,
+    actor: Result<Actor, crate::EntryPoint>,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<UserId, LifecycleError> {
     if let Some(user) = tx.user_by_email(email)? {
         return Ok(user);
     }
     let permissions = Permission::responder();
-    let new = NewUser { email: email.clone(), name: String::new(), is_admin: false, password_hash: None };
+    let new = NewUser { email: email.clone(), name: name.to_owned(), is_admin: false, password_hash: None };
     match tx.create_user(&new, &permissions, now) {
         Ok(user) => {
             let granted: Vec<String> = permissions.iter().map(ToString::to_string).collect();
+            let actor = actor.unwrap_or_else(|entry_point| Actor { user, entry_point });
             tx.append_audit(
                 &AuditEntry {
                     actor,
@@ -189,7 +203,7 @@ fn creator_by_email(
                     incident_id: None,
                     details: serde_json::json!({
                         "email": email.as_str(),
-                        "reason": "named as the creator of a declaration",
+                        "reason": reason,
                         "permissions": granted,
                     }),
                 },

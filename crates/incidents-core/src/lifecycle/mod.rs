@@ -12,6 +12,7 @@
 mod costs;
 mod declare;
 mod key_events;
+mod members;
 mod roles;
 mod update;
 
