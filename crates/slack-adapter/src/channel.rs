@@ -122,6 +122,10 @@ pub struct ChannelSettings {
     pub time_zone: chrono_tz::Tz,
     pub emergency_communication_guide_url: Option<String>,
     pub emergency_usergroup_id: Option<String>,
+    /// Whether a post-mortem backend is configured (the 5-day reminder is about post-mortems).
+    pub postmortems_configured: bool,
+    /// `SLACK_POSTMORTEM_HELP_URL`.
+    pub postmortem_help_url: Option<String>,
 }
 
 /// Runs [`IncidentChannelJob`]s.
@@ -136,7 +140,7 @@ pub struct ChannelWorker {
 
 /// Why a step failed: Slack, or our own database (always worth a retry).
 #[derive(Debug)]
-enum StepError {
+pub(crate) enum StepError {
     Slack(SlackError),
     Storage(RepositoryError),
 }
@@ -201,7 +205,7 @@ fn now() -> chrono::NaiveDateTime {
 }
 
 impl ChannelWorker {
-    fn style(&self) -> Style<'_> {
+    pub(crate) fn style(&self) -> Style<'_> {
         Style {
             base_url: &self.settings.base_url,
             app_name: &self.settings.app_name,
@@ -437,7 +441,7 @@ impl ChannelWorker {
 
     /// Posts `message` once: its identity (`key`) is looked up in what was recorded and, when `look`,
     /// in the channel's recent history, before it is posted. Returns its `ts`.
-    fn post_once(
+    pub(crate) fn post_once(
         &self,
         incident: &IncidentView,
         channel: &str,
@@ -483,7 +487,7 @@ impl ChannelWorker {
     }
 
     /// Posts once in every conversation tagged `tag` (nothing when none is).
-    fn post_tagged(
+    pub(crate) fn post_tagged(
         &self,
         incident: &IncidentView,
         tag: &str,

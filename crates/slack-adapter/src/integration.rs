@@ -19,6 +19,7 @@ use crate::config::SlackConfig;
 use crate::events::EventWorker;
 use crate::facets::SlackFacets;
 use crate::inbound::{Inbound, SlackEventJob};
+use crate::reminders::{PostmortemReminders, UpdateReminders};
 use crate::store::SlackStore;
 use crate::sync::{DirectorySync, SyncDirectory};
 use jobs::Job as _;
@@ -131,6 +132,8 @@ impl Slack {
                 time_zone: context.config.time_zone,
                 emergency_communication_guide_url: config.emergency_communication_guide_url.clone(),
                 emergency_usergroup_id: config.emergency_usergroup_id.clone(),
+                postmortems_configured: context.lifecycle.postmortems_configured(),
+                postmortem_help_url: config.postmortem_help_url.clone(),
             }),
         })
     }
@@ -153,7 +156,15 @@ impl Integration for Slack {
     fn register_jobs(&self, context: &Context, registry: &mut Registry) -> anyhow::Result<()> {
         let Some(config) = &self.config else { return Ok(()) };
         let worker = self.channel_worker(config, context)?;
+        let reminders = worker.clone();
         registry.register(move |job: IncidentChannelJob, attempt| worker.handle(&job, attempt))?;
+        let postmortem = reminders.clone();
+        registry.register(move |_: UpdateReminders, _attempt| {
+            reminders.update_reminders(incidents_core::clock::now()).map(drop)
+        })?;
+        registry.register(move |_: PostmortemReminders, _attempt| {
+            postmortem.postmortem_reminders(incidents_core::clock::now()).map(drop)
+        })?;
         registry
             .on_event(|event: &jobs::OutboxEvent| IncidentChannelJob::for_event(event).into_iter().collect());
         let events = EventWorker {
@@ -199,8 +210,17 @@ impl Integration for Slack {
             return Ok(());
         }
         // Hourly, at a minute nothing else uses.
-        scheduler.every(SyncDirectory::NAME, "0 23 * * * *", |tick| {
-            jobs::Enqueue::new(&SyncDirectory { tick: tick.format("%Y-%m-%dT%H:%M").to_string() })
+        let tick = |at: chrono::NaiveDateTime| at.format("%Y-%m-%dT%H:%M").to_string();
+        scheduler.every(SyncDirectory::NAME, "0 23 * * * *", move |at| {
+            jobs::Enqueue::new(&SyncDirectory { tick: tick(at) })
+        })?;
+        // Every five minutes (a reminder is due within five minutes of its time), in office hours.
+        scheduler.every(UpdateReminders::NAME, "0 */5 * * * *", move |at| {
+            jobs::Enqueue::new(&UpdateReminders { tick: tick(at) })
+        })?;
+        // At 10:00 and 15:00, as the original.
+        scheduler.every(PostmortemReminders::NAME, "0 0 10,15 * * *", move |at| {
+            jobs::Enqueue::new(&PostmortemReminders { tick: tick(at) })
         })?;
         Ok(())
     }

@@ -24,6 +24,7 @@ mod integration;
 pub mod messages;
 pub mod model;
 pub mod naming;
+pub mod reminders;
 pub mod rules;
 mod schema;
 pub mod store;

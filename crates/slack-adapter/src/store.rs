@@ -104,6 +104,21 @@ impl SlackStore {
             .map_err(repository_error)
     }
 
+    /// The open incident channels: (incident, channel id).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn open_incident_channels(&self) -> Result<Vec<(i64, String)>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let rows: Vec<(Option<i64>, String)> = slack_conversations::table
+            .filter(slack_conversations::incident_id.is_not_null())
+            .filter(slack_conversations::status.eq("opened"))
+            .select((slack_conversations::incident_id, slack_conversations::channel_id))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(rows.into_iter().filter_map(|(incident, channel)| Some((incident?, channel))).collect())
+    }
+
     /// A conversation by Slack id.
     ///
     /// # Errors

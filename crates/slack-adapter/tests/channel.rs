@@ -59,6 +59,8 @@ fn setup(test: TestDatabase, slack: &FakeSlack) -> Setup {
             time_zone: chrono_tz::UTC,
             emergency_communication_guide_url: None,
             emergency_usergroup_id: None,
+            postmortems_configured: false,
+            postmortem_help_url: None,
         }),
     };
     let postmortems: SharedPostMortems = Arc::new(NoPostMortemBackend);
@@ -305,6 +307,70 @@ async fn the_directory_sync_brings_the_responders_a_channel_invites() {
             assert!(channel.members.contains(&member.to_owned()), "{member} invited: {:?}", channel.members);
         }
         assert_eq!(channel.members.len(), 5, "the bot and the four responders, nobody else");
+        slack.stop().await;
+    }
+}
+
+fn at(text: &str) -> chrono::NaiveDateTime {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("a time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_incidents_are_reminded_once_per_silence_and_overdue_post_mortems_once() {
+    use incidents_core::IncidentStatus;
+    use incidents_core::incident::UpdateIncident;
+    for test in TestDatabase::each_backend() {
+        let slack = FakeSlack::start(TOKEN);
+        let setup = setup(test, &slack);
+        let job = setup.declare("Checkout is down");
+        setup.run(&job, 1).await.expect("set up");
+        let id = incidents_core::IncidentId(job.incident_id);
+        let reminders = |worker: &ChannelWorker, now: chrono::NaiveDateTime, postmortem: bool| {
+            let worker = worker.clone();
+            tokio::task::spawn_blocking(move || {
+                if postmortem { worker.postmortem_reminders(now) } else { worker.update_reminders(now) }
+            })
+        };
+        let channel = setup.worker.store.channel_of(id.0).expect("read").expect("channel").channel_id;
+        let reminders_in_channel = || {
+            slack.messages_in(&channel).iter().filter(|m| m.text.starts_with("Reminder to update")).count()
+        };
+
+        // A week later, on a Tuesday morning: one reminder, however often the scheduler asks.
+        let tuesday = at("2026-12-08 10:00");
+        assert_eq!(reminders(&setup.worker, tuesday, false).await.expect("thread").expect("pass"), 1);
+        assert_eq!(reminders(&setup.worker, tuesday, false).await.expect("thread").expect("pass"), 0);
+        assert_eq!(
+            reminders(&setup.worker, at("2026-12-08 20:00"), false).await.expect("thread").expect("pass"),
+            0,
+            "evening"
+        );
+        assert_eq!(reminders_in_channel(), 1);
+        // An update starts a new silence, which gets its own reminder.
+        let note = UpdateIncident { message: Some("Still looking".into()), ..UpdateIncident::default() };
+        setup.lifecycle.update(setup.actor, id, &note).expect("update");
+        assert_eq!(reminders(&setup.worker, tuesday, false).await.expect("thread").expect("pass"), 1);
+        assert_eq!(reminders_in_channel(), 2);
+
+        // Mitigated, with a post-mortem backend: five days later, the post-mortem reminder, once.
+        for status in [IncidentStatus::Investigating, IncidentStatus::Mitigating, IncidentStatus::Mitigated] {
+            let update = UpdateIncident { status: Some(status), ..UpdateIncident::default() };
+            setup.lifecycle.update(setup.actor, id, &update).expect("status");
+        }
+        let mut worker = setup.worker.clone();
+        assert_eq!(
+            reminders(&worker, at("2027-01-01 10:00"), true).await.expect("thread").expect("pass"),
+            0,
+            "no backend"
+        );
+        worker.settings =
+            Arc::new(ChannelSettings { postmortems_configured: true, ..(*worker.settings).clone() });
+        let soon = chrono::Utc::now().naive_utc() + chrono::Duration::days(4);
+        assert_eq!(reminders(&worker, soon, true).await.expect("thread").expect("pass"), 0, "not yet due");
+        assert_eq!(reminders(&worker, at("2027-01-01 10:00"), true).await.expect("thread").expect("pass"), 1);
+        assert_eq!(reminders(&worker, at("2027-01-01 15:00"), true).await.expect("thread").expect("pass"), 0);
+        let overdue = slack.messages_in(&channel).iter().filter(|m| m.text.contains("post-mortem")).count();
+        assert_eq!(overdue, 1);
         slack.stop().await;
     }
 }

@@ -425,6 +425,12 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
         }))
     }
 
+    /// Whether a post-mortem backend (Confluence, Jira) is configured: without one, no incident
+    /// needs a post-mortem.
+    pub fn postmortems_configured(&self) -> bool {
+        self.postmortems.is_configured()
+    }
+
     /// Whether the incident needs a post-mortem: its priority asks for one, it is in production, and a
     /// post-mortem backend is configured.
     pub fn needs_postmortem(&self, state: &IncidentState) -> bool {
