@@ -242,6 +242,18 @@ async fn a_p1_declared_through_the_api_lives_in_its_own_channel_until_closed() {
         .await;
         let last = slack.messages_in(&tech_incidents).pop().expect("announcement");
         assert!(last.text.contains("has been Mitigated"), "{}", last.text);
+        // Mitigated without its required key events: the channel is told which are missing.
+        eventually("the key events are asked for", || {
+            kinds(&slack, &channel.id).contains(&"ff_incident_key_events_form".to_owned())
+        })
+        .await;
+        // The commander (the reporter) was told about the role, once.
+        assert_eq!(slack.direct_messages("UADA0001").len(), 1);
+        assert!(
+            slack.direct_messages("UADA0001")[0].text.contains("Commander"),
+            "{:?}",
+            slack.direct_messages("UADA0001")
+        );
 
         // A new priority renames nothing (the name has no priority) but sets the topic.
         running.update(id, json!({"priority_id": running.priorities[&2]})).await;

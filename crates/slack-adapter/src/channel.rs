@@ -19,7 +19,7 @@
 use std::sync::{Arc, OnceLock};
 
 use incidents_core::events::{IncidentUpdated, RoleChange};
-use incidents_core::query::{IncidentQueries, IncidentView};
+use incidents_core::query::{IncidentQueries, IncidentView, RoleView};
 use incidents_core::{DomainEvent, EntryPoint, IncidentId, IncidentStatus, RepositoryError};
 use jobs::{Job, JobError, OutboxEvent};
 use serde::{Deserialize, Serialize};
@@ -126,6 +126,9 @@ pub struct ChannelSettings {
     pub postmortems_configured: bool,
     /// `SLACK_POSTMORTEM_HELP_URL`.
     pub postmortem_help_url: Option<String>,
+    /// `FF_ROLE_REMINDER_MIN_DAYS_INTERVAL`: -1, no role messages; 0, always; N, not when the person
+    /// was told about the same role within N days.
+    pub role_reminder_min_days_interval: i64,
 }
 
 /// Runs [`IncidentChannelJob`]s.
@@ -136,6 +139,8 @@ pub struct ChannelWorker {
     pub database: Database,
     pub store: SlackStore,
     pub settings: Arc<ChannelSettings>,
+    /// For what the workflow says (the key events an incident still misses).
+    pub lifecycle: platform::Lifecycle,
 }
 
 /// Why a step failed: Slack, or our own database (always worth a retry).
@@ -296,7 +301,16 @@ impl ChannelWorker {
                     self.follow_roles(job, incident, &channel, &roles.changes, steps)?;
                 }
             }
-            DomainEvent::CostsUpdated(_) | DomainEvent::KeyEventsUpdated(_) => {}
+            DomainEvent::KeyEventsUpdated(_) => {
+                if let Some(channel) = existing
+                    && incident.closure_reason.is_none()
+                {
+                    steps.run("update the key events", || {
+                        self.key_events_message(incident, &channel.channel_id, true)
+                    })?;
+                }
+            }
+            DomainEvent::CostsUpdated(_) => {}
         }
         Ok(())
     }
@@ -375,6 +389,8 @@ impl ChannelWorker {
         let lines = self.role_lines(incident)?;
         let roles = messages::roles(incident, &lines, true, None);
         steps.run("post the roles", || self.post_once(incident, id, kind::ROLES, roles, look).map(drop))?;
+        let holders: Vec<&RoleView> = incident.roles.iter().collect();
+        steps.run("tell the role holders", || self.role_messages(incident, &holders, "declared", true))?;
         if rules::com_process(incident) {
             let com = messages::com_process(
                 incident,
@@ -676,6 +692,117 @@ impl ChannelWorker {
         if rules::deploy_warning(incident) {
             steps.run("warn in it_deploy", || self.replace_deploy_warning(incident, id))?;
         }
+        if changed("incident_category") || changed("priority") {
+            let bot_user = self.bot.known().map(|bot| bot.user_id.clone()).unwrap_or_default();
+            let responders =
+                steps.run("find the responders in Slack", || self.responders(incident))?.unwrap_or_default();
+            steps.run("invite the responders", || self.invite(id, &responders, &bot_user))?;
+        }
+        let closing_with_reason = changed("closure_reason");
+        if status_after.is_some_and(|status| status >= IncidentStatus::Mitigated) && !closing_with_reason {
+            steps.run("ask for the key events", || self.key_events_message(incident, id, false))?;
+        }
+        let downgraded = update.old_priority.as_ref().is_some_and(|old| old.value <= 3)
+            && changed("priority")
+            && incident.priority.value >= 4;
+        if downgraded {
+            steps.run("hint the commander", || self.downgrade_hint(incident, id))?;
+        }
+        Ok(())
+    }
+
+    /// `ff_incident_key_events_form`: which required key events the incident still misses, posted
+    /// once and kept current (UPDATE). With `refresh_only`, nothing is posted where there was none.
+    pub(crate) fn key_events_message(
+        &self,
+        incident: &IncidentView,
+        channel: &str,
+        refresh_only: bool,
+    ) -> Result<(), StepError> {
+        let blockers = self.lifecycle.close_blockers(incident.id).map_err(|error| {
+            StepError::Storage(RepositoryError::Internal(format!("close blockers: {error}")))
+        })?;
+        let missing = blockers.iter().find(|blocker| blocker.code == "MISSING_REQUIRED_KEY_EVENTS");
+        let existing = self.store.message(incident.id.0, channel, kind::KEY_EVENTS)?;
+        let message = messages::key_events(
+            incident,
+            missing.map(|blocker| blocker.message.as_str()),
+            &self.settings.base_url,
+        );
+        match existing {
+            Some(ts) => self.slack.update_message(channel, &ts, &message).map_err(Into::into),
+            None if refresh_only || missing.is_none() => Ok(()),
+            None => self.post_once(incident, channel, kind::KEY_EVENTS, message, true).map(drop),
+        }
+    }
+
+    /// The ephemeral hint to the commander when an incident leaves the critical range.
+    fn downgrade_hint(&self, incident: &IncidentView, channel: &str) -> Result<(), StepError> {
+        let Some(commander) = incident.roles.iter().find(|role| role.slug == "commander") else {
+            return Ok(());
+        };
+        let Some(slack_id) = self.slack_id(&commander.user)? else { return Ok(()) };
+        let hint = messages::downgrade_hint(incident);
+        match self.slack.post_ephemeral(channel, &slack_id, &hint) {
+            Err(error) if error.is_retryable() => Err(error.into()),
+            Err(error) => {
+                tracing::info!(%error, "the downgrade hint could not be shown");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// `ff_role_assigned_to_you`: a direct message to each new role holder, unless they were told
+    /// about the same role within `FF_ROLE_REMINDER_MIN_DAYS_INTERVAL` days (the role just given does
+    /// not count, unlike the original's throttle, which always matched it).
+    fn role_messages(
+        &self,
+        incident: &IncidentView,
+        holders: &[&RoleView],
+        event: &str,
+        at_declaration: bool,
+    ) -> Result<(), StepError> {
+        let interval = self.settings.role_reminder_min_days_interval;
+        if interval < 0 {
+            return Ok(());
+        }
+        for role in holders {
+            let Some(slack_id) = self.slack_id(&role.user)? else { continue };
+            let prefix = format!("{}:{}@", kind::ROLE_ASSIGNED, role.slug);
+            let key = format!("{prefix}{}:{event}", incident.id.0);
+            if self.store.has_message_key(&slack_id, &key)? {
+                continue;
+            }
+            if interval > 0 {
+                let since = now() - chrono::Duration::days(interval);
+                if self.store.told_since(&slack_id, &prefix, since)? {
+                    continue;
+                }
+            }
+            let message = messages::role_assigned(&self.style(), incident, role, at_declaration);
+            // In the direct conversation, looked up like any channel's messages.
+            let sent = self.slack.open_direct(&slack_id).map_err(StepError::from).and_then(|direct| {
+                self.post_once(incident, &direct, &key, message, true)?;
+                // Recorded under the person too, for the throttle.
+                self.store.record_message(
+                    Some(incident.id.0),
+                    &slack_id,
+                    &format!("{key}#sent"),
+                    &key,
+                    now(),
+                )?;
+                Ok(())
+            });
+            match sent {
+                Ok(_) => {}
+                Err(StepError::Slack(error)) if !error.is_retryable() => {
+                    // `messages_tab_disabled` and the like: the person just does not get it.
+                    tracing::info!(%error, user = %slack_id, "a role message could not be sent");
+                }
+                Err(error) => return Err(error),
+            }
+        }
         Ok(())
     }
 
@@ -715,6 +842,13 @@ impl ChannelWorker {
         if !invitees.is_empty() {
             steps.run("invite the role holders", || self.invite(id, &invitees, &bot_user))?;
         }
+        let holders: Vec<&RoleView> = changes
+            .iter()
+            .filter(|change| change.user_id.is_some())
+            .filter_map(|change| incident.roles.iter().find(|role| role.slug == change.role))
+            .collect();
+        steps
+            .run("tell the role holders", || self.role_messages(incident, &holders, &job.event_id, false))?;
         Ok(())
     }
 

@@ -310,6 +310,17 @@ impl SlackClient {
         }
     }
 
+    /// `conversations.open` of the direct conversation with a user: its id (`D…`).
+    ///
+    /// # Errors
+    /// See [`SlackError`].
+    pub fn open_direct(&self, user: &str) -> Result<String, SlackError> {
+        let value = self.call("conversations.open", &[("users", user.to_owned())])?;
+        value.pointer("/channel/id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+            SlackError::Decode { method: "conversations.open", message: "no channel id".into() }
+        })
+    }
+
     /// `conversations.join`.
     ///
     /// # Errors

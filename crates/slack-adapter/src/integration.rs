@@ -134,7 +134,9 @@ impl Slack {
                 emergency_usergroup_id: config.emergency_usergroup_id.clone(),
                 postmortems_configured: context.lifecycle.postmortems_configured(),
                 postmortem_help_url: config.postmortem_help_url.clone(),
+                role_reminder_min_days_interval: config.role_reminder_min_days_interval,
             }),
+            lifecycle: context.lifecycle.clone(),
         })
     }
 }

@@ -18,6 +18,9 @@ pub mod kind {
     pub const COM_PROCESS: &str = "ff_incident_com_process";
     pub const UPDATE_REMINDER: &str = "ff_incident_update_reminder";
     pub const POSTMORTEM_REMINDER_5_DAYS: &str = "ff_incident_postmortem_reminder_5days";
+    pub const KEY_EVENTS: &str = "ff_incident_key_events_form";
+    pub const ROLE_ASSIGNED: &str = "ff_role_assigned_to_you";
+    pub const DOWNGRADE_HINT: &str = "ff_incident_downgrade_hint";
 
     /// The deploy warning of one incident (replaced on every change).
     #[must_use]
@@ -342,6 +345,65 @@ pub fn com_process(
         text: "Emergency communication".to_owned(),
         blocks: Some(json!([header(":robot_face: Emergency communication :robot_face:"), section(text)])),
         metadata: metadata(kind::COM_PROCESS, incident),
+    }
+}
+
+/// `ff_incident_key_events_form`: the required key events still missing (`None`: all recorded).
+#[must_use]
+pub fn key_events(incident: &IncidentView, missing: Option<&str>, base_url: &str) -> OutgoingMessage {
+    let page = status_page(base_url, incident);
+    let text = match missing {
+        Some(missing) => format!(
+            ":stopwatch: *Key events*: {}. Record them on the <{page}|incident page> (or through the API) so that \
+             the incident's metrics are right and it can be closed.",
+            escape(missing)
+        ),
+        None => ":white_check_mark: *Key events*: every required key event is recorded.".to_owned(),
+    };
+    OutgoingMessage {
+        text: "Key events of the incident".to_owned(),
+        blocks: Some(json!([section(text)])),
+        metadata: metadata(kind::KEY_EVENTS, incident),
+    }
+}
+
+/// `ff_incident_downgrade_hint`: the incident left the critical range.
+#[must_use]
+pub fn downgrade_hint(incident: &IncidentView) -> OutgoingMessage {
+    let mut block = section(format!(
+        "The incident was updated to a {} priority. It might not need an incident channel any more: you may \
+         choose to follow it as a ticket instead.",
+        incident.priority.name
+    ));
+    block["accessory"] = json!({"type": "button", "text": {"type": "plain_text", "text": "Change workflow", "emoji": true},
+        "action_id": "open_modal_downgrade_workflow", "value": incident.id.0.to_string()});
+    OutgoingMessage {
+        text: format!("Incident #{} is now {}", incident.id.0, incident.priority.name),
+        blocks: Some(json!([block, context("Tip: `/incident downgrade`")])),
+        metadata: None,
+    }
+}
+
+/// `ff_role_assigned_to_you`: a direct message to a new role holder.
+#[must_use]
+pub fn role_assigned(
+    style: &Style<'_>,
+    incident: &IncidentView,
+    role: &incidents_core::query::RoleView,
+    at_declaration: bool,
+) -> OutgoingMessage {
+    let mut blocks = vec![
+        section(format!("{} *Incident #{}*: {}", style.app_emoji, incident.id.0, escape(&incident.title))),
+        section(format!("*You have been assigned the {} role*", escape(&role.name))),
+        context(format!("<{}|Open the incident>", status_page(style.base_url, incident))),
+    ];
+    if at_declaration && role.slug == "commander" {
+        blocks.push(context("This role was assigned automatically because you declared the incident."));
+    }
+    OutgoingMessage {
+        text: format!("You have been assigned the {} role on incident #{}", role.name, incident.id.0),
+        blocks: Some(Value::Array(blocks)),
+        metadata: metadata(kind::ROLE_ASSIGNED, incident),
     }
 }
 

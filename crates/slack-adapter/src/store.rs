@@ -341,6 +341,42 @@ impl SlackStore {
         }
     }
 
+    /// Whether a message with identity `key` was recorded in `channel_id` (any incident).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn has_message_key(&self, channel_id: &str, key: &str) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let found: Option<i64> = slack_messages::table
+            .filter(slack_messages::channel_id.eq(channel_id))
+            .filter(slack_messages::ff_type.eq(key))
+            .select(slack_messages::id)
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)?;
+        Ok(found.is_some())
+    }
+
+    /// Whether a message whose identity starts with `prefix` was posted in `channel_id` since `since`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn told_since(
+        &self,
+        channel_id: &str,
+        prefix: &str,
+        since: NaiveDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let keys: Vec<String> = slack_messages::table
+            .filter(slack_messages::channel_id.eq(channel_id))
+            .filter(slack_messages::created_at.ge(since))
+            .select(slack_messages::ff_type)
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(keys.iter().any(|key| key.starts_with(prefix)))
+    }
+
     /// Whether a message (channel, `ts`) is recorded.
     ///
     /// # Errors

@@ -47,6 +47,8 @@ fn setup(test: TestDatabase, slack: &FakeSlack) -> Setup {
         Secret::new(TOKEN),
     ))
     .expect("client");
+    let postmortems: SharedPostMortems = Arc::new(NoPostMortemBackend);
+    let lifecycle = IncidentLifecycle::new(test.database.clone(), postmortems);
     let worker = ChannelWorker {
         slack: Arc::new(client),
         bot: Arc::new(BotIdentity::default()),
@@ -61,10 +63,10 @@ fn setup(test: TestDatabase, slack: &FakeSlack) -> Setup {
             emergency_usergroup_id: None,
             postmortems_configured: false,
             postmortem_help_url: None,
+            role_reminder_min_days_interval: 90,
         }),
+        lifecycle: lifecycle.clone(),
     };
-    let postmortems: SharedPostMortems = Arc::new(NoPostMortemBackend);
-    let lifecycle = IncidentLifecycle::new(test.database.clone(), postmortems);
     Setup { worker, lifecycle, actor: Actor { user: user.id, entry_point: EntryPoint::Api }, test }
 }
 
@@ -373,4 +375,33 @@ async fn silent_incidents_are_reminded_once_per_silence_and_overdue_post_mortems
         assert_eq!(overdue, 1);
         slack.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_messages_follow_the_throttle() {
+    let slack = FakeSlack::start(TOKEN);
+    slack.add_user("UADA0001", "ada", "ada@example.com");
+    let mut setup = setup(TestDatabase::sqlite(), &slack);
+    let with_interval = |setup: &mut Setup, days: i64| {
+        setup.worker.settings = Arc::new(ChannelSettings {
+            role_reminder_min_days_interval: days,
+            ..(*setup.worker.settings).clone()
+        });
+    };
+    // The default (90 days): the commander hears about the role once, not again for the next incident.
+    for title in ["First", "Second"] {
+        let job = setup.declare(title);
+        setup.run(&job, 1).await.expect("set up");
+    }
+    assert_eq!(slack.direct_messages("UADA0001").len(), 1, "told once within 90 days");
+    // 0: every time; -1: never.
+    with_interval(&mut setup, 0);
+    let job = setup.declare("Third");
+    setup.run(&job, 1).await.expect("set up");
+    assert_eq!(slack.direct_messages("UADA0001").len(), 2);
+    with_interval(&mut setup, -1);
+    let job = setup.declare("Fourth");
+    setup.run(&job, 1).await.expect("set up");
+    assert_eq!(slack.direct_messages("UADA0001").len(), 2);
+    slack.stop().await;
 }

@@ -27,6 +27,8 @@ pub struct FakeUser {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FakeChannel {
     pub id: String,
+    /// A direct conversation with a user (`conversations.open`).
+    pub is_im: bool,
     pub name: String,
     pub is_private: bool,
     pub is_archived: bool,
@@ -114,7 +116,7 @@ fn channel_json(channel: &FakeChannel) -> Value {
     json!({
         "id": channel.id, "name": channel.name, "is_channel": !channel.is_private, "is_group": channel.is_private,
         "is_private": channel.is_private, "is_archived": channel.is_archived, "creator": channel.creator,
-        "is_im": false, "is_mpim": false,
+        "is_im": channel.is_im, "is_mpim": false,
         "topic": {"value": channel.topic}, "num_members": channel.members.len(),
     })
 }
@@ -179,8 +181,25 @@ fn answer(state: &mut SlackState, method: &str, args: &HashMap<String, String>) 
             None => error("channel_not_found"),
         },
         "conversations.list" => {
-            let channels: Vec<Value> = state.channels.iter().map(channel_json).collect();
+            let channels: Vec<Value> = state.channels.iter().filter(|c| !c.is_im).map(channel_json).collect();
             json!({"ok": true, "channels": channels, "response_metadata": {"next_cursor": ""}})
+        }
+        "conversations.open" => {
+            let user = arg("users");
+            if !state.users.iter().any(|u| u.id == user) {
+                return error("user_not_found");
+            }
+            let id = format!("D{}", user.trim_start_matches('U'));
+            if !state.channels.iter().any(|c| c.id == id) {
+                state.channels.push(FakeChannel {
+                    id: id.clone(),
+                    is_im: true,
+                    members: vec![BOT_USER.into(), user],
+                    creator: BOT_USER.into(),
+                    ..FakeChannel::default()
+                });
+            }
+            json!({"ok": true, "channel": {"id": id}})
         }
         "conversations.join" => match state.channel_mut(&arg("channel")) {
             None => error("channel_not_found"),
@@ -515,10 +534,17 @@ impl FakeSlack {
         }
     }
 
-    /// Every channel.
+    /// Every channel (direct conversations aside).
     #[must_use]
     pub fn channels(&self) -> Vec<FakeChannel> {
-        self.state().channels.clone()
+        self.state().channels.iter().filter(|c| !c.is_im).cloned().collect()
+    }
+
+    /// The messages the bot sent a user directly.
+    #[must_use]
+    pub fn direct_messages(&self, user: &str) -> Vec<FakeMessage> {
+        let id = format!("D{}", user.trim_start_matches('U'));
+        self.messages_in(&id)
     }
 
     /// The channel named `name`.
