@@ -370,7 +370,7 @@ impl Application {
             None
         } else if config.embedded_jobs {
             let (registry, scheduler) = app.jobs(&context)?;
-            Some(EmbeddedJobs::start(database.clone(), registry, scheduler)?)
+            Some(EmbeddedJobs::start(database.clone(), registry, scheduler, config.job_lease)?)
         } else {
             None
         };

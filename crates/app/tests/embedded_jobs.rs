@@ -63,7 +63,8 @@ fn a_slow_queue_does_not_hold_back_another_and_stopping_waits_for_jobs_in_flight
             test.database.enqueue(&Enqueue::new(&Quick { id }).expect("job"), now, now).expect("enqueue");
         }
         let scheduler = Scheduler::new(chrono_tz::Tz::UTC, now);
-        let runner = EmbeddedJobs::start(test.database.clone(), registry, scheduler).expect("start");
+        let runner = EmbeddedJobs::start(test.database.clone(), registry, scheduler, Duration::from_secs(30))
+            .expect("start");
 
         let deadline = Instant::now() + Duration::from_secs(10);
         while finished.lock().expect("lock").iter().filter(|(name, _)| name.starts_with("quick")).count() < 5

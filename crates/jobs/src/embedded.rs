@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::{JobStore, Registry, RetryPolicy, Runner, Scheduler};
+use crate::{JobStore, Registry, RetryPolicy, Runner, Scheduler, TransportStore};
 
 /// How long the outbox thread waits when it found no new event.
 const OUTBOX_IDLE: Duration = Duration::from_millis(50);
@@ -55,13 +55,19 @@ pub struct EmbeddedJobs {
 }
 
 impl EmbeddedJobs {
-    /// Starts the outbox thread and one thread per queue.
+    /// Starts the outbox thread and one thread per queue. A running job's `lease` is renewed while
+    /// it runs, so a job whose process died (a crash, SIGKILL) runs again once its lease is out.
     ///
     /// # Errors
     /// The registry is inconsistent, or a thread cannot be started.
-    pub fn start<S>(database: S, registry: Registry, mut scheduler: Scheduler) -> Result<Self, EmbeddedError>
+    pub fn start<S>(
+        database: S,
+        registry: Registry,
+        mut scheduler: Scheduler,
+        lease: Duration,
+    ) -> Result<Self, EmbeddedError>
     where
-        S: JobStore + Clone + Send + 'static,
+        S: JobStore + TransportStore + Clone + Send + Sync + 'static,
     {
         registry.validate()?;
         let registry = Arc::new(registry);
@@ -75,10 +81,18 @@ impl EmbeddedJobs {
             jobs.threads.push(std::thread::Builder::new().name(format!("ff-jobs-{queue}")).spawn(
                 move || {
                     // One job per claim: on shutdown no claimed job waits behind the one in flight.
-                    let runner = runner(&queue_db, &queue_registry, Some(queue), 1);
+                    let runner = runner(&queue_db, &queue_registry, Some(queue), 1, lease);
+                    let renew = |job: &crate::ClaimedJob| {
+                        let until = incidents_core::clock::now() + crate::runner::to_chrono(lease);
+                        match queue_db.extend_lease(job, until) {
+                            Ok(true) => {}
+                            Ok(false) => tracing::warn!(queue, job = job.id, "a running job was taken over"),
+                            Err(error) => tracing::warn!(queue, %error, "cannot renew a running job's lease"),
+                        }
+                    };
                     while !queue_stop.load(Ordering::Relaxed) {
                         let seen = queue_wake.current();
-                        match runner.run_due(incidents_core::clock::now) {
+                        match runner.run_due_renewing(incidents_core::clock::now, renew) {
                             Ok(report) if report.busy() => tracing::debug!(queue, ?report, "jobs run"),
                             Ok(_) => queue_wake.wait(seen, QUEUE_IDLE),
                             Err(error) => {
@@ -93,7 +107,7 @@ impl EmbeddedJobs {
         let (outbox_db, outbox_registry, outbox_stop, outbox_wake) =
             (database, Arc::clone(&registry), Arc::clone(&stop), Arc::clone(&wake));
         jobs.threads.push(std::thread::Builder::new().name("ff-outbox".into()).spawn(move || {
-            let runner = runner(&outbox_db, &outbox_registry, None, 100);
+            let runner = runner(&outbox_db, &outbox_registry, None, 100, lease);
             while !outbox_stop.load(Ordering::Relaxed) {
                 let now = incidents_core::clock::now();
                 let mut enqueued = false;
@@ -157,15 +171,9 @@ fn runner<'a, S: JobStore>(
     registry: &'a Registry,
     queue: Option<&'a str>,
     batch: u32,
+    lease: Duration,
 ) -> Runner<'a, S> {
-    Runner {
-        store: database,
-        registry,
-        policy: RetryPolicy::default(),
-        lease: Duration::from_secs(300),
-        batch,
-        queue,
-    }
+    Runner { store: database, registry, policy: RetryPolicy::default(), lease, batch, queue }
 }
 
 impl Drop for EmbeddedJobs {

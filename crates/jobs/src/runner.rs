@@ -161,9 +161,25 @@ impl<S: JobStore> Runner<'_, S> {
     /// # Errors
     /// A storage failure (jobs already run keep their recorded outcome).
     pub fn run_due(&self, now: impl Fn() -> NaiveDateTime) -> Result<PassReport, RepositoryError> {
+        self.run_due_renewing(now, |_| {})
+    }
+
+    /// Like [`Runner::run_due`], with `renew` called every third of the lease while a job runs (to
+    /// extend its lease: a short lease then protects a long job, and a job whose runner died is
+    /// taken over soon).
+    ///
+    /// # Errors
+    /// A storage failure (jobs already run keep their recorded outcome).
+    pub fn run_due_renewing(
+        &self,
+        now: impl Fn() -> NaiveDateTime,
+        renew: impl Fn(&ClaimedJob) + Sync,
+    ) -> Result<PassReport, RepositoryError> {
         let mut report = PassReport::default();
         for job in self.store.claim(self.batch, now(), self.lease, self.queue)? {
-            match attempt(self.registry, self.policy, &job) {
+            let outcome =
+                with_heartbeat(self.lease / 3, || renew(&job), || attempt(self.registry, self.policy, &job));
+            match outcome {
                 Outcome::Done => {
                     self.store.complete(&job, now())?;
                     report.succeeded += 1;
@@ -181,6 +197,35 @@ impl<S: JobStore> Runner<'_, S> {
         }
         Ok(report)
     }
+}
+
+/// Runs `work`, calling `beat` every `every` until it is done.
+fn with_heartbeat<T>(every: Duration, beat: impl Fn() + Sync, work: impl FnOnce() -> T) -> T {
+    let done = (std::sync::Mutex::new(false), std::sync::Condvar::new());
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let (lock, wake) = &done;
+            let Ok(mut finished) = lock.lock() else { return };
+            loop {
+                let Ok((guard, timeout)) = wake.wait_timeout_while(finished, every, |finished| !*finished)
+                else {
+                    return;
+                };
+                finished = guard;
+                if *finished || !timeout.timed_out() {
+                    return;
+                }
+                beat();
+            }
+        });
+        let result = work();
+        let (lock, wake) = &done;
+        if let Ok(mut finished) = lock.lock() {
+            *finished = true;
+        }
+        wake.notify_all();
+        result
+    })
 }
 
 /// What became of one attempt.

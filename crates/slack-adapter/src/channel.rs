@@ -37,8 +37,9 @@ use crate::store::{ConversationRow, Failure, SlackStore};
 pub const TECH_INCIDENTS: &str = "tech_incidents";
 /// The tag of the deployments channel.
 pub const IT_DEPLOY: &str = "it_deploy";
-/// How long a job holds an incident's lease (longer than any job runs; a crashed holder's lease runs out).
-const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+/// How long a job holds an incident's lease (longer than any job runs). A holder that crashed is
+/// retried under the same token (its event id) and takes its lease back at once; others wait for it.
+const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 
 /// The Slack work one outbox event calls for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -230,7 +231,7 @@ impl ChannelWorker {
         let Some(incident) = self.database.incident(IncidentId(id)).map_err(retry)? else {
             return Ok(());
         };
-        let token = uuid::Uuid::new_v4().to_string();
+        let token = job.event_id.clone();
         if !self.store.lock_incident(id, &token, now() + LEASE, now()).map_err(retry)? {
             return Err(JobError::Retryable(format!(
                 "another job is working on incident #{id}'s Slack channel"

@@ -90,6 +90,8 @@ pub struct SlackState {
     pub calls: Vec<Call>,
     failures: VecDeque<(String, Failure)>,
     counter: u64,
+    /// How long every answer takes, in milliseconds (a slow Slack).
+    pub delay_ms: u64,
 }
 
 impl SlackState {
@@ -463,7 +465,13 @@ impl FakeSlack {
                 "/api/{method}",
                 web::post().to(move |request: HttpRequest, method: web::Path<String>, body: web::Bytes| {
                     let state = Arc::clone(&state);
-                    async move { serve(&state, &request, &method, &body) }
+                    async move {
+                        let delay = state.lock().map(|state| state.delay_ms).unwrap_or_default();
+                        if delay > 0 {
+                            actix_web::rt::time::sleep(std::time::Duration::from_millis(delay)).await;
+                        }
+                        serve(&state, &request, &method, &body)
+                    }
                 }),
             )
         })
