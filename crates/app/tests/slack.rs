@@ -48,6 +48,8 @@ struct Running {
     priorities: HashMap<i32, String>,
     environment: String,
     category: (String, String),
+    /// Another category.
+    other_category: (String, String),
 }
 
 async fn start(test: &TestDatabase, slack: Option<&FakeSlack>) -> Running {
@@ -74,11 +76,13 @@ async fn start(test: &TestDatabase, slack: Option<&FakeSlack>) -> Running {
         .select(environments::id)
         .first(&mut conn)
         .expect("env");
-    let category = incident_categories::table
+    let categories: Vec<(String, String)> = incident_categories::table
         .order(incident_categories::name)
         .select((incident_categories::id, incident_categories::name))
-        .first(&mut conn)
-        .expect("category");
+        .limit(2)
+        .load(&mut conn)
+        .expect("categories");
+    let (category, other_category) = (categories[0].clone(), categories[1].clone());
     let priorities: Vec<(i32, String)> =
         priorities::table.select((priorities::value, priorities::id)).load(&mut conn).expect("priorities");
     Running {
@@ -89,6 +93,7 @@ async fn start(test: &TestDatabase, slack: Option<&FakeSlack>) -> Running {
         priorities: priorities.into_iter().collect(),
         environment,
         category,
+        other_category,
     }
 }
 
@@ -261,6 +266,23 @@ async fn a_p1_declared_through_the_api_lives_in_its_own_channel_until_closed() {
             slack.channel_named(&name).is_some_and(|c| c.topic.contains(" P2 "))
         })
         .await;
+        // A new category renames the channel.
+        running.update(id, json!({"incident_category_id": running.other_category.0})).await;
+        let renamed = expected_name(id, &running.other_category.1);
+        eventually("the channel is renamed", || {
+            slack
+                .channel_named(&renamed)
+                .is_some_and(|c| c.id == channel.id && c.topic.contains(&running.other_category.1))
+        })
+        .await;
+        let shown = running.incident(id).await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut shown = shown;
+        while shown["slack_channel_name"] != json!(renamed) {
+            assert!(Instant::now() < deadline, "the new name is not shown: {shown}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            shown = running.incident(id).await;
+        }
 
         // Closing archives; reopening brings the channel back.
         let other = running.declare(3, "False alarm on search").await;

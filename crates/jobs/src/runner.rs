@@ -59,6 +59,24 @@ pub trait JobStore {
         now: NaiveDateTime,
     ) -> Result<bool, RepositoryError>;
 
+    /// Enqueues several jobs to run at `run_at`, together (one transaction where the store can);
+    /// jobs whose idempotency key exists are skipped. Returns how many were inserted.
+    ///
+    /// # Errors
+    /// A storage failure: then none of them is enqueued.
+    fn enqueue_many(
+        &self,
+        jobs: &[Enqueue],
+        run_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<usize, RepositoryError> {
+        let mut inserted = 0;
+        for job in jobs {
+            inserted += usize::from(self.enqueue(job, run_at, now)?);
+        }
+        Ok(inserted)
+    }
+
     /// Deletes outbox events published before `before` and jobs done before it; returns how many of
     /// each. Pending, running and dead jobs are kept.
     ///

@@ -33,6 +33,10 @@ pub struct SlackConfig {
     pub skip_checks: bool,
     /// `FF_ROLE_REMINDER_MIN_DAYS_INTERVAL` (default 90; -1: no role DMs; 0: always).
     pub role_reminder_min_days_interval: i64,
+    /// `ENABLE_DUST`: the "Generate post-mortem with Dust" button (with the post-mortem flows).
+    pub enable_dust: bool,
+    /// `DUST_SLACK_BOT_NAME` (default `dust`): the Dust bot's Slack name.
+    pub dust_bot_name: String,
 }
 
 /// Built-in Slack commands a custom command must not shadow.
@@ -73,6 +77,8 @@ impl SlackConfig {
                 _ => Err(format!("'{raw}' is not a number of days (-1 disables role messages)")),
             });
         let signing_secret = env.get("SLACK_SIGNING_SECRET").map(Secret::new);
+        let enable_dust = env.parse("ENABLE_DUST", false, parse_bool);
+        let dust_bot_name = env.get("DUST_SLACK_BOT_NAME").unwrap_or("dust").to_owned();
         let main_command = env.get("SLACK_INCIDENT_COMMAND").unwrap_or("/incident").to_owned();
         let incident_command = command(env, "SLACK_INCIDENT_COMMAND", &main_command);
         let aliases: Vec<String> = env
@@ -100,6 +106,8 @@ impl SlackConfig {
             emergency_usergroup_id: optional(env, "SLACK_EMERGENCY_USERGROUP_ID"),
             skip_checks,
             role_reminder_min_days_interval,
+            enable_dust,
+            dust_bot_name,
         };
         if config.signing_secret.is_none() {
             env.warn(

@@ -18,7 +18,7 @@ use crate::client::{ClientSettings, SlackClient};
 use crate::config::SlackConfig;
 use crate::events::EventWorker;
 use crate::facets::SlackFacets;
-use crate::inbound::{Inbound, SlackEventJob};
+use crate::inbound::{EventWriter, Inbound, SlackEventJob};
 use crate::reminders::{PostmortemReminders, UpdateReminders};
 use crate::store::SlackStore;
 use crate::sync::{DirectorySync, SyncDirectory};
@@ -38,6 +38,8 @@ pub struct Slack {
     config: Option<SlackConfig>,
     client: OnceLock<Arc<SlackClient>>,
     bot: Arc<BotIdentity>,
+    /// One writer for every HTTP worker thread.
+    events: OnceLock<Arc<EventWriter>>,
 }
 
 /// `firefighter-server slack …`
@@ -191,12 +193,22 @@ impl Integration for Slack {
         crate::api::configure(routes);
         // Without a signing secret nothing proves a request comes from Slack: no endpoint.
         let Some(secret) = &config.signing_secret else { return };
+        let events = match self.events.get() {
+            Some(events) => Arc::clone(events),
+            None => match EventWriter::start(context.database.clone()) {
+                Ok(started) => Arc::clone(self.events.get_or_init(|| Arc::new(started))),
+                Err(error) => {
+                    tracing::error!(%error, "cannot start the Slack event writer: the Slack endpoint is not served");
+                    return;
+                }
+            },
+        };
         crate::inbound::configure(
             routes,
             Inbound {
                 signing_secret: secret.clone(),
                 cache: Arc::clone(&context.cache),
-                database: context.database.clone(),
+                events,
                 commands: config.commands().into_iter().map(str::to_owned).collect(),
             },
         );

@@ -167,6 +167,49 @@ impl JobStore for Database {
         }
     }
 
+    fn enqueue_many(
+        &self,
+        jobs: &[Enqueue],
+        run_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<usize, RepositoryError> {
+        let mut conn = self.connection()?;
+        // One commit for the batch; a job already enqueued is skipped in place. PostgreSQL takes the
+        // batch in one statement (one round trip); SQLite, in-process, row by row.
+        let rows: Vec<_> = jobs
+            .iter()
+            .map(|job| {
+                (
+                    job_table::name.eq(job.name),
+                    job_table::queue.eq(job.queue),
+                    job_table::payload.eq(&job.payload),
+                    job_table::idempotency_key.eq(&job.idempotency_key),
+                    job_table::run_at.eq(run_at),
+                    job_table::created_at.eq(now),
+                    job_table::updated_at.eq(now),
+                )
+            })
+            .collect();
+        write_transaction(&mut conn, |conn| -> Result<usize, diesel::result::Error> {
+            match conn {
+                DbConnection::Postgres(pg) => {
+                    diesel::insert_into(job_table::table).values(&rows).on_conflict_do_nothing().execute(pg)
+                }
+                DbConnection::Sqlite(sqlite) => {
+                    let mut inserted = 0;
+                    for row in &rows {
+                        inserted += diesel::insert_into(job_table::table)
+                            .values(*row)
+                            .on_conflict_do_nothing()
+                            .execute(sqlite)?;
+                    }
+                    Ok(inserted)
+                }
+            }
+        })
+        .map_err(repository_error)
+    }
+
     fn purge_before(&self, before: NaiveDateTime) -> Result<(usize, usize), RepositoryError> {
         let mut conn = self.connection()?;
         let events = diesel::delete(outbox_events::table.filter(outbox_events::published_at.lt(before)))

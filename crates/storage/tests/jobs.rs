@@ -358,3 +358,26 @@ fn purging_removes_old_published_events_and_done_jobs_only() {
         assert_eq!(test.database.purge_before(at(-60)).expect("purge"), (0, 0));
     }
 }
+
+#[test]
+fn a_batch_is_enqueued_in_one_go_and_keys_already_taken_are_skipped() {
+    for test in TestDatabase::each_backend() {
+        let job = |n: i64| {
+            jobs::Enqueue::new(&Notify { event_id: n.to_string(), incident_id: None }).expect("serializes")
+        };
+        let first: Vec<jobs::Enqueue> = (0..300).map(job).collect();
+        assert_eq!(
+            test.database.enqueue_many(&first, at(0), at(0)).expect("batch"),
+            300,
+            "{:?}",
+            test.backend()
+        );
+        // Half of the next batch is already there: only the new half goes in, nothing fails.
+        let second: Vec<jobs::Enqueue> = (150..450).map(job).collect();
+        assert_eq!(test.database.enqueue_many(&second, at(0), at(0)).expect("batch"), 150);
+        assert_eq!(test.database.enqueue_many(&[], at(0), at(0)).expect("empty"), 0);
+        let mut conn = test.database.connection().expect("connection");
+        let count: i64 = job_table::table.count().get_result(&mut conn).expect("count");
+        assert_eq!(count, 450);
+    }
+}
