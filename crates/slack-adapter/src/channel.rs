@@ -412,7 +412,7 @@ impl ChannelWorker {
         incident: &IncidentView,
         bot_user: &str,
     ) -> Result<(ConversationRow, bool), StepError> {
-        let base = naming::channel_name(incident, self.settings.time_zone);
+        let mut base = naming::channel_name(incident, self.settings.time_zone);
         let mut private = incident.private;
         let mut suffix = 1;
         loop {
@@ -442,6 +442,16 @@ impl ChannelWorker {
                         return Err(error.into());
                     }
                     suffix += 1;
+                }
+                Err(error)
+                    if (error.is("invalid_name_specials")
+                        || error.is("invalid_name")
+                        || error.is("invalid_name_punctuation"))
+                        && base != naming::fallback_channel_name(incident, self.settings.time_zone) =>
+                {
+                    tracing::warn!(incident = incident.id.0, %error, name, "Slack refused the channel name; using the short one");
+                    base = naming::fallback_channel_name(incident, self.settings.time_zone);
+                    suffix = 1;
                 }
                 Err(error) if private && !error.is_retryable() => {
                     tracing::warn!(incident = incident.id.0, %error, "a private channel was refused; creating a public one");

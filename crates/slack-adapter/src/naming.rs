@@ -54,17 +54,41 @@ pub fn environments(incident: &IncidentView) -> Vec<String> {
     environments
 }
 
-/// Lower case, every run of characters other than letters and digits made one `-`.
+/// Lower case ASCII (Slack refuses other characters in names): accented Latin letters lose their
+/// accent, every run of other characters becomes one `-`.
 fn slug(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        let c = unaccented(c);
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
         } else if !out.ends_with('-') {
             out.push('-');
         }
     }
     out.trim_matches('-').to_owned()
+}
+
+/// The letter without its accent, for the common Latin ones.
+fn unaccented(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+        'ç' => 'c',
+        'è' | 'é' | 'ê' | 'ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' => 'i',
+        'ñ' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' => 'u',
+        'ý' | 'ÿ' => 'y',
+        other => other,
+    }
+}
+
+/// The name to fall back on when Slack refuses a channel name: `YYYYMMDD-<id>-incident`.
+#[must_use]
+pub fn fallback_channel_name(incident: &IncidentView, time_zone: chrono_tz::Tz) -> String {
+    let date = time_zone.from_utc_datetime(&incident.created_at).format("%Y%m%d");
+    format!("{date}-{}-incident", incident.id.0)
 }
 
 /// The incident's page: `BASE_URL/incident/<id>/`.
@@ -120,6 +144,9 @@ mod tests {
         // The date is the deployment's: 23:30 UTC is already the next day in Paris.
         let late = incident(7, "2024-03-05T23:30:00", "PRD", "Payment / Checkout  (EU)");
         assert_eq!(channel_name(&late, chrono_tz::Europe::Paris), "20240306-7-prd-payment-checkout-eu");
+        // Slack takes ASCII only: accents go, other scripts become separators.
+        let accented = incident(8, "2024-03-05T10:00:00", "PRD", "Sécurité Paiements 支付");
+        assert_eq!(channel_name(&accented, chrono_tz::UTC), "20240305-8-prd-securite-paiements");
     }
 
     #[test]
