@@ -185,11 +185,20 @@ fn wildcard_matches(pattern: &str, key: &str) -> bool {
     !rest.is_empty()
 }
 
+/// A cell as it is written: a value a spreadsheet would run as a formula (starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return, and not a plain number) gets a leading `'`, which
+/// spreadsheets show as text (OWASP's CSV injection advice); then quoted when it must be.
 fn field(value: &str, delimiter: char) -> String {
+    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']) && value.trim().parse::<f64>().is_err();
+    let value = if formula {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    };
     if value.contains([delimiter, '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
-        value.to_owned()
+        value.into_owned()
     }
 }
 
@@ -313,6 +322,22 @@ mod tests {
         assert_eq!(Columns::All.expand(&keys).first().map(String::as_str), Some("id"));
         assert!(!wildcard_matches("roles.*.email", "roles..email"));
         assert!(wildcard_matches("meta.*.value", "meta.a.b.value"));
+    }
+
+    #[test]
+    fn formulas_reach_spreadsheets_as_text() {
+        let cells = |values: &[&str]| line(values.iter().map(|v| (*v).to_owned()), Tabular::Csv);
+        assert_eq!(
+            cells(&["=HYPERLINK(\"http://evil\")", "+1+2", "@SUM(A1)", "-cmd|' /C calc'!A0"]),
+            "\"'=HYPERLINK(\"\"http://evil\"\")\",'+1+2,'@SUM(A1),'-cmd|' /C calc'!A0\r\n"
+        );
+        assert_eq!(cells(&["\t=1", "\r=1"]), "'\t=1,\"'\r=1\"\r\n");
+        assert_eq!(line(vec!["\t=1".into()], Tabular::Tsv), "\"'\t=1\"\r\n");
+        // Numbers, dates and ordinary text are left alone.
+        assert_eq!(
+            cells(&["-12.5", "+3", "2026-12-01", "Checkout down", "a=b"]),
+            "-12.5,+3,2026-12-01,Checkout down,a=b\r\n"
+        );
     }
 
     #[test]
