@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test lint fmt ci bench-startup build openapi worker
+.PHONY: run test lint fmt ci bench-startup build openapi worker example-test example-lint example-lock
 
 ## Run the server in the embedded mode (SQLite under ./data, http://127.0.0.1:8000).
 run:
@@ -13,11 +13,29 @@ run:
 ## FF_TEST_AMQP_URL and FF_TEST_REDIS_URL are set (.ci/run sets them).
 test:
 	$(CARGO) test --workspace --locked
+	$(MAKE) example-test
+
+## The private deployment example (docs/extending.md): its own workspace, which uses this one by
+## path as a git submodule would; built in this workspace's target directory, so the shared crates
+## are not compiled twice.
+EXAMPLE = cd examples/private-deployment && CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO)
+example-test:
+	$(EXAMPLE) test --locked
+
+example-lint:
+	$(EXAMPLE) fmt --all --check
+	$(EXAMPLE) clippy --all-targets --locked -- -D warnings
+
+## After a change to Cargo.lock: the example's lock file follows it.
+example-lock:
+	cp Cargo.lock examples/private-deployment/Cargo.lock
+	cd examples/private-deployment && $(CARGO) metadata --format-version 1 >/dev/null
 
 ## Formatting check and clippy with warnings as errors.
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(MAKE) example-lint
 
 fmt:
 	$(CARGO) fmt --all

@@ -375,4 +375,8 @@ fn its_table_is_the_same_on_both_backends_and_its_versions_are_namespaced() {
     let misnamed = MigrationSet { name: "other", sqlite: &SQLITE, postgres: &POSTGRES };
     let refused = sqlite.database.run_integration_migrations(&[misnamed]).expect_err("refused");
     assert!(refused.to_string().contains("must start with \"other.\""), "{refused}");
+    // A name diesel could not read back (it cuts a version at the first `_`) is refused up front.
+    let unreadable = MigrationSet { name: "ticket_router", sqlite: &SQLITE, postgres: &POSTGRES };
+    let refused = sqlite.database.run_integration_migrations(&[unreadable]).expect_err("refused");
+    assert!(refused.to_string().contains("lower-case letters and digits only"), "{refused}");
 }

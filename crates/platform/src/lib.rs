@@ -28,6 +28,9 @@ use jobs::{Registry, Scheduler};
 use storage::{Database, MigrationSet};
 
 pub use config::{Config, ConfigError, ConfigProblem, ConfigReader, Secret};
+/// The versions the seam's signatures use (routes, subcommands), so that an integration names the
+/// same types whatever versions its own workspace pulls in.
+pub use {actix_web, clap};
 
 /// The one lifecycle service of an application: every entry point uses this one.
 pub type Lifecycle = IncidentLifecycle<Database, SharedPostMortems>;

@@ -24,7 +24,9 @@ const MIGRATION_LOCK_KEY: i64 = 0x4646_4d49_4752; // "FFMIGR"
 /// `diesel_migrations::embed_migrations!`.
 #[derive(Clone, Copy)]
 pub struct MigrationSet {
-    /// The integration's name; every version in both trees starts with `<name>.`.
+    /// The prefix of its versions, usually the integration's name: lower-case letters and digits
+    /// only (diesel reads a version up to the first `_` of the directory name and drops `-`). Every
+    /// version in both trees starts with `<name>.`.
     pub name: &'static str,
     pub sqlite: &'static EmbeddedMigrations,
     pub postgres: &'static EmbeddedMigrations,
@@ -42,6 +44,15 @@ impl MigrationSet {
     /// # Errors
     /// [`StorageError::Migration`] naming the first version that breaks it.
     pub fn check_names(&self) -> Result<(), StorageError> {
+        // diesel reads a migration's version up to the first `_` of its directory and drops `-`:
+        // a set name with either could never be matched.
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+            return Err(StorageError::Migration(format!(
+                "migration set {:?}: its name must be lower-case letters and digits only (it prefixes \
+                 directory names, and diesel reads a version up to the first `_` and drops `-`)",
+                self.name
+            )));
+        }
         let prefix = format!("{}.", self.name);
         let sqlite = MigrationSource::<diesel::sqlite::Sqlite>::migrations(self.sqlite);
         let postgres = MigrationSource::<diesel::pg::Pg>::migrations(self.postgres);
