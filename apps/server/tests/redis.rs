@@ -15,14 +15,7 @@ use storage::testing::TestDatabase;
 use test_support::TcpProxy;
 
 fn redis_url() -> Option<String> {
-    let url = std::env::var("FF_TEST_REDIS_URL").ok().filter(|url| !url.trim().is_empty());
-    if url.is_none() {
-        #[expect(clippy::print_stderr, reason = "tell why the test did nothing")]
-        {
-            eprintln!("FF_TEST_REDIS_URL is unset: Redis tests skipped");
-        }
-    }
-    url
+    test_support::service_url("FF_TEST_REDIS_URL")
 }
 
 fn server(test: &TestDatabase, redis_url: &str) -> (String, actix_web::dev::ServerHandle) {

@@ -14,7 +14,7 @@
 //!
 //! The tests of this file run one at a time ([`SERIAL`]): one of them stops the broker.
 
-#![expect(clippy::expect_used, clippy::unwrap_used, clippy::print_stderr, reason = "tests")]
+#![expect(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -37,11 +37,7 @@ const EVENT_ID: &str = "x-firefighter-event-id";
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn amqp_url() -> Option<String> {
-    let url = std::env::var("FF_TEST_AMQP_URL").ok().filter(|url| !url.trim().is_empty());
-    if url.is_none() {
-        eprintln!("FF_TEST_AMQP_URL is unset: scaled-mode tests skipped");
-    }
-    url
+    test_support::service_url("FF_TEST_AMQP_URL")
 }
 
 /// A scaled deployment on one test database: the server in this process, workers as processes.

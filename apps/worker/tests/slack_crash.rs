@@ -34,10 +34,7 @@ fn rand_ms(below: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_worker_during_channel_set_up_completes_every_channel_once() {
     const INCIDENTS: usize = 12;
-    let Some(amqp) = std::env::var("FF_TEST_AMQP_URL").ok().filter(|url| !url.trim().is_empty()) else {
-        eprintln!("FF_TEST_AMQP_URL is unset: skipped");
-        return;
-    };
+    let Some(amqp) = test_support::service_url("FF_TEST_AMQP_URL") else { return };
     let Some(test) = TestDatabase::postgres() else { return };
     let test = test.seeded();
     let storage::DatabaseUrl::Postgres { url: database_url } = test.url.clone() else { panic!("PostgreSQL") };

@@ -65,14 +65,7 @@ fn registry(attempts: &Attempts) -> Registry {
 }
 
 fn amqp_url() -> Option<String> {
-    let url = std::env::var("FF_TEST_AMQP_URL").ok().filter(|url| !url.trim().is_empty());
-    if url.is_none() {
-        #[expect(clippy::print_stderr, reason = "tell why the test did nothing")]
-        {
-            eprintln!("FF_TEST_AMQP_URL is unset: RabbitMQ tests skipped");
-        }
-    }
-    url
+    test_support::service_url("FF_TEST_AMQP_URL")
 }
 
 fn settings(url: &str) -> Settings {

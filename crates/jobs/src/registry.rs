@@ -48,6 +48,9 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
     const NAME: &'static str;
     /// The queue it runs on: one per integration, so a slow one never delays another.
     const QUEUE: &'static str;
+    /// The longest an attempt may run. Past it the attempt counts as failed (retried or dead by the
+    /// retry policy) and its runner moves on: a hung handler never holds its slot for ever.
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
     /// Jobs with the same key are the same piece of work: enqueued once, and a handler may use the
     /// key to make its effect happen once (for example as an event id the receiver deduplicates on).
     fn idempotency_key(&self) -> String;
@@ -119,14 +122,21 @@ pub enum RegistryError {
     Subscriber { name: &'static str, error: String },
 }
 
-type RunFn = Box<dyn Fn(&str, u32) -> Result<(), JobError> + Send + Sync>;
+type RunFn = std::sync::Arc<dyn Fn(&str, u32) -> Result<(), JobError> + Send + Sync>;
+
+/// A registered handler: its queue, its run-time cap, and how to run a stored payload.
+struct Registered {
+    queue: &'static str,
+    timeout: std::time::Duration,
+    run: RunFn,
+}
 /// Takes a batch of events; returns the jobs of each, in the same order.
 type SubscriberFn = Box<dyn Fn(&[OutboxEvent]) -> Result<Vec<Vec<Enqueue>>, RegistryError> + Send + Sync>;
 
 /// The handlers by job name, and the subscribers that turn outbox events into jobs.
 #[derive(Default)]
 pub struct Registry {
-    handlers: HashMap<&'static str, (&'static str, RunFn)>,
+    handlers: HashMap<&'static str, Registered>,
     subscribers: Vec<(&'static str, SubscriberFn)>,
 }
 
@@ -152,7 +162,7 @@ impl Registry {
         if self.handlers.contains_key(J::NAME) {
             return Err(RegistryError::DuplicateJob(J::NAME));
         }
-        let run: RunFn = Box::new(move |payload, attempt| {
+        let run: RunFn = std::sync::Arc::new(move |payload, attempt| {
             let job: J = serde_json::from_str(payload).map_err(|error| {
                 JobError::Permanent(format!(
                     "job {} has a payload this version cannot read: {error}",
@@ -161,7 +171,7 @@ impl Registry {
             })?;
             handler.handle(job, attempt)
         });
-        self.handlers.insert(J::NAME, (J::QUEUE, run));
+        self.handlers.insert(J::NAME, Registered { queue: J::QUEUE, timeout: J::TIMEOUT, run });
         Ok(self)
     }
 
@@ -258,21 +268,26 @@ impl Registry {
     /// The handler's error; [`JobError::Permanent`] for an unknown job or an unreadable payload.
     pub fn run(&self, name: &str, payload: &str, attempt: u32) -> Result<(), JobError> {
         match self.handlers.get(name) {
-            Some((_, run)) => run(payload, attempt),
+            Some(registered) => (registered.run)(payload, attempt),
             None => Err(JobError::Permanent(format!("no handler for job {name}"))),
         }
+    }
+
+    /// The handler of job `name` and its run-time cap, to run it on a thread of its own.
+    pub(crate) fn handler(&self, name: &str) -> Option<(RunFn, std::time::Duration)> {
+        self.handlers.get(name).map(|registered| (std::sync::Arc::clone(&registered.run), registered.timeout))
     }
 
     /// The queue of job `name`.
     #[must_use]
     pub fn queue_of(&self, name: &str) -> Option<&'static str> {
-        self.handlers.get(name).map(|(queue, _)| *queue)
+        self.handlers.get(name).map(|registered| registered.queue)
     }
 
     /// Every queue a registered job runs on.
     #[must_use]
     pub fn queues(&self) -> BTreeSet<&'static str> {
-        self.handlers.values().map(|(queue, _)| *queue).collect()
+        self.handlers.values().map(|registered| registered.queue).collect()
     }
 }
 

@@ -217,6 +217,42 @@ impl<S: JobStore> Runner<'_, S> {
     }
 }
 
+/// Runs one attempt on a thread of its own, waiting at most the job's run-time cap. A panicking
+/// handler is a failed attempt like any other (retried, then dead); so is one that runs past its cap,
+/// whose thread is then left to finish on its own while the runner moves on.
+fn run_capped(registry: &Registry, job: &ClaimedJob) -> Result<(), JobError> {
+    let Some((run, timeout)) = registry.handler(&job.name) else {
+        return Err(JobError::Permanent(format!("no handler for job {}", job.name)));
+    };
+    let (done, result) = std::sync::mpsc::sync_channel(1);
+    let (payload, attempt) = (job.payload.clone(), job.attempt);
+    let spawned = std::thread::Builder::new().name(format!("ff-job-{}", job.id)).spawn(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&payload, attempt)))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_owned());
+                Err(JobError::Retryable(format!("the job panicked: {message}")))
+            });
+        let _ = done.send(outcome);
+    });
+    if let Err(error) = spawned {
+        return Err(JobError::Retryable(format!("cannot start the job's thread: {error}")));
+    }
+    match result.recv_timeout(timeout) {
+        Ok(outcome) => outcome,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            tracing::error!(job = job.id, name = %job.name, ?timeout, "job ran past its run-time cap; its runner moves on");
+            Err(JobError::Retryable(format!("ran past its run-time cap of {} s", timeout.as_secs())))
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err(JobError::Retryable("the job's thread ended without an outcome".to_owned()))
+        }
+    }
+}
+
 /// Runs `work`, calling `beat` every `every` until it is done.
 fn with_heartbeat<T>(every: Duration, beat: impl Fn() + Sync, work: impl FnOnce() -> T) -> T {
     let done = (std::sync::Mutex::new(false), std::sync::Condvar::new());
@@ -269,18 +305,7 @@ pub fn attempt(registry: &Registry, policy: RetryPolicy, job: &ClaimedJob) -> Ou
             policy.max_attempts
         ));
     }
-    // A panicking handler is a failed attempt like any other: retried, then dead.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        registry.run(&job.name, &job.payload, job.attempt)
-    }))
-    .unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|text| (*text).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".to_owned());
-        Err(JobError::Retryable(format!("the job panicked: {message}")))
-    });
+    let result = run_capped(registry, job);
     match result {
         Ok(()) => Outcome::Done,
         Err(JobError::Retryable(error)) => match policy.after_failure(job.attempt, rand::random()) {
@@ -453,6 +478,43 @@ mod tests {
         // A fourth attempt only happens after runners died mid-attempt: it is not run.
         assert!(
             matches!(attempt(&registry, policy, &job(4)), Outcome::Dead(ref error) if error.contains("died"))
+        );
+    }
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize)]
+    struct Hang;
+
+    impl Job for Hang {
+        const NAME: &'static str = "test.hang";
+        const QUEUE: &'static str = "test";
+        const TIMEOUT: Duration = Duration::from_millis(200);
+        fn idempotency_key(&self) -> String {
+            "hang".into()
+        }
+    }
+
+    #[test]
+    fn a_handler_past_its_run_time_cap_is_a_failed_attempt_and_its_runner_moves_on() {
+        let mut registry = Registry::new();
+        registry
+            .register(|_: Hang, _| -> Result<(), JobError> {
+                std::thread::sleep(Duration::from_secs(3600));
+                Ok(())
+            })
+            .map(drop)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let policy = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
+        let hung = ClaimedJob { id: 2, name: "test.hang".into(), payload: "null".into(), attempt: 1 };
+        let started = std::time::Instant::now();
+        let outcome = attempt(&registry, policy, &hung);
+        assert!(
+            matches!(outcome, Outcome::RetryIn(_, ref error) if error.contains("run-time cap")),
+            "{outcome:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "the runner did not wait for the hung handler");
+        let last = ClaimedJob { attempt: 2, ..hung };
+        assert!(
+            matches!(attempt(&registry, policy, &last), Outcome::Dead(ref error) if error.contains("run-time cap"))
         );
     }
 }

@@ -11,14 +11,7 @@ use firefighter_redis_cache::{RedisCache, RedisSettings};
 use test_support::TcpProxy;
 
 fn redis_url() -> Option<String> {
-    let url = std::env::var("FF_TEST_REDIS_URL").ok().filter(|url| !url.trim().is_empty());
-    if url.is_none() {
-        #[expect(clippy::print_stderr, reason = "tell why the Redis half did nothing")]
-        {
-            eprintln!("FF_TEST_REDIS_URL is unset: Redis tests skipped");
-        }
-    }
-    url
+    test_support::service_url("FF_TEST_REDIS_URL")
 }
 
 fn redis(url: &str) -> RedisCache {

@@ -10,6 +10,31 @@
 
 pub mod slack;
 
+/// Whether the tests run in CI (`CI=true`): there, a service a test needs must be there.
+#[must_use]
+pub fn in_ci() -> bool {
+    matches!(std::env::var("CI").as_deref(), Ok("true" | "1"))
+}
+
+/// The URL of one of our own services for a test (`FF_TEST_REDIS_URL`, `FF_TEST_AMQP_URL`): `None`
+/// when unset (the test says it skipped), except under `CI=true`, where it fails the test instead of
+/// letting it pass without having run.
+///
+/// # Panics
+/// Under `CI=true` when the variable is unset.
+#[must_use]
+pub fn service_url(variable: &str) -> Option<String> {
+    let url = std::env::var(variable).ok().filter(|url| !url.trim().is_empty());
+    if url.is_none() {
+        assert!(!in_ci(), "{variable} is unset under CI=true: this test needs its service");
+        #[expect(clippy::print_stderr, reason = "tell why the test did nothing")]
+        {
+            eprintln!("{variable} is unset: test skipped");
+        }
+    }
+    url
+}
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

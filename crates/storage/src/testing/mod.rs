@@ -65,7 +65,14 @@ impl TestDatabase {
     #[must_use]
     #[expect(clippy::expect_used, reason = "test setup: failing loudly is the point")]
     pub fn postgres_unmigrated() -> Option<Self> {
-        let admin_url = std::env::var(TEST_DATABASE_URL_VAR).ok().filter(|url| !url.trim().is_empty())?;
+        let admin_url = std::env::var(TEST_DATABASE_URL_VAR).ok().filter(|url| !url.trim().is_empty());
+        // In CI (`CI=true`) a test that needs PostgreSQL fails without it rather than passing unrun.
+        let in_ci = matches!(std::env::var("CI").as_deref(), Ok("true" | "1"));
+        assert!(
+            admin_url.is_some() || !in_ci,
+            "{TEST_DATABASE_URL_VAR} is unset under CI=true: this test needs PostgreSQL"
+        );
+        let admin_url = admin_url?;
         let name = format!("ff_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|error| {
             panic!("{TEST_DATABASE_URL_VAR} is set but PostgreSQL is unreachable: {error}")
