@@ -780,41 +780,85 @@ impl ChannelWorker {
         }
         for role in holders {
             let Some(slack_id) = self.slack_id(&role.user)? else { continue };
-            let prefix = format!("{}:{}@", kind::ROLE_ASSIGNED, role.slug);
-            let key = format!("{prefix}{}:{event}", incident.id.0);
-            if self.store.has_message_key(&slack_id, &key)? {
-                continue;
+            // One job at a time tells a person about their roles (two incidents' jobs could both
+            // find "not told yet" and both tell).
+            let lock = format!("role-message:{slack_id}");
+            let token = format!("{}:{event}", incident.id.0);
+            if !self.store.lock(&lock, &token, now() + LEASE, now())? {
+                return Err(StepError::Storage(RepositoryError::Unavailable(format!(
+                    "another job is telling {slack_id} about a role"
+                ))));
             }
-            if interval > 0 {
-                let since = now() - chrono::Duration::days(interval);
-                if self.store.told_since(&slack_id, &prefix, since)? {
-                    continue;
-                }
-            }
-            let message = messages::role_assigned(&self.style(), incident, role, at_declaration);
-            // In the direct conversation, looked up like any channel's messages.
-            let sent = self.slack.open_direct(&slack_id).map_err(StepError::from).and_then(|direct| {
-                self.post_once(incident, &direct, &key, message, true)?;
+            let told = self.role_message(incident, role, &slack_id, event, at_declaration, interval);
+            self.store.unlock(&lock, &token)?;
+            told?;
+        }
+        Ok(())
+    }
+
+    /// Tells one role holder, unless already told (recorded, or found in the direct conversation).
+    fn role_message(
+        &self,
+        incident: &IncidentView,
+        role: &RoleView,
+        slack_id: &str,
+        event: &str,
+        at_declaration: bool,
+        interval: i64,
+    ) -> Result<(), StepError> {
+        let prefix = format!("{}:{}@", kind::ROLE_ASSIGNED, role.slug);
+        let key = format!("{prefix}{}:{event}", incident.id.0);
+        if self.store.has_message_key(slack_id, &key)? {
+            return Ok(());
+        }
+        let since = now() - chrono::Duration::days(interval);
+        if interval > 0 && self.store.told_since(slack_id, &prefix, since)? {
+            return Ok(());
+        }
+        let direct = self.slack.open_direct(slack_id)?;
+        // Look in the conversation too: a job that died after telling did not record it.
+        if interval > 0 && self.told_in(&direct, &prefix, since)? {
+            return Ok(());
+        }
+        let message = messages::role_assigned(&self.style(), incident, role, at_declaration);
+        match self.post_once(incident, &direct, &key, message, true) {
+            Ok(_) => {
                 // Recorded under the person too, for the throttle.
                 self.store.record_message(
                     Some(incident.id.0),
-                    &slack_id,
+                    slack_id,
                     &format!("{key}#sent"),
                     &key,
                     now(),
                 )?;
                 Ok(())
-            });
-            match sent {
-                Ok(_) => {}
-                Err(StepError::Slack(error)) if !error.is_retryable() => {
-                    // `messages_tab_disabled` and the like: the person just does not get it.
-                    tracing::info!(%error, user = %slack_id, "a role message could not be sent");
-                }
-                Err(error) => return Err(error),
             }
+            Err(StepError::Slack(error)) if !error.is_retryable() => {
+                // `messages_tab_disabled` and the like: the person just does not get it.
+                tracing::info!(%error, user = %slack_id, "a role message could not be sent");
+                Ok(())
+            }
+            Err(error) => Err(error),
         }
-        Ok(())
+    }
+
+    /// Whether the direct conversation holds a message whose identity starts with `prefix`, sent
+    /// since `since` (among its last 100).
+    fn told_in(&self, direct: &str, prefix: &str, since: chrono::NaiveDateTime) -> Result<bool, SlackError> {
+        let page = self.slack.history(direct, 100, None)?;
+        Ok(page.messages.iter().any(|message| {
+            let sent =
+                message.ts.split('.').next().and_then(|secs| secs.parse::<i64>().ok()).unwrap_or_default();
+            let recent = chrono::DateTime::from_timestamp(sent, 0).is_some_and(|at| at.naive_utc() >= since);
+            recent
+                && message.metadata.as_ref().is_some_and(|metadata| {
+                    metadata
+                        .event_payload
+                        .get("key")
+                        .and_then(Value::as_str)
+                        .is_some_and(|key| key.starts_with(prefix))
+                })
+        }))
     }
 
     fn follow_roles(

@@ -110,3 +110,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     slack_conversation_members,
     slack_conversation_categories,
 );
+
+diesel::table! {
+    slack_locks (name) {
+        name -> Text,
+        token -> Text,
+        locked_until -> Timestamp,
+    }
+}

@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use incidents_core::RepositoryError;
 use storage::{Database, repository_error};
 
-use crate::schema::{slack_conversations, slack_incident_work, slack_messages, slack_users, users};
+use crate::schema::{
+    slack_conversations, slack_incident_work, slack_locks, slack_messages, slack_users, users,
+};
 
 /// A conversation the product knows.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -524,6 +526,56 @@ impl SlackStore {
             slack_incident_work::lock_token.eq(None::<String>),
             slack_incident_work::locked_until.eq(None::<NaiveDateTime>),
         ))
+        .execute(&mut *conn)
+        .map(drop)
+        .map_err(repository_error)
+    }
+
+    /// Takes the named lease for `token` until `until`, unless another holder's lease runs.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn lock(
+        &self,
+        name: &str,
+        token: &str,
+        until: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let created = diesel::insert_into(slack_locks::table)
+            .values((
+                slack_locks::name.eq(name),
+                slack_locks::token.eq(token),
+                slack_locks::locked_until.eq(until),
+            ))
+            .execute(&mut *conn)
+            .map_err(repository_error);
+        match created {
+            Ok(_) => return Ok(true),
+            Err(RepositoryError::Conflict { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        let taken = diesel::update(
+            slack_locks::table
+                .filter(slack_locks::name.eq(name))
+                .filter(slack_locks::locked_until.lt(now).or(slack_locks::token.eq(token))),
+        )
+        .set((slack_locks::token.eq(token), slack_locks::locked_until.eq(until)))
+        .execute(&mut *conn)
+        .map_err(repository_error)?;
+        Ok(taken > 0)
+    }
+
+    /// Gives the named lease back.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn unlock(&self, name: &str, token: &str) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        diesel::delete(
+            slack_locks::table.filter(slack_locks::name.eq(name)).filter(slack_locks::token.eq(token)),
+        )
         .execute(&mut *conn)
         .map(drop)
         .map_err(repository_error)

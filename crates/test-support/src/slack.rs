@@ -131,6 +131,11 @@ fn user_json(user: &FakeUser) -> Value {
     })
 }
 
+/// Seconds since the epoch: message timestamps are real times, as Slack's are.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs())
+}
+
 fn error(code: &str) -> Value {
     json!({"ok": false, "error": code})
 }
@@ -335,7 +340,7 @@ fn answer(state: &mut SlackState, method: &str, args: &HashMap<String, String>) 
                 return error("no_text");
             }
             let n = state.next();
-            let ts = format!("{}.{n:06}", 1_700_000_000 + n);
+            let ts = format!("{}.{n:06}", unix_now());
             state.messages.push(FakeMessage {
                 channel: channel.clone(),
                 ts: ts.clone(),
@@ -508,7 +513,7 @@ impl FakeSlack {
     pub fn post_as(&self, user: &str, channel: &str, text: &str) -> String {
         let mut state = self.state();
         let n = state.next();
-        let ts = format!("{}.{n:06}", 1_700_000_000 + n);
+        let ts = format!("{}.{n:06}", unix_now());
         state.messages.push(FakeMessage {
             channel: channel.into(),
             ts: ts.clone(),
