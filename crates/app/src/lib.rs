@@ -316,7 +316,9 @@ impl App {
 }
 
 fn merged_openapi<'a>(integrations: impl Iterator<Item = &'a dyn Integration>) -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
     let mut document = http_api::openapi::document();
+    document.merge(http::health::MonitoringDoc::openapi());
     for integration in integrations {
         if let Some(paths) = integration.openapi() {
             document.merge(paths);

@@ -2,26 +2,44 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 
-#[derive(Debug, Serialize)]
-struct Health {
+/// The monitoring paths' OpenAPI document (merged into the served one).
+#[derive(OpenApi)]
+#[openapi(
+    paths(healthcheck, readiness),
+    tags((name = "monitoring", description = "Liveness and readiness, for load balancers and orchestrators (no token)")),
+)]
+pub struct MonitoringDoc;
+
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
+pub struct Health {
+    /// `ok`, or `fail` when the database does not answer.
     status: &'static str,
 }
 
 /// Readiness: one boolean per dependency; `queue` and `redis` only when configured.
-#[derive(Debug, Serialize)]
-struct Readiness {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "degraded", "checks": {"db": true, "queue": false, "redis": true, "slack": true}}))]
+pub struct Readiness {
+    /// `ok`; `degraded` when only the broker, Redis or an integration is down (the server keeps
+    /// serving); `fail` without the database.
     status: &'static str,
     checks: Checks,
 }
 
-#[derive(Debug, Serialize)]
-struct Checks {
+/// One boolean per dependency, and one per integration check (by its name, e.g. `slack`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
     db: bool,
+    /// RabbitMQ, when `AMQP_URL` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     queue: Option<bool>,
+    /// Redis, when `REDIS_URL` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     redis: Option<bool>,
     /// The integrations' checks, by name.
@@ -77,6 +95,11 @@ async fn database_is_up(state: &AppState) -> bool {
 }
 
 /// `GET /monitoring/healthcheck`: 200 `{"status":"ok"}` when the database answers, else 503 `{"status":"fail"}`.
+#[utoipa::path(get, path = "/monitoring/healthcheck", tag = "monitoring", security(()),
+    responses(
+        (status = 200, description = "The server and its database answer", body = Health, example = json!({"status": "ok"})),
+        (status = 503, description = "The database does not answer", body = Health, example = json!({"status": "fail"})),
+    ))]
 pub(super) async fn healthcheck(state: web::Data<AppState>) -> HttpResponse {
     if database_is_up(&state).await {
         HttpResponse::Ok().json(Health { status: "ok" })
@@ -110,6 +133,13 @@ async fn redis_is_up(state: &AppState) -> Option<bool> {
 /// `GET /monitoring/readiness`: one boolean per dependency. 503 `fail` without the database; 200
 /// `degraded` when only the broker, Redis or an integration's check is down, because the server keeps
 /// serving (side effects wait in the outbox; the cache misses); else 200 `ok`.
+#[utoipa::path(get, path = "/monitoring/readiness", tag = "monitoring", security(()),
+    responses(
+        (status = 200, description = "Serving: `ok`, or `degraded` when only the broker, Redis or an integration is down", body = Readiness,
+            example = json!({"status": "ok", "checks": {"db": true, "slack": true}})),
+        (status = 503, description = "The database does not answer", body = Readiness,
+            example = json!({"status": "fail", "checks": {"db": false}})),
+    ))]
 pub(super) async fn readiness(state: web::Data<AppState>) -> HttpResponse {
     let (db, queue, redis, integrations) = tokio::join!(
         database_is_up(&state),

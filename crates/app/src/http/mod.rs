@@ -1,7 +1,7 @@
 //! The HTTP shell: routes, middleware (request ids, security headers, path normalisation) and the
 //! server itself. Handlers translate HTTP to calls on the domain and storage; they decide nothing.
 
-mod health;
+pub(crate) mod health;
 mod request_id;
 
 use std::net::TcpListener;
