@@ -1525,3 +1525,45 @@ async fn a_nul_character_is_a_400_naming_the_attribute_on_every_backend() {
         assert_eq!((status, refused["errors"][0]["attr"].as_str()), (400, Some("message")), "{refused}");
     }
 }
+
+#[tokio::test]
+async fn a_failing_receiver_gets_the_same_event_again_until_it_accepts_it() {
+    let receiver = Receiver::start();
+    receiver.answer(503);
+    let api = Api::spawn_with(TestDatabase::sqlite(), &[("FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")]).await;
+    let body = json!({"url": receiver.url, "secret": "a-shared-secret-of-some-length", "events": ["incident_created"]});
+    let endpoint: Value = api
+        .client
+        .post(format!("{}/webhooks", api.base))
+        .bearer_auth(&api.admin)
+        .json(&body)
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
+    let _ = api.create(&api.admin, &api.incident("Flaky receiver", "P2", "PRD")).await;
+    wait_for("the first, refused delivery", async || !receiver.received().is_empty()).await;
+    let log_url = format!("/webhooks/{}/deliveries", endpoint["id"]);
+    wait_for("the failure in the log", async || {
+        let log: Value = api.get(&api.admin, &log_url).await.json().await.expect("json");
+        log[0]["state"] == "failing" && log[0]["last_status"] == 503
+    })
+    .await;
+    // The receiver recovers: the retry (after the policy's first delay, 5 to 10 s) delivers the same event.
+    receiver.answer(200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let log: Value = api.get(&api.admin, &log_url).await.json().await.expect("json");
+        if log[0]["state"] == "delivered" {
+            assert_eq!((log[0]["attempts"].as_u64(), log[0]["last_status"].as_u64()), (Some(2), Some(200)));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not delivered after the receiver recovered: {log}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let ids = receiver.header_values("x-firefighter-event-id");
+    assert_eq!(ids.len(), 2, "refused once, then accepted");
+    assert_eq!(ids[0], ids[1], "the same event both times, so the receiver can deduplicate");
+}
