@@ -37,12 +37,9 @@ diesel::table! {
 diesel::table! {
     slack_incident_work (incident_id) {
         incident_id -> BigInt,
-        lock_token -> Nullable<Text>,
-        locked_until -> Nullable<Timestamp>,
         failed_step -> Nullable<Text>,
         failure -> Nullable<Text>,
         failed_at -> Nullable<Timestamp>,
-        failed_job_id -> Nullable<BigInt>,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The Slack integration's tables: conversations (incident channels and tagged channels), the
-//! messages the bot posted, Slack identities of users, and each incident's Slack work (a lease and the
-//! last failure).
+//! messages the bot posted, Slack identities of users, each incident's last refused step, and named
+//! leases (one job at a time for an incident's channel, or for telling a person about a role).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -483,32 +483,7 @@ impl SlackStore {
         until: NaiveDateTime,
         now: NaiveDateTime,
     ) -> Result<bool, RepositoryError> {
-        let mut conn = self.database.connection()?;
-        let created = diesel::insert_into(slack_incident_work::table)
-            .values((
-                slack_incident_work::incident_id.eq(incident),
-                slack_incident_work::lock_token.eq(token),
-                slack_incident_work::locked_until.eq(until),
-            ))
-            .execute(&mut *conn)
-            .map_err(repository_error);
-        match created {
-            Ok(_) => return Ok(true),
-            Err(RepositoryError::Conflict { .. }) => {}
-            Err(error) => return Err(error),
-        }
-        let taken = diesel::update(
-            slack_incident_work::table.filter(slack_incident_work::incident_id.eq(incident)).filter(
-                slack_incident_work::locked_until
-                    .is_null()
-                    .or(slack_incident_work::locked_until.lt(now))
-                    .or(slack_incident_work::lock_token.eq(token)),
-            ),
-        )
-        .set((slack_incident_work::lock_token.eq(token), slack_incident_work::locked_until.eq(until)))
-        .execute(&mut *conn)
-        .map_err(repository_error)?;
-        Ok(taken > 0)
+        self.lock(&format!("incident:{incident}"), token, until, now)
     }
 
     /// Gives the lease back.
@@ -516,19 +491,7 @@ impl SlackStore {
     /// # Errors
     /// A storage failure.
     pub fn unlock_incident(&self, incident: i64, token: &str) -> Result<(), RepositoryError> {
-        let mut conn = self.database.connection()?;
-        diesel::update(
-            slack_incident_work::table
-                .filter(slack_incident_work::incident_id.eq(incident))
-                .filter(slack_incident_work::lock_token.eq(token)),
-        )
-        .set((
-            slack_incident_work::lock_token.eq(None::<String>),
-            slack_incident_work::locked_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(&mut *conn)
-        .map(drop)
-        .map_err(repository_error)
+        self.unlock(&format!("incident:{incident}"), token)
     }
 
     /// Takes the named lease for `token` until `until`, unless another holder's lease runs.
@@ -587,15 +550,28 @@ impl SlackStore {
     /// A storage failure.
     pub fn record_failure(&self, incident: i64, failure: Option<&Failure>) -> Result<(), RepositoryError> {
         let mut conn = self.database.connection()?;
-        diesel::update(slack_incident_work::table.filter(slack_incident_work::incident_id.eq(incident)))
-            .set((
-                slack_incident_work::failed_step.eq(failure.map(|f| f.step.as_str())),
-                slack_incident_work::failure.eq(failure.map(|f| f.reason.as_str())),
-                slack_incident_work::failed_at.eq(failure.map(|f| f.at)),
-            ))
-            .execute(&mut *conn)
-            .map(drop)
-            .map_err(repository_error)
+        let fields = (
+            slack_incident_work::failed_step.eq(failure.map(|f| f.step.as_str())),
+            slack_incident_work::failure.eq(failure.map(|f| f.reason.as_str())),
+            slack_incident_work::failed_at.eq(failure.map(|f| f.at)),
+        );
+        let updated =
+            diesel::update(slack_incident_work::table.filter(slack_incident_work::incident_id.eq(incident)))
+                .set(fields)
+                .execute(&mut *conn)
+                .map_err(repository_error)?;
+        if updated == 0 && failure.is_some() {
+            let inserted = diesel::insert_into(slack_incident_work::table)
+                .values((slack_incident_work::incident_id.eq(incident), fields))
+                .execute(&mut *conn)
+                .map_err(repository_error);
+            match inserted {
+                // A concurrent job recorded one first: the update above would have won anyway.
+                Ok(_) | Err(RepositoryError::Conflict { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
     }
 
     /// The recorded failures of several incidents.
