@@ -129,10 +129,13 @@ async fn killing_the_worker_during_channel_set_up_completes_every_channel_once()
             .await
             .expect("the API answers");
         assert_eq!(response.status(), 201);
-        if rand_ms(3) == 0 {
-            continue;
+        // Kill once this incident's set-up has begun (its channel is being created), at a random
+        // moment of it: the fake Slack answers in 15 ms, so a set-up lasts a few hundred.
+        let begun = Instant::now();
+        while slack.calls_of("conversations.create").len() <= n && begun.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        tokio::time::sleep(Duration::from_millis(200 + rand_ms(400))).await;
+        tokio::time::sleep(Duration::from_millis(rand_ms(150))).await;
         drop(consumer);
         kills += 1;
         if half_set_up(&slack) {
