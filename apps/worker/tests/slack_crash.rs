@@ -169,7 +169,12 @@ async fn killing_the_worker_during_channel_set_up_completes_every_channel_once()
             .collect();
         assert_eq!(
             kinds,
-            ["ff_incident_declared", "ff_incident_roles_updated", "ff_incident_com_process"],
+            [
+                "ff_incident_declared",
+                "ff_incident_roles_updated",
+                "ff_incident_com_process",
+                "ff_incident_key_events_form"
+            ],
             "{}",
             channel.name
         );

@@ -53,6 +53,10 @@ struct Running {
 }
 
 async fn start(test: &TestDatabase, slack: Option<&FakeSlack>) -> Running {
+    start_with(test, &vars(test, slack)).await
+}
+
+async fn start_with(test: &TestDatabase, vars: &HashMap<String, String>) -> Running {
     let user = test
         .database
         .create_user(&NewUser {
@@ -64,7 +68,7 @@ async fn start(test: &TestDatabase, slack: Option<&FakeSlack>) -> Running {
         .expect("user");
     let token = http_api::new_token();
     test.database.create_api_token(user.id, "test", &http_api::hash_token(&token), None).expect("token");
-    let app = AppBuilder::standard().configure(&vars(test, slack)).expect("configuration");
+    let app = AppBuilder::standard().configure(vars).expect("configuration");
     let application = Application::build(&app, test.database.clone()).expect("application");
     let base = format!("http://{}", application.address());
     let handle = application.handle();
@@ -196,7 +200,7 @@ async fn a_p1_declared_through_the_api_lives_in_its_own_channel_until_closed() {
         eventually("the channel is set up", || {
             slack.channel_named(&name).is_some_and(|c| !c.bookmarks.is_empty() && !c.pins.is_empty())
                 && kinds(&slack, &slack.channel_named(&name).map(|c| c.id).unwrap_or_default())
-                    .contains(&"ff_incident_com_process".to_owned())
+                    .contains(&"ff_incident_key_events_form".to_owned())
         })
         .await;
         let channel = slack.channel_named(&name).expect("channel");
@@ -216,7 +220,12 @@ async fn a_p1_declared_through_the_api_lives_in_its_own_channel_until_closed() {
         assert_eq!(channel.bookmarks[0].0, "Incident Page");
         assert_eq!(
             kinds(&slack, &channel.id),
-            ["ff_incident_declared", "ff_incident_roles_updated", "ff_incident_com_process"],
+            [
+                "ff_incident_declared",
+                "ff_incident_roles_updated",
+                "ff_incident_com_process",
+                "ff_incident_key_events_form"
+            ],
         );
         let declared = &slack.messages_in(&channel.id)[0];
         assert_eq!(channel.pins, vec![declared.ts.clone()], "the announcement is pinned");
@@ -321,7 +330,7 @@ async fn slack_asking_to_wait_delays_the_channel_and_does_not_duplicate_it() {
     let id = running.declare(1, "Checkout is down").await;
     let name = expected_name(id, &running.category.1);
     eventually("the channel is set up", || {
-        slack.channel_named(&name).is_some_and(|c| kinds(&slack, &c.id).len() == 3)
+        slack.channel_named(&name).is_some_and(|c| kinds(&slack, &c.id).len() == 4)
     })
     .await;
     assert_eq!(slack.calls_of("conversations.create").len(), 3, "two 429s, then made");
@@ -354,7 +363,7 @@ async fn a_refused_step_shows_on_the_incident_and_the_rest_is_done() {
     assert!(facet["label"].as_str().expect("label").contains("restricted_action"), "{facet}");
     let name = expected_name(id, &running.category.1);
     let channel = slack.channel_named(&name).expect("the channel was made all the same");
-    assert_eq!(kinds(&slack, &channel.id).len(), 3, "the other steps ran");
+    assert_eq!(kinds(&slack, &channel.id).len(), 4, "the other steps ran");
     running.handle.stop(true).await;
     slack.stop().await;
 }
@@ -411,7 +420,7 @@ async fn only_signed_requests_reach_the_slack_endpoint() {
     let form = "application/x-www-form-urlencoded";
     let ssl = b"ssl_check=1&token=x";
     assert_eq!(post(now, signed(now, ssl), ssl, form).await.expect("r").status(), 200);
-    let command = b"command=%2Fincident&text=open&user_id=UADA0001&channel_id=C1&response_url=https%3A%2F%2Fhooks.slack.com%2Fx";
+    let command = b"command=%2Fincident&text=oncall&user_id=UADA0001&channel_id=C1&response_url=https%3A%2F%2Fhooks.slack.com%2Fx";
     let reply: Value =
         post(now, signed(now, command), command, form).await.expect("r").json().await.expect("json");
     assert_eq!(reply["response_type"], "ephemeral");
@@ -672,4 +681,687 @@ async fn people_joining_the_channel_and_megaphoned_messages_reach_the_incident()
         running.handle.stop(true).await;
         slack.stop().await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands, shortcuts, buttons and modals, driven as Slack drives them: signed form posts with the
+// payloads Slack sends, the views the product opens read back from the fake Slack.
+
+/// Posts a signed form to the Slack endpoint; the status and the JSON body (`Null` when empty).
+async fn post_form(running: &Running, pairs: &[(&str, &str)]) -> (u16, Value) {
+    use slack_adapter::verify::sign;
+    let body = serde_urlencoded::to_string(pairs).expect("form");
+    let now = chrono::Utc::now().timestamp().to_string();
+    let response = running
+        .client
+        .post(running.slack_endpoint())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", &now)
+        .header("x-slack-signature", sign(SIGNING_SECRET, &now, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("json body") })
+}
+
+/// `/incident <text>` typed by `user` in `channel`.
+async fn command(running: &Running, user: &str, channel: &str, text: &str) -> Value {
+    let (status, body) = post_form(
+        running,
+        &[
+            ("command", "/incident"),
+            ("text", text),
+            ("user_id", user),
+            ("channel_id", channel),
+            ("channel_name", "whatever"),
+            ("team_id", "T0FAKE01"),
+            ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
+            ("response_url", "https://hooks.slack.com/commands/T0FAKE01/1/x"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}: {body}");
+    body
+}
+
+/// An interactivity payload; the status must be 200.
+async fn interact(running: &Running, payload: &Value) -> Value {
+    let text = payload.to_string();
+    let (status, body) = post_form(running, &[("payload", &text)]).await;
+    assert_eq!(status, 200, "{payload}: {body}");
+    body
+}
+
+/// The views `method` was called with so far.
+fn views(slack: &FakeSlack, method: &str) -> Vec<Value> {
+    slack
+        .calls_of(method)
+        .iter()
+        .map(|call| serde_json::from_str(call.argument("view")).expect("a view"))
+        .collect()
+}
+
+/// Waits for the `n`th view of `method` (1-based) and returns it with the id the fake Slack gave.
+async fn nth_view(slack: &FakeSlack, method: &str, n: usize) -> Value {
+    eventually(&format!("{method} #{n}"), || views(slack, method).len() >= n).await;
+    let mut view = views(slack, method)[n - 1].clone();
+    let updated = slack.calls_of(method)[n - 1].argument("view_id").to_owned();
+    view["id"] = json!(if updated.is_empty() { format!("V{method}{n}") } else { updated });
+    view["hash"] = json!("1700000000.hash");
+    view
+}
+
+fn block_action(user: &str, view: Option<&Value>, channel: Option<&str>, action: Value) -> Value {
+    let mut payload = json!({"type": "block_actions", "user": {"id": user, "username": user},
+        "team": {"id": "T0FAKE01"}, "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "api_app_id": "A0FAKE01"});
+    payload["actions"] = Value::Array(vec![action]);
+    if let Some(view) = view {
+        payload["view"] = view.clone();
+        payload["container"] = json!({"type": "view", "view_id": view["id"]});
+    }
+    if let Some(channel) = channel {
+        payload["channel"] = json!({"id": channel, "name": "incident"});
+        payload["container"] =
+            json!({"type": "message", "channel_id": channel, "message_ts": "1700000000.000100"});
+    }
+    payload
+}
+
+/// A `view_submission` of `view` with these state values (`block id -> element state`).
+fn submission(user: &str, view: &Value, values: Value) -> Value {
+    let mut view = view.clone();
+    let mut state = serde_json::Map::new();
+    state.insert("values".to_owned(), values);
+    view["state"] = Value::Object(state);
+    view["root_view_id"] = view.get("root_view_id").cloned().unwrap_or_else(|| view["id"].clone());
+    json!({"type": "view_submission", "user": {"id": user}, "team": {"id": "T0FAKE01"},
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0", "view": view})
+}
+
+fn plain(value: &str) -> Value {
+    json!({"type": "plain_text_input", "value": value})
+}
+
+fn select(value: &str) -> Value {
+    json!({"type": "static_select", "selected_option": {"value": value}})
+}
+
+fn multi(values: &[&str]) -> Value {
+    json!({"type": "multi_static_select",
+        "selected_options": values.iter().map(|v| json!({"value": v})).collect::<Vec<_>>()})
+}
+
+/// The state Slack would send for `view` untouched: each input's initial value.
+fn initial_state(view: &Value) -> Value {
+    let mut values = serde_json::Map::new();
+    for block in view["blocks"].as_array().expect("blocks") {
+        if block["type"] != "input" {
+            continue;
+        }
+        let element = &block["element"];
+        let state = match element["type"].as_str().unwrap_or_default() {
+            "plain_text_input" => json!({"type": "plain_text_input", "value": element["initial_value"]}),
+            "static_select" => json!({"type": "static_select", "selected_option": element["initial_option"]}),
+            "multi_static_select" => json!({"type": "multi_static_select",
+                "selected_options": element.get("initial_options").cloned().unwrap_or(json!([]))}),
+            "users_select" => json!({"type": "users_select", "selected_user": element["initial_user"]}),
+            other => json!({"type": other}),
+        };
+        let action_id = element["action_id"].as_str().expect("action id").to_owned();
+        values.insert(block["block_id"].as_str().expect("block id").to_owned(), json!({action_id: state}));
+    }
+    Value::Object(values)
+}
+
+fn block_ids(view: &Value) -> Vec<String> {
+    view["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter_map(|b| b["block_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn view_text(view: &Value) -> String {
+    view["blocks"].to_string()
+}
+
+/// The id of a status among a select's options (by label).
+fn option_value(view: &Value, block: &str, label: &str) -> String {
+    let block =
+        view["blocks"].as_array().expect("blocks").iter().find(|b| b["block_id"] == block).expect("block");
+    let element = &block["element"];
+    let options: Vec<Value> = element["options"].as_array().cloned().unwrap_or_else(|| {
+        element["option_groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .flat_map(|g| g["options"].as_array().cloned().unwrap_or_default())
+            .collect()
+    });
+    options
+        .iter()
+        .find(|o| o["text"]["text"].as_str().is_some_and(|t| t.contains(label)))
+        .and_then(|o| o["value"].as_str())
+        .unwrap_or_else(|| panic!("no option {label} in {block}"))
+        .to_owned()
+}
+
+fn status_of(test: &TestDatabase, id: i64) -> (i32, Option<String>) {
+    use storage::schema::incidents;
+    let mut conn = test.database.connection().expect("connection");
+    incidents::table
+        .find(id)
+        .select((incidents::status, incidents::closure_reason.nullable()))
+        .first(&mut conn)
+        .expect("incident")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_declares_runs_and_closes_an_incident_without_leaving_slack() {
+    use incidents_core::query::IncidentQueries;
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        let slack = FakeSlack::start(TOKEN);
+        // Bob is not a user yet: his first command makes him one, with the responder permissions.
+        slack.add_user("UBOB0001", "bob", "bob@example.com");
+        let general = slack.add_channel("general");
+        let running = start(&test, Some(&slack)).await;
+        let backend = test.backend();
+
+        // Help, and unknown text answered with help.
+        let help = command(&running, "UBOB0001", &general, "help").await;
+        assert_eq!(help["response_type"], "ephemeral");
+        assert!(
+            help.to_string().contains("Commands Help") && !help.to_string().contains("Unknown"),
+            "{help}"
+        );
+        let unknown = command(&running, "UBOB0001", &general, "dance").await;
+        assert!(unknown.to_string().contains(":x: Unknown command `dance`!"), "{unknown}");
+        assert!(unknown.to_string().contains("Commands Help"), "{unknown}");
+        let later = command(&running, "UBOB0001", &general, "oncall").await;
+        assert!(later["text"].as_str().expect("text").contains("not available yet"), "{later}");
+
+        // `/incident open`: the root of the flow, which cannot be submitted yet.
+        assert_eq!(command(&running, "UBOB0001", &general, "open").await, Value::Null);
+        let root = nth_view(&slack, "views.open", 1).await;
+        assert_eq!(root["callback_id"], "incident_open");
+        assert!(root.get("submit").is_none(), "nothing to submit yet");
+
+        // Step 1: impacts; choosing one updates the priority at once.
+        interact(
+            &running,
+            &block_action("UBOB0001", Some(&root), None, json!({"action_id": "push_incident_select_impact", "type": "button", "value": "impacts", "block_id": "step_impacts"})),
+        )
+        .await;
+        let impacts = nth_view(&slack, "views.push", 1).await;
+        assert_eq!(impacts["callback_id"], "incident_select_impact");
+        let business = test
+            .database
+            .impact_types()
+            .expect("impact types")
+            .into_iter()
+            .find(|t| t.value == "business_impact")
+            .expect("business");
+        let high = business.levels.iter().find(|l| l.value == "HI").expect("high").id.clone();
+        let action_id = impacts["blocks"]
+            .as_array()
+            .expect("blocks")
+            .iter()
+            .find(|b| b["block_id"] == "set_impact_type_business_impact")
+            .expect("select")["accessory"]["action_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        interact(
+            &running,
+            &block_action("UBOB0001", Some(&impacts), None, json!({"action_id": action_id, "type": "static_select", "block_id": "set_impact_type_business_impact", "selected_option": {"value": high}})),
+        )
+        .await;
+        let live = nth_view(&slack, "views.update", 1).await;
+        assert!(view_text(&live).contains("Selected priority: *P2"), "{}", view_text(&live));
+        let saved = interact(
+            &running,
+            &submission("UBOB0001", &impacts, json!({"set_impact_type_business_impact": {action_id.clone(): {"type": "static_select", "selected_option": {"value": high}}}})),
+        )
+        .await;
+        assert_eq!(saved, Value::Null, "the step closes");
+        let root = nth_view(&slack, "views.update", 2).await;
+        assert_eq!(root["id"], json!("Vviews.open1"), "the root is updated");
+        assert!(view_text(&root).contains("Edit impacts") && view_text(&root).contains("Set details"));
+
+        // Step 2: details, validated field by field.
+        interact(
+            &running,
+            &block_action(
+                "UBOB0001",
+                Some(&root),
+                None,
+                json!({"action_id": "push_incident_unified", "type": "button", "value": "details"}),
+            ),
+        )
+        .await;
+        let details = nth_view(&slack, "views.push", 2).await;
+        assert_eq!(details["callback_id"], "open_incident_unified");
+        assert!(block_ids(&details).starts_with(&[
+            "incident_category".into(),
+            "environment".into(),
+            "platform".into(),
+            "title".into(),
+            "description".into()
+        ]));
+        let values = |title: &str| {
+            json!({
+                "incident_category": {"incident_category": select(&running.category.0)},
+                "environment": {"environment": multi(&[&running.environment])},
+                "platform": {"platform": multi(&["platform-FR", "platform-DE"])},
+                "title": {"title": plain(title)},
+                "description": {"description": plain("Orders fail at the payment step for every customer.")},
+            })
+        };
+        let refused = interact(&running, &submission("UBOB0001", &details, values("Down"))).await;
+        assert_eq!(refused["response_action"], "errors");
+        assert!(refused["errors"]["title"].as_str().expect("title").contains("at least 10"), "{refused}");
+        assert_eq!(
+            interact(&running, &submission("UBOB0001", &details, values("Checkout is down for everyone")))
+                .await,
+            Value::Null
+        );
+        let root = nth_view(&slack, "views.update", 3).await;
+        assert_eq!(root["submit"]["text"], "Create the incident");
+        assert!(
+            view_text(&root).contains("A dedicated Slack channel will be created"),
+            "{}",
+            view_text(&root)
+        );
+
+        // Submit: the incident exists, with its channel.
+        let mut final_root = root.clone();
+        final_root["id"] = json!(slack.calls_of("views.update")[2].argument("view_id"));
+        assert_eq!(interact(&running, &submission("UBOB0001", &final_root, json!({}))).await, Value::Null);
+        let page = test
+            .database
+            .incidents(
+                &Default::default(),
+                Default::default(),
+                incidents_core::query::PageRequest::new(10, 0),
+            )
+            .expect("incidents");
+        let incident = page.items.first().expect("declared").clone();
+        let id = incident.id.0;
+        assert_eq!(incident.title, "Checkout is down for everyone", "{backend:?}");
+        assert_eq!(incident.priority.value, 2);
+        assert_eq!(incident.created_by.email, "bob@example.com");
+        assert_eq!(incident.custom_fields["platforms"], json!(["FR", "DE"]));
+        let store = slack_adapter::store::SlackStore::new(test.database.clone());
+        eventually("the channel is made", || store.channel_of(id).ok().flatten().is_some()).await;
+        let channel = store.channel_of(id).expect("store").expect("channel").channel_id;
+        eventually("Bob is told", || {
+            slack
+                .calls_of("chat.postEphemeral")
+                .iter()
+                .any(|c| c.argument("text").contains(&format!("Incident #{id} is declared")))
+        })
+        .await;
+        eventually("the key events form is posted", || {
+            kinds(&slack, &channel).contains(&"ff_incident_key_events_form".to_owned())
+        })
+        .await;
+
+        // `/incident update` in the channel: the menu, then the status modal with the workflow's choices.
+        command(&running, "UBOB0001", &channel, "update").await;
+        let menu = nth_view(&slack, "views.open", 2).await;
+        assert_eq!(menu["callback_id"], "incident_update");
+        let mut step = 2;
+        let mut move_to = |label: &'static str, message: &'static str| {
+            step += 1;
+            let n = step;
+            let running = &running;
+            let slack = &slack;
+            let menu = menu.clone();
+            async move {
+                interact(
+                    running,
+                    &block_action("UBOB0001", Some(&menu), None, json!({"action_id": "push_modal_incident_update_status", "type": "button", "value": id.to_string()})),
+                )
+                .await;
+                let modal = nth_view(slack, "views.push", n).await;
+                assert_eq!(modal["callback_id"], "incident_update_status");
+                let status = option_value(&modal, "status", label);
+                let status_action = modal["blocks"]
+                    .as_array()
+                    .expect("blocks")
+                    .iter()
+                    .find(|b| b["block_id"] == "status")
+                    .expect("status")["element"]["action_id"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned();
+                // Slack sends every element's state, untouched selects with their initial option.
+                let mut values = initial_state(&modal);
+                values["message"] = json!({"message": plain(message)});
+                values["status"] = json!({status_action: select(&status)});
+                interact(running, &submission("UBOB0001", &modal, values)).await
+            }
+        };
+        assert_eq!(move_to("Investigating", "Looking at the payment provider").await, Value::Null);
+        assert_eq!(status_of(&test, id).0, 20);
+        // Closing from Investigating asks for a reason first (pushed in the acknowledgement).
+        let early = move_to("Closed", "").await;
+        assert_eq!(early["response_action"], "push", "{early}");
+        assert_eq!(early["view"]["callback_id"], "incident_closure_reason");
+        assert_eq!(move_to("Mitigating", "Rolling back the release").await, Value::Null);
+        assert_eq!(move_to("Mitigated", "Rolled back, orders go through").await, Value::Null);
+        assert_eq!(status_of(&test, id).0, 40);
+
+        // `/incident close`: refused with its reasons while key events are missing.
+        command(&running, "UBOB0001", &channel, "close").await;
+        let blocked = nth_view(&slack, "views.open", 3).await;
+        assert_eq!(blocked["callback_id"], "incident_close");
+        assert!(blocked.get("submit").is_none());
+        assert!(
+            view_text(&blocked).contains("can't be closed yet")
+                && view_text(&blocked).contains("Missing required key events")
+        );
+
+        // The key events, from the channel's message.
+        for (event_type, minutes_ago) in [("started", 60), ("detected", 50), ("recovered", 10)] {
+            let at = chrono::Utc::now().timestamp() - minutes_ago * 60;
+            interact(
+                &running,
+                &block_action("UBOB0001", None, Some(&channel), json!({"action_id": format!("key_event_{event_type}"), "type": "datetimepicker", "block_id": format!("key_event_{event_type}"), "selected_date_time": at})),
+            )
+            .await;
+        }
+        eventually("the form shows every key event is in", || {
+            slack
+                .messages_in(&channel)
+                .iter()
+                .any(|m| m.blocks.to_string().contains("All required key events have been submitted"))
+        })
+        .await;
+
+        // Now the close form, and the channel is archived.
+        command(&running, "UBOB0001", &channel, "close").await;
+        let close = nth_view(&slack, "views.open", 4).await;
+        assert_eq!(close["submit"]["text"], "Close incident", "{}", view_text(&close));
+        let closed = interact(
+            &running,
+            &submission("UBOB0001", &close, json!({
+                "title": {"title": plain("Checkout is down for everyone")},
+                "description": {"description": plain("Orders failed at the payment step for every customer.")},
+                "message": {"message": plain("Fixed by the rollback")},
+                "incident_category": {"incident_category": select(&running.category.0)},
+            })),
+        )
+        .await;
+        assert_eq!(closed, Value::Null, "{closed}");
+        assert_eq!(status_of(&test, id).0, 60, "{backend:?}");
+        eventually("the channel is archived", || {
+            slack.channels().iter().any(|c| c.id == channel && c.is_archived)
+        })
+        .await;
+        running.handle.stop(true).await;
+        slack.stop().await;
+    }
+}
+
+/// Opens the modal `action_id` (a button carrying the incident id) and returns it.
+async fn open_modal(running: &Running, slack: &FakeSlack, user: &str, action_id: &str, id: i64) -> Value {
+    let before = views(slack, "views.open").len();
+    interact(
+        running,
+        &block_action(
+            user,
+            None,
+            None,
+            json!({"action_id": action_id, "type": "button", "value": id.to_string()}),
+        ),
+    )
+    .await;
+    nth_view(slack, "views.open", before + 1).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_of_the_forms_and_of_the_workflow_show_on_the_field_they_concern() {
+    let test = TestDatabase::sqlite().seeded();
+    let slack = FakeSlack::start(TOKEN);
+    slack.add_user("UADA0001", "ada", "ada@example.com");
+    slack.add_user("UBOB0001", "bob", "bob@example.com");
+    let general = slack.add_channel("general");
+    let running = start(&test, Some(&slack)).await;
+    let id = running.declare(1, "Checkout is down").await;
+    let store = slack_adapter::store::SlackStore::new(test.database.clone());
+    eventually("the channel is made", || store.channel_of(id).ok().flatten().is_some()).await;
+    let channel = store.channel_of(id).expect("store").expect("channel").channel_id;
+
+    // Outside an incident channel: choose the incident first, then the modal replaces the choice.
+    command(&running, "UBOB0001", &general, "update").await;
+    let choose = nth_view(&slack, "views.open", 1).await;
+    assert_eq!(choose["callback_id"], "incident_update");
+    assert!(block_ids(&choose).contains(&"incident_update_select_incident".to_owned()));
+    interact(
+        &running,
+        &block_action("UBOB0001", Some(&choose), None, json!({"action_id": "incident_update_select_incident", "type": "static_select", "selected_option": {"value": id.to_string()}})),
+    )
+    .await;
+    let menu = nth_view(&slack, "views.update", 1).await;
+    assert!(view_text(&menu).contains("push_modal_incident_update_status"), "{}", view_text(&menu));
+    // `edit` has the fallback too (the original's had none).
+    command(&running, "UBOB0001", &general, "edit").await;
+    assert_eq!(nth_view(&slack, "views.open", 2).await["callback_id"], "incident_edit_incident");
+
+    // Update status: an empty submission, a choice that was never offered, then a reopening without
+    // a justification (the workflow's refusal, with its code, on the message).
+    let modal = open_modal(&running, &slack, "UBOB0001", "open_modal_incident_update_status", id).await;
+    let bare = interact(&running, &json!({"type": "view_submission", "user": {"id": "UBOB0001"}, "view": {"id": "V1", "callback_id": "incident_update_status", "private_metadata": id.to_string()}})).await;
+    assert_eq!(bare["response_action"], "errors", "{bare}");
+    let mut values = initial_state(&modal);
+    let status_action = values["status"].as_object().expect("status").keys().next().expect("action").clone();
+    values["status"] = json!({status_action.clone(): select("40")});
+    let not_offered = interact(&running, &submission("UBOB0001", &modal, values.clone())).await;
+    assert!(
+        not_offered["errors"]["status"].as_str().expect("status").contains("valid choice"),
+        "{not_offered}"
+    );
+    for (status, message) in [("20", "Looking"), ("30", "Rolling back"), ("40", "Rolled back")] {
+        running.update(id, json!({"status": match status { "20" => "Investigating", "30" => "Mitigating", _ => "Mitigated" }, "message": message})).await;
+    }
+    let modal = open_modal(&running, &slack, "UBOB0001", "open_modal_incident_update_status", id).await;
+    let mut values = initial_state(&modal);
+    let status_action = values["status"].as_object().expect("status").keys().next().expect("action").clone();
+    values["status"] = json!({status_action.clone(): select("20")});
+    values["message"] = json!({"message": plain("again")});
+    let reopen = interact(&running, &submission("UBOB0001", &modal, values.clone())).await;
+    assert!(reopen["errors"]["message"].as_str().is_some_and(|m| m.contains("at least 10")), "{reopen}");
+    values["message"] = json!({"message": json!({"type": "plain_text_input", "value": null})});
+    let reopen = interact(&running, &submission("UBOB0001", &modal, values.clone())).await;
+    assert!(
+        reopen["errors"]["message"].as_str().is_some_and(|m| m.contains("REOPEN_JUSTIFICATION_REQUIRED")),
+        "{reopen}"
+    );
+    // Closing a P1 without its key events: the close guard's reasons on the status.
+    values["status"] = json!({status_action: select("60")});
+    let guarded = interact(&running, &submission("UBOB0001", &modal, values)).await;
+    assert!(
+        guarded["errors"]["status"].as_str().is_some_and(|m| m.contains("• Missing key events")),
+        "{guarded}"
+    );
+    assert_eq!(status_of(&test, id).0, 40, "nothing changed");
+
+    // Edit: validated, then saved.
+    let edit = open_modal(&running, &slack, "UBOB0001", "open_modal_incident_edit", id).await;
+    let mut values = initial_state(&edit);
+    values["title"] = json!({"title": plain("Short")});
+    assert!(
+        interact(&running, &submission("UBOB0001", &edit, values.clone())).await["errors"]["title"]
+            .is_string()
+    );
+    values["title"] = json!({"title": plain("Checkout is down in France")});
+    assert_eq!(interact(&running, &submission("UBOB0001", &edit, values)).await, Value::Null);
+    assert_eq!(running.incident(id).await["title"], "Checkout is down in France");
+
+    // Roles: Bob becomes communication lead; the commander cannot be emptied.
+    let roles = open_modal(&running, &slack, "UBOB0001", "open_modal_incident_update_roles", id).await;
+    assert!(block_ids(&roles).contains(&"role_commander".to_owned()), "{:?}", block_ids(&roles));
+    let mut values = initial_state(&roles);
+    let lead =
+        values["role_communication_lead"].as_object().expect("lead").keys().next().expect("action").clone();
+    values["role_communication_lead"] = json!({lead: {"type": "users_select", "selected_user": "UBOB0001"}});
+    assert_eq!(interact(&running, &submission("UBOB0001", &roles, values.clone())).await, Value::Null);
+    let shown = running.incident(id).await;
+    assert!(shown.to_string().contains("bob@example.com"), "{shown}");
+    let commander =
+        values["role_commander"].as_object().expect("commander").keys().next().expect("action").clone();
+    values["role_commander"] = json!({commander: {"type": "users_select", "selected_user": null}});
+    let emptied = interact(&running, &submission("UBOB0001", &roles, values)).await;
+    assert!(emptied["errors"]["role_commander"].is_string(), "{emptied}");
+
+    // Status recap, from a message shortcut in the channel.
+    let opened = views(&slack, "views.open").len();
+    interact(
+        &running,
+        &json!({"type": "message_action", "callback_id": "incident_status", "user": {"id": "UBOB0001"},
+        "channel": {"id": channel}, "trigger_id": "t", "message": {"ts": "1"}}),
+    )
+    .await;
+    let recap = nth_view(&slack, "views.open", opened + 1).await;
+    assert_eq!(recap["callback_id"], "incident_status");
+    assert!(
+        view_text(&recap).contains("Key participants") && view_text(&recap).contains("Rolled back"),
+        "{}",
+        view_text(&recap)
+    );
+
+    // Closure reason: required, then the incident closes with it; the person is told.
+    let reason = open_modal(&running, &slack, "UBOB0001", "closure_reason_incident", id).await;
+    assert_eq!(reason["callback_id"], "incident_closure_reason");
+    let missing = interact(
+        &running,
+        &submission(
+            "UBOB0001",
+            &reason,
+            json!({"closure_message": {"closure_message": plain("A duplicate")}}),
+        ),
+    )
+    .await;
+    assert!(
+        missing["errors"]["closure_reason"].as_str().is_some_and(|m| m.contains("required")),
+        "{missing}"
+    );
+    let values = json!({
+        "closure_reason": {"closure_reason": select("duplicate")},
+        "closure_reference": {"closure_reference": plain("#1234")},
+        "closure_message": {"closure_message": plain("Same as the payment incident")},
+    });
+    // Mitigated already: the close guard still applies (its reasons on the message), as the original.
+    let guarded = interact(&running, &submission("UBOB0001", &reason, values.clone())).await;
+    assert!(
+        guarded["errors"]["closure_message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Cannot close this incident:\n• Missing key events")),
+        "{guarded}"
+    );
+    // Closing early, from Investigating, a reason is all it takes.
+    let id = running.declare(1, "Checkout is down again").await;
+    running.update(id, json!({"status": "Investigating", "message": "Looking"})).await;
+    let reason = open_modal(&running, &slack, "UBOB0001", "closure_reason_incident", id).await;
+    let closed = interact(&running, &submission("UBOB0001", &reason, values)).await;
+    assert_eq!(closed, json!({"response_action": "clear"}));
+    assert_eq!(status_of(&test, id), (60, Some("duplicate".to_owned())));
+    eventually("Bob is told", || {
+        slack
+            .direct_messages("UBOB0001")
+            .iter()
+            .any(|m| m.text.contains(&format!("Incident #{id} has been closed")))
+    })
+    .await;
+
+    // A submission about an incident that does not exist still gets an answer; so does closing a modal.
+    let ghost = interact(
+        &running,
+        &submission(
+            "UBOB0001",
+            &json!({"id": "V9", "callback_id": "incident_update_status", "private_metadata": "999999"}),
+            json!({}),
+        ),
+    )
+    .await;
+    assert!(ghost["errors"]["status"].as_str().is_some_and(|m| m.contains("no longer exists")), "{ghost}");
+    assert_eq!(interact(&running, &json!({"type": "view_closed", "user": {"id": "UBOB0001"}, "view": {"id": "V1", "callback_id": "incident_open"}})).await, Value::Null);
+    running.handle.stop(true).await;
+    slack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_follows_the_permission_model_and_the_configured_policy() {
+    let test = TestDatabase::sqlite().seeded();
+    let slack = FakeSlack::start(TOKEN);
+    slack.add_user("UADA0001", "ada", "ada@example.com");
+    slack.add_user("UBOB0001", "bob", "bob@example.com");
+    slack.add_user("UEVE0001", "eve", "eve@example.com");
+    // Eve is a user without the permission to change incidents.
+    let eve = test
+        .database
+        .create_user(&NewUser {
+            email: Email::parse("eve@example.com").expect("email"),
+            name: "Eve".into(),
+            is_admin: false,
+            password_hash: None,
+        })
+        .expect("eve");
+    test.database
+        .grant_permissions(
+            eve.id,
+            &[incidents_core::access::Permission::parse("incidents.view_incident").expect("permission")],
+        )
+        .expect("grant");
+    let mut vars = vars(&test, Some(&slack));
+    vars.insert("FF_SLACK_CLOSE_ALLOWED".into(), "roles".into());
+    let running = start_with(&test, &vars).await;
+    let id = running.declare(1, "Checkout is down").await;
+    for (status, message) in
+        [("Investigating", "Looking"), ("Mitigating", "Rolling back"), ("Mitigated", "Rolled back")]
+    {
+        running.update(id, json!({"status": status, "message": message})).await;
+    }
+
+    // Bob (any workspace member) may update, but closing is for role holders here.
+    let modal = open_modal(&running, &slack, "UBOB0001", "open_modal_incident_update_status", id).await;
+    let mut values = initial_state(&modal);
+    let status_action = values["status"].as_object().expect("status").keys().next().expect("action").clone();
+    values["status"] = json!({status_action: select("60")});
+    let refused = interact(&running, &submission("UBOB0001", &modal, values)).await;
+    assert!(
+        refused["errors"]["status"].as_str().is_some_and(|m| m.contains("Only the incident's role holders")),
+        "{refused}"
+    );
+    // Eve may not change incidents at all: told before any modal opens.
+    let opened = views(&slack, "views.open").len();
+    // She is known once linked (her first command links her).
+    command(&running, "UEVE0001", "CNOWHERE", "help").await;
+    eventually("Eve is linked", || {
+        slack_adapter::store::SlackStore::new(test.database.clone())
+            .user_of("UEVE0001")
+            .ok()
+            .flatten()
+            .is_some()
+    })
+    .await;
+    interact(&running, &block_action("UEVE0001", None, None, json!({"action_id": "open_modal_incident_update_status", "type": "button", "value": id.to_string()}))).await;
+    eventually("Eve is told why", || {
+        slack
+            .calls_of("chat.postEphemeral")
+            .iter()
+            .chain(slack.calls_of("chat.postMessage").iter())
+            .any(|c| c.argument("text").contains("incidents.change_incident"))
+    })
+    .await;
+    assert_eq!(views(&slack, "views.open").len(), opened, "no modal for Eve");
+    running.handle.stop(true).await;
+    slack.stop().await;
 }

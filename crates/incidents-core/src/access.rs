@@ -223,6 +223,13 @@ pub trait AccessRepository {
         now: NaiveDateTime,
     ) -> Result<Result<Principal, TokenRejection>, RepositoryError>;
 
+    /// The principal of a user (for entry points that identify people another way than by token:
+    /// Slack, a dashboard session); `None` for an unknown user.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn principal(&self, user: UserId) -> Result<Option<Principal>, RepositoryError>;
+
     /// Every token (revoked and expired ones too), newest first.
     ///
     /// # Errors

@@ -68,7 +68,11 @@ impl IncidentChannelJob {
         let incident_id = event.incident_id?;
         let relevant = matches!(
             event.event_type.as_str(),
-            "incident_created" | "incident_updated" | "incident_closed" | "roles_updated"
+            "incident_created"
+                | "incident_updated"
+                | "incident_closed"
+                | "roles_updated"
+                | "key_events_updated"
         );
         let costs_only = event.payload.get("changed_fields") == Some(&json!(["costs"]));
         (relevant && !costs_only).then(|| Self {
@@ -402,6 +406,7 @@ impl ChannelWorker {
                 self.post_once(incident, id, kind::COM_PROCESS, com, look).map(drop)
             })?;
         }
+        steps.run("post the key events", || self.key_events_message(incident, id, false))?;
         Ok(())
     }
 
@@ -710,8 +715,11 @@ impl ChannelWorker {
             steps.run("invite the responders", || self.invite(id, &responders, &bot_user))?;
         }
         let closing_with_reason = changed("closure_reason");
-        if status_after.is_some_and(|status| status >= IncidentStatus::Mitigated) && !closing_with_reason {
-            steps.run("ask for the key events", || self.key_events_message(incident, id, false))?;
+        if incident.status != IncidentStatus::Closed {
+            // Posted once mitigated (if it was not yet), refreshed on every update: what may close changes.
+            let post = status_after.is_some_and(|status| status >= IncidentStatus::Mitigated)
+                && !closing_with_reason;
+            steps.run("ask for the key events", || self.key_events_message(incident, id, !post))?;
         }
         let downgraded = update.old_priority.as_ref().is_some_and(|old| old.value <= 3)
             && changed("priority")
@@ -730,19 +738,17 @@ impl ChannelWorker {
         channel: &str,
         refresh_only: bool,
     ) -> Result<(), StepError> {
-        let blockers = self.lifecycle.close_blockers(incident.id).map_err(|error| {
-            StepError::Storage(RepositoryError::Internal(format!("close blockers: {error}")))
-        })?;
-        let missing = blockers.iter().find(|blocker| blocker.code == "MISSING_REQUIRED_KEY_EVENTS");
-        let existing = self.store.message(incident.id.0, channel, kind::KEY_EVENTS)?;
-        let message = messages::key_events(
+        let message = crate::interact::keyevents::message(
+            &self.database,
+            &self.lifecycle,
             incident,
-            missing.map(|blocker| blocker.message.as_str()),
-            &self.settings.base_url,
-        );
+            self.settings.time_zone,
+        )
+        .map_err(|error| StepError::Storage(RepositoryError::Internal(format!("key events: {error}"))))?;
+        let existing = self.store.message(incident.id.0, channel, kind::KEY_EVENTS)?;
         match existing {
             Some(ts) => self.slack.update_message(channel, &ts, &message).map_err(Into::into),
-            None if refresh_only || missing.is_none() => Ok(()),
+            None if refresh_only => Ok(()),
             None => self.post_once(incident, channel, kind::KEY_EVENTS, message, true).map(drop),
         }
     }

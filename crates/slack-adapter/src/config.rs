@@ -37,6 +37,44 @@ pub struct SlackConfig {
     pub enable_dust: bool,
     /// `DUST_SLACK_BOT_NAME` (default `dust`): the Dust bot's Slack name.
     pub dust_bot_name: String,
+    /// `FF_SLACK_UPDATE_ALLOWED`: who may update an incident from Slack (status, edit, roles, key
+    /// events), besides holding `incidents.change_incident`.
+    pub update_allowed: Policy,
+    /// `FF_SLACK_CLOSE_ALLOWED`: who may close an incident from Slack.
+    pub close_allowed: Policy,
+}
+
+/// Who may act on an incident from Slack, on top of the permission model (admins always may).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// Any workspace member holding the permission (the original's behaviour).
+    #[default]
+    Anyone,
+    /// The incident's members (people in its channel) and role holders.
+    Members,
+    /// The incident's role holders (commander, communication lead …).
+    Roles,
+}
+
+impl Policy {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "anyone" => Ok(Self::Anyone),
+            "members" => Ok(Self::Members),
+            "roles" => Ok(Self::Roles),
+            _ => Err(format!("'{raw}' is not one of anyone, members, roles")),
+        }
+    }
+
+    /// Who is meant, in a refusal.
+    #[must_use]
+    pub const fn who(self) -> &'static str {
+        match self {
+            Self::Anyone => "anyone",
+            Self::Members => "the incident's members and role holders",
+            Self::Roles => "the incident's role holders",
+        }
+    }
 }
 
 /// Built-in Slack commands a custom command must not shadow.
@@ -91,6 +129,8 @@ impl SlackConfig {
             .collect();
         let incident_command_aliases =
             aliases.iter().map(|alias| command(env, "SLACK_INCIDENT_COMMAND_ALIASES", alias)).collect();
+        let update_allowed = env.parse("FF_SLACK_UPDATE_ALLOWED", Policy::Anyone, Policy::parse);
+        let close_allowed = env.parse("FF_SLACK_CLOSE_ALLOWED", Policy::Anyone, Policy::parse);
         let optional = |env: &ConfigReader<'_>, name: &str| env.get(name).map(str::to_owned);
         let config = Self {
             bot_token: token?,
@@ -108,6 +148,8 @@ impl SlackConfig {
             role_reminder_min_days_interval,
             enable_dust,
             dust_bot_name,
+            update_allowed,
+            close_allowed,
         };
         if config.signing_secret.is_none() {
             env.warn(

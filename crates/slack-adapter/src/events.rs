@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use incidents_core::incident::UpdateIncident;
-use incidents_core::{Actor, Email, EntryPoint, IncidentId, UserId};
+use incidents_core::{Actor, EntryPoint, IncidentId, UserId};
 use jobs::JobError;
 use serde_json::Value;
 
@@ -131,30 +131,12 @@ impl EventWorker {
     /// # Errors
     /// Slack or the database failed.
     pub fn resolve_user(&self, slack_id: &str) -> Result<Option<UserId>, JobError> {
-        if let Some((id, _)) = self.store.user_of(slack_id).map_err(storage_failure)? {
-            return Ok(id.parse().ok().map(UserId));
-        }
-        let info = match self.slack.user_info(slack_id) {
-            Ok(info) => info,
-            Err(error) if error.is("user_not_found") => return Ok(None),
-            Err(error) => return Err(slack_failure(&error)),
-        };
-        if info.is_bot || info.deleted {
-            return Ok(None);
-        }
-        let Some(email) = info.profile.email.as_deref().and_then(|email| Email::parse(email).ok()) else {
-            return Ok(None);
-        };
-        let name = info.real_name.clone().or(info.profile.real_name.clone()).unwrap_or_default();
-        let name: String = name.chars().take(128).collect();
-        let user = self
-            .lifecycle
-            .provision_user(&email, &name, EntryPoint::Slack, "first seen in Slack")
-            .map_err(storage_failure)?;
-        self.store
-            .link_user(&user.to_string(), slack_id, Some(&info.name), incidents_core::clock::now())
-            .map_err(storage_failure)?;
-        Ok(Some(user))
+        crate::people::resolve_user(&self.slack, &self.store, &self.lifecycle, slack_id).map_err(|error| {
+            match error {
+                crate::people::ResolveError::Slack(error) => slack_failure(&error),
+                crate::people::ResolveError::Storage(error) => storage_failure(error),
+            }
+        })
     }
 
     fn membership(&self, channel: &str, slack_user: &str, joined: bool) -> Result<(), JobError> {

@@ -102,12 +102,12 @@ pub struct Inbound {
     pub signing_secret: Secret,
     pub cache: Arc<dyn cache::Cache>,
     pub events: Arc<EventWriter>,
-    pub commands: Vec<String>,
+    pub interactions: Arc<crate::interact::Interactions>,
 }
 
 impl std::fmt::Debug for Inbound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inbound").field("commands", &self.commands).finish_non_exhaustive()
+        f.debug_struct("Inbound").finish_non_exhaustive()
     }
 }
 
@@ -153,7 +153,7 @@ async fn receive(request: HttpRequest, body: web::Bytes, inbound: web::Data<Inbo
         }
     } else {
         match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
-            Ok(form) => form_request(&inbound, &form),
+            Ok(form) => form_request(&inbound, form).await,
             Err(error) => {
                 refuse(actix_web::http::StatusCode::BAD_REQUEST, "invalid_body", &error.to_string())
             }
@@ -161,48 +161,62 @@ async fn receive(request: HttpRequest, body: web::Bytes, inbound: web::Data<Inbo
     }
 }
 
-/// Slash commands, interactivity payloads and `ssl_check`.
-fn form_request(inbound: &Inbound, form: &[(String, String)]) -> HttpResponse {
+/// Slash commands, interactivity payloads and `ssl_check`: answered from the blocking pool (they
+/// read the database and may change an incident), then the Slack calls they ask for are made.
+async fn form_request(inbound: &Inbound, form: Vec<(String, String)>) -> HttpResponse {
     let field = |name: &str| form.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
     if field("ssl_check") == Some("1") {
         return HttpResponse::Ok().finish();
     }
-    if let Some(payload) = field("payload") {
-        // Interactivity (buttons, modals, shortcuts): their handlers come with the interactive flows.
-        return match serde_json::from_str::<Value>(payload) {
-            Ok(payload) => {
-                let kind = payload.get("type").and_then(Value::as_str).unwrap_or("unknown").to_owned();
-                tracing::info!(
-                    kind,
-                    "Slack interaction acknowledged (interactive flows are not available yet)"
-                );
-                HttpResponse::Ok().finish()
-            }
+    let request = if let Some(payload) = field("payload") {
+        match serde_json::from_str::<Value>(payload) {
+            Ok(payload) => Request::Interaction(payload),
             Err(error) => {
-                refuse(actix_web::http::StatusCode::BAD_REQUEST, "invalid_payload", &error.to_string())
+                return refuse(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid_payload",
+                    &error.to_string(),
+                );
             }
-        };
+        }
+    } else if field("command").is_some() {
+        Request::Command(form)
+    } else {
+        return refuse(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "unknown_request",
+            "neither a command, an interaction nor an event",
+        );
+    };
+    let interactions = Arc::clone(&inbound.interactions);
+    let answered = web::block(move || match request {
+        Request::Interaction(payload) => interactions.interaction(&payload),
+        Request::Command(form) => interactions.command(&form),
+    })
+    .await;
+    let reply = match answered {
+        Ok(reply) => reply,
+        Err(error) => {
+            tracing::error!(%error, "a Slack interaction failed");
+            return HttpResponse::Ok().json(json!({"response_type": "ephemeral",
+                "text": ":x: Something went wrong. Please try again in a moment."}));
+        }
+    };
+    if !reply.after.is_empty() {
+        let interactions = Arc::clone(&inbound.interactions);
+        let after = reply.after;
+        // Right away (a trigger expires in 3 s), but after the answer is on its way.
+        drop(tokio::task::spawn_blocking(move || interactions.run_after(after)));
     }
-    if let Some(command) = field("command") {
-        let known = inbound.commands.iter().any(|known| known == command);
-        let text = if known {
-            format!(
-                "`{command} {}` is not available yet: declare and update incidents through the web \
-                 dashboard or the REST API for now.",
-                field("text").unwrap_or_default().trim()
-            )
-        } else {
-            format!("`{command}` is not a command of this app.")
-        };
-        return HttpResponse::Ok()
-            .content_type(ContentType::json())
-            .json(json!({"response_type": "ephemeral", "text": text}));
+    match reply.body {
+        Some(body) => HttpResponse::Ok().content_type(ContentType::json()).json(body),
+        None => HttpResponse::Ok().finish(),
     }
-    refuse(
-        actix_web::http::StatusCode::BAD_REQUEST,
-        "unknown_request",
-        "neither a command, an interaction nor an event",
-    )
+}
+
+enum Request {
+    Interaction(Value),
+    Command(Vec<(String, String)>),
 }
 
 /// The Events API: `url_verification` and `event_callback`.

@@ -19,6 +19,7 @@ use crate::config::SlackConfig;
 use crate::events::EventWorker;
 use crate::facets::SlackFacets;
 use crate::inbound::{EventWriter, Inbound, SlackEventJob};
+use crate::interact::{InteractionSettings, Interactions};
 use crate::reminders::{PostmortemReminders, UpdateReminders};
 use crate::store::SlackStore;
 use crate::sync::{DirectorySync, SyncDirectory};
@@ -203,13 +204,37 @@ impl Integration for Slack {
                 }
             },
         };
+        let interactions = match self.client(config) {
+            Ok(slack) => Interactions {
+                slack,
+                bot: Arc::clone(&self.bot),
+                store: SlackStore::new(context.database.clone()),
+                database: context.database.clone(),
+                lifecycle: context.lifecycle.clone(),
+                settings: Arc::new(InteractionSettings {
+                    app_name: context.config.app_display_name.clone(),
+                    app_emoji: config.app_emoji.clone(),
+                    base_url: context.config.base_url.as_str().trim_end_matches('/').to_owned(),
+                    time_zone: context.config.time_zone,
+                    commands: config.commands().into_iter().map(str::to_owned).collect(),
+                    incident_help_guide_url: config.incident_help_guide_url.clone(),
+                    severity_help_guide_url: config.severity_help_guide_url.clone(),
+                    update_allowed: config.update_allowed,
+                    close_allowed: config.close_allowed,
+                }),
+            },
+            Err(error) => {
+                tracing::error!(%error, "cannot build the Slack client: the Slack endpoint is not served");
+                return;
+            }
+        };
         crate::inbound::configure(
             routes,
             Inbound {
                 signing_secret: secret.clone(),
                 cache: Arc::clone(&context.cache),
                 events,
-                commands: config.commands().into_iter().map(str::to_owned).collect(),
+                interactions: Arc::new(interactions),
             },
         );
     }

@@ -4,6 +4,8 @@
 //!   waiting `Retry-After` on 429s and retrying transient failures;
 //! - [`verify`] and [`inbound`]: the endpoint Slack calls (signature first, then an immediate
 //!   acknowledgement and a job);
+//! - [`interact`] and [`blockkit`]: the commands, shortcuts, buttons and modals, on one form ↔ Block
+//!   Kit layer;
 //! - [`channel`]: the channel lifecycle as idempotent jobs reacting to the lifecycle's events;
 //! - [`messages`], [`naming`], [`rules`]: what is posted, how channels are named, who hears what;
 //! - [`Slack`]: the integration the composition root adds.
@@ -12,6 +14,7 @@
 //! integration (Jira and the others reach Slack through the chat port and outbox events).
 
 mod api;
+pub mod blockkit;
 pub mod channel;
 pub mod chat;
 pub mod client;
@@ -21,9 +24,11 @@ pub mod events;
 pub mod facets;
 pub mod inbound;
 mod integration;
+pub mod interact;
 pub mod messages;
 pub mod model;
 pub mod naming;
+pub mod people;
 pub mod reminders;
 pub mod rules;
 mod schema;

@@ -172,7 +172,12 @@ async fn a_job_that_died_after_slack_acted_does_not_repeat_anything() {
         assert_eq!(complete.len(), 1, "one channel");
         assert_eq!(
             complete[0].1,
-            ["ff_incident_declared", "ff_incident_roles_updated", "ff_incident_com_process"]
+            [
+                "ff_incident_declared",
+                "ff_incident_roles_updated",
+                "ff_incident_com_process",
+                "ff_incident_key_events_form"
+            ]
         );
         assert_eq!(
             (complete[0].2, complete[0].3, complete[0].4),
@@ -230,7 +235,12 @@ async fn whichever_step_fails_the_retry_completes_the_channel_exactly_once() {
             assert_eq!(state.len(), 1, "{method}: one channel ({:?})", setup.test.backend());
             assert_eq!(
                 state[0].1,
-                ["ff_incident_declared", "ff_incident_roles_updated", "ff_incident_com_process"],
+                [
+                    "ff_incident_declared",
+                    "ff_incident_roles_updated",
+                    "ff_incident_com_process",
+                    "ff_incident_key_events_form"
+                ],
                 "{method}: each message once"
             );
             assert_eq!(

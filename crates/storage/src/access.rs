@@ -123,19 +123,22 @@ impl AccessRepository for Database {
         }
         let permissions: HashSet<String> =
             first.into_iter().chain(rows.filter_map(|(_, _, codename)| codename)).collect();
-        let user = User {
-            id: user_id(&user.id)?,
-            username: user.username,
-            email: user.email,
-            name: user.name,
-            first_name: user.first_name,
-            last_name: user.last_name,
-            bot: user.bot,
-            is_active: user.is_active,
-            is_staff: user.is_staff,
-            is_superuser: user.is_superuser,
-        };
-        Ok(Ok(Principal { user, permissions }))
+        Ok(Ok(Principal { user: principal_user(user)?, permissions }))
+    }
+
+    fn principal(&self, user: UserId) -> Result<Option<Principal>, RepositoryError> {
+        let mut conn = self.connection()?;
+        let rows: Vec<(PrincipalUser, Option<String>)> = users::table
+            .left_join(user_permissions::table.on(user_permissions::user_id.eq(users::id)))
+            .filter(users::id.eq(user.to_string()))
+            .select((PrincipalUser::as_select(), user_permissions::codename.nullable()))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let mut rows = rows.into_iter();
+        let Some((user, first)) = rows.next() else { return Ok(None) };
+        let permissions: HashSet<String> =
+            first.into_iter().chain(rows.filter_map(|(_, codename)| codename)).collect();
+        Ok(Some(Principal { user: principal_user(user)?, permissions }))
     }
 
     fn api_tokens(&self, page: PageRequest) -> Result<Page<ApiTokenRecord>, RepositoryError> {
@@ -189,4 +192,19 @@ pub(crate) fn grant(conn: &mut DbConnection, user: UserId, permissions: &[Permis
             .execute(conn)?;
     }
     Ok(())
+}
+
+fn principal_user(user: PrincipalUser) -> Result<User, RepositoryError> {
+    Ok(User {
+        id: user_id(&user.id)?,
+        username: user.username,
+        email: user.email,
+        name: user.name,
+        first_name: user.first_name,
+        last_name: user.last_name,
+        bot: user.bot,
+        is_active: user.is_active,
+        is_staff: user.is_staff,
+        is_superuser: user.is_superuser,
+    })
 }

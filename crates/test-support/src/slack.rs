@@ -431,9 +431,102 @@ fn answer(state: &mut SlackState, method: &str, args: &HashMap<String, String>) 
             json!({"ok": true, "usergroups": groups})
         }
         "views.open" | "views.push" | "views.update" | "views.publish" => {
-            json!({"ok": true, "view": {"id": "VFAKE"}})
+            let needs_trigger = matches!(method, "views.open" | "views.push");
+            if needs_trigger && arg("trigger_id").is_empty() {
+                return error("invalid_trigger_id");
+            }
+            if method == "views.update" && arg("view_id").is_empty() && arg("external_id").is_empty() {
+                return error("invalid_arguments");
+            }
+            let Ok(view) = serde_json::from_str::<Value>(&arg("view")) else {
+                return error("invalid_arguments");
+            };
+            if let Err(problem) = check_view(&view) {
+                return json!({"ok": false, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}});
+            }
+            let id = if method == "views.update" { arg("view_id") } else { format!("V{:08}", state.next()) };
+            let hash = format!("{}.hash{}", unix_now(), state.next());
+            let mut view = view;
+            view["id"] = json!(id);
+            view["hash"] = json!(hash);
+            json!({"ok": true, "view": view})
         }
         _ => error("unknown_method"),
+    }
+}
+
+/// What Slack checks of a view before showing it (the limits a product most easily breaks).
+fn check_view(view: &Value) -> Result<(), String> {
+    let kind = view["type"].as_str().unwrap_or_default();
+    if kind != "modal" && kind != "home" {
+        return Err(format!("[ERROR] unknown view type {kind:?}"));
+    }
+    if kind == "modal"
+        && view["title"]["text"].as_str().is_none_or(|t| t.is_empty() || t.chars().count() > 24)
+    {
+        return Err("[ERROR] must be less than 25 characters [json-pointer:/view/title/text]".into());
+    }
+    if view["private_metadata"].as_str().is_some_and(|m| m.len() > 3000) {
+        return Err("[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]".into());
+    }
+    let blocks = view["blocks"].as_array().ok_or("[ERROR] missing required field: blocks")?;
+    if blocks.len() > 100 {
+        return Err("[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]".into());
+    }
+    let mut block_ids = std::collections::HashSet::new();
+    for (index, block) in blocks.iter().enumerate() {
+        if let Some(id) = block["block_id"].as_str()
+            && !block_ids.insert(id.to_owned())
+        {
+            return Err(format!("[ERROR] duplicate block_id {id:?} [json-pointer:/view/blocks/{index}]"));
+        }
+        let has_input = block["type"] == "input";
+        if has_input && view["submit"].is_null() {
+            return Err("[ERROR] a view with input blocks needs a submit button".into());
+        }
+        let mut texts = Vec::new();
+        collect_limits(block, &mut texts);
+        if let Some(problem) = texts.into_iter().next() {
+            return Err(format!("{problem} [json-pointer:/view/blocks/{index}]"));
+        }
+    }
+    Ok(())
+}
+
+fn collect_limits(value: &Value, problems: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(id) = map.get("action_id").and_then(Value::as_str)
+                && id.len() > 255
+            {
+                problems.push("[ERROR] action_id must be less than 256 characters".into());
+            }
+            if map.get("type").and_then(Value::as_str) == Some("button")
+                && map.get("value").and_then(Value::as_str).is_some_and(|v| v.len() > 2000)
+            {
+                problems.push("[ERROR] button value must be less than 2001 characters".into());
+            }
+            if let Some(options) = map.get("options").and_then(Value::as_array) {
+                for option in options {
+                    if option["text"]["text"].as_str().is_some_and(|t| t.chars().count() > 75)
+                        || option["value"].as_str().is_some_and(|v| v.chars().count() > 75)
+                    {
+                        problems.push("[ERROR] option text and value must be less than 76 characters".into());
+                    }
+                }
+            }
+            if map.get("type").and_then(Value::as_str) == Some("static_select")
+                && map.get("options").is_none()
+                && map.get("option_groups").is_none()
+            {
+                problems.push("[ERROR] a static select needs options or option_groups".into());
+            }
+            for child in map.values() {
+                collect_limits(child, problems);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_limits(item, problems)),
+        _ => {}
     }
 }
 

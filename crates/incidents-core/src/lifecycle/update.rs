@@ -19,7 +19,8 @@ use crate::incident::{
 use crate::ports::{IncidentStore, PostMortemBackend, RepositoryError};
 use crate::status::{ClosureReason, IncidentStatus};
 use crate::workflow::{
-    CloseBlocker, CloseCheck, PostMortemState, TransitionRequirement, check_transition, close_blockers,
+    CloseBlocker, CloseCheck, PostMortemState, TransitionRequirement, allowed_transitions, check_transition,
+    close_blockers,
 };
 
 /// An update's inputs once checked on their own: texts trimmed and bounded. What they mean for a
@@ -423,6 +424,21 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
             postmortem: postmortem.as_ref(),
             missing_key_events: &missing,
         }))
+    }
+
+    /// The incident's status and the statuses it may move to now, with what each demands (the
+    /// choices a form offers).
+    ///
+    /// # Errors
+    /// The incident does not exist, or a storage failure.
+    pub fn transitions(
+        &self,
+        id: IncidentId,
+    ) -> Result<(IncidentStatus, Vec<(IncidentStatus, TransitionRequirement)>), LifecycleError> {
+        let state =
+            self.store.read(&mut |tx| tx.load_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id)))?;
+        let needs_postmortem = self.needs_postmortem(&state);
+        Ok((state.status, allowed_transitions(state.status, needs_postmortem)))
     }
 
     /// Whether a post-mortem backend (Confluence, Jira) is configured: without one, no incident
