@@ -5,6 +5,10 @@
 //! 2. **Declaration to channel**: `DECLARATIONS` P1 incidents declared through the API, one at a
 //!    time; for each, the time from the API's 201 to its channel being complete in the fake Slack
 //!    (announcement, roles and communication messages, pin, bookmark).
+//! 3. **Modal submissions acknowledged**: `SUBMISSIONS` "Update status" submissions with a message (each
+//!    one a lifecycle update: a timeline entry, an audit row, an outbox event, then the channel's
+//!    status message), in rounds where `USERS` Slack users submit at the same moment, `PAUSE_MS`
+//!    apart, over the incidents declared in 2; the latency of each acknowledgement.
 //!
 //! Usage: `slack_bench <fake Slack port> <server base URL> <API token> <signing secret>`; the server
 //! must use the fake Slack (`SLACK_API_URL=http://127.0.0.1:<port>/api/`, `SLACK_BOT_TOKEN=xoxb-bench`).
@@ -155,4 +159,98 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     report("declaration to complete channel", samples, started.elapsed());
+
+    // 3. Modal submissions, after each user's first one (which makes them a user) is out of the way.
+    let users: usize = std::env::var("USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let submissions: usize = std::env::var("SUBMISSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    for n in 0..users {
+        slack.add_user(&format!("UBENCH{n:04}"), &format!("bench{n}"), &format!("bench{n}@example.com"));
+    }
+    // Every incident declared in 2 is still Open (status 10).
+    let incidents: Vec<Value> = get("/incidents?limit=100").await.as_array().cloned().unwrap_or_default();
+    assert!(!incidents.is_empty(), "no incidents to update");
+    let payload = |n: usize| {
+        let incident = &incidents[n % incidents.len()];
+        let values = json!({
+            "message": {"message": {"type": "plain_text_input", "value": format!("Benchmark update number {n}")}},
+            "status": {"status": {"type": "static_select", "selected_option": {"value": "10"}}},
+            "priority": {"priority": {"type": "static_select", "selected_option": {"value": incident["priority"]["id"]}}},
+            "incident_category": {"incident_category": {"type": "static_select",
+                "selected_option": {"value": incident["incident_category"]["id"]}}},
+        });
+        let payload = json!({"type": "view_submission", "user": {"id": format!("UBENCH{:04}", n % users)},
+            "team": {"id": "T0FAKE01"}, "trigger_id": "1.2.3",
+            "view": {"id": format!("VBENCH{n}"), "callback_id": "incident_update_status", "hash": "1.hash",
+                "private_metadata": incident["id"].to_string(), "state": {"values": values}}});
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let signature = slack_adapter::verify::sign(secret, &timestamp, body.as_bytes());
+        (body, timestamp, signature)
+    };
+    let (submit_client, submit_endpoint) = (client.clone(), endpoint.clone());
+    let submit = move |(body, timestamp, signature): (String, String, String)| {
+        let request = submit_client
+            .post(&submit_endpoint)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp)
+            .header("x-slack-signature", signature)
+            .body(body);
+        async move {
+            let sent = Instant::now();
+            let response = request.send().await.expect("the server answers");
+            assert_eq!(response.status(), 200);
+            let answer = response.bytes().await.expect("body");
+            assert!(answer.is_empty(), "refused: {}", String::from_utf8_lossy(&answer));
+            sent.elapsed()
+        }
+    };
+    for n in 0..users {
+        submit(payload(submissions.div_ceil(users) * users + n)).await;
+    }
+    // Rounds: every user submits at the same moment, then people read for a while (PAUSE_MS).
+    let pause =
+        Duration::from_millis(std::env::var("PAUSE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000));
+    let mut samples = Vec::new();
+    let mut busy = Duration::ZERO;
+    for round in 0..submissions.div_ceil(users) {
+        let round_started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for user in 0..users {
+            tasks.spawn(submit(payload(round * users + user)));
+        }
+        while let Some(done) = tasks.join_next().await {
+            samples.push(done.expect("a client task"));
+        }
+        busy += round_started.elapsed();
+        tokio::time::sleep(pause).await;
+    }
+    report(
+        &format!(
+            "modal submissions acknowledged ({users} users at once, rounds {} ms apart)",
+            pause.as_millis()
+        ),
+        samples,
+        busy,
+    );
+    // Every acknowledged update is on its incident's timeline (they are applied right after the answer).
+    let expected = submissions.div_ceil(users) * users + users;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut applied = 0;
+        for incident in &incidents {
+            let entries = get(&format!("/incidents/{}/updates?limit=1000", incident["id"])).await;
+            applied += entries.as_array().map_or(0, |entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["message"].as_str().is_some_and(|m| m.starts_with("Benchmark update")))
+                    .count()
+            });
+        }
+        if applied == expected {
+            println!("modal submissions applied: {applied} of {expected}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {applied} of {expected} updates applied after two minutes");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

@@ -1049,14 +1049,16 @@ async fn a_responder_declares_runs_and_closes_an_incident_without_leaving_slack(
             }
         };
         assert_eq!(move_to("Investigating", "Looking at the payment provider").await, Value::Null);
-        assert_eq!(status_of(&test, id).0, 20);
+        // Checked in the request, applied right after by a job.
+        eventually("the update is applied", || status_of(&test, id).0 == 20).await;
         // Closing from Investigating asks for a reason first (pushed in the acknowledgement).
         let early = move_to("Closed", "").await;
         assert_eq!(early["response_action"], "push", "{early}");
         assert_eq!(early["view"]["callback_id"], "incident_closure_reason");
         assert_eq!(move_to("Mitigating", "Rolling back the release").await, Value::Null);
+        eventually("the update is applied", || status_of(&test, id).0 == 30).await;
         assert_eq!(move_to("Mitigated", "Rolled back, orders go through").await, Value::Null);
-        assert_eq!(status_of(&test, id).0, 40);
+        eventually("the update is applied", || status_of(&test, id).0 == 40).await;
 
         // `/incident close`: refused with its reasons while key events are missing.
         command(&running, "UBOB0001", &channel, "close").await;
@@ -1165,7 +1167,7 @@ async fn refusals_of_the_forms_and_of_the_workflow_show_on_the_field_they_concer
     values["status"] = json!({status_action.clone(): select("40")});
     let not_offered = interact(&running, &submission("UBOB0001", &modal, values.clone())).await;
     assert!(
-        not_offered["errors"]["status"].as_str().expect("status").contains("valid choice"),
+        not_offered["errors"]["status"].as_str().expect("status").contains("TRANSITION_NOT_ALLOWED"),
         "{not_offered}"
     );
     for (status, message) in [("20", "Looking"), ("30", "Rolling back"), ("40", "Rolled back")] {
@@ -1237,6 +1239,30 @@ async fn refusals_of_the_forms_and_of_the_workflow_show_on_the_field_they_concer
         view_text(&recap)
     );
 
+    // The other shortcuts: global ones ask which incident, message ones use the channel's.
+    for (kind, callback, expected, select) in [
+        ("shortcut", "open_incident", "incident_open", false),
+        ("shortcut", "close_incident", "incident_close", true),
+        ("message_action", "update_incident_status", "incident_update_status", false),
+        ("message_action", "modal_edit", "incident_edit_incident", false),
+    ] {
+        let opened = views(&slack, "views.open").len();
+        let mut payload =
+            json!({"type": kind, "callback_id": callback, "user": {"id": "UBOB0001"}, "trigger_id": "t"});
+        if kind == "message_action" {
+            payload["channel"] = json!({"id": channel});
+            payload["message"] = json!({"ts": "1700000000.000100", "text": "hello"});
+        }
+        interact(&running, &payload).await;
+        let view = nth_view(&slack, "views.open", opened + 1).await;
+        assert_eq!(view["callback_id"], expected, "{callback}");
+        assert_eq!(
+            block_ids(&view).contains(&"incident_update_select_incident".to_owned()),
+            select,
+            "{callback}"
+        );
+    }
+
     // Closure reason: required, then the incident closes with it; the person is told.
     let reason = open_modal(&running, &slack, "UBOB0001", "closure_reason_incident", id).await;
     assert_eq!(reason["callback_id"], "incident_closure_reason");
@@ -1281,13 +1307,47 @@ async fn refusals_of_the_forms_and_of_the_workflow_show_on_the_field_they_concer
     })
     .await;
 
+    // An update checked in the request but refused when applied (the incident changed meanwhile):
+    // the person is told.
+    let bob = slack_adapter::store::SlackStore::new(test.database.clone())
+        .user_of("UBOB0001")
+        .expect("store")
+        .expect("Bob is a user")
+        .0;
+    let late = slack_adapter::interact::apply::ApplyUpdateJob {
+        submission: "VLATE:1".into(),
+        incident_id: id,
+        user_id: bob,
+        slack_user: "UBOB0001".into(),
+        message: Some("Moving on".into()),
+        status: Some(20),
+        priority_id: None,
+        category_id: None,
+    };
+    {
+        use jobs::JobStore;
+        let now = incidents_core::clock::now();
+        test.database.enqueue(&jobs::Enqueue::new(&late).expect("job"), now, now).expect("enqueue");
+    }
+    eventually("Bob hears his update was not applied", || {
+        slack
+            .direct_messages("UBOB0001")
+            .iter()
+            .any(|m| m.text.contains("was not applied") && m.text.contains("REOPEN_JUSTIFICATION_REQUIRED"))
+    })
+    .await;
+
     // A submission about an incident that does not exist still gets an answer; so does closing a modal.
     let ghost = interact(
         &running,
         &submission(
             "UBOB0001",
             &json!({"id": "V9", "callback_id": "incident_update_status", "private_metadata": "999999"}),
-            json!({}),
+            json!({
+                "status": {"status": select("20")},
+                "priority": {"priority": select(&running.priorities[&1])},
+                "incident_category": {"incident_category": select(&running.category.0)},
+            }),
         ),
     )
     .await;

@@ -35,8 +35,10 @@ pub struct Drained {
 /// The job table. Implemented by storage.
 pub trait JobStore {
     /// Turns up to `limit` unpublished outbox events into jobs with `jobs_for` (given the batch, it
-    /// returns the jobs of each event in order) and marks them published, in one transaction (a job
-    /// already enqueued under the same idempotency key is not enqueued again).
+    /// returns the jobs of each event in order) and marks them published. `jobs_for` runs before the
+    /// write transaction (it may read the database); the jobs of the events still unpublished then are
+    /// enqueued and those events marked, in one transaction (a job already enqueued under the same
+    /// idempotency key is not enqueued again).
     ///
     /// # Errors
     /// A storage failure, or `jobs_for`'s error (nothing is then marked published).

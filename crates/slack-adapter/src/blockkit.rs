@@ -433,7 +433,11 @@ impl Form {
         let mut values = BTreeMap::new();
         for field in &self.fields {
             let input = submitted.get(&field.name);
-            let offered = |value: &str| field.all_choices().iter().any(|choice| choice.value == value);
+            // A select built without its choices accepts any value: the caller checks it (a submission
+            // whose references the lifecycle checks anyway).
+            let open = field.all_choices().is_empty();
+            let offered =
+                |value: &str| open || field.all_choices().iter().any(|choice| choice.value == value);
             let empty = match (&field.kind, input) {
                 (Kind::Text { min, max, .. }, Some(Input::Text(Some(text)))) => {
                     let length = text.trim().chars().count();

@@ -202,6 +202,16 @@ async fn form_request(inbound: &Inbound, form: Vec<(String, String)>) -> HttpRes
                 "text": ":x: Something went wrong. Please try again in a moment."}));
         }
     };
+    if let Some(durable) = reply.durable {
+        // Stored before the answer: what is acknowledged is never lost.
+        if let Err(error) = inbound.events.write(durable.job).await {
+            tracing::error!(%error, "could not store the work of a Slack submission");
+            return HttpResponse::Ok()
+                .content_type(ContentType::json())
+                .json(json!({"response_action": "errors",
+                "errors": {durable.block: "Could not save right now. Please submit again in a moment."}}));
+        }
+    }
     if !reply.after.is_empty() {
         let interactions = Arc::clone(&inbound.interactions);
         let after = reply.after;

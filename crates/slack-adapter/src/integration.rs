@@ -19,6 +19,7 @@ use crate::config::SlackConfig;
 use crate::events::EventWorker;
 use crate::facets::SlackFacets;
 use crate::inbound::{EventWriter, Inbound, SlackEventJob};
+use crate::interact::apply::ApplyUpdateJob;
 use crate::interact::{InteractionSettings, Interactions};
 use crate::reminders::{PostmortemReminders, UpdateReminders};
 use crate::store::SlackStore;
@@ -144,6 +145,29 @@ impl Slack {
     }
 }
 
+impl Slack {
+    fn interactions(&self, config: &SlackConfig, context: &Context) -> anyhow::Result<Interactions> {
+        Ok(Interactions {
+            slack: self.client(config)?,
+            bot: Arc::clone(&self.bot),
+            store: SlackStore::new(context.database.clone()),
+            database: context.database.clone(),
+            lifecycle: context.lifecycle.clone(),
+            settings: Arc::new(InteractionSettings {
+                app_name: context.config.app_display_name.clone(),
+                app_emoji: config.app_emoji.clone(),
+                base_url: context.config.base_url.as_str().trim_end_matches('/').to_owned(),
+                time_zone: context.config.time_zone,
+                commands: config.commands().into_iter().map(str::to_owned).collect(),
+                incident_help_guide_url: config.incident_help_guide_url.clone(),
+                severity_help_guide_url: config.severity_help_guide_url.clone(),
+                update_allowed: config.update_allowed,
+                close_allowed: config.close_allowed,
+            }),
+        })
+    }
+}
+
 impl Integration for Slack {
     fn name(&self) -> &'static str {
         "slack"
@@ -179,6 +203,8 @@ impl Integration for Slack {
             lifecycle: context.lifecycle.clone(),
         };
         registry.register(move |job: SlackEventJob, _attempt| events.handle(&job))?;
+        let interactions = self.interactions(config, context)?;
+        registry.register(move |job: ApplyUpdateJob, _attempt| interactions.apply_update(&job))?;
         let sync =
             DirectorySync { slack: self.client(config)?, store: SlackStore::new(context.database.clone()) };
         registry.register(move |_: SyncDirectory, _attempt| sync.run().map(drop))?;
@@ -204,25 +230,8 @@ impl Integration for Slack {
                 }
             },
         };
-        let interactions = match self.client(config) {
-            Ok(slack) => Interactions {
-                slack,
-                bot: Arc::clone(&self.bot),
-                store: SlackStore::new(context.database.clone()),
-                database: context.database.clone(),
-                lifecycle: context.lifecycle.clone(),
-                settings: Arc::new(InteractionSettings {
-                    app_name: context.config.app_display_name.clone(),
-                    app_emoji: config.app_emoji.clone(),
-                    base_url: context.config.base_url.as_str().trim_end_matches('/').to_owned(),
-                    time_zone: context.config.time_zone,
-                    commands: config.commands().into_iter().map(str::to_owned).collect(),
-                    incident_help_guide_url: config.incident_help_guide_url.clone(),
-                    severity_help_guide_url: config.severity_help_guide_url.clone(),
-                    update_allowed: config.update_allowed,
-                    close_allowed: config.close_allowed,
-                }),
-            },
+        let interactions = match self.interactions(config, context) {
+            Ok(interactions) => interactions,
             Err(error) => {
                 tracing::error!(%error, "cannot build the Slack client: the Slack endpoint is not served");
                 return;

@@ -60,53 +60,75 @@ impl JobStore for Database {
         now: NaiveDateTime,
         jobs_for: JobsFor<'_>,
     ) -> Result<Drained, RepositoryError> {
+        // The pending events are read, and their jobs computed, before the write transaction: a
+        // subscriber may read the database itself (the webhooks' endpoints), and must not wait for a
+        // connection while this holds the write lock — on SQLite the connections it waits for would be
+        // held by writers queued behind that lock, and nothing would move until the pool timed out.
+        let pending = outbox_events::table
+            .filter(outbox_events::published_at.is_null())
+            .order(outbox_events::id)
+            .limit(i64::from(limit))
+            .select((
+                outbox_events::id,
+                outbox_events::event_id,
+                outbox_events::event_type,
+                outbox_events::incident_id,
+                outbox_events::payload,
+                outbox_events::occurred_at,
+                (
+                    outbox_events::actor_user_id,
+                    outbox_events::entry_point,
+                    outbox_events::incident_version,
+                    outbox_events::schema_version,
+                ),
+            ));
+        let rows: Vec<OutboxRow> = {
+            let mut conn = self.connection()?;
+            match &mut *conn {
+                DbConnection::Postgres(pg) => pending.load(pg),
+                DbConnection::Sqlite(sqlite) => pending.load(sqlite),
+            }
+            .map_err(|error| RepositoryError::from(TxError::from(error)))?
+        };
+        if rows.is_empty() {
+            return Ok(Drained::default());
+        }
+        let events: Vec<OutboxEvent> = rows
+            .iter()
+            .map(|(_, event_id, event_type, incident_id, payload, occurred_at, circumstances)| {
+                let (actor_user_id, entry_point, incident_version, schema_version) = circumstances;
+                OutboxEvent {
+                    event_id: event_id.clone(),
+                    event_type: event_type.clone(),
+                    incident_id: *incident_id,
+                    payload: serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
+                    occurred_at: *occurred_at,
+                    actor_user_id: actor_user_id.clone(),
+                    entry_point: entry_point.clone(),
+                    incident_version: *incident_version,
+                    schema_version: *schema_version,
+                }
+            })
+            .collect();
+        let per_event = jobs_for(&events).map_err(|error| RepositoryError::from(TxError::Registry(error)))?;
         let mut conn = self.connection()?;
         write_transaction(&mut conn, |conn| -> Result<Drained, TxError> {
-            let pending = outbox_events::table
+            // Another drainer may have taken some of them meanwhile: only those still pending (and, on
+            // PostgreSQL, not being taken right now) are this transaction's.
+            let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
+            let still = outbox_events::table
+                .filter(outbox_events::id.eq_any(&ids))
                 .filter(outbox_events::published_at.is_null())
-                .order(outbox_events::id)
-                .limit(i64::from(limit))
-                .select((
-                    outbox_events::id,
-                    outbox_events::event_id,
-                    outbox_events::event_type,
-                    outbox_events::incident_id,
-                    outbox_events::payload,
-                    outbox_events::occurred_at,
-                    (
-                        outbox_events::actor_user_id,
-                        outbox_events::entry_point,
-                        outbox_events::incident_version,
-                        outbox_events::schema_version,
-                    ),
-                ));
-            let rows: Vec<OutboxRow> = match conn {
-                DbConnection::Postgres(pg) => pending.for_update().skip_locked().load(pg)?,
-                DbConnection::Sqlite(sqlite) => pending.load(sqlite)?,
+                .select(outbox_events::id);
+            let still: Vec<i64> = match conn {
+                DbConnection::Postgres(pg) => still.for_update().skip_locked().load(pg)?,
+                DbConnection::Sqlite(sqlite) => still.load(sqlite)?,
             };
-            if rows.is_empty() {
-                return Ok(Drained::default());
-            }
             let mut inserted = 0;
-            let events: Vec<OutboxEvent> = rows
-                .iter()
-                .map(|(_, event_id, event_type, incident_id, payload, occurred_at, circumstances)| {
-                    let (actor_user_id, entry_point, incident_version, schema_version) = circumstances;
-                    OutboxEvent {
-                        event_id: event_id.clone(),
-                        event_type: event_type.clone(),
-                        incident_id: *incident_id,
-                        payload: serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
-                        occurred_at: *occurred_at,
-                        actor_user_id: actor_user_id.clone(),
-                        entry_point: entry_point.clone(),
-                        incident_version: *incident_version,
-                        schema_version: *schema_version,
-                    }
-                })
-                .collect();
-            let per_event = jobs_for(&events).map_err(TxError::Registry)?;
-            for (event, jobs) in events.iter().zip(per_event) {
+            for ((id, ..), (event, jobs)) in rows.iter().zip(events.iter().zip(&per_event)) {
+                if !still.contains(id) {
+                    continue;
+                }
                 for job in jobs {
                     let known = diesel::select(exists(
                         job_table::table.filter(job_table::idempotency_key.eq(&job.idempotency_key)),
@@ -131,11 +153,10 @@ impl JobStore for Database {
                 }
             }
             // One statement marks the whole batch.
-            let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
-            diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&ids)))
+            diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&still)))
                 .set(outbox_events::published_at.eq(now))
                 .execute(conn)?;
-            Ok(Drained { events: rows.len(), jobs: inserted })
+            Ok(Drained { events: still.len(), jobs: inserted })
         })
         .map_err(RepositoryError::from)
     }

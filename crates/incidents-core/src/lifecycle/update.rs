@@ -16,7 +16,7 @@ use crate::incident::{
     CategoryRef, ChangedField, EnvironmentRef, IncidentChanges, IncidentId, IncidentState, PriorityRef,
     TimelineEntry, UpdateIncident, Updated,
 };
-use crate::ports::{IncidentStore, PostMortemBackend, RepositoryError};
+use crate::ports::{IncidentStore, IncidentTransaction, PostMortemBackend, RepositoryError};
 use crate::status::{ClosureReason, IncidentStatus};
 use crate::workflow::{
     CloseBlocker, CloseCheck, PostMortemState, TransitionRequirement, allowed_transitions, check_transition,
@@ -321,46 +321,9 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
         let update = ValidatedUpdate::parse(command)?;
         self.store.write(&mut |tx| {
             let current = tx.lock_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
-            // The post-mortem's state as the post-mortem integration's jobs last recorded it: never a
-            // remote call during a request.
-            let postmortem = if update.target(&current) == Some(IncidentStatus::Closed)
-                && current.status == IncidentStatus::PostMortem
-                && self.postmortems.is_configured()
-            {
-                Some(tx.postmortem_state(id)?)
-            } else {
-                None
-            };
             // Read the clock once the lock is held, so timestamps follow the order of the writes.
             let now = now();
-            let references = UpdateReferences {
-                priority: match update.new_priority_id(&current) {
-                    Some(priority_id) => tx.priority(priority_id)?,
-                    None => None,
-                },
-                environment: match update.new_environment_id(&current) {
-                    Some(environment_id) => tx.environment(environment_id)?,
-                    None => None,
-                },
-                category: match update.new_category_id(&current) {
-                    Some(category_id) => tx.category(category_id)?,
-                    None => None,
-                },
-            };
-            let missing = if update.target(&current) == Some(IncidentStatus::Closed) {
-                missing_key_events(tx, id)?
-            } else {
-                Vec::new()
-            };
-            let plan = plan_update(
-                &current,
-                &update,
-                references,
-                &missing,
-                postmortem.as_ref(),
-                self.postmortems.is_configured(),
-                now,
-            )?;
+            let plan = self.plan(tx, &current, &update, now)?;
             if let Some(key) = &plan.reclaimed_dedup_key
                 && let Some(holder) = tx.open_incident_with_dedup_key(key)?
             {
@@ -399,6 +362,75 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
             }
             Ok(Updated { changed: plan.changed, status: plan.status })
         })
+    }
+
+    /// Checks an update without making it: what [`IncidentLifecycle::update`] would refuse now, read
+    /// without the incident's lock (an entry point that answers first and applies the update right
+    /// after, durably, tells people at once what the workflow refuses).
+    ///
+    /// # Errors
+    /// What `update` would answer, but [`LifecycleError::NothingToUpdate`] included.
+    pub fn check_update(&self, id: IncidentId, command: &UpdateIncident) -> Result<(), LifecycleError> {
+        let update = ValidatedUpdate::parse(command)?;
+        self.store.read(&mut |tx| {
+            let current = tx.load_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
+            let plan = self.plan(tx, &current, &update, now())?;
+            if let Some(key) = &plan.reclaimed_dedup_key
+                && let Some(holder) = tx.open_incident_with_dedup_key(key)?
+            {
+                return Err(LifecycleError::DedupKeyTaken { holder: Some(holder) });
+            }
+            Ok(())
+        })
+    }
+
+    /// What an update of `current` does, from what the rules need to know.
+    fn plan(
+        &self,
+        tx: &mut dyn IncidentTransaction,
+        current: &IncidentState,
+        update: &ValidatedUpdate,
+        now: NaiveDateTime,
+    ) -> Result<UpdatePlan, LifecycleError> {
+        let id = current.id;
+        // The post-mortem's state as the post-mortem integration's jobs last recorded it: never a
+        // remote call during a request.
+        let postmortem = if update.target(current) == Some(IncidentStatus::Closed)
+            && current.status == IncidentStatus::PostMortem
+            && self.postmortems.is_configured()
+        {
+            Some(tx.postmortem_state(id)?)
+        } else {
+            None
+        };
+        let references = UpdateReferences {
+            priority: match update.new_priority_id(current) {
+                Some(priority_id) => tx.priority(priority_id)?,
+                None => None,
+            },
+            environment: match update.new_environment_id(current) {
+                Some(environment_id) => tx.environment(environment_id)?,
+                None => None,
+            },
+            category: match update.new_category_id(current) {
+                Some(category_id) => tx.category(category_id)?,
+                None => None,
+            },
+        };
+        let missing = if update.target(current) == Some(IncidentStatus::Closed) {
+            missing_key_events(tx, id)?
+        } else {
+            Vec::new()
+        };
+        plan_update(
+            current,
+            update,
+            references,
+            &missing,
+            postmortem.as_ref(),
+            self.postmortems.is_configured(),
+            now,
+        )
     }
 
     /// Why the incident may not close now (empty when it may), as a close would report it.

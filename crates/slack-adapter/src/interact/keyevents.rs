@@ -136,7 +136,7 @@ impl Interactions {
             _ if action_id.contains("_clear_") => None,
             _ => return Reply::ack(),
         };
-        let actor: Actor = match self.actor(who, Intent::Update, Some(&incident)) {
+        let actor: Actor = match self.actor(who, Intent::Update, Some(incident.id)) {
             Ok(actor) => actor,
             Err(refusal) => return Reply::ack().then(who.tell(refusal.0)),
         };

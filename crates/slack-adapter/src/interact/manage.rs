@@ -197,7 +197,7 @@ impl Interactions {
         incident: Option<IncidentView>,
     ) -> Reply {
         let Some(incident) = incident else { return self.show(who, payload, self.select_view(target)) };
-        if let Err(refusal) = self.may_open(who, target.intent(), Some(&incident)) {
+        if let Err(refusal) = self.may_open(who, target.intent(), Some(incident.id)) {
             return Reply::ack().then(who.tell(refusal.0));
         }
         match self.view_for(target, &incident) {
@@ -215,7 +215,7 @@ impl Interactions {
         let incident = self.incident_of(payload);
         let view = match &incident {
             None => self.select_view(target),
-            Some(incident) => match self.may_open(&who, target.intent(), Some(incident)) {
+            Some(incident) => match self.may_open(&who, target.intent(), Some(incident.id)) {
                 Err(refusal) => self.notice(target, &refusal.0),
                 Ok(()) => {
                     self.view_for(target, incident).unwrap_or_else(|refusal| self.notice(target, &refusal.0))
@@ -394,9 +394,17 @@ impl Interactions {
         ))
     }
 
-    fn submitted_incident(&self, payload: &Value) -> Option<IncidentView> {
-        let id = text_of(payload, "/view/private_metadata").and_then(super::metadata_incident)?;
-        self.database.incident(IncidentId(id)).ok().flatten()
+    /// The incident a submission is about: `Err` with the answer when there is none (or it cannot be
+    /// read now).
+    fn submitted_incident(&self, payload: &Value, block: &str) -> Result<IncidentView, Reply> {
+        let gone = || Reply::body(Errors::on(block, "This incident no longer exists.").response());
+        let id =
+            text_of(payload, "/view/private_metadata").and_then(super::metadata_incident).ok_or_else(gone)?;
+        match self.database.incident(IncidentId(id)) {
+            Ok(Some(incident)) => Ok(incident),
+            Ok(None) => Err(gone()),
+            Err(error) => Err(refusal_on(block, &Refusal::unexpected("reading the incident", &error))),
+        }
     }
 
     pub(super) fn validated(form: &Form, payload: &Value) -> Result<Values, Reply> {
@@ -408,54 +416,96 @@ impl Interactions {
         form.validate(&state).map_err(|errors| Reply::body(errors.response()))
     }
 
-    fn gone(block: &str) -> Reply {
-        Reply::body(Errors::on(block, "This incident no longer exists.").response())
-    }
-
-    /// §7.6 submission.
+    /// §7.6 submission, on the hot path of an incident: the person, then the lifecycle checks the
+    /// update (unknown priorities and categories, the transition, the close guard, with their codes);
+    /// the update is applied right after the answer by a durable job. The choices are not read again:
+    /// values equal to the incident's are no change.
     pub(super) fn submit_update_status(&self, who: &Who, payload: &Value) -> Reply {
-        let Some(incident) = self.submitted_incident(payload) else { return Self::gone("status") };
-        let form = match self.update_status_form(&incident) {
-            Ok(form) => form,
-            Err(refusal) => return refusal_on("status", &refusal),
+        use incidents_core::workflow::TransitionError;
+        let select = |name: &str, label: &str| {
+            Field::new(name, label, Kind::Select { choices: vec![], groups: vec![], initial: None })
+        };
+        let form = Form {
+            fields: vec![
+                Field::new("message", "Update message", text(true, 10, 1200, None, None)).optional(),
+                select("status", "Status"),
+                select("priority", "Priority"),
+                select("incident_category", "Incident category"),
+            ],
+        };
+        let Some(id) = text_of(payload, "/view/private_metadata").and_then(super::metadata_incident) else {
+            return refusal_on("status", &Refusal("This incident no longer exists.".to_owned()));
         };
         let values = match Self::validated(&form, payload) {
             Ok(values) => values,
             Err(reply) => return reply,
         };
-        let status = values
+        let Some(status) = values
             .choice("status")
             .and_then(|v| v.parse().ok())
             .and_then(|v| IncidentStatus::from_value(v).ok())
-            .filter(|status| *status != incident.status);
-        let priority_id = values.choice("priority").filter(|p| *p != incident.priority.id);
-        let category_id = values.choice("incident_category").filter(|c| *c != incident.category.id);
-        let closing = status == Some(IncidentStatus::Closed);
-        if closing && matches!(incident.status, IncidentStatus::Open | IncidentStatus::Investigating) {
-            // Closing early needs a reason: the closure-reason step, carrying the other changes over.
-            let mut carry = serde_json::Map::new();
-            if let Some(priority) = &priority_id {
-                carry.insert("priority_id".into(), json!(priority));
-            }
-            if let Some(category) = &category_id {
-                carry.insert("incident_category_id".into(), json!(category));
-            }
-            let view = self.closure_reason_view(&incident, &Value::Object(carry));
-            return Reply::body(json!({"response_action": "push", "view": view}));
-        }
-        let intent = if closing { Intent::Close } else { Intent::Update };
-        let actor = match self.actor(who, intent, Some(&incident)) {
+        else {
+            return Reply::body(
+                Errors::on(
+                    "status",
+                    "Select a valid choice. That choice is not one of the available choices.",
+                )
+                .response(),
+            );
+        };
+        let intent = if status == IncidentStatus::Closed { Intent::Close } else { Intent::Update };
+        let actor = match self.actor(who, intent, Some(IncidentId(id))) {
             Ok(actor) => actor,
             Err(refusal) => return refusal_on("status", &refusal),
         };
-        let message = values.text("message");
-        if status.is_none() && priority_id.is_none() && category_id.is_none() && message.is_none() {
-            return Reply::ack();
-        }
-        let command =
-            UpdateIncident { message, status, priority_id, category_id, ..UpdateIncident::default() };
-        match self.lifecycle.update(actor, incident.id, &command) {
-            Ok(_) | Err(LifecycleError::NothingToUpdate) => Reply::ack(),
+        let job = super::apply::ApplyUpdateJob {
+            submission: format!(
+                "{}:{}",
+                text_of(payload, "/view/id").unwrap_or_default(),
+                text_of(payload, "/view/hash").unwrap_or_default()
+            ),
+            incident_id: id,
+            user_id: actor.user.to_string(),
+            slack_user: who.slack_id.clone(),
+            message: values.text("message"),
+            status: Some(status.value()),
+            priority_id: values.choice("priority"),
+            category_id: values.choice("incident_category"),
+        };
+        // Checked now (a refusal shows on the form), applied right after by the job.
+        match self.lifecycle.check_update(IncidentId(id), &job.command()) {
+            Ok(()) => match jobs::Enqueue::new(&job) {
+                Ok(job) => Reply {
+                    durable: Some(Box::new(super::Durable { job, block: "status".into() })),
+                    ..Reply::ack()
+                },
+                Err(error) => refusal_on("status", &Refusal::unexpected("saving the update", &error)),
+            },
+            Err(LifecycleError::NothingToUpdate) => Reply::ack(),
+            Err(LifecycleError::Transition(TransitionError::ClosureReasonRequired { .. })) => {
+                // Closing early needs a reason: the closure-reason step, carrying the other changes over.
+                let incident = match self.database.incident(IncidentId(id)) {
+                    Ok(Some(incident)) => incident,
+                    Ok(None) => {
+                        return refusal_on("status", &Refusal("This incident no longer exists.".to_owned()));
+                    }
+                    Err(error) => {
+                        return refusal_on("status", &Refusal::unexpected("reading the incident", &error));
+                    }
+                };
+                let mut carry = serde_json::Map::new();
+                if let Some(priority) = job.priority_id.filter(|p| *p != incident.priority.id) {
+                    carry.insert("priority_id".into(), json!(priority));
+                }
+                if let Some(category) = job.category_id.filter(|c| *c != incident.category.id) {
+                    carry.insert("incident_category_id".into(), json!(category));
+                }
+                let view = self.closure_reason_view(&incident, &Value::Object(carry));
+                Reply::body(json!({"response_action": "push", "view": view}))
+            }
+            Err(LifecycleError::IncidentNotFound(_)) => {
+                refusal_on("status", &Refusal("This incident no longer exists.".to_owned()))
+            }
             Err(error) => Reply::body(refusal_errors(&error, &form, "status").response()),
         }
     }
@@ -528,13 +578,16 @@ impl Interactions {
 
     /// §7.7 submission.
     pub(super) fn submit_closure_reason(&self, who: &Who, payload: &Value) -> Reply {
-        let Some(incident) = self.submitted_incident(payload) else { return Self::gone("closure_message") };
+        let incident = match self.submitted_incident(payload, "closure_message") {
+            Ok(incident) => incident,
+            Err(reply) => return reply,
+        };
         let form = Self::closure_form(&incident);
         let values = match Self::validated(&form, payload) {
             Ok(values) => values,
             Err(reply) => return reply,
         };
-        let actor = match self.actor(who, Intent::Close, Some(&incident)) {
+        let actor = match self.actor(who, Intent::Close, Some(incident.id)) {
             Ok(actor) => actor,
             Err(refusal) => return refusal_on("closure_message", &refusal),
         };
@@ -695,7 +748,10 @@ impl Interactions {
 
     /// §7.8 submission.
     pub(super) fn submit_close(&self, who: &Who, payload: &Value) -> Reply {
-        let Some(incident) = self.submitted_incident(payload) else { return Self::gone("title") };
+        let incident = match self.submitted_incident(payload, "title") {
+            Ok(incident) => incident,
+            Err(reply) => return reply,
+        };
         let form = match self.close_form(&incident) {
             Ok(form) => form,
             Err(refusal) => return refusal_on("title", &refusal),
@@ -704,7 +760,7 @@ impl Interactions {
             Ok(values) => values,
             Err(reply) => return reply,
         };
-        let actor = match self.actor(who, Intent::Close, Some(&incident)) {
+        let actor = match self.actor(who, Intent::Close, Some(incident.id)) {
             Ok(actor) => actor,
             Err(refusal) => return refusal_on("title", &refusal),
         };
@@ -730,7 +786,9 @@ impl Interactions {
             .get("environments")
             .and_then(Value::as_array)
             .map(|values| values.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>())
-            .filter(|values| !values.is_empty())
+            // The declaration's list, while it still holds the incident's environment (an edit changes
+            // the environment, not that list).
+            .filter(|values| values.contains(&incident.environment.value))
             .unwrap_or_else(|| vec![incident.environment.value.clone()]);
         let initial: Vec<String> = environments
             .iter()
@@ -776,7 +834,10 @@ impl Interactions {
 
     /// §7.9 submission.
     pub(super) fn submit_edit(&self, who: &Who, payload: &Value) -> Reply {
-        let Some(incident) = self.submitted_incident(payload) else { return Self::gone("title") };
+        let incident = match self.submitted_incident(payload, "title") {
+            Ok(incident) => incident,
+            Err(reply) => return reply,
+        };
         let form = match self.edit_form(&incident) {
             Ok(form) => form,
             Err(refusal) => return refusal_on("title", &refusal),
@@ -785,7 +846,7 @@ impl Interactions {
             Ok(values) => values,
             Err(reply) => return reply,
         };
-        let actor = match self.actor(who, Intent::Update, Some(&incident)) {
+        let actor = match self.actor(who, Intent::Update, Some(incident.id)) {
             Ok(actor) => actor,
             Err(refusal) => return refusal_on("title", &refusal),
         };
@@ -852,7 +913,10 @@ impl Interactions {
 
     /// §7.10 submission.
     pub(super) fn submit_roles(&self, who: &Who, payload: &Value) -> Reply {
-        let Some(incident) = self.submitted_incident(payload) else { return Reply::ack() };
+        let incident = match self.submitted_incident(payload, "role_commander") {
+            Ok(incident) => incident,
+            Err(reply) => return reply,
+        };
         let form = match self.roles_form(&incident) {
             Ok(form) => form,
             Err(refusal) => return Reply::ack().then(who.tell(refusal.0)),
@@ -862,7 +926,7 @@ impl Interactions {
             Ok(values) => values,
             Err(reply) => return reply,
         };
-        let actor = match self.actor(who, Intent::Update, Some(&incident)) {
+        let actor = match self.actor(who, Intent::Update, Some(incident.id)) {
             Ok(actor) => actor,
             Err(refusal) => return refusal_on(&first, &refusal),
         };

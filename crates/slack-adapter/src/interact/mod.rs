@@ -14,6 +14,7 @@
 //! everything else `incidents.change_incident`, and [`Policy`] narrows updates and closing to an
 //! incident's members or role holders when configured.
 
+pub mod apply;
 pub mod keyevents;
 mod manage;
 pub mod open;
@@ -127,11 +128,21 @@ pub enum After {
     },
 }
 
-/// The answer to a request: the HTTP body (none: an empty 200) and the calls to make after it.
+/// The answer to a request: the HTTP body (none: an empty 200), a job to store before answering,
+/// and the calls to make after it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reply {
     pub body: Option<Value>,
+    pub durable: Option<Box<Durable>>,
     pub after: Vec<After>,
+}
+
+/// A job the answer promises: stored (in a commit shared with concurrent requests) before the
+/// answer goes; if it cannot be, the answer is an error on `block` instead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Durable {
+    pub job: jobs::Enqueue,
+    pub block: String,
 }
 
 impl Reply {
@@ -142,7 +153,7 @@ impl Reply {
     }
 
     fn body(body: Value) -> Self {
-        Self { body: Some(body), after: Vec::new() }
+        Self { body: Some(body), ..Self::default() }
     }
 
     fn then(mut self, after: After) -> Self {
@@ -308,7 +319,12 @@ impl Interactions {
             // `view_closed` and anything else: nothing to do but acknowledge.
             _ => Reply::ack(),
         };
-        if who.slack_id.is_empty() { reply } else { reply.then(After::Learn { user: who.slack_id }) }
+        let submitted = text_of(payload, "/type") == Some("view_submission");
+        if who.slack_id.is_empty() || submitted {
+            reply
+        } else {
+            reply.then(After::Learn { user: who.slack_id })
+        }
     }
 
     fn shortcut(&self, who: &Who, payload: &Value) -> Reply {
@@ -479,7 +495,7 @@ impl Interactions {
         &self,
         principal: &Principal,
         intent: Intent,
-        incident: Option<&IncidentView>,
+        incident: Option<IncidentId>,
     ) -> Result<(), Refusal> {
         let (permission, policy, verb) = match intent {
             Intent::View => {
@@ -509,14 +525,16 @@ impl Interactions {
             return Ok(());
         }
         let Some(incident) = incident else { return Ok(()) };
-        let holds_role = incident.roles.iter().any(|role| role.user.id == principal.user.id);
-        let member = policy == Policy::Members
-            && self
-                .lifecycle
-                .store()
-                .read(&mut |tx| Ok(tx.is_member(incident.id, principal.user.id)?))
-                .unwrap_or(false);
-        if holds_role || member {
+        let user = principal.user.id;
+        let allowed = self
+            .lifecycle
+            .store()
+            .read(&mut |tx| {
+                let holds_role = tx.roles(incident)?.iter().any(|(_, holder)| *holder == user);
+                Ok(holds_role || (policy == Policy::Members && tx.is_member(incident, user)?))
+            })
+            .map_err(|error| Refusal::unexpected("checking who may act", &error))?;
+        if allowed {
             Ok(())
         } else {
             Err(Refusal(format!(":no_entry: Only {} may {verb} from Slack.", policy.who())))
@@ -525,7 +543,7 @@ impl Interactions {
 
     /// The check made before a modal opens: on what is known without a Slack call (the submission
     /// checks again, with the user resolved).
-    fn may_open(&self, who: &Who, intent: Intent, incident: Option<&IncidentView>) -> Result<(), Refusal> {
+    fn may_open(&self, who: &Who, intent: Intent, incident: Option<IncidentId>) -> Result<(), Refusal> {
         match self.known_principal(&who.slack_id) {
             Some(principal) => self.allowed(&principal, intent, incident),
             None => Ok(()),
@@ -533,7 +551,7 @@ impl Interactions {
     }
 
     /// The actor of a submission, checked for `intent`.
-    fn actor(&self, who: &Who, intent: Intent, incident: Option<&IncidentView>) -> Result<Actor, Refusal> {
+    fn actor(&self, who: &Who, intent: Intent, incident: Option<IncidentId>) -> Result<Actor, Refusal> {
         let principal = self.principal(&who.slack_id)?;
         self.allowed(&principal, intent, incident)?;
         Ok(Actor { user: principal.user.id, entry_point: EntryPoint::Slack })
