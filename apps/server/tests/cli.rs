@@ -405,3 +405,25 @@ fn webhook_endpoints_from_the_command_line() {
     assert_eq!(run(dir.path(), &vars, &["webhook", "remove", &id]).status.code(), Some(1));
     assert!(lines(&run(dir.path(), &vars, &["webhook", "list"]).stdout).is_empty());
 }
+
+#[test]
+fn slack_manifest_prints_an_app_manifest_without_any_slack_configuration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = [("SLACK_INCIDENT_COMMAND_ALIASES", "/ff"), ("BASE_URL", "https://ff.example.com")];
+    let output = run(dir.path(), &vars, &["slack-manifest"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let manifest: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    let endpoint = "https://ff.example.com/api/v2/firefighter/slack/incident/";
+    assert_eq!(manifest["settings"]["interactivity"]["request_url"], endpoint);
+    let commands: Vec<&str> = manifest["features"]["slash_commands"]
+        .as_array()
+        .expect("commands")
+        .iter()
+        .filter_map(|c| c["command"].as_str())
+        .collect();
+    assert_eq!(commands, ["/incident", "/ff"]);
+    let socket = run(dir.path(), &vars, &["slack-manifest", "--socket-mode", "--yaml"]);
+    assert!(socket.status.success());
+    let yaml = String::from_utf8_lossy(&socket.stdout);
+    assert!(yaml.contains("socket_mode_enabled: true") && !yaml.contains("request_url"), "{yaml}");
+}

@@ -175,6 +175,31 @@ impl SlackConfig {
 
 /// A slash command as Slack knows it: a leading `/`, no spaces, at most 32 characters, lower case.
 /// Each fix is a warning, as in the original.
+/// The slash commands as configured, read even without a bot token (the manifest is made before the
+/// app exists): the main one, then the aliases, normalised as at start-up, built-in ones left out.
+#[must_use]
+pub fn configured_commands(env: &ConfigReader<'_>) -> Vec<String> {
+    let normalise = |raw: &str| {
+        let mut fixed: String = raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+        if !fixed.starts_with('/') {
+            fixed.insert(0, '/');
+        }
+        fixed.chars().take(32).collect::<String>()
+    };
+    let mut commands = vec![normalise(env.get("SLACK_INCIDENT_COMMAND").unwrap_or("/incident"))];
+    for alias in env.get("SLACK_INCIDENT_COMMAND_ALIASES").unwrap_or_default().split(',') {
+        let alias = alias.trim();
+        if alias.is_empty() {
+            continue;
+        }
+        let alias = normalise(alias);
+        if !commands.contains(&alias) && !BUILT_IN_COMMANDS.contains(&alias.as_str()) {
+            commands.push(alias);
+        }
+    }
+    commands
+}
+
 fn command(env: &mut ConfigReader<'_>, variable: &'static str, raw: &str) -> String {
     let mut fixed: String = raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
     if !fixed.starts_with('/') {

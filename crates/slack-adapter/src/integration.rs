@@ -38,6 +38,8 @@ const REFUSED_TOKEN: &[&str] =
 #[derive(Debug, Default)]
 pub struct Slack {
     config: Option<SlackConfig>,
+    /// The slash commands, known even without a token (for the manifest).
+    commands: Vec<String>,
     client: OnceLock<Arc<SlackClient>>,
     bot: Arc<BotIdentity>,
     /// One writer for every HTTP worker thread.
@@ -53,6 +55,24 @@ pub struct Slack {
 struct SlackCli {
     #[command(subcommand)]
     command: SlackCommand,
+}
+
+/// `firefighter-server slack-manifest …`
+#[derive(Debug, Parser)]
+#[command(
+    name = "slack-manifest",
+    about = "Prints the Slack app manifest to paste into Slack's app settings (`slack-manifest --public-url https://ff.example.com`)"
+)]
+struct ManifestCli {
+    /// The URL Slack reaches this server at (default: BASE_URL).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// No public URL: Slack talks to the app over Socket Mode.
+    #[arg(long)]
+    socket_mode: bool,
+    /// YAML instead of JSON.
+    #[arg(long)]
+    yaml: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +195,7 @@ impl Integration for Slack {
 
     fn read_config(&mut self, env: &mut ConfigReader<'_>) {
         self.config = SlackConfig::read(env);
+        self.commands = crate::config::configured_commands(env);
     }
 
     fn migrations(&self) -> Option<MigrationSet> {
@@ -339,11 +360,32 @@ impl Integration for Slack {
     }
 
     fn commands(&self) -> Vec<clap::Command> {
-        vec![SlackCli::command()]
+        vec![SlackCli::command(), ManifestCli::command()]
     }
 
-    #[expect(clippy::print_stdout, reason = "command output")]
-    fn run_command(&self, context: &Context, _name: &str, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    #[expect(clippy::print_stdout, clippy::print_stderr, reason = "command output")]
+    fn run_command(&self, context: &Context, name: &str, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+        if name == "slack-manifest" {
+            let cli = ManifestCli::from_arg_matches(matches)?;
+            let public_url = cli.public_url.unwrap_or_else(|| context.config.base_url.to_string());
+            if !cli.socket_mode && !public_url.starts_with("https://") {
+                eprintln!(
+                    "warning: Slack only calls https URLs; {public_url} will be refused (use --public-url, or --socket-mode)"
+                );
+            }
+            let manifest = crate::manifest::manifest(&crate::manifest::ManifestOptions {
+                app_name: &context.config.app_display_name,
+                public_url: &public_url,
+                socket_mode: cli.socket_mode,
+                commands: &self.commands,
+            });
+            if cli.yaml {
+                print!("{}", crate::manifest::to_yaml(&manifest));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&manifest)?);
+            }
+            return Ok(());
+        }
         let store = SlackStore::new(context.database.clone());
         let now = incidents_core::clock::now();
         match SlackCli::from_arg_matches(matches)?.command {

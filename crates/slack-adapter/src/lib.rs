@@ -25,6 +25,7 @@ pub mod facets;
 pub mod inbound;
 mod integration;
 pub mod interact;
+pub mod manifest;
 pub mod messages;
 pub mod model;
 pub mod naming;
