@@ -1425,3 +1425,60 @@ async fn slack_follows_the_permission_model_and_the_configured_policy() {
     running.handle.stop(true).await;
     slack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_tab_lists_the_critical_incidents_and_follows_them() {
+    let test = TestDatabase::sqlite().seeded();
+    let slack = FakeSlack::start(TOKEN);
+    slack.add_user("UADA0001", "ada", "ada@example.com");
+    slack.add_user("UBOB0001", "bob", "bob@example.com");
+    let running = start(&test, Some(&slack)).await;
+    let published = |n: usize| {
+        let calls = slack.calls_of("views.publish");
+        (calls.len() >= n).then(|| {
+            let call = &calls[n - 1];
+            (call.argument("user_id").to_owned(), call.argument("view").to_owned())
+        })
+    };
+    send_event(
+        &running,
+        "Ev0HOME001",
+        json!({"type": "app_home_opened", "user": "UBOB0001", "channel": "D0BOB001", "tab": "home"}),
+    )
+    .await;
+    eventually("Bob's home is published", || published(1).is_some()).await;
+    let (user, view) = published(1).expect("published");
+    assert_eq!(user, "UBOB0001");
+    assert!(view.contains("0 critical incidents active") && view.contains("No active incidents"), "{view}");
+
+    // A P1 appears on the home; a P4 changes nothing there (no call); a P2 appears.
+    let p1 = running.declare(1, "Checkout is down").await;
+    eventually("the home follows the P1", || published(2).is_some()).await;
+    let (_, view) = published(2).expect("published");
+    assert!(view.contains("1 critical incident active") && view.contains("Checkout is down"), "{view}");
+    running.declare(4, "A typo on the help page").await;
+    running.declare(2, "Search is slow").await;
+    eventually("the home follows the P2", || {
+        published(3).is_some_and(|(_, view)| view.contains("2 critical incidents active"))
+    })
+    .await;
+    assert!(!published(3).expect("published").1.contains("A typo"), "P4s are not critical");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(slack.calls_of("views.publish").len(), 3, "the P4 published nothing");
+
+    // The incident's overflow menu opens its status update.
+    interact(
+        &running,
+        &json!({"type": "block_actions", "user": {"id": "UBOB0001"}, "trigger_id": "t",
+            "view": {"id": "VHOME01", "type": "home", "private_metadata": ""},
+            "container": {"type": "view", "view_id": "VHOME01"},
+            "actions": [{"action_id": "app_home_incident_action", "type": "overflow",
+                "block_id": format!("app_home_incident_element_{p1}"), "selected_option": {"value": "update_status"}}]}),
+    )
+    .await;
+    let modal = nth_view(&slack, "views.open", 1).await;
+    assert_eq!(modal["callback_id"], "incident_update_status");
+    assert_eq!(modal["private_metadata"], json!(p1.to_string()));
+    running.handle.stop(true).await;
+    slack.stop().await;
+}

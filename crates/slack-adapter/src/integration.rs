@@ -20,6 +20,7 @@ use crate::events::EventWorker;
 use crate::facets::SlackFacets;
 use crate::inbound::{EventWriter, Inbound, SlackEventJob};
 use crate::interact::apply::ApplyUpdateJob;
+use crate::interact::home::RefreshHomeJob;
 use crate::interact::{InteractionSettings, Interactions};
 use crate::reminders::{PostmortemReminders, UpdateReminders};
 use crate::store::SlackStore;
@@ -223,8 +224,21 @@ impl Integration for Slack {
             store: SlackStore::new(context.database.clone()),
             lifecycle: context.lifecycle.clone(),
         };
-        registry.register(move |job: SlackEventJob, _attempt| events.handle(&job))?;
         let interactions = self.interactions(config, context)?;
+        let home = interactions.clone();
+        registry.register(move |job: SlackEventJob, _attempt| {
+            let event = &job.event;
+            if event.get("type").and_then(serde_json::Value::as_str) == Some("app_home_opened") {
+                // The messages tab opens this event too: only the home tab is published.
+                let tab = event.get("tab").and_then(serde_json::Value::as_str).unwrap_or("home");
+                let user = event.get("user").and_then(serde_json::Value::as_str).unwrap_or_default();
+                return if tab == "home" && !user.is_empty() { home.home_opened(user) } else { Ok(()) };
+            }
+            events.handle(&job)
+        })?;
+        let refresh = interactions.clone();
+        registry.register(move |_: RefreshHomeJob, _attempt| refresh.refresh_homes())?;
+        registry.on_event(|event: &jobs::OutboxEvent| RefreshHomeJob::for_event(event).into_iter().collect());
         registry.register(move |job: ApplyUpdateJob, _attempt| interactions.apply_update(&job))?;
         let sync =
             DirectorySync { slack: self.client(config)?, store: SlackStore::new(context.database.clone()) };

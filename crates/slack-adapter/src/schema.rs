@@ -115,3 +115,11 @@ diesel::table! {
         locked_until -> Timestamp,
     }
 }
+
+diesel::table! {
+    slack_home_views (slack_user_id) {
+        slack_user_id -> Text,
+        opened_at -> Timestamp,
+        published_digest -> Text,
+    }
+}

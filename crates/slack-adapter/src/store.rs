@@ -8,7 +8,8 @@ use incidents_core::RepositoryError;
 use storage::{Database, repository_error};
 
 use crate::schema::{
-    slack_conversations, slack_incident_work, slack_locks, slack_messages, slack_users, users,
+    slack_conversations, slack_home_views, slack_incident_work, slack_locks, slack_messages, slack_users,
+    users,
 };
 
 /// A conversation the product knows.
@@ -528,6 +529,65 @@ impl SlackStore {
         .execute(&mut *conn)
         .map_err(repository_error)?;
         Ok(taken > 0)
+    }
+
+    /// `slack_user` opened the app's home tab.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn home_opened(&self, slack_user: &str, now: NaiveDateTime) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let updated = diesel::update(slack_home_views::table.find(slack_user))
+            .set(slack_home_views::opened_at.eq(now))
+            .execute(&mut *conn)
+            .map_err(repository_error)?;
+        if updated == 0 {
+            let inserted = diesel::insert_into(slack_home_views::table)
+                .values((slack_home_views::slack_user_id.eq(slack_user), slack_home_views::opened_at.eq(now)))
+                .execute(&mut *conn);
+            match inserted {
+                // Opened twice at once: the other one recorded it.
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {}
+                other => other.map(drop).map_err(repository_error)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Who opened the home tab since `since` (most recent first, at most `limit`), with the digest of
+    /// the home last published to them.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn home_viewers(
+        &self,
+        since: NaiveDateTime,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        slack_home_views::table
+            .filter(slack_home_views::opened_at.ge(since))
+            .order(slack_home_views::opened_at.desc())
+            .limit(limit)
+            .select((slack_home_views::slack_user_id, slack_home_views::published_digest))
+            .load(&mut *conn)
+            .map_err(repository_error)
+    }
+
+    /// Records the digest of the home just published to `slack_user`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn home_published(&self, slack_user: &str, digest: &str) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        diesel::update(slack_home_views::table.find(slack_user))
+            .set(slack_home_views::published_digest.eq(digest))
+            .execute(&mut *conn)
+            .map(drop)
+            .map_err(repository_error)
     }
 
     /// Gives the named lease back.

@@ -17,6 +17,7 @@ fn the_slack_tables_are_the_same_on_both_backends() {
         "slack_incident_work",
         "slack_locks",
         "slack_user_groups",
+        "slack_home_views",
     ] {
         assert!(schema.tables.contains(table), "{table}");
     }

@@ -15,6 +15,7 @@
 //! incident's members or role holders when configured.
 
 pub mod apply;
+pub mod home;
 pub mod keyevents;
 mod manage;
 pub mod open;
