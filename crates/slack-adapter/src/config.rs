@@ -11,6 +11,8 @@ pub struct SlackConfig {
     pub bot_token: Secret,
     /// `SLACK_SIGNING_SECRET`: without it the inbound endpoint is not served.
     pub signing_secret: Option<Secret>,
+    /// `SLACK_APP_TOKEN` (`xapp-…`): Slack over Socket Mode, no public URL needed.
+    pub app_token: Option<Secret>,
     /// `SLACK_API_URL` (default `https://slack.com/api/`), always ending with `/`.
     pub api_url: url::Url,
     /// `SLACK_INCIDENT_COMMAND` (default `/incident`).
@@ -115,6 +117,13 @@ impl SlackConfig {
                 _ => Err(format!("'{raw}' is not a number of days (-1 disables role messages)")),
             });
         let signing_secret = env.get("SLACK_SIGNING_SECRET").map(Secret::new);
+        let app_token = env.parse("SLACK_APP_TOKEN", None, |raw| {
+            if raw.starts_with("xapp-") {
+                Ok(Some(Secret::new(raw)))
+            } else {
+                Err("is not an app-level token (xapp-…)".to_owned())
+            }
+        });
         let enable_dust = env.parse("ENABLE_DUST", false, parse_bool);
         let dust_bot_name = env.get("DUST_SLACK_BOT_NAME").unwrap_or("dust").to_owned();
         let main_command = env.get("SLACK_INCIDENT_COMMAND").unwrap_or("/incident").to_owned();
@@ -135,6 +144,7 @@ impl SlackConfig {
         let config = Self {
             bot_token: token?,
             signing_secret,
+            app_token,
             api_url: api_url?,
             incident_command,
             incident_command_aliases,
@@ -151,10 +161,10 @@ impl SlackConfig {
             update_allowed,
             close_allowed,
         };
-        if config.signing_secret.is_none() {
+        if config.signing_secret.is_none() && config.app_token.is_none() {
             env.warn(
-                "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: incident channels are managed, \
-                 but Slack's commands, buttons and events cannot reach this server",
+                "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is: incident \
+                 channels are managed, but Slack's commands, buttons and events cannot reach this server",
             );
         }
         Some(config)

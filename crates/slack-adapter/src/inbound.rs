@@ -95,19 +95,97 @@ impl EventWriter {
     }
 }
 
-/// What the endpoint needs.
+/// What answers Slack, whatever the transport (the HTTP endpoint, Socket Mode).
 #[derive(Clone)]
-pub struct Inbound {
-    /// Every request is checked against it (`FF_SLACK_SKIP_CHECKS` does not turn this off).
-    pub signing_secret: Secret,
+pub struct Handlers {
     pub cache: Arc<dyn cache::Cache>,
     pub events: Arc<EventWriter>,
     pub interactions: Arc<crate::interact::Interactions>,
 }
 
-impl std::fmt::Debug for Inbound {
+impl std::fmt::Debug for Handlers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inbound").finish_non_exhaustive()
+        f.debug_struct("Handlers").finish_non_exhaustive()
+    }
+}
+
+/// What the endpoint needs.
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    /// Every request is checked against it (`FF_SLACK_SKIP_CHECKS` does not turn this off).
+    pub signing_secret: Secret,
+    pub handlers: Handlers,
+}
+
+/// A slash command or an interaction.
+#[derive(Debug)]
+pub enum Request {
+    Interaction(Value),
+    Command(Vec<(String, String)>),
+}
+
+/// Why an event was not stored (Slack sends it again).
+#[derive(Debug)]
+pub struct NotStored(pub String);
+
+impl Handlers {
+    /// Answers a command or an interaction: the body of the answer (`None`: an empty one). Its work
+    /// runs on the blocking pool; a job it promises is stored before the answer; the Slack calls it
+    /// asks for are made right after.
+    pub async fn answer(&self, request: Request) -> Option<Value> {
+        let interactions = Arc::clone(&self.interactions);
+        let answered = tokio::task::spawn_blocking(move || match request {
+            Request::Interaction(payload) => interactions.interaction(&payload),
+            Request::Command(form) => interactions.command(&form),
+        })
+        .await;
+        let reply = match answered {
+            Ok(reply) => reply,
+            Err(error) => {
+                tracing::error!(%error, "a Slack interaction failed");
+                return Some(json!({"response_type": "ephemeral",
+                    "text": ":x: Something went wrong. Please try again in a moment."}));
+            }
+        };
+        if let Some(durable) = reply.durable {
+            // Stored before the answer: what is acknowledged is never lost.
+            if let Err(error) = self.events.write(durable.job).await {
+                tracing::error!(%error, "could not store the work of a Slack submission");
+                return Some(json!({"response_action": "errors",
+                    "errors": {durable.block: "Could not save right now. Please submit again in a moment."}}));
+            }
+        }
+        if !reply.after.is_empty() {
+            let interactions = Arc::clone(&self.interactions);
+            let after = reply.after;
+            // Right away (a trigger expires in 3 s), but after the answer is on its way.
+            drop(tokio::task::spawn_blocking(move || interactions.run_after(after)));
+        }
+        reply.body
+    }
+
+    /// Stores an Events API event as a job, once however often Slack sends it.
+    ///
+    /// # Errors
+    /// The job could not be stored: Slack must send the event again.
+    pub async fn store_event(&self, event_id: &str, event: &Value) -> Result<(), NotStored> {
+        let key = format!("slack:event:{event_id}");
+        // A retry of an event already queued: the cache knows it (and, should the cache fail, the
+        // job's idempotency key still lets it in once).
+        if let Ok(false) = self.cache.set_if_absent(&key, b"1", EVENT_MEMORY).await {
+            return Ok(());
+        }
+        let job = SlackEventJob { event_id: event_id.to_owned(), event: event.clone() };
+        let queued = match Enqueue::new(&job) {
+            Ok(job) => self.events.write(job).await,
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = queued {
+            tracing::error!(%error, event_id, "could not queue a Slack event; Slack will send it again");
+            let _ = self.cache.delete(&key).await;
+            return Err(NotStored(error));
+        }
+        Ok(())
     }
 }
 
@@ -161,8 +239,7 @@ async fn receive(request: HttpRequest, body: web::Bytes, inbound: web::Data<Inbo
     }
 }
 
-/// Slash commands, interactivity payloads and `ssl_check`: answered from the blocking pool (they
-/// read the database and may change an incident), then the Slack calls they ask for are made.
+/// Slash commands, interactivity payloads and `ssl_check`.
 async fn form_request(inbound: &Inbound, form: Vec<(String, String)>) -> HttpResponse {
     let field = |name: &str| form.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
     if field("ssl_check") == Some("1") {
@@ -188,45 +265,10 @@ async fn form_request(inbound: &Inbound, form: Vec<(String, String)>) -> HttpRes
             "neither a command, an interaction nor an event",
         );
     };
-    let interactions = Arc::clone(&inbound.interactions);
-    let answered = web::block(move || match request {
-        Request::Interaction(payload) => interactions.interaction(&payload),
-        Request::Command(form) => interactions.command(&form),
-    })
-    .await;
-    let reply = match answered {
-        Ok(reply) => reply,
-        Err(error) => {
-            tracing::error!(%error, "a Slack interaction failed");
-            return HttpResponse::Ok().json(json!({"response_type": "ephemeral",
-                "text": ":x: Something went wrong. Please try again in a moment."}));
-        }
-    };
-    if let Some(durable) = reply.durable {
-        // Stored before the answer: what is acknowledged is never lost.
-        if let Err(error) = inbound.events.write(durable.job).await {
-            tracing::error!(%error, "could not store the work of a Slack submission");
-            return HttpResponse::Ok()
-                .content_type(ContentType::json())
-                .json(json!({"response_action": "errors",
-                "errors": {durable.block: "Could not save right now. Please submit again in a moment."}}));
-        }
-    }
-    if !reply.after.is_empty() {
-        let interactions = Arc::clone(&inbound.interactions);
-        let after = reply.after;
-        // Right away (a trigger expires in 3 s), but after the answer is on its way.
-        drop(tokio::task::spawn_blocking(move || interactions.run_after(after)));
-    }
-    match reply.body {
+    match inbound.handlers.answer(request).await {
         Some(body) => HttpResponse::Ok().content_type(ContentType::json()).json(body),
         None => HttpResponse::Ok().finish(),
     }
-}
-
-enum Request {
-    Interaction(Value),
-    Command(Vec<(String, String)>),
 }
 
 /// The Events API: `url_verification` and `event_callback`.
@@ -246,22 +288,9 @@ async fn events(inbound: &Inbound, envelope: Value) -> HttpResponse {
                     "event_id and event are required",
                 );
             };
-            let key = format!("slack:event:{event_id}");
-            // A retry of an event already queued: the cache knows it (and, should the cache fail, the
-            // job's idempotency key still lets it in once).
-            if let Ok(false) = inbound.cache.set_if_absent(&key, b"1", EVENT_MEMORY).await {
-                return HttpResponse::Ok().finish();
-            }
-            let job = SlackEventJob { event_id: event_id.to_owned(), event: event.clone() };
-            let queued = match Enqueue::new(&job) {
-                Ok(job) => inbound.events.write(job).await,
-                Err(error) => Err(error.to_string()),
-            };
-            match queued {
+            match inbound.handlers.store_event(event_id, event).await {
                 Ok(()) => HttpResponse::Ok().finish(),
-                Err(error) => {
-                    tracing::error!(%error, event_id, "could not queue a Slack event; Slack will retry it");
-                    let _ = inbound.cache.delete(&key).await;
+                Err(_) => {
                     refuse(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
                 }
             }

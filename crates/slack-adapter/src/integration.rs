@@ -18,7 +18,7 @@ use crate::client::{ClientSettings, SlackClient};
 use crate::config::SlackConfig;
 use crate::events::EventWorker;
 use crate::facets::SlackFacets;
-use crate::inbound::{EventWriter, Inbound, SlackEventJob};
+use crate::inbound::{EventWriter, Handlers, Inbound, SlackEventJob};
 use crate::interact::apply::ApplyUpdateJob;
 use crate::interact::home::RefreshHomeJob;
 use crate::interact::{InteractionSettings, Interactions};
@@ -167,6 +167,22 @@ impl Slack {
 }
 
 impl Slack {
+    /// What answers Slack, shared by the endpoint and Socket Mode (one event writer per process).
+    fn handlers(&self, config: &SlackConfig, context: &Context) -> anyhow::Result<Handlers> {
+        let events = match self.events.get() {
+            Some(events) => Arc::clone(events),
+            None => {
+                let started = EventWriter::start(context.database.clone())?;
+                Arc::clone(self.events.get_or_init(|| Arc::new(started)))
+            }
+        };
+        Ok(Handlers {
+            cache: Arc::clone(&context.cache),
+            events,
+            interactions: Arc::new(self.interactions(config, context)?),
+        })
+    }
+
     fn interactions(&self, config: &SlackConfig, context: &Context) -> anyhow::Result<Interactions> {
         Ok(Interactions {
             slack: self.client(config)?,
@@ -255,32 +271,12 @@ impl Integration for Slack {
         crate::api::configure(routes);
         // Without a signing secret nothing proves a request comes from Slack: no endpoint.
         let Some(secret) = &config.signing_secret else { return };
-        let events = match self.events.get() {
-            Some(events) => Arc::clone(events),
-            None => match EventWriter::start(context.database.clone()) {
-                Ok(started) => Arc::clone(self.events.get_or_init(|| Arc::new(started))),
-                Err(error) => {
-                    tracing::error!(%error, "cannot start the Slack event writer: the Slack endpoint is not served");
-                    return;
-                }
-            },
-        };
-        let interactions = match self.interactions(config, context) {
-            Ok(interactions) => interactions,
-            Err(error) => {
-                tracing::error!(%error, "cannot build the Slack client: the Slack endpoint is not served");
-                return;
+        match self.handlers(config, context) {
+            Ok(handlers) => {
+                crate::inbound::configure(routes, Inbound { signing_secret: secret.clone(), handlers });
             }
-        };
-        crate::inbound::configure(
-            routes,
-            Inbound {
-                signing_secret: secret.clone(),
-                cache: Arc::clone(&context.cache),
-                events,
-                interactions: Arc::new(interactions),
-            },
-        );
+            Err(error) => tracing::error!(%error, "the Slack endpoint cannot be served"),
+        }
     }
 
     fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
@@ -339,8 +335,17 @@ impl Integration for Slack {
         }))
     }
 
-    fn start(&self, _context: &Context) -> anyhow::Result<()> {
+    fn start(&self, context: &Context) -> anyhow::Result<()> {
         let Some(config) = &self.config else { return Ok(()) };
+        if let Some(app_token) = &config.app_token {
+            crate::socket::SocketMode {
+                api_url: config.api_url.clone(),
+                app_token: app_token.clone(),
+                handlers: self.handlers(config, context)?,
+            }
+            .spawn()?;
+            tracing::info!("Slack Socket Mode: connecting (SLACK_APP_TOKEN)");
+        }
         if config.skip_checks {
             tracing::info!("FF_SLACK_SKIP_CHECKS: Slack's auth.test is skipped at start-up");
             return Ok(());

@@ -33,6 +33,7 @@ pub mod people;
 pub mod reminders;
 pub mod rules;
 mod schema;
+pub mod socket;
 pub mod store;
 pub mod sync;
 pub mod verify;

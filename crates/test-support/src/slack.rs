@@ -92,6 +92,9 @@ pub struct SlackState {
     counter: u64,
     /// How long every answer takes, in milliseconds (a slow Slack).
     pub delay_ms: u64,
+    /// The app-level token (`xapp-…`) `apps.connections.open` takes, and the websocket URL it answers.
+    pub app_token: String,
+    pub socket_url: String,
 }
 
 impl SlackState {
@@ -430,6 +433,7 @@ fn answer(state: &mut SlackState, method: &str, args: &HashMap<String, String>) 
                 .collect();
             json!({"ok": true, "usergroups": groups})
         }
+        "apps.connections.open" => json!({"ok": true, "url": state.socket_url}),
         "views.open" | "views.push" | "views.update" | "views.publish" => {
             let needs_trigger = matches!(method, "views.open" | "views.push");
             if needs_trigger && arg("trigger_id").is_empty() {
@@ -706,9 +710,12 @@ fn serve(state: &Mutex<SlackState>, request: &HttpRequest, method: &str, body: &
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
         .or_else(|| arguments.get("token").cloned());
+    let expected = if method == "apps.connections.open" { &state.app_token } else { &state.token };
     match token {
         None => return HttpResponse::Ok().json(error("not_authed")),
-        Some(token) if token != state.token => return HttpResponse::Ok().json(error("invalid_auth")),
+        Some(token) if token != *expected || expected.is_empty() => {
+            return HttpResponse::Ok().json(error("invalid_auth"));
+        }
         Some(_) => {}
     }
     if let Some(at) = state.failures.iter().position(|(failing, _)| failing == method) {
