@@ -13,6 +13,9 @@ pub struct SlackConfig {
     pub signing_secret: Option<Secret>,
     /// `SLACK_APP_TOKEN` (`xapp-…`): Slack over Socket Mode, no public URL needed.
     pub app_token: Option<Secret>,
+    /// `FF_SLACK_SOCKET_SILENCE` (seconds, default 60): a Socket Mode connection silent this long is
+    /// replaced.
+    pub socket_silence: std::time::Duration,
     /// `SLACK_API_URL` (default `https://slack.com/api/`), always ending with `/`.
     pub api_url: url::Url,
     /// `SLACK_INCIDENT_COMMAND` (default `/incident`).
@@ -117,6 +120,15 @@ impl SlackConfig {
                 _ => Err(format!("'{raw}' is not a number of days (-1 disables role messages)")),
             });
         let signing_secret = env.get("SLACK_SIGNING_SECRET").map(Secret::new);
+        let socket_silence =
+            env.parse("FF_SLACK_SOCKET_SILENCE", std::time::Duration::from_secs(60), |raw| {
+                match raw.parse::<u64>() {
+                    Ok(seconds) if (3..=3600).contains(&seconds) => {
+                        Ok(std::time::Duration::from_secs(seconds))
+                    }
+                    _ => Err(format!("'{raw}' is not a number of seconds from 3 to 3600")),
+                }
+            });
         let app_token = env.parse("SLACK_APP_TOKEN", None, |raw| {
             if raw.starts_with("xapp-") {
                 Ok(Some(Secret::new(raw)))
@@ -145,6 +157,7 @@ impl SlackConfig {
             bot_token: token?,
             signing_secret,
             app_token,
+            socket_silence,
             api_url: api_url?,
             incident_command,
             incident_command_aliases,

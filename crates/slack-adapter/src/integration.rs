@@ -342,6 +342,7 @@ impl Integration for Slack {
                 api_url: config.api_url.clone(),
                 app_token: app_token.clone(),
                 handlers: self.handlers(config, context)?,
+                silence: config.socket_silence,
             }
             .spawn()?;
             tracing::info!("Slack Socket Mode: connecting (SLACK_APP_TOKEN)");

@@ -16,10 +16,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::inbound::{Handlers, Request};
 
-/// A connection that showed no sign of life for this long is replaced.
-const SILENCE: Duration = Duration::from_secs(60);
-/// How often we ping Slack.
-const PING: Duration = Duration::from_secs(20);
 /// How long an envelope id is remembered.
 const ENVELOPE_MEMORY: Duration = Duration::from_secs(60 * 60);
 
@@ -29,6 +25,9 @@ pub struct SocketMode {
     pub api_url: url::Url,
     pub app_token: Secret,
     pub handlers: Handlers,
+    /// A connection that showed no sign of life for this long is replaced (`FF_SLACK_SOCKET_SILENCE`,
+    /// 60 s); we ping every third of it.
+    pub silence: Duration,
 }
 
 impl std::fmt::Debug for SocketMode {
@@ -104,7 +103,7 @@ impl SocketMode {
         tracing::info!("Socket Mode connected");
         let (mut sink, mut stream) = socket.split();
         let (acks, mut outgoing) = tokio::sync::mpsc::channel::<String>(256);
-        let mut ping = tokio::time::interval(PING);
+        let mut ping = tokio::time::interval(self.silence / 3);
         let mut last_seen = Instant::now();
         loop {
             tokio::select! {
@@ -141,8 +140,8 @@ impl SocketMode {
                     sink.send(Message::text(ack)).await.map_err(|e| format!("acknowledge: {e}"))?;
                 }
                 _ = ping.tick() => {
-                    if last_seen.elapsed() > SILENCE {
-                        return Err(format!("no sign of life for {} s", SILENCE.as_secs()));
+                    if last_seen.elapsed() > self.silence {
+                        return Err(format!("no sign of life for {} s", self.silence.as_secs()));
                     }
                     sink.send(Message::Ping(Vec::new().into())).await.map_err(|e| format!("ping: {e}"))?;
                 }

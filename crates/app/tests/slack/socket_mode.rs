@@ -137,3 +137,42 @@ async fn socket_mode_serves_slack_without_a_public_url() {
     running.handle.stop(true).await;
     slack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_socket_mode_connection_is_replaced() {
+    let test = TestDatabase::sqlite().seeded();
+    let slack = FakeSlack::start(TOKEN);
+    let (listener, url) = socket::listen().await;
+    {
+        let mut state = slack.state();
+        state.app_token = "xapp-1-test".into();
+        state.socket_url = url;
+    }
+    let mut vars = vars(&test, Some(&slack));
+    vars.remove("SLACK_SIGNING_SECRET");
+    vars.insert("SLACK_APP_TOKEN".into(), "xapp-1-test".into());
+    vars.insert("FF_SLACK_SOCKET_SILENCE".into(), "3".into());
+    let running = start_with(&test, &vars).await;
+    // A connection that says hello, then nothing: not even an answer to the product's pings (the
+    // stand-in never reads, so its pongs are never sent).
+    let silent = socket::accept(&listener).await;
+    let started = Instant::now();
+    let mut replacement = socket::accept(&listener).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "replaced only once silent: {:?}",
+        started.elapsed()
+    );
+    let ack = replacement
+        .exchange(
+            "env-after-silence",
+            "slash_commands",
+            json!({"command": "/incident", "text": "help",
+            "user_id": "UBOB0001", "channel_id": "C0GENERAL", "trigger_id": "t"}),
+        )
+        .await;
+    assert!(ack["payload"].to_string().contains("Commands Help"), "{ack}");
+    drop(silent);
+    running.handle.stop(true).await;
+    slack.stop().await;
+}
