@@ -81,6 +81,14 @@ impl Target {
     }
 }
 
+/// A submission, checked: see [`Interactions::prepare`].
+struct Submitted {
+    incident: IncidentView,
+    form: Form,
+    values: Values,
+    actor: incidents_core::Actor,
+}
+
 /// A lifecycle refusal on the block it concerns (`fallback` when it concerns none of the form's).
 fn refusal_errors(error: &LifecycleError, form: &Form, fallback: &str) -> Errors {
     use incidents_core::workflow::TransitionError;
@@ -407,6 +415,25 @@ impl Interactions {
         }
     }
 
+    /// What a submission about an incident starts with: the incident, its form, the values checked
+    /// against the form, and the person, allowed to do `intent`. `Err` is the answer when one of them
+    /// fails (an error on `block`, or on the fields).
+    fn prepare(
+        &self,
+        who: &Who,
+        payload: &Value,
+        block: &str,
+        intent: Intent,
+        form: impl FnOnce(&IncidentView) -> Result<Form, Refusal>,
+    ) -> Result<Submitted, Reply> {
+        let incident = self.submitted_incident(payload, block)?;
+        let form = form(&incident).map_err(|refusal| refusal_on(block, &refusal))?;
+        let values = Self::validated(&form, payload)?;
+        let actor =
+            self.actor(who, intent, Some(incident.id)).map_err(|refusal| refusal_on(block, &refusal))?;
+        Ok(Submitted { incident, form, values, actor })
+    }
+
     pub(super) fn validated(form: &Form, payload: &Value) -> Result<Values, Reply> {
         let state = parse_state(payload.pointer("/view/state/values")).map_err(|_| {
             Reply::body(
@@ -578,19 +605,13 @@ impl Interactions {
 
     /// §7.7 submission.
     pub(super) fn submit_closure_reason(&self, who: &Who, payload: &Value) -> Reply {
-        let incident = match self.submitted_incident(payload, "closure_message") {
-            Ok(incident) => incident,
-            Err(reply) => return reply,
-        };
-        let form = Self::closure_form(&incident);
-        let values = match Self::validated(&form, payload) {
-            Ok(values) => values,
-            Err(reply) => return reply,
-        };
-        let actor = match self.actor(who, Intent::Close, Some(incident.id)) {
-            Ok(actor) => actor,
-            Err(refusal) => return refusal_on("closure_message", &refusal),
-        };
+        let Submitted { incident, form, values, actor } =
+            match self.prepare(who, payload, "closure_message", Intent::Close, |incident| {
+                Ok(Self::closure_form(incident))
+            }) {
+                Ok(submitted) => submitted,
+                Err(reply) => return reply,
+            };
         let carry = text_of(payload, "/view/private_metadata")
             .and_then(|metadata| serde_json::from_str::<Value>(metadata).ok())
             .and_then(|metadata| metadata.get("carry_over").cloned())
@@ -748,22 +769,11 @@ impl Interactions {
 
     /// §7.8 submission.
     pub(super) fn submit_close(&self, who: &Who, payload: &Value) -> Reply {
-        let incident = match self.submitted_incident(payload, "title") {
-            Ok(incident) => incident,
-            Err(reply) => return reply,
-        };
-        let form = match self.close_form(&incident) {
-            Ok(form) => form,
-            Err(refusal) => return refusal_on("title", &refusal),
-        };
-        let values = match Self::validated(&form, payload) {
-            Ok(values) => values,
-            Err(reply) => return reply,
-        };
-        let actor = match self.actor(who, Intent::Close, Some(incident.id)) {
-            Ok(actor) => actor,
-            Err(refusal) => return refusal_on("title", &refusal),
-        };
+        let Submitted { incident, form, values, actor } =
+            match self.prepare(who, payload, "title", Intent::Close, |incident| self.close_form(incident)) {
+                Ok(submitted) => submitted,
+                Err(reply) => return reply,
+            };
         let command = UpdateIncident {
             status: Some(IncidentStatus::Closed),
             title: values.text("title").filter(|t| *t != incident.title),
@@ -834,22 +844,11 @@ impl Interactions {
 
     /// §7.9 submission.
     pub(super) fn submit_edit(&self, who: &Who, payload: &Value) -> Reply {
-        let incident = match self.submitted_incident(payload, "title") {
-            Ok(incident) => incident,
-            Err(reply) => return reply,
-        };
-        let form = match self.edit_form(&incident) {
-            Ok(form) => form,
-            Err(refusal) => return refusal_on("title", &refusal),
-        };
-        let values = match Self::validated(&form, payload) {
-            Ok(values) => values,
-            Err(reply) => return reply,
-        };
-        let actor = match self.actor(who, Intent::Update, Some(incident.id)) {
-            Ok(actor) => actor,
-            Err(refusal) => return refusal_on("title", &refusal),
-        };
+        let Submitted { incident, form, values, actor } =
+            match self.prepare(who, payload, "title", Intent::Update, |incident| self.edit_form(incident)) {
+                Ok(submitted) => submitted,
+                Err(reply) => return reply,
+            };
         let chosen = values.choices("environment");
         let environment_id = self
             .database
