@@ -51,8 +51,6 @@ pub enum Kind {
     Select { choices: Vec<Choice>, groups: Vec<(String, Vec<Choice>)>, initial: Option<String> },
     /// `multi_static_select`.
     MultiSelect { choices: Vec<Choice>, initial: Vec<String> },
-    /// `radio_buttons`.
-    Radio { choices: Vec<Choice>, initial: Option<String> },
     /// `users_select`; the initial value is a Slack user id.
     User { initial: Option<String> },
     /// `datetimepicker`; epoch seconds.
@@ -106,7 +104,7 @@ impl Field {
             Kind::Select { choices, groups, .. } => {
                 choices.iter().chain(groups.iter().flat_map(|(_, choices)| choices)).collect()
             }
-            Kind::MultiSelect { choices, .. } | Kind::Radio { choices, .. } => choices.iter().collect(),
+            Kind::MultiSelect { choices, .. } => choices.iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -177,14 +175,6 @@ impl Field {
                     initial.iter().filter_map(|value| find(value)).map(|choice| choice.option()).collect();
                 if !initial.is_empty() {
                     element["initial_options"] = json!(initial);
-                }
-                element
-            }
-            Kind::Radio { choices, initial } => {
-                let mut element = json!({"type": "radio_buttons", "action_id": action_id,
-                    "options": choices.iter().map(Choice::option).collect::<Vec<_>>()});
-                if let Some(choice) = initial.as_deref().and_then(find) {
-                    element["initial_option"] = choice.option();
                 }
                 element
             }
@@ -455,7 +445,7 @@ impl Form {
                     }
                     length == 0
                 }
-                (Kind::Select { .. } | Kind::Radio { .. }, Some(Input::Choice(Some(value)))) => {
+                (Kind::Select { .. }, Some(Input::Choice(Some(value)))) => {
                     if !offered(value) {
                         errors.add(
                             &field.name,

@@ -1,22 +1,34 @@
 //! Socket Mode, against a local websocket stand-in.
 
 use super::support::*;
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn socket_mode_serves_slack_without_a_public_url() {
-    let test = TestDatabase::sqlite().seeded();
-    let slack = FakeSlack::start(TOKEN);
-    slack.add_user("UBOB0001", "bob", "bob@example.com");
+
+/// The product with Socket Mode only (no signing secret, no public URL), the fake Slack handing out
+/// the stand-in's URL; `extra` variables on top.
+async fn start_socket_mode(
+    test: &TestDatabase,
+    slack: &FakeSlack,
+    extra: &[(&str, &str)],
+) -> (tokio::net::TcpListener, Running) {
     let (listener, url) = socket::listen().await;
     {
         let mut state = slack.state();
         state.app_token = "xapp-1-test".into();
         state.socket_url = url;
     }
-    let mut vars = vars(&test, Some(&slack));
-    // No signing secret, no public URL: Socket Mode only.
+    let mut vars = vars(test, Some(slack));
     vars.remove("SLACK_SIGNING_SECRET");
     vars.insert("SLACK_APP_TOKEN".into(), "xapp-1-test".into());
-    let running = start_with(&test, &vars).await;
+    for (key, value) in extra {
+        vars.insert((*key).into(), (*value).into());
+    }
+    (listener, start_with(test, &vars).await)
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_mode_serves_slack_without_a_public_url() {
+    let test = TestDatabase::sqlite().seeded();
+    let slack = FakeSlack::start(TOKEN);
+    slack.add_user("UBOB0001", "bob", "bob@example.com");
+    let (listener, running) = start_socket_mode(&test, &slack, &[]).await;
     let (status, _) = post_form(&running, &[("command", "/incident")]).await;
     assert_eq!(status, 404, "no HTTP endpoint without a signing secret");
     let mut connection = socket::accept(&listener).await;
@@ -142,17 +154,7 @@ async fn socket_mode_serves_slack_without_a_public_url() {
 async fn a_silent_socket_mode_connection_is_replaced() {
     let test = TestDatabase::sqlite().seeded();
     let slack = FakeSlack::start(TOKEN);
-    let (listener, url) = socket::listen().await;
-    {
-        let mut state = slack.state();
-        state.app_token = "xapp-1-test".into();
-        state.socket_url = url;
-    }
-    let mut vars = vars(&test, Some(&slack));
-    vars.remove("SLACK_SIGNING_SECRET");
-    vars.insert("SLACK_APP_TOKEN".into(), "xapp-1-test".into());
-    vars.insert("FF_SLACK_SOCKET_SILENCE".into(), "3".into());
-    let running = start_with(&test, &vars).await;
+    let (listener, running) = start_socket_mode(&test, &slack, &[("FF_SLACK_SOCKET_SILENCE", "3")]).await;
     // A connection that says hello, then nothing: not even an answer to the product's pings (the
     // stand-in never reads, so its pongs are never sent).
     let silent = socket::accept(&listener).await;

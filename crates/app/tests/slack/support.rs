@@ -185,21 +185,25 @@ pub(crate) fn kinds(slack: &FakeSlack, channel: &str) -> Vec<String> {
 }
 
 pub(crate) async fn send_event(running: &Running, event_id: &str, event: Value) {
-    use slack_adapter::verify::sign;
     let body = json!({"type": "event_callback", "event_id": event_id, "team_id": "T0FAKE01", "event": event})
         .to_string();
+    assert_eq!(signed_post(running, "application/json", body).await.status(), 200);
+}
+
+/// Posts `body` to the Slack endpoint, signed as Slack signs it.
+pub(crate) async fn signed_post(running: &Running, content_type: &str, body: String) -> reqwest::Response {
     let now = chrono::Utc::now().timestamp().to_string();
-    let response = running
+    let signature = slack_adapter::verify::sign(SIGNING_SECRET, &now, body.as_bytes());
+    running
         .client
         .post(running.slack_endpoint())
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .header("x-slack-request-timestamp", &now)
-        .header("x-slack-signature", sign(SIGNING_SECRET, &now, body.as_bytes()))
+        .header("x-slack-signature", signature)
         .body(body)
         .send()
         .await
-        .expect("request");
-    assert_eq!(response.status(), 200);
+        .expect("request")
 }
 
 pub(crate) fn members(test: &TestDatabase, incident: i64) -> Vec<String> {
@@ -232,19 +236,8 @@ pub(crate) fn timeline(test: &TestDatabase, incident: i64) -> Vec<(Option<String
 
 /// Posts a signed form to the Slack endpoint; the status and the JSON body (`Null` when empty).
 pub(crate) async fn post_form(running: &Running, pairs: &[(&str, &str)]) -> (u16, Value) {
-    use slack_adapter::verify::sign;
     let body = serde_urlencoded::to_string(pairs).expect("form");
-    let now = chrono::Utc::now().timestamp().to_string();
-    let response = running
-        .client
-        .post(running.slack_endpoint())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", &now)
-        .header("x-slack-signature", sign(SIGNING_SECRET, &now, body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .expect("request");
+    let response = signed_post(running, "application/x-www-form-urlencoded", body).await;
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");
     (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("json body") })

@@ -156,14 +156,59 @@ pub(super) fn grouped(categories: &[CategoryView]) -> Vec<(String, Vec<Choice>)>
     groups
 }
 
-fn text(multiline: bool, min: usize, max: usize, placeholder: Option<&str>, initial: Option<&str>) -> Kind {
+pub(super) fn text(
+    multiline: bool,
+    min: usize,
+    max: usize,
+    placeholder: Option<&str>,
+    initial: Option<&str>,
+) -> Kind {
     Kind::Text {
         multiline,
         min,
         max,
         placeholder: placeholder.map(str::to_owned),
-        initial: initial.map(str::to_owned),
+        initial: initial.filter(|text| !text.is_empty()).map(str::to_owned),
     }
+}
+
+/// The fields several forms share: an incident's title (10–128 characters), its summary (10–1,200),
+/// its category (grouped), its environments.
+pub(super) fn title_field(placeholder: Option<&str>, initial: Option<&str>) -> Field {
+    Field::new("title", "Title", text(false, 10, 128, placeholder, initial))
+}
+
+pub(super) fn summary_field(placeholder: Option<&str>, initial: Option<&str>) -> Field {
+    Field::new("description", "Summary", text(true, 10, 1200, placeholder, initial))
+}
+
+pub(super) fn category_field(categories: &[CategoryView], initial: Option<&str>) -> Field {
+    Field::new(
+        "incident_category",
+        "Incident category",
+        Kind::Select {
+            choices: vec![],
+            groups: grouped(categories),
+            initial: initial.filter(|id| !id.is_empty()).map(str::to_owned),
+        },
+    )
+}
+
+pub(super) fn environments_field(
+    environments: &[incidents_core::query::EnvironmentView],
+    initial: Vec<String>,
+) -> Field {
+    Field::new(
+        "environment",
+        "Environments",
+        Kind::MultiSelect {
+            choices: environments
+                .iter()
+                .map(|e| Choice::new(&e.id, format!("{} - {}", e.value, e.description)))
+                .collect(),
+            initial,
+        },
+    )
 }
 
 impl Interactions {
@@ -363,15 +408,7 @@ impl Interactions {
                     "Priority",
                     Kind::Select { choices: priorities, groups: vec![], initial: Some(incident.priority.id.clone()) },
                 ),
-                Field::new(
-                    "incident_category",
-                    "Incident category",
-                    Kind::Select {
-                        choices: vec![],
-                        groups: grouped(&categories),
-                        initial: Some(incident.category.id.clone()),
-                    },
-                ),
+                category_field(&categories, Some(&incident.category.id)),
             ],
         })
     }
@@ -656,19 +693,11 @@ impl Interactions {
             self.database.categories(None).map_err(|e| Refusal::unexpected("preparing the form", &e))?;
         Ok(Form {
             fields: vec![
-                Field::new("title", "Title", text(false, 10, 128, None, Some(&incident.title))),
-                Field::new("description", "Summary", text(true, 10, 1200, None, Some(&incident.description))),
+                title_field(None, Some(&incident.title)),
+                summary_field(None, Some(&incident.description)),
                 Field::new("message", "Closing message", text(true, 10, 1200, Some("What fixed it?"), None))
                     .optional(),
-                Field::new(
-                    "incident_category",
-                    "Incident category",
-                    Kind::Select {
-                        choices: vec![],
-                        groups: grouped(&categories),
-                        initial: Some(incident.category.id.clone()),
-                    },
-                ),
+                category_field(&categories, Some(&incident.category.id)),
             ],
         })
     }
@@ -807,20 +836,10 @@ impl Interactions {
             .collect();
         Ok(Form {
             fields: vec![
-                Field::new("title", "Title", text(false, 10, 128, None, Some(&incident.title))),
-                Field::new("description", "Summary", text(true, 10, 1200, None, Some(&incident.description))),
-                Field::new(
-                    "environment",
-                    "Environments",
-                    Kind::MultiSelect {
-                        choices: environments
-                            .iter()
-                            .map(|e| Choice::new(&e.id, format!("{} - {}", e.value, e.description)))
-                            .collect(),
-                        initial,
-                    },
-                )
-                .hint("The incident's environment is the first of these in the environments' order."),
+                title_field(None, Some(&incident.title)),
+                summary_field(None, Some(&incident.description)),
+                environments_field(&environments, initial)
+                    .hint("The incident's environment is the first of these in the environments' order."),
             ],
         })
     }

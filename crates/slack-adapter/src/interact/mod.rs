@@ -252,7 +252,7 @@ impl Interactions {
         let incident = || who.channel.as_deref().and_then(|channel| self.incident_in(channel));
         let reply = match text.as_str() {
             "" | "help" => self.help(None),
-            "open" => self.open_root(&who, Some(command)),
+            "open" => self.open_root(&who),
             "update" => self.show_target(&who, Target::Update, incident()),
             "edit" => self.show_target(&who, Target::Edit, incident()),
             "close" => self.show_target(&who, Target::Close, incident()),
@@ -331,7 +331,7 @@ impl Interactions {
     fn shortcut(&self, who: &Who, payload: &Value) -> Reply {
         let incident = self.incident_of(payload);
         match text_of(payload, "/callback_id").unwrap_or_default() {
-            "open_incident" | "open_incident_select_impact" => self.open_root(who, None),
+            "open_incident" | "open_incident_select_impact" => self.open_root(who),
             "update_incident_status" => self.show_target(who, Target::UpdateStatus, incident),
             "modal_edit" => self.show_target(who, Target::Edit, incident),
             "close_incident" => self.show_target(who, Target::Close, incident),
@@ -360,7 +360,7 @@ impl Interactions {
             }
         };
         match action_id {
-            "open_incident" => self.open_root(who, None),
+            "open_incident" => self.open_root(who),
             "push_incident_select_impact" | "open_incident_select_impact" => self.push_impacts(who, payload),
             "push_incident_unified" | "open_incident_unified" => self.push_details(who, payload),
             "push_check_current_incidents" | "open_check_current_incidents" => self.push_recent(who, payload),

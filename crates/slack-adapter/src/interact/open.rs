@@ -15,6 +15,7 @@ use incidents_core::query::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::manage::{category_field, environments_field, summary_field, text, title_field};
 use super::{After, Intent, Interactions, Reply, Who, button, context, divider, section, text_of};
 use crate::blockkit::{Choice, Errors, Field, Form, Kind, modal, parse_state, read_element};
 use crate::naming::status_page;
@@ -257,7 +258,7 @@ impl Interactions {
     }
 
     /// `/incident open`, the global shortcut and the home button.
-    pub(super) fn open_root(&self, who: &Who, _command: Option<&str>) -> Reply {
+    pub(super) fn open_root(&self, who: &Who) -> Reply {
         if let Err(refusal) = self.may_open(who, Intent::Declare, None) {
             return Reply::ack().then(who.tell(refusal.0));
         }
@@ -394,14 +395,6 @@ impl Interactions {
         let categories = self.database.categories(None).unwrap_or_default();
         let environments = self.database.environments().unwrap_or_default();
         let details = opening.details.clone().unwrap_or_default();
-        let text =
-            |multiline: bool, min: usize, max: usize, placeholder: Option<&str>, initial: &str| Kind::Text {
-                multiline,
-                min,
-                max,
-                placeholder: placeholder.map(str::to_owned),
-                initial: Some(initial.to_owned()).filter(|i| !i.is_empty()),
-            };
         let initial_environments = if details.environments.is_empty() {
             environments.iter().filter(|e| e.default).map(|e| e.id.clone()).collect()
         } else {
@@ -413,26 +406,8 @@ impl Interactions {
             details.platforms.clone()
         };
         let mut fields = vec![
-            Field::new(
-                "incident_category",
-                "Incident category",
-                Kind::Select {
-                    choices: vec![],
-                    groups: super::manage::grouped(&categories),
-                    initial: Some(details.category.clone()).filter(|c| !c.is_empty()),
-                },
-            ),
-            Field::new(
-                "environment",
-                "Environments",
-                Kind::MultiSelect {
-                    choices: environments
-                        .iter()
-                        .map(|e| Choice::new(&e.id, format!("{} - {}", e.value, e.description)))
-                        .collect(),
-                    initial: initial_environments,
-                },
-            ),
+            category_field(&categories, Some(&details.category)),
+            environments_field(&environments, initial_environments),
             Field::new(
                 "platform",
                 "Platforms",
@@ -441,23 +416,10 @@ impl Interactions {
                     initial: initial_platforms,
                 },
             ),
-            Field::new(
-                "title",
-                "Title",
-                text(false, 10, 128, Some("Short, punchy description of what's happening."), &details.title),
-            ),
-            Field::new(
-                "description",
-                "Summary",
-                text(
-                    true,
-                    10,
-                    1200,
-                    Some(
-                        "Help people responding to the incident. This will be posted to the incident channel.",
-                    ),
-                    &details.description,
-                ),
+            title_field(Some("Short, punchy description of what's happening."), Some(&details.title)),
+            summary_field(
+                Some("Help people responding to the incident. This will be posted to the incident channel."),
+                Some(&details.description),
             ),
         ];
         if opening.affects(&types, "customers_impact") {
@@ -465,7 +427,7 @@ impl Interactions {
                 Field::new(
                     "zendesk_ticket_id",
                     "Zendesk ticket ID",
-                    text(false, 2, 128, None, details.zendesk_ticket_id.as_deref().unwrap_or_default()),
+                    text(false, 2, 128, None, details.zendesk_ticket_id.as_deref()),
                 )
                 .optional(),
             );
@@ -475,7 +437,7 @@ impl Interactions {
                 Field::new(
                     "seller_contract_id",
                     "Seller contract ID",
-                    text(false, 0, 128, None, details.seller_contract_id.as_deref().unwrap_or_default()),
+                    text(false, 0, 128, None, details.seller_contract_id.as_deref()),
                 )
                 .optional(),
             );
@@ -495,7 +457,7 @@ impl Interactions {
                 Field::new(
                     "zoho_desk_ticket_id",
                     "Zoho Desk ticket ID",
-                    text(false, 1, 128, None, details.zoho_desk_ticket_id.as_deref().unwrap_or_default()),
+                    text(false, 1, 128, None, details.zoho_desk_ticket_id.as_deref()),
                 )
                 .optional(),
             );
