@@ -98,7 +98,7 @@ fn migrate_seed_and_create_user_on_sqlite() {
 
     let first = run(dir.path(), &vars, &["migrate"]);
     assert!(first.status.success(), "{first:?}");
-    assert!(lines(&first.stdout)[0].starts_with("applied 18 migration(s)"), "{first:?}");
+    assert!(lines(&first.stdout)[0].starts_with("applied 19 migration(s)"), "{first:?}");
     let again = run(dir.path(), &vars, &["migrate"]);
     assert_eq!(lines(&again.stdout), vec!["database schema is up to date"]);
 
@@ -304,7 +304,7 @@ fn postgres_migrate_then_serve_and_restart() {
     assert_eq!(
         lines(&refused.stderr).last().map(String::as_str),
         Some(
-            "firefighter-server: error: the database schema is behind this version: 18 pending migration(s); \
+            "firefighter-server: error: the database schema is behind this version: 19 pending migration(s); \
              run `firefighter-server migrate`"
         )
     );
@@ -426,4 +426,32 @@ fn slack_manifest_prints_an_app_manifest_without_any_slack_configuration() {
     assert!(socket.status.success());
     let yaml = String::from_utf8_lossy(&socket.stdout);
     assert!(yaml.contains("socket_mode_enabled: true") && !yaml.contains("request_url"), "{yaml}");
+}
+
+#[test]
+fn sos_targets_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = [("DATABASE_URL", "sqlite://./ff.db")];
+    let unknown = run(dir.path(), &vars, &["slack", "sos", "--name", "SRE", "--channel", "C0SRE001"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("C0SRE001 is not known"), "{unknown:?}");
+    let tagged =
+        run(dir.path(), &vars, &["slack", "tag", "--channel", "C0SRE001", "--name", "sre", "--tag", "sre"]);
+    assert!(tagged.status.success(), "{tagged:?}");
+    let group = run(dir.path(), &vars, &["slack", "group", "--id", "S0SRE001", "--handle", "sre-oncall"]);
+    assert!(group.status.success(), "{group:?}");
+    let added = run(
+        dir.path(),
+        &vars,
+        &["slack", "sos", "--name", "SRE", "--channel", "C0SRE001", "--group", "S0SRE001"],
+    );
+    assert!(added.status.success(), "{added:?}");
+    assert_eq!(lines(&added.stdout), ["SRE\t#sre\t@sre-oncall"]);
+    let here = run(dir.path(), &vars, &["slack", "sos", "--name", "Everyone", "--channel", "C0SRE001"]);
+    assert!(here.status.success(), "{here:?}");
+    let listed = run(dir.path(), &vars, &["slack", "sos-targets"]);
+    assert_eq!(lines(&listed.stdout), ["Everyone\tC0SRE001\t#sre\t@here", "SRE\tC0SRE001\t#sre\tS0SRE001"]);
+    assert!(run(dir.path(), &vars, &["slack", "sos-remove", "SRE"]).status.success());
+    assert_eq!(run(dir.path(), &vars, &["slack", "sos-remove", "SRE"]).status.code(), Some(1));
+    assert_eq!(lines(&run(dir.path(), &vars, &["slack", "sos-targets"]).stdout).len(), 1);
 }

@@ -232,7 +232,7 @@ impl App {
     }
 
     /// What every integration is given: the database, the configuration, the secret key, the one
-    /// lifecycle service, the chat port and every integration's facets.
+    /// lifecycle service, the chat and paging ports and every integration's facets.
     ///
     /// # Errors
     /// The secret key cannot be read or kept.
@@ -256,11 +256,15 @@ impl App {
             config: Arc::clone(&self.config),
             secret_key,
             chat: Arc::new(NoChat::default()),
+            paging: Arc::new(incidents_core::paging::NoPaging),
             facets: Facets::default(),
             cache,
         };
         if let Some(chat) = self.integrations.iter().find_map(|integration| integration.chat(&context)) {
             context.chat = chat;
+        }
+        if let Some(paging) = self.integrations.iter().find_map(|integration| integration.paging(&context)) {
+            context.paging = paging;
         }
         let sources =
             self.integrations.iter().filter_map(|integration| integration.facets(&context)).collect();

@@ -128,6 +128,7 @@ pub async fn update<B: ApiBackend>(
         environment_id: body.environment_id,
         closure_reason,
         closure_reference: body.closure_reference,
+        event_type: None,
     };
     let lifecycle = state.lifecycle.clone();
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };

@@ -142,6 +142,10 @@ pub struct IncidentUpdated {
     /// Set when the priority changed.
     pub old_priority: Option<PriorityBefore>,
     pub message: Option<String>,
+    /// What an entry point did, when it says (`send_sos`, `trigger_oncall`, `postmortem_requested`,
+    /// `downgraded`): integrations react to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
 }
 
 /// A cost added, changed or removed.
@@ -328,6 +332,7 @@ mod tests {
                 priority: "P2".into(),
                 old_priority: None,
                 message: Some("fixed".into()),
+                event_type: Some("send_sos".into()),
             }),
             DomainEvent::CostsUpdated(CostsUpdated {
                 changed_fields: vec!["costs".into()],

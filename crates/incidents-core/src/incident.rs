@@ -189,6 +189,9 @@ pub struct UpdateIncident {
     pub closure_reason: Option<ClosureReason>,
     /// Free text such as `#1234` or a URL, kept with the closure reason.
     pub closure_reference: Option<String>,
+    /// A marker for the timeline entry, set by an entry point for what it did (`send_sos`,
+    /// `trigger_oncall`): lower-case letters, digits and `_`, at most 64.
+    pub event_type: Option<String>,
 }
 
 /// A field an update changed.
@@ -203,6 +206,8 @@ pub enum ChangedField {
     Environment,
     ClosureReason,
     Costs,
+    /// Marked ignored (the downgrade workflow): left out of the critical incidents.
+    Ignored,
 }
 
 /// What an update did.
@@ -271,6 +276,7 @@ pub struct IncidentChanges {
     /// `Some(None)` clears it (reopening).
     pub closure_reason: Option<Option<ClosureReason>>,
     pub closure_reference: Option<String>,
+    pub ignored: Option<bool>,
 }
 
 /// A new incident row.

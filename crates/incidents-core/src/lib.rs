@@ -16,6 +16,7 @@ pub mod incident;
 pub mod lifecycle;
 pub mod metrics;
 pub mod money;
+pub mod paging;
 pub mod ports;
 pub mod query;
 pub mod reference;

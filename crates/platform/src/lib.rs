@@ -23,6 +23,7 @@ use actix_web::web;
 use incidents_core::IncidentLifecycle;
 use incidents_core::chat::{ChatError, ChatMessage, ChatPort, Conversation, PostedMessage};
 use incidents_core::facets::{FacetSource, Facets};
+use incidents_core::paging::PagingPort;
 use incidents_core::ports::SharedPostMortems;
 use jobs::{Registry, Scheduler};
 use storage::{Database, MigrationSet};
@@ -47,6 +48,8 @@ pub struct Context {
     pub lifecycle: Lifecycle,
     /// The chat platform (a no-op when none is configured).
     pub chat: Arc<dyn ChatPort>,
+    /// The on-call paging service ([`incidents_core::paging::NoPaging`] when none is configured).
+    pub paging: Arc<dyn PagingPort>,
     /// Every integration's facets (empty while the integrations are being asked for theirs).
     pub facets: Facets,
     /// The cache: shared through Redis when `REDIS_URL` is set, this process's memory otherwise (for
@@ -56,7 +59,10 @@ pub struct Context {
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("chat", &self.chat.platform()).finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("chat", &self.chat.platform())
+            .field("paging", &self.paging.platform())
+            .finish_non_exhaustive()
     }
 }
 
@@ -162,6 +168,12 @@ pub trait Integration: Send + Sync + 'static {
     /// The chat platform it provides, if it is one (Slack). The first integration that answers is the
     /// application's chat port; without one, [`NoChat`]. `context.chat` is still [`NoChat`] here.
     fn chat(&self, _context: &Context) -> Option<Arc<dyn ChatPort>> {
+        None
+    }
+
+    /// The on-call paging service it provides, if it is one (PagerDuty). The first integration that
+    /// answers is the application's paging port; without one, `NoPaging`. Asked after the chat port.
+    fn paging(&self, _context: &Context) -> Option<Arc<dyn PagingPort>> {
         None
     }
 

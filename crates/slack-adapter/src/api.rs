@@ -15,6 +15,7 @@ use storage::Database;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::directory::{Linked, UserGroupRow};
+use crate::sos::{SosError, SosTarget};
 use crate::store::{ConversationRow, SlackStore};
 use crate::validate_tag;
 
@@ -33,13 +34,18 @@ pub(crate) fn configure(routes: &mut web::ServiceConfig) {
             web::resource("/user-groups/{usergroup_id}")
                 .route(web::put().to(put_user_group))
                 .route(web::delete().to(delete_user_group)),
+        )
+        .service(web::resource("/sos").route(web::get().to(sos_targets)))
+        .service(
+            web::resource("/sos/{name}").route(web::put().to(put_sos)).route(web::delete().to(delete_sos)),
         );
 }
 
 /// The routes' OpenAPI paths.
 #[derive(OpenApi)]
 #[openapi(
-    paths(conversations, put_conversation, delete_conversation, user_groups, put_user_group, delete_user_group),
+    paths(conversations, put_conversation, delete_conversation, user_groups, put_user_group, delete_user_group,
+        sos_targets, put_sos, delete_sos),
     tags((name = "slack", description = "The Slack directory (admins; served when Slack is configured): see docs/slack.md")),
 )]
 pub(crate) struct SlackDoc;
@@ -139,6 +145,44 @@ pub struct PutUserGroup {
     pub name: Option<String>,
     pub tag: Option<String>,
     pub incident_category_ids: Option<Vec<String>>,
+}
+
+/// An SOS target: where responders ask for help from an incident (the SOS modal lists them).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"name": "SRE", "channel_id": "C0123ABCD", "channel_name": "sre", "usergroup_id": "S0123ABCD",
+    "handle": "sre-oncall", "updated_at": "2026-12-01T10:00:00+01:00"}))]
+pub struct SlackSos {
+    pub name: String,
+    pub channel_id: String,
+    pub channel_name: String,
+    /// The user group mentioned in the request (`null`: `@here`).
+    pub usergroup_id: Option<String>,
+    pub handle: Option<String>,
+    pub updated_at: String,
+}
+
+impl SlackSos {
+    fn new(target: SosTarget, tz: chrono_tz::Tz) -> Self {
+        Self {
+            name: target.name,
+            channel_id: target.channel_id,
+            channel_name: target.channel_name,
+            usergroup_id: target.usergroup_id,
+            handle: target.handle,
+            updated_at: time(target.updated_at, tz),
+        }
+    }
+}
+
+/// The body of `PUT /slack/sos/{name}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"channel_id": "C0123ABCD", "usergroup_id": "S0123ABCD"}))]
+pub struct PutSos {
+    /// A conversation the product knows (`PUT /slack/conversations/{channel_id}` first).
+    #[schema(required)]
+    pub channel_id: Option<String>,
+    /// A user group the product knows, mentioned in the request; none: `@here`.
+    pub usergroup_id: Option<String>,
 }
 
 /// A Slack id as Slack makes them: upper-case letters and digits.
@@ -337,6 +381,76 @@ pub(crate) async fn delete_user_group(
     let usergroup_id = slack_id(&usergroup_id)?;
     let store = SlackStore::new(state.backend.clone());
     if blocking(move || Ok(store.delete_user_group(&usergroup_id)?)).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// The SOS targets (admins).
+#[utoipa::path(get, path = "/slack/sos", tag = "slack",
+    responses((status = 200, body = Vec<SlackSos>), Unauthorized, Forbidden, NotFound, Throttled))]
+pub(crate) async fn sos_targets(
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize_admin(&request, &state).await?;
+    let store = SlackStore::new(state.backend.clone());
+    let rows = blocking(move || Ok(store.sos_targets()?)).await?;
+    let tz = state.time_zone;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(|row| SlackSos::new(row, tz)).collect::<Vec<_>>()))
+}
+
+/// Records an SOS target, or changes where it points (admins).
+#[utoipa::path(put, path = "/slack/sos/{name}", tag = "slack",
+    params(("name" = String, Path, description = "The name people choose in the SOS modal (1 to 255 characters)")),
+    request_body(content((PutSos = "application/json"), (PutSos = "application/x-www-form-urlencoded"))),
+    responses((status = 200, body = SlackSos), BadRequest, Unauthorized, Forbidden, NotFound, Unsupported, Throttled))]
+pub(crate) async fn put_sos(
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    authorize_admin(&request, &state).await?;
+    let name = text(Some(name.into_inner()), "name", crate::sos::NAME_MAX_CHARS)?;
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "blank", "This field may not be blank."));
+    }
+    let body: PutSos = decode(&request, &body)?;
+    let channel_id = text(Some(required(body.channel_id, "channel_id")?), "channel_id", 32)?;
+    let usergroup_id = text(body.usergroup_id, "usergroup_id", 32)?;
+    let store = SlackStore::new(state.backend.clone());
+    let target = blocking(move || {
+        let group = (!usergroup_id.is_empty()).then_some(usergroup_id.as_str());
+        store.put_sos(&name, &channel_id, group, incidents_core::clock::now()).map_err(|error| match error {
+            SosError::Name(message) => ApiError::invalid("name", "invalid", message),
+            SosError::UnknownConversation(_) => {
+                ApiError::invalid("channel_id", "does_not_exist", format!("{error}"))
+            }
+            SosError::UnknownUserGroup(_) => {
+                ApiError::invalid("usergroup_id", "does_not_exist", format!("{error}"))
+            }
+            SosError::Storage(error) => error.into(),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(SlackSos::new(target, state.time_zone)))
+}
+
+/// Forgets an SOS target (admins).
+#[utoipa::path(delete, path = "/slack/sos/{name}", tag = "slack",
+    params(("name" = String, Path)),
+    responses((status = 204, description = "Forgotten"), Unauthorized, Forbidden, NotFound, Throttled))]
+pub(crate) async fn delete_sos(
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize_admin(&request, &state).await?;
+    let name = name.into_inner();
+    let store = SlackStore::new(state.backend.clone());
+    if blocking(move || Ok(store.delete_sos(&name)?)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found())

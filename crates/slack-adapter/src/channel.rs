@@ -177,7 +177,7 @@ impl std::fmt::Display for StepError {
 }
 
 impl StepError {
-    fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             Self::Slack(error) => error.is_retryable(),
             Self::Storage(_) => true,

@@ -20,9 +20,11 @@ use crate::events::EventWorker;
 use crate::facets::SlackFacets;
 use crate::inbound::{EventWriter, Handlers, Inbound, SlackEventJob};
 use crate::interact::apply::ApplyUpdateJob;
+use crate::interact::escalate::TriggerOncallJob;
 use crate::interact::home::RefreshHomeJob;
 use crate::interact::{InteractionSettings, Interactions};
 use crate::reminders::{PostmortemReminders, UpdateReminders};
+use crate::sos::SendSosJob;
 use crate::store::SlackStore;
 use crate::sync::{DirectorySync, SyncDirectory};
 use jobs::Job as _;
@@ -51,7 +53,7 @@ pub struct Slack {
 #[derive(Debug, Parser)]
 #[command(
     name = "slack",
-    about = "Slack: the conversations the product posts to (`slack tag --channel C0123 --name tech-incidents --tag tech_incidents`, `slack conversations`, `slack untag C0123`)"
+    about = "Slack: the conversations the product posts to (`slack tag --channel C0123 --name tech-incidents --tag tech_incidents`, `slack conversations`, `slack untag C0123`), user groups and SOS targets (`slack sos --name SRE --channel C0123 --group S0123`)"
 )]
 struct SlackCli {
     #[command(subcommand)]
@@ -119,6 +121,23 @@ enum SlackCommand {
     Ungroup { id: String },
     /// Syncs the directory from Slack now (users, user groups, conversations).
     Sync,
+    /// Records an SOS target (or changes where it points): a known conversation and, optionally, a
+    /// known user group mentioned there (`@here` without one).
+    Sos {
+        /// The name people choose in the SOS modal.
+        #[arg(long)]
+        name: String,
+        /// A known conversation's Slack id (`C…`; `slack tag` first).
+        #[arg(long)]
+        channel: String,
+        /// A known user group's Slack id (`S…`; `slack group` first).
+        #[arg(long)]
+        group: Option<String>,
+    },
+    /// Lists the SOS targets: name, conversation, user group.
+    SosTargets,
+    /// Forgets an SOS target.
+    SosRemove { name: String },
 }
 
 /// A tag as the original allows them: lower-case letters, digits and `_`.
@@ -190,6 +209,7 @@ impl Slack {
             store: SlackStore::new(context.database.clone()),
             database: context.database.clone(),
             lifecycle: context.lifecycle.clone(),
+            paging: Arc::clone(&context.paging),
             settings: Arc::new(InteractionSettings {
                 app_name: context.config.app_display_name.clone(),
                 app_emoji: config.app_emoji.clone(),
@@ -255,7 +275,11 @@ impl Integration for Slack {
         let refresh = interactions.clone();
         registry.register(move |_: RefreshHomeJob, _attempt| refresh.refresh_homes())?;
         registry.on_event(|event: &jobs::OutboxEvent| RefreshHomeJob::for_event(event).into_iter().collect());
+        let oncall = interactions.clone();
+        registry.register(move |job: TriggerOncallJob, _attempt| oncall.trigger_oncall(&job))?;
         registry.register(move |job: ApplyUpdateJob, _attempt| interactions.apply_update(&job))?;
+        let sos = self.channel_worker(config, context)?;
+        registry.register(move |job: SendSosJob, _attempt| sos.send_sos(&job))?;
         let sync =
             DirectorySync { slack: self.client(config)?, store: SlackStore::new(context.database.clone()) };
         registry.register(move |_: SyncDirectory, _attempt| sync.run().map(drop))?;
@@ -483,6 +507,32 @@ impl Integration for Slack {
                     "linked {} user(s); refreshed {} user group(s) and {} conversation(s)",
                     report.users_linked, report.user_groups, report.conversations
                 );
+            }
+            SlackCommand::Sos { name, channel, group } => {
+                let target = store.put_sos(&name, &channel, group.as_deref(), now)?;
+                println!(
+                    "{}\t#{}\t{}",
+                    target.name,
+                    target.channel_name,
+                    target.handle.map_or_else(|| "@here".to_owned(), |h| format!("@{h}"))
+                );
+            }
+            SlackCommand::SosTargets => {
+                for target in store.sos_targets()? {
+                    println!(
+                        "{}\t{}\t#{}\t{}",
+                        target.name,
+                        target.channel_id,
+                        target.channel_name,
+                        target.usergroup_id.unwrap_or_else(|| "@here".to_owned())
+                    );
+                }
+            }
+            SlackCommand::SosRemove { name } => {
+                if !store.delete_sos(&name)? {
+                    anyhow::bail!("no SOS target {name}");
+                }
+                println!("forgot SOS target {name}");
             }
             SlackCommand::Untag { channel } => {
                 if !store.delete_tagged(&channel)? {

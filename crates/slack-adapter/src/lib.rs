@@ -34,6 +34,7 @@ pub mod reminders;
 pub mod rules;
 mod schema;
 pub mod socket;
+pub mod sos;
 pub mod store;
 pub mod sync;
 pub mod verify;

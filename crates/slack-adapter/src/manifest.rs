@@ -103,7 +103,7 @@ pub fn manifest(options: &ManifestOptions<'_>) -> Value {
         .map(|command| {
             with_url(
                 json!({"command": command, "description": "Declare and run incidents",
-                    "usage_hint": "[open|update|edit|close|status|help]", "should_escape": false}),
+                    "usage_hint": "[open|update|edit|close|status|oncall|postmortem|sos|downgrade|help]", "should_escape": false}),
                 "url",
             )
         })
@@ -128,6 +128,10 @@ pub fn manifest(options: &ManifestOptions<'_>) -> Value {
                 message_shortcut("modal_edit", "Edit incident", "Edit this channel's incident"),
                 message_shortcut("close_incident", "Close incident", "Close this channel's incident"),
                 message_shortcut("incident_status", "Incident status", "See this channel's incident status"),
+                message_shortcut("open_modal_incident_send_sos", "Ask for help (SOS)", "Ask another team for help on this channel's incident"),
+                message_shortcut("open_modal_trigger_oncall", "Page on-call", "Page a service's on-call for this channel's incident"),
+                message_shortcut("open_modal_create_postmortem", "Post-mortem", "See or create this channel's incident post-mortem"),
+                message_shortcut("open_modal_downgrade_workflow", "Mark as regular incident", "Close this channel's incident and follow it as a regular one"),
             ],
             "slash_commands": commands,
         },
@@ -279,6 +283,21 @@ mod tests {
         assert_eq!(socket["settings"]["socket_mode_enabled"], true);
         assert!(socket["settings"]["interactivity"].get("request_url").is_none());
         assert!(socket["features"]["slash_commands"][0].get("url").is_none());
+    }
+
+    #[test]
+    fn shortcuts_keep_to_slacks_limits_and_are_all_answered() {
+        let shortcuts =
+            manifest(&options(false))["features"]["shortcuts"].as_array().cloned().unwrap_or_default();
+        assert!(!shortcuts.is_empty() && shortcuts.len() <= 10, "Slack takes at most 10 shortcuts");
+        let routes = include_str!("interact/mod.rs");
+        for shortcut in &shortcuts {
+            let name = shortcut["name"].as_str().unwrap_or_default();
+            let callback = shortcut["callback_id"].as_str().unwrap_or_default();
+            assert!(!name.is_empty() && name.chars().count() <= 24, "{name}: Slack takes 1 to 24 characters");
+            assert!(shortcut["description"].as_str().is_some_and(|d| d.chars().count() <= 150), "{name}");
+            assert!(routes.contains(&format!("\"{callback}\" =>")), "the shortcut {callback} is not routed");
+        }
     }
 
     #[test]

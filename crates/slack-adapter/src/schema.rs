@@ -123,3 +123,19 @@ diesel::table! {
         published_digest -> Text,
     }
 }
+
+diesel::table! {
+    slack_sos (id) {
+        id -> BigInt,
+        name -> Text,
+        conversation_id -> BigInt,
+        user_group_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(slack_sos -> slack_conversations (conversation_id));
+diesel::joinable!(slack_sos -> slack_user_groups (user_group_id));
+diesel::allow_tables_to_appear_in_same_query!(slack_sos, slack_conversations);
+diesel::allow_tables_to_appear_in_same_query!(slack_sos, slack_user_groups);

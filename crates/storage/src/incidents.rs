@@ -509,6 +509,7 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
             closed_at: Option<Option<NaiveDateTime>>,
             closure_reason: Option<Option<&'a str>>,
             closure_reference: Option<&'a str>,
+            ignored: Option<bool>,
             updated_at: NaiveDateTime,
         }
         diesel::update(incidents::table.find(id.0))
@@ -523,6 +524,7 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
                 closed_at: changes.closed_at,
                 closure_reason: changes.closure_reason.map(|reason| reason.map(ClosureReason::as_str)),
                 closure_reference: changes.closure_reference.as_deref(),
+                ignored: changes.ignored,
                 updated_at: now,
             })
             .execute(self.conn)

@@ -3,6 +3,7 @@
 #![expect(clippy::expect_used, reason = "test")]
 
 mod channels;
+mod flows;
 mod interactions;
 mod socket_mode;
 mod support;

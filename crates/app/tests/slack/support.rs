@@ -56,6 +56,15 @@ pub(crate) async fn start(test: &TestDatabase, slack: Option<&FakeSlack>) -> Run
 }
 
 pub(crate) async fn start_with(test: &TestDatabase, vars: &HashMap<String, String>) -> Running {
+    start_built(test, AppBuilder::standard(), vars).await
+}
+
+/// The product as `builder` assembles it (the standard one plus a test integration, say).
+pub(crate) async fn start_built(
+    test: &TestDatabase,
+    builder: AppBuilder,
+    vars: &HashMap<String, String>,
+) -> Running {
     let user = test
         .database
         .create_user(&NewUser {
@@ -67,7 +76,7 @@ pub(crate) async fn start_with(test: &TestDatabase, vars: &HashMap<String, Strin
         .expect("user");
     let token = http_api::new_token();
     test.database.create_api_token(user.id, "test", &http_api::hash_token(&token), None).expect("token");
-    let app = AppBuilder::standard().configure(vars).expect("configuration");
+    let app = builder.configure(vars).expect("configuration");
     let application = Application::build(&app, test.database.clone()).expect("application");
     let base = format!("http://{}", application.address());
     let handle = application.handle();

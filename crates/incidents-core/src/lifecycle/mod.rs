@@ -11,6 +11,7 @@
 
 mod costs;
 mod declare;
+mod downgrade;
 mod key_events;
 mod members;
 mod roles;

@@ -37,6 +37,7 @@ pub struct ValidatedUpdate {
     pub description: Option<String>,
     pub closure_reason: Option<ClosureReason>,
     pub closure_reference: Option<String>,
+    pub event_type: Option<String>,
 }
 
 impl ValidatedUpdate {
@@ -64,6 +65,17 @@ impl ValidatedUpdate {
             }
             other => other.map(str::to_owned),
         };
+        let event_type = command.event_type.as_deref().map(str::trim).filter(|e| !e.is_empty());
+        if let Some(event_type) = event_type
+            && (event_type.len() > 64
+                || !event_type.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+        {
+            return Err(LifecycleError::invalid(
+                "event_type",
+                "INVALID",
+                "lower-case letters, digits and _, at most 64",
+            ));
+        }
         Ok(Self {
             message,
             status: command.status,
@@ -74,6 +86,7 @@ impl ValidatedUpdate {
             description,
             closure_reason: command.closure_reason,
             closure_reference,
+            event_type: event_type.map(str::to_owned),
         })
     }
 
@@ -155,7 +168,11 @@ pub fn plan_update(
     now: NaiveDateTime,
 ) -> Result<UpdatePlan, LifecycleError> {
     let mut changes = IncidentChanges::default();
-    let mut entry = TimelineEntry { message: update.message.clone(), ..TimelineEntry::default() };
+    let mut entry = TimelineEntry {
+        message: update.message.clone(),
+        event_type: update.event_type.clone(),
+        ..TimelineEntry::default()
+    };
     let mut changed = Vec::new();
 
     let mut priority = current.priority.clone();
@@ -288,6 +305,7 @@ pub fn plan_update(
             value: current.priority.value,
         }),
         message: update.message.clone(),
+        event_type: update.event_type.clone(),
     };
     let closed = (target == Some(IncidentStatus::Closed)).then(|| IncidentClosed {
         closure_reason: update.closure_reason.map(|reason| reason.as_str().to_owned()),
@@ -484,6 +502,19 @@ impl<S: IncidentStore, P: PostMortemBackend> IncidentLifecycle<S, P> {
     pub fn needs_postmortem(&self, state: &IncidentState) -> bool {
         requires_postmortem(&state.priority, &state.environment, self.postmortems.is_configured())
     }
+
+    /// Whether the incident needs a post-mortem, and its post-mortem as the post-mortem integration
+    /// last recorded it.
+    ///
+    /// # Errors
+    /// The incident does not exist, or a storage failure.
+    pub fn postmortem(&self, id: IncidentId) -> Result<(bool, PostMortemState), LifecycleError> {
+        let (state, postmortem) = self.store.read(&mut |tx| {
+            let state = tx.load_incident(id)?.ok_or(LifecycleError::IncidentNotFound(id))?;
+            Ok((state, tx.postmortem_state(id)?))
+        })?;
+        Ok((self.needs_postmortem(&state), postmortem))
+    }
 }
 
 /// The one post-mortem predicate, shared by the close guard and the update decision so they cannot
@@ -492,7 +523,7 @@ fn requires_postmortem(priority: &PriorityRef, environment: &EnvironmentRef, con
     priority.needs_postmortem && environment.is_production() && configured
 }
 
-fn field_name(field: ChangedField) -> &'static str {
+pub(super) fn field_name(field: ChangedField) -> &'static str {
     match field {
         ChangedField::Status => "status",
         ChangedField::Priority => "priority",
@@ -502,6 +533,7 @@ fn field_name(field: ChangedField) -> &'static str {
         ChangedField::Environment => "environment",
         ChangedField::ClosureReason => "closure_reason",
         ChangedField::Costs => "costs",
+        ChangedField::Ignored => "ignored",
     }
 }
 
@@ -620,6 +652,7 @@ mod tests {
                 priority: "P3".to_owned(),
                 old_priority: None,
                 message: None,
+                event_type: None,
             }
         );
     }

@@ -26,10 +26,14 @@ pub enum Target {
     Close,
     ClosureReason,
     Status,
+    PostMortem,
+    Sos,
+    OnCall,
+    Downgrade,
 }
 
 impl Target {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 11] = [
         Self::Update,
         Self::UpdateStatus,
         Self::Roles,
@@ -37,6 +41,10 @@ impl Target {
         Self::Close,
         Self::ClosureReason,
         Self::Status,
+        Self::PostMortem,
+        Self::Sos,
+        Self::OnCall,
+        Self::Downgrade,
     ];
 
     /// The modal's `callback_id`.
@@ -50,6 +58,10 @@ impl Target {
             Self::Close => "incident_close",
             Self::ClosureReason => "incident_closure_reason",
             Self::Status => "incident_status",
+            Self::PostMortem => "incident_create_postmortem",
+            Self::Sos => "incident_send_sos",
+            Self::OnCall => "incident_oncall_trigger",
+            Self::Downgrade => "incident_downgrade_workflow",
         }
     }
 
@@ -59,8 +71,8 @@ impl Target {
 
     const fn intent(self) -> Intent {
         match self {
-            Self::Status => Intent::View,
-            Self::Close | Self::ClosureReason => Intent::Close,
+            Self::Status | Self::PostMortem => Intent::View,
+            Self::Close | Self::ClosureReason | Self::Downgrade => Intent::Close,
             _ => Intent::Update,
         }
     }
@@ -77,16 +89,22 @@ impl Target {
                 ("Close with Reason", "Select an incident to close with a specific reason")
             }
             Self::Status => ("Get incident status", "Select a critical incident to see its status"),
+            Self::PostMortem => ("Postmortem", "Select a critical incident"),
+            Self::Sos => ("Send SOS", "Select a critical incident for which you need help"),
+            Self::OnCall => ("Trigger on-call", "Select a critical incident to trigger on-call for"),
+            Self::Downgrade => {
+                ("Select an incident", "Select a critical incident you want to make a regular one")
+            }
         }
     }
 }
 
 /// A submission, checked: see [`Interactions::prepare`].
-struct Submitted {
-    incident: IncidentView,
-    form: Form,
-    values: Values,
-    actor: incidents_core::Actor,
+pub(super) struct Submitted {
+    pub incident: IncidentView,
+    pub form: Form,
+    pub values: Values,
+    pub actor: incidents_core::Actor,
 }
 
 /// A lifecycle refusal on the block it concerns (`fallback` when it concerns none of the form's).
@@ -127,7 +145,7 @@ fn refusal_errors(error: &LifecycleError, form: &Form, fallback: &str) -> Errors
     Errors::on(block, message)
 }
 
-fn refusal_on(block: &str, refusal: &Refusal) -> Reply {
+pub(super) fn refusal_on(block: &str, refusal: &Refusal) -> Reply {
     Reply::body(Errors::on(block, refusal.0.clone()).response())
 }
 
@@ -279,7 +297,7 @@ impl Interactions {
     }
 
     /// A modal without a submit button saying `text`.
-    fn notice(&self, target: Target, text: &str) -> Value {
+    pub(super) fn notice(&self, target: Target, text: &str) -> Value {
         modal(target.callback_id(), target.selection().0, None, Some("Close"), vec![section(text)], "")
     }
 
@@ -292,6 +310,10 @@ impl Interactions {
             Target::ClosureReason => Ok(self.closure_reason_view(incident, &json!({}))),
             Target::Close => self.close_view(incident),
             Target::Status => self.status_view(incident),
+            Target::PostMortem => self.postmortem_view(incident),
+            Target::Sos => self.sos_view(incident),
+            Target::OnCall => self.oncall_view(incident),
+            Target::Downgrade => Ok(self.downgrade_view(incident)),
         }
     }
 
@@ -455,7 +477,7 @@ impl Interactions {
     /// What a submission about an incident starts with: the incident, its form, the values checked
     /// against the form, and the person, allowed to do `intent`. `Err` is the answer when one of them
     /// fails (an error on `block`, or on the fields).
-    fn prepare(
+    pub(super) fn prepare(
         &self,
         who: &Who,
         payload: &Value,

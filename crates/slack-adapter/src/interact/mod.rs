@@ -15,10 +15,12 @@
 //! incident's members or role holders when configured.
 
 pub mod apply;
+pub mod escalate;
 pub mod home;
 pub mod keyevents;
 mod manage;
 pub mod open;
+mod wrapup;
 
 use std::sync::Arc;
 
@@ -35,37 +37,6 @@ use crate::config::Policy;
 use crate::store::SlackStore;
 
 pub use manage::Target;
-
-/// The subcommands of the next flows (on-call, post-mortem, SOS, downgrade).
-const LATER: &[&str] = &[
-    "oncall",
-    "on-call",
-    "postmortem",
-    "post-mortem",
-    "post mortem",
-    "pm",
-    "sos",
-    "sre",
-    "sos-sre",
-    "sos sre",
-    "downgrade",
-    "convert",
-];
-
-/// Buttons of those flows, answered as not available yet.
-const LATER_ACTIONS: &[&str] = &[
-    "push_modal_create_postmortem",
-    "open_modal_create_postmortem",
-    "incident_create_postmortem_now",
-    "open_modal_downgrade_workflow",
-    "push_modal_downgrade_workflow",
-    "update_modal_downgrade_workflow",
-    "open_modal_trigger_oncall",
-    "open_modal_incident_send_sos",
-    "push_modal_incident_send_sos",
-    "update_modal_incident_send_sos",
-    "generate_dust_postmortem",
-];
 
 /// What the interactions need besides Slack and the database.
 #[derive(Debug, Clone)]
@@ -90,6 +61,8 @@ pub struct Interactions {
     pub store: SlackStore,
     pub database: Database,
     pub lifecycle: platform::Lifecycle,
+    /// The on-call paging service (PagerDuty), or none.
+    pub paging: Arc<dyn incidents_core::paging::PagingPort>,
     pub settings: Arc<InteractionSettings>,
 }
 
@@ -257,13 +230,12 @@ impl Interactions {
             "edit" => self.show_target(&who, Target::Edit, incident()),
             "close" => self.show_target(&who, Target::Close, incident()),
             "status" => self.show_target(&who, Target::Status, incident()),
-            later if LATER.contains(&later) => Reply::ephemeral(
-                format!(
-                    "`{command} {later}` is not available yet in this version of {}.",
-                    self.settings.app_name
-                ),
-                None,
-            ),
+            "oncall" | "on-call" => self.show_target(&who, Target::OnCall, incident()),
+            "postmortem" | "post-mortem" | "post mortem" | "pm" => {
+                self.show_target(&who, Target::PostMortem, incident())
+            }
+            "sos" | "sre" | "sos-sre" | "sos sre" => self.show_target(&who, Target::Sos, incident()),
+            "downgrade" | "convert" => self.show_target(&who, Target::Downgrade, incident()),
             unknown => {
                 self.help(Some(&format!(":x: Unknown command `{}`!", crate::messages::escape(unknown))))
             }
@@ -292,6 +264,10 @@ impl Interactions {
             ("edit", "Edit the title, summary and environments of an incident"),
             ("close", "Close an incident"),
             ("status", "See the status of an incident"),
+            ("oncall", "Page the on-call of a service for an incident"),
+            ("postmortem", "See or create the post-mortem of an incident"),
+            ("sos", "Ask another team for help on an incident"),
+            ("downgrade", "Close a critical incident and follow it as a regular one"),
             ("help", "Show this help"),
         ];
         let list: Vec<String> =
@@ -338,6 +314,10 @@ impl Interactions {
             "closure_reason_incident" => self.show_target(who, Target::ClosureReason, incident),
             "incident_status" => self.show_target(who, Target::Status, incident),
             "update_incident" => self.show_target(who, Target::Update, incident),
+            "open_modal_create_postmortem" => self.show_target(who, Target::PostMortem, incident),
+            "open_modal_incident_send_sos" => self.show_target(who, Target::Sos, incident),
+            "open_modal_trigger_oncall" => self.show_target(who, Target::OnCall, incident),
+            "open_modal_downgrade_workflow" => self.show_target(who, Target::Downgrade, incident),
             other => {
                 tracing::info!(callback_id = other, "unknown Slack shortcut acknowledged");
                 Reply::ack()
@@ -379,13 +359,22 @@ impl Interactions {
             "close_incident" => target(Target::Close),
             "closure_reason_incident" => target(Target::ClosureReason),
             "incident_status" => target(Target::Status),
+            "open_modal_create_postmortem" | "push_modal_create_postmortem" => target(Target::PostMortem),
+            "incident_create_postmortem_now" => self.create_postmortem_now(who, payload),
+            "open_modal_incident_send_sos"
+            | "push_modal_incident_send_sos"
+            | "update_modal_incident_send_sos" => target(Target::Sos),
+            "open_modal_trigger_oncall" => target(Target::OnCall),
+            "open_modal_downgrade_workflow"
+            | "push_modal_downgrade_workflow"
+            | "update_modal_downgrade_workflow" => target(Target::Downgrade),
             "app_home_incident_action" => match text_of(action, "/selected_option/value") {
                 Some("update_status") => target(Target::UpdateStatus),
                 _ => Reply::ack(),
             },
             id if keyevents::is_key_event_action(id) => self.key_event_changed(who, payload, action),
-            id if LATER_ACTIONS.contains(&id) => Reply::ack().then(who.tell(format!(
-                "This action is not available yet in this version of {}.",
+            "generate_dust_postmortem" => Reply::ack().then(who.tell(format!(
+                "Generating a post-mortem draft with Dust is not part of {}.",
                 self.settings.app_name
             ))),
             // `open_link…` buttons open a URL in the browser; Slack still wants an acknowledgement.
@@ -404,6 +393,9 @@ impl Interactions {
             "incident_close" => self.submit_close(who, payload),
             "incident_edit_incident" => self.submit_edit(who, payload),
             "incident_update_roles" => self.submit_roles(who, payload),
+            "incident_send_sos" => self.submit_sos(who, payload),
+            "incident_oncall_trigger" => self.submit_oncall(who, payload),
+            "incident_downgrade_workflow" => self.submit_downgrade(who, payload),
             // Views without a submit button (update menu, status, select, recent incidents).
             _ => Reply::ack(),
         }
