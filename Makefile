@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test lint fmt ci bench-startup build openapi worker example-test example-lint example-lock
+.PHONY: run test lint fmt ci bench-startup build openapi worker example-test example-lint example-lock vendor
 
 ## Run the server in the embedded mode (SQLite under ./data, http://127.0.0.1:8000).
 run:
@@ -45,6 +45,10 @@ ci:
 	bash .ci/run
 
 ## Regenerate openapi/openapi.json from the code (a test fails while the two disagree).
+## Refresh the dashboard's vendored front-end assets (htmx, Pico) from the npm registry.
+vendor:
+	bash crates/dashboard/vendor.sh
+
 openapi:
 	mkdir -p openapi
 	$(CARGO) run --locked --quiet --bin firefighter-server -- openapi > openapi/openapi.json.tmp

@@ -60,11 +60,14 @@ impl AppBuilder {
         Self::default()
     }
 
-    /// The product as shipped: the platform with its integrations (webhooks, Slack), each off until
-    /// configured.
+    /// The product as shipped: the platform with its integrations (webhooks, Slack, each off until
+    /// configured) and the web dashboard.
     #[must_use]
     pub fn standard() -> Self {
-        Self::new().integration(webhooks::Webhooks::default()).integration(slack_adapter::Slack::default())
+        Self::new()
+            .integration(webhooks::Webhooks::default())
+            .integration(slack_adapter::Slack::default())
+            .integration(dashboard::Dashboard::default())
     }
 
     /// Adds an integration. Order matters where it shows: migrations run, routes mount and facets

@@ -20,7 +20,7 @@ enum Layer {
     Infrastructure,
     /// What integrations build on: the seam and the REST API's kit.
     Platform,
-    /// Integrations (webhooks; Slack, Jira, … later): never on each other.
+    /// Integrations (webhooks, Slack, the dashboard; Jira, … later): never on each other.
     Integration,
     /// The composition root.
     Root,
@@ -33,10 +33,11 @@ enum Layer {
 fn layer(package: &str) -> Option<Layer> {
     Some(match package.strip_prefix("firefighter-")? {
         "incidents-core" => Layer::Core,
-        "jobs" | "cache" => Layer::Ports,
+        // The dashboard's templates are I/O-free data and markup, like a port crate.
+        "jobs" | "cache" | "dashboard-templates" => Layer::Ports,
         "storage" | "redis-cache" | "amqp-transport" => Layer::Infrastructure,
         "platform" | "http-api" => Layer::Platform,
-        "webhooks" | "slack-adapter" => Layer::Integration,
+        "webhooks" | "slack-adapter" | "dashboard" => Layer::Integration,
         "app" => Layer::Root,
         "server" | "worker" => Layer::App,
         "test-support" => Layer::TestSupport,

@@ -63,13 +63,19 @@ fn parse_bool(attr: &str, raw: &str) -> Result<bool, ApiError> {
 }
 
 /// The filters, order and page of a list request.
-struct ListQuery {
-    filter: IncidentFilter,
-    order: OrderBy,
-    page: PageRequest,
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: IncidentFilter,
+    pub order: OrderBy,
+    pub page: PageRequest,
 }
 
-fn parse_list_query(query: &str, tz: chrono_tz::Tz) -> Result<ListQuery, ApiError> {
+/// Reads the original's list parameters (§3.2: filters, `order_by`, `limit`, `offset`, `count`) as
+/// the API does, for every entry point that lists incidents (the dashboard's pages and exports).
+///
+/// # Errors
+/// A bad value, naming its parameter.
+pub fn parse_list_query(query: &str, tz: chrono_tz::Tz) -> Result<ListQuery, ApiError> {
     let mut filter = IncidentFilter::default();
     let mut order = OrderBy::default();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -212,6 +218,46 @@ pub const DEFAULT_EXPORT_COLUMNS: [&str; 16] = [
 /// Rows read per database round trip while exporting.
 const EXPORT_BATCH: u32 = 500;
 
+/// What an incident export reads: shared by the API and the dashboard, so that both export the same
+/// columns with the same formula neutralisation.
+#[derive(Debug, Clone)]
+pub struct Exported<B> {
+    pub backend: B,
+    pub facets: incidents_core::facets::Facets,
+    pub base_url: String,
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl<B: ApiBackend> Exported<B> {
+    /// Every incident matching `filter`, streamed as CSV or TSV (columns from `?fields=`, the original's
+    /// by default; `?labels=__hidden__` leaves the header out).
+    pub fn response(
+        self,
+        request: &HttpRequest,
+        format: crate::export::Tabular,
+        filter: IncidentFilter,
+        order: OrderBy,
+    ) -> HttpResponse {
+        let columns = crate::export::Columns::from_request(request, &DEFAULT_EXPORT_COLUMNS);
+        let show_header = !crate::export::header_hidden(request);
+        let Self { backend, facets, base_url, time_zone: tz } = self;
+        crate::export::stream(format, columns, show_header, move |page| {
+            let request = PageRequest::new(EXPORT_BATCH, page * u64::from(EXPORT_BATCH));
+            let items = backend.incidents(&filter, order, request)?.items;
+            let ids: Vec<IncidentId> = items.iter().map(|incident| incident.id).collect();
+            let facets = facets.of(&ids)?;
+            items
+                .iter()
+                .map(|incident| {
+                    let json =
+                        json::Incident::new(incident, &base_url, tz).with_facets(facets.get(&incident.id));
+                    serde_json::to_value(json).map_err(|_| ApiError::internal())
+                })
+                .collect()
+        })
+    }
+}
+
 /// List incidents: a JSON array, newest first, with the original's filters. As CSV or TSV
 /// (`?format=` or `Accept: text/csv`), every matching incident, streamed.
 #[utoipa::path(
@@ -277,25 +323,13 @@ async fn list_as<B: ApiBackend>(
         let backend = state.backend.clone();
         blocking(move || credentials.check(&backend, permission)).await?;
         let (format, query) = (format?.ok_or_else(ApiError::internal)?, query?);
-        let columns = crate::export::Columns::from_request(&request, &DEFAULT_EXPORT_COLUMNS);
-        let show_header = !crate::export::header_hidden(&request);
-        let (backend, facets) = (state.backend.clone(), state.facets.clone());
-        let (base_url, tz) = (state.base_url.clone(), state.time_zone);
-        let (filter, order) = (query.filter, query.order);
-        return Ok(crate::export::stream(format, columns, show_header, move |page| {
-            let request = PageRequest::new(EXPORT_BATCH, page * u64::from(EXPORT_BATCH));
-            let items = backend.incidents(&filter, order, request)?.items;
-            let ids: Vec<IncidentId> = items.iter().map(|incident| incident.id).collect();
-            let facets = facets.of(&ids)?;
-            items
-                .iter()
-                .map(|incident| {
-                    let json =
-                        json::Incident::new(incident, &base_url, tz).with_facets(facets.get(&incident.id));
-                    serde_json::to_value(json).map_err(|_| ApiError::internal())
-                })
-                .collect()
-        }));
+        let exported = Exported {
+            backend: state.backend.clone(),
+            facets: state.facets.clone(),
+            base_url: state.base_url.clone(),
+            time_zone: state.time_zone,
+        };
+        return Ok(exported.response(&request, format, query.filter, query.order));
     }
     let (backend, rendered, facets) = (state.backend.clone(), state.rendered.clone(), state.facets.clone());
     let (base_url, tz) = (state.base_url.clone(), state.time_zone);

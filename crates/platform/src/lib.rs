@@ -130,6 +130,10 @@ pub trait Integration: Send + Sync + 'static {
     /// routes can authenticate API tokens as the API does.
     fn routes(&self, _context: &Context, _routes: &mut web::ServiceConfig) {}
 
+    /// Routes at the site's root, outside any scope (the dashboard's pages: `/`, `/incident/…`),
+    /// registered after the REST API's so they never shadow it. Called once per server worker thread.
+    fn site_routes(&self, _context: &Context, _routes: &mut web::ServiceConfig) {}
+
     /// The OpenAPI paths of its routes, merged into the served document.
     fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
         None

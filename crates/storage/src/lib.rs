@@ -28,6 +28,7 @@ pub use connection::{
 pub use database_url::{DatabaseUrl, DatabaseUrlError};
 pub use error::{StorageError, repository_error};
 pub use migrations::{MigrationReport, MigrationSet};
+pub use users::Credentials;
 
 /// The one clock (`incidents_core::clock`).
 pub(crate) use incidents_core::clock::now;

@@ -135,3 +135,58 @@ pub(crate) fn insert_user(
     }
     Err(RepositoryError::Conflict { constraint: "users.username".to_owned() })
 }
+
+/// A local account's sign-in credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: User,
+    /// PHC-format (argon2id); `None` for users who sign in through SSO or Slack only.
+    pub password_hash: Option<String>,
+}
+
+impl Database {
+    /// The user with this e-mail address and their password hash, for a local sign-in.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn credentials(&self, email: &Email) -> Result<Option<Credentials>, RepositoryError> {
+        let mut conn = self.connection()?;
+        let row: Option<(UserRow, Option<String>)> = users::table
+            .filter(users::email.eq(email.as_str()))
+            .select((UserRow::as_select(), users::password_hash))
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)?;
+        row.map(|(row, password_hash)| Ok(Credentials { user: User::try_from(row)?, password_hash }))
+            .transpose()
+    }
+
+    /// Appends an audit row about something other than an incident (a sign-in, a token, a setting).
+    /// `actor` is `None` when nobody is known (a failed sign-in for an unknown address).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn record_audit(
+        &self,
+        actor: Option<UserId>,
+        entry_point: incidents_core::EntryPoint,
+        (action, object_type, object_id): (&str, &str, &str),
+        details: &serde_json::Value,
+    ) -> Result<(), RepositoryError> {
+        use crate::schema::audit_log;
+        let mut conn = self.connection()?;
+        diesel::insert_into(audit_log::table)
+            .values((
+                audit_log::occurred_at.eq(now()),
+                audit_log::actor_user_id.eq(actor.map(|user| user.to_string())),
+                audit_log::entry_point.eq(entry_point.as_str()),
+                audit_log::action.eq(action),
+                audit_log::object_type.eq(object_type),
+                audit_log::object_id.eq(object_id),
+                audit_log::details.eq(details.to_string()),
+            ))
+            .execute(&mut *conn)
+            .map(drop)
+            .map_err(repository_error)
+    }
+}

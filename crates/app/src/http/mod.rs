@@ -90,6 +90,10 @@ pub fn configure(config: &mut web::ServiceConfig, mounted: &Mounted) {
                 ),
         ),
     );
+    for integration in &mounted.integrations {
+        let (integration, context) = (Arc::clone(integration), mounted.context.clone());
+        config.configure(move |routes| integration.site_routes(&context, routes));
+    }
 }
 
 /// Builds the server on an already bound listener (port 0 in tests).
@@ -156,8 +160,21 @@ fn security_headers() -> DefaultHeaders {
         .add((header::REFERRER_POLICY, "same-origin"))
 }
 
-/// The original's JSON error shape for pages that do not exist.
-async fn not_found() -> HttpResponse {
+/// Pages that do not exist: the original's JSON error shape, or an HTML page for a browser asking
+/// for a page outside the API.
+async fn not_found(request: actix_web::HttpRequest) -> HttpResponse {
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html && !request.path().starts_with(API_PREFIX) {
+        return HttpResponse::NotFound().content_type("text/html; charset=utf-8").body(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found</title></head>\
+             <body><main><h1>Not found</h1><p>This page does not exist.</p><p><a href=\"/\">Back to the \
+             dashboard</a></p></main></body></html>",
+        );
+    }
     HttpResponse::NotFound()
         .json(serde_json::json!({"error": {"app_code": "NOT_FOUND", "message": "Page not found"}}))
 }

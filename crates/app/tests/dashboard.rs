@@ -1,0 +1,388 @@
+//! The web dashboard over HTTP, as a browser drives it (cookies, forms, HTMX headers), on every
+//! backend: sign-in and its protections, and running an incident from declaration to closure.
+#![expect(clippy::expect_used, reason = "test")]
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use firefighter_app::{AppBuilder, Application};
+use incidents_core::{Email, NewUser, UserRepository as _};
+use storage::testing::TestDatabase;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn vars(test: &TestDatabase, extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let url = match &test.url {
+        storage::DatabaseUrl::Sqlite { path } => format!("sqlite://{}", path.display()),
+        storage::DatabaseUrl::Postgres { url } => url.clone(),
+    };
+    let mut vars: HashMap<String, String> = [
+        ("HTTP_PORT", "0"),
+        ("DATABASE_URL", url.as_str()),
+        ("SECRET_KEY", "a-test-secret-key-of-32-characters!!"),
+        ("BASE_URL", "http://ff.example.com"),
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .collect();
+    vars.insert("FF_DATA_DIR".into(), std::env::temp_dir().display().to_string());
+    vars
+}
+
+async fn start(test: &TestDatabase, extra: &[(&str, &str)]) -> (String, actix_web::dev::ServerHandle) {
+    let app = AppBuilder::standard().configure(&vars(test, extra)).expect("configuration");
+    let application = Application::build(&app, test.database.clone()).expect("application");
+    let base = format!("http://{}", application.address());
+    let handle = application.handle();
+    tokio::spawn(application.run_until(std::future::pending()));
+    (base, handle)
+}
+
+fn user(test: &TestDatabase, email: &str, admin: bool) {
+    test.database
+        .create_user(&NewUser {
+            email: Email::parse(email).expect("email"),
+            name: email.split('@').next().unwrap_or_default().to_owned(),
+            is_admin: admin,
+            password_hash: Some(platform::password::hash_password(PASSWORD).expect("hash")),
+        })
+        .expect("user");
+}
+
+/// A browser: keeps cookies, follows no redirect (the tests look at each one).
+struct Browser {
+    base: String,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    /// The value of the first hidden `csrf_token` field.
+    fn csrf(&self) -> String {
+        let start = self.body.find("name=\"csrf_token\" value=\"").expect("a CSRF field") + 25;
+        self.body[start..start + 64].to_owned()
+    }
+}
+
+impl Browser {
+    fn new(base: &str) -> Self {
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { base: base.to_owned(), client, cookies: HashMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let response = request.header("cookie", self.cookie_header()).send().await.expect("request");
+        for set in response.headers().get_all("set-cookie") {
+            let set = set.to_str().expect("cookie");
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').expect("name=value");
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        Page { status, headers, body: response.text().await.expect("body") }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let request = self.client.get(format!("{}{path}", self.base)).header("accept", "text/html");
+        self.send(request).await
+    }
+
+    async fn htmx_get(&mut self, path: &str, target: &str) -> Page {
+        let request = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("hx-request", "true")
+            .header("hx-target", target);
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).expect("form"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        let form = self.get("/admin/login/?next=/").await;
+        let token = form.csrf();
+        self.post(
+            "/admin/login/",
+            &[("csrf_token", &token), ("email", email), ("password", password), ("next", "/")],
+            &[],
+        )
+        .await
+    }
+}
+
+fn audit(test: &TestDatabase) -> Vec<String> {
+    use storage::schema::audit_log;
+    let mut conn = test.database.connection().expect("connection");
+    audit_log::table.order(audit_log::id).select(audit_log::action).load(&mut conn).expect("audit")
+}
+
+fn status(test: &TestDatabase, id: i64) -> i32 {
+    use storage::schema::incidents;
+    let mut conn = test.database.connection().expect("connection");
+    incidents::table.find(id).select(incidents::status).first(&mut conn).expect("incident")
+}
+
+/// The value of `<option value="…">` whose label contains `label`, in the select named `name`.
+fn option(body: &str, name: &str, label: &str) -> String {
+    let select = &body[body.find(&format!("name=\"{name}\"")).expect("select")..];
+    let select = &select[..select.find("</select>").expect("end")];
+    select
+        .split("<option value=\"")
+        .skip(1)
+        .filter(|option| !option.starts_with('"'))
+        .find(|option| option.split('<').next().is_some_and(|text| text.contains(label)))
+        .and_then(|option| option.split('"').next())
+        .unwrap_or_else(|| panic!("no option {label} in {name}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_signs_in_and_runs_an_incident_from_the_dashboard() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        user(&test, "ada@example.com", true);
+        let (base, handle) = start(&test, &[]).await;
+        let mut browser = Browser::new(&base);
+
+        // Anonymous: to the sign-in page, or HX-Redirect for HTMX.
+        let home = browser.get("/").await;
+        assert_eq!((home.status, home.header("location")), (302, "/admin/login/?next=%2F"));
+        let partial = browser.htmx_get("/incident/", "results").await;
+        assert_eq!(partial.status, 200);
+        assert!(partial.header("hx-redirect").starts_with("/admin/login/"), "{:?}", partial.headers);
+        assert!(browser.get("/robots.txt").await.body.contains("Disallow: /"));
+
+        // A session id planted before sign-in is not the one after it (no fixation).
+        browser.cookies.insert("ff_session".into(), "a".repeat(64));
+        let wrong = browser.sign_in("ada@example.com", "not the password").await;
+        assert_eq!(wrong.status, 200);
+        assert!(wrong.body.contains("Wrong e-mail address or password."));
+        let signed = browser.sign_in("ada@example.com", PASSWORD).await;
+        assert_eq!((signed.status, signed.header("location")), (303, "/"));
+        let session = browser.cookies["ff_session"].clone();
+        assert_ne!(session, "a".repeat(64));
+        assert!(signed.header("set-cookie").contains("HttpOnly"));
+        let home = browser.get("/").await;
+        assert_eq!(home.status, 200);
+        assert!(home.body.contains("0 open incidents"), "{}", home.body);
+
+        // Declare with the short form; the title is shown inert.
+        let form = browser.get("/incident/create/").await;
+        let token = form.csrf();
+        let category = option(&form.body, "incident_category_id", "");
+        let priority = option(&form.body, "priority_id", "P3");
+        let environment = option(&form.body, "environment_id", "PRD");
+        let short = browser
+            .post(
+                "/incident/create/",
+                &[
+                    ("csrf_token", &token),
+                    ("title", "Short"),
+                    ("description", "Orders fail at payment"),
+                    ("priority_id", &priority),
+                    ("environment_id", &environment),
+                    ("incident_category_id", &category),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(short.status, 422);
+        assert!(short.body.contains("At least 10 characters."));
+        let title = "<script>alert(1)</script> Checkout is down";
+        let declared = browser
+            .post(
+                "/incident/create/",
+                &[
+                    ("csrf_token", &token),
+                    ("title", title),
+                    ("description", "Orders fail at payment"),
+                    ("priority_id", &priority),
+                    ("environment_id", &environment),
+                    ("incident_category_id", &category),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(declared.status, 303, "{}", declared.body);
+        let path = declared.header("location").to_owned();
+        let id: i64 = path.trim_matches('/').rsplit('/').next().expect("id").parse().expect("an id");
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+                && !page.body.contains("<script>alert")
+        );
+
+        // The list: filtered, the results alone for HTMX, exported through the session.
+        let list = browser.get("/incident/?search=Checkout").await;
+        assert!(list.body.contains(&format!("/incident/{id}/")) && list.body.contains("<html"));
+        let results = browser.htmx_get("/incident/?search=Checkout", "results").await;
+        assert!(results.body.contains(&format!("#{id}")) && !results.body.contains("<html"));
+        let none = browser.htmx_get("/incident/?search=nothing-like-this", "results").await;
+        assert!(none.body.contains("No incidents match."));
+        let bad = browser.htmx_get("/incident/?created_at=not-a-date", "results").await;
+        assert!(bad.body.contains("created_at"), "{}", bad.body);
+        let csv = browser.get("/incident/export/?format=csv").await;
+        assert!(csv.header("content-type").starts_with("text/csv"), "{:?}", csv.headers);
+        assert!(csv.body.starts_with("id,") && csv.body.contains("Checkout is down"));
+
+        // Update through HTMX: the page's main part is reloaded in place.
+        let htmx = [("hx-request", "true")];
+        let moved = browser
+            .post(
+                &format!("/incident/{id}/update/"),
+                &[("csrf_token", &token), ("status", "20"), ("message", "Looking")],
+                &htmx,
+            )
+            .await;
+        assert_eq!(moved.status, 200);
+        assert!(moved.header("hx-location").contains(&path));
+        assert_eq!(status(&test, id), 20);
+        // A refusal of the workflow, on its field, with its code.
+        let refused = browser
+            .post(&format!("/incident/{id}/update/"), &[("csrf_token", &token), ("status", "60")], &htmx)
+            .await;
+        assert_eq!(refused.status, 200);
+        assert!(refused.body.contains("CLOSURE_REASON_REQUIRED") && !refused.body.contains("<html"));
+        for next in ["30", "40"] {
+            let done = browser
+                .post(&format!("/incident/{id}/update/"), &[("csrf_token", &token), ("status", next)], &[])
+                .await;
+            assert_eq!((done.status, done.header("location")), (303, path.as_str()));
+        }
+        // Closing a P3 without its key events: the close guard's reasons.
+        let guarded = browser
+            .post(&format!("/incident/{id}/update/"), &[("csrf_token", &token), ("status", "60")], &[])
+            .await;
+        assert_eq!(guarded.status, 422);
+        assert!(guarded.body.contains("Cannot close this incident"), "{}", guarded.body);
+        // Key events from their form, then the incident closes.
+        let page = browser.get(&path).await;
+        let mut form: Vec<(String, String)> = vec![("csrf_token".into(), token.clone())];
+        for name in page
+            .body
+            .split("type=\"datetime-local\" name=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+        {
+            form.push((name.to_owned(), "2026-12-01T09:30".to_owned()));
+        }
+        assert!(form.len() > 1, "key events are offered");
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let saved = browser.post(&format!("/incident/{id}/update_key_events/"), &pairs, &[]).await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        let page = browser.get(&path).await;
+        assert!(page.body.contains("value=\"2026-12-01T09:30\""));
+        let closed = browser
+            .post(
+                &format!("/incident/{id}/update/"),
+                &[("csrf_token", &token), ("status", "60"), ("message", "Fixed for good")],
+                &[],
+            )
+            .await;
+        assert_eq!(closed.status, 303, "{}", closed.body);
+        assert_eq!(status(&test, id), 60);
+
+        // Signing out ends the session on the server: the old cookie no longer works.
+        let out = browser.post("/admin/logout/", &[("csrf_token", &token)], &[]).await;
+        assert_eq!((out.status, out.header("location")), (303, "/admin/login/"));
+        browser.cookies.insert("ff_session".into(), session);
+        assert_eq!(browser.get("/").await.status, 302);
+        let actions = audit(&test);
+        for action in ["user.sign_in_failed", "user.sign_in", "user.sign_out"] {
+            assert!(actions.iter().any(|a| a == action), "{action} audited: {actions:?}");
+        }
+        handle.stop(true).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsafe_requests_need_the_token_from_this_site_and_the_permission() {
+    let test = TestDatabase::sqlite().seeded();
+    user(&test, "ada@example.com", true);
+    user(&test, "vic@example.com", false);
+    let (base, handle) = start(&test, &[]).await;
+
+    // The sign-in form itself is protected.
+    let mut stranger = Browser::new(&base);
+    let refused = stranger
+        .post(
+            "/admin/login/",
+            &[("csrf_token", &"b".repeat(64)), ("email", "ada@example.com"), ("password", PASSWORD)],
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+
+    let mut browser = Browser::new(&base);
+    assert_eq!(browser.sign_in("ada@example.com", PASSWORD).await.status, 303);
+    let form = browser.get("/incident/create/").await;
+    let token = form.csrf();
+    let title = ("title", "The search page is slow");
+    assert_eq!(browser.post("/incident/create/", &[title], &[]).await.status, 403, "no token");
+    let body = [("csrf_token", token.as_str()), title];
+    assert_eq!(
+        browser.post("/incident/create/", &body, &[("origin", "https://evil.example")]).await.status,
+        403
+    );
+    assert_eq!(
+        browser.post("/incident/create/", &body, &[("sec-fetch-site", "cross-site")]).await.status,
+        403
+    );
+    assert_eq!(browser.post("/incident/create/", &body, &[]).await.status, 422, "accepted, then validated");
+
+    // A user without the permissions: a 403 page.
+    let mut viewer = Browser::new(&base);
+    assert_eq!(viewer.sign_in("vic@example.com", PASSWORD).await.status, 303);
+    let page = viewer.get("/incident/create/").await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("incidents.add_incident"), "{}", page.body);
+    handle.stop(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_sign_ins_are_refused_for_a_while() {
+    let test = TestDatabase::sqlite().seeded();
+    user(&test, "ada@example.com", true);
+    let (base, handle) = start(&test, &[("FF_SIGNIN_MAX_FAILURES", "3")]).await;
+    let mut browser = Browser::new(&base);
+    for _ in 0..3 {
+        assert_eq!(browser.sign_in("ada@example.com", "guess").await.status, 200);
+    }
+    let locked = browser.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(locked.status, 429, "even the right password, for a while");
+    assert_eq!(locked.header("retry-after"), "900");
+    assert_eq!(audit(&test).iter().filter(|a| *a == "user.sign_in_failed").count(), 3);
+    handle.stop(true).await;
+}

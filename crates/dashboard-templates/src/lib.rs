@@ -1,0 +1,231 @@
+//! The dashboard's pages as askama templates, checked when this crate builds. Templates receive
+//! plain, already formatted data (strings, numbers, flags): the dashboard crate reads the domain and
+//! fills them in, so this crate depends on nothing of ours and a page edit rebuilds only it.
+//!
+//! Every value is HTML-escaped by askama unless a template says otherwise (none does).
+
+pub use askama::Template;
+
+/// What every page's frame shows.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub app_name: String,
+    pub title: String,
+    /// The signed-in person's display name; `None` on the sign-in page.
+    pub user: Option<String>,
+    pub is_staff: bool,
+    /// The CSRF token every form and HTMX request carries.
+    pub csrf: String,
+    /// The assets' path prefix (`/static/<version>`).
+    pub assets: String,
+    /// Which navigation entry is current: `home`, `incidents`, `create`.
+    pub section: &'static str,
+}
+
+/// A choice in a form's select.
+#[derive(Debug, Clone, Default)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// One incident in a list.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub title: String,
+    pub status: String,
+    /// `open`, `investigating` …: a CSS hook.
+    pub status_class: String,
+    pub priority: String,
+    pub category: String,
+    pub environment: String,
+    pub created_at: String,
+    pub private: bool,
+}
+
+/// Open incidents in one status.
+#[derive(Debug, Clone, Default)]
+pub struct StatusGroup {
+    pub label: String,
+    pub incidents: Vec<IncidentRow>,
+}
+
+/// `/admin/login/`.
+#[derive(Template, Debug)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub next: String,
+    pub email: String,
+    pub error: Option<String>,
+    pub sso: bool,
+}
+
+/// `/`: open incidents by status.
+#[derive(Template, Debug)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub layout: Layout,
+    pub groups: Vec<StatusGroup>,
+    pub open: usize,
+}
+
+/// The filters of `/incident/`.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub search: String,
+    pub created_at: String,
+    pub statuses: Vec<Choice>,
+    pub priorities: Vec<Choice>,
+    pub environments: Vec<Choice>,
+    pub categories: Vec<Choice>,
+}
+
+/// `/incident/`: the list, and the results alone for HTMX.
+#[derive(Template, Debug)]
+#[template(path = "incidents.html")]
+pub struct ListPage {
+    pub layout: Layout,
+    pub filters: Filters,
+    pub results: Results,
+}
+
+/// The results part of `/incident/`.
+#[derive(Template, Debug, Clone, Default)]
+#[template(path = "results.html")]
+pub struct Results {
+    pub rows: Vec<IncidentRow>,
+    pub error: Option<String>,
+    /// The query string of the current filters (without the page), for links.
+    pub query: String,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+    pub first: u64,
+    pub last: u64,
+}
+
+/// A field's error, shown beside it.
+#[derive(Debug, Clone, Default)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Looks up a field's error.
+#[must_use]
+pub fn error_of<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
+    errors.iter().find(|error| error.field == field).map(|error| error.message.as_str())
+}
+
+/// `/incident/create/`: the short form.
+#[derive(Template, Debug)]
+#[template(path = "create.html")]
+pub struct CreatePage {
+    pub layout: Layout,
+    pub title: String,
+    pub description: String,
+    pub priorities: Vec<Choice>,
+    pub categories: Vec<(String, Vec<Choice>)>,
+    pub environments: Vec<Choice>,
+    pub private: bool,
+    pub errors: Vec<FieldError>,
+}
+
+/// A labelled value.
+#[derive(Debug, Clone, Default)]
+pub struct Fact {
+    pub label: String,
+    pub value: String,
+    /// A link the value points to, if any.
+    pub url: Option<String>,
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineRow {
+    pub at: String,
+    pub author: String,
+    pub message: String,
+    pub changes: Vec<String>,
+    pub event_type: String,
+}
+
+/// A key event's editable time.
+#[derive(Debug, Clone, Default)]
+pub struct KeyEventField {
+    pub event_type: String,
+    pub name: String,
+    pub summary: String,
+    pub required: bool,
+    /// `YYYY-MM-DDTHH:MM` in the deployment's time zone (what `datetime-local` takes), or empty.
+    pub value: String,
+}
+
+/// The update-status form's state.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateForm {
+    pub statuses: Vec<Choice>,
+    pub priorities: Vec<Choice>,
+    pub categories: Vec<(String, Vec<Choice>)>,
+    pub closure_reasons: Vec<Choice>,
+    pub message: String,
+    pub closure_reference: String,
+    pub errors: Vec<FieldError>,
+    /// Said after a successful update.
+    pub notice: Option<String>,
+}
+
+/// `/incident/<id>/`.
+#[derive(Template, Debug)]
+#[template(path = "incident.html")]
+pub struct IncidentPage {
+    pub layout: Layout,
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub status_class: String,
+    pub facts: Vec<Fact>,
+    pub roles: Vec<Fact>,
+    pub metrics: Vec<Fact>,
+    pub costs: Vec<Fact>,
+    pub resources: Vec<Fact>,
+    pub timeline: Vec<TimelineRow>,
+    pub can_update: bool,
+    pub update: UpdatePanel,
+    pub key_events: KeyEventsPanel,
+}
+
+/// The update-status panel of an incident page (re-rendered alone after an HTMX submission).
+#[derive(Template, Debug, Clone, Default)]
+#[template(path = "update_panel.html")]
+pub struct UpdatePanel {
+    pub id: i64,
+    pub csrf: String,
+    pub form: UpdateForm,
+    pub close_blockers: Vec<String>,
+}
+
+/// The key-events panel of an incident page.
+#[derive(Template, Debug, Clone, Default)]
+#[template(path = "key_events_panel.html")]
+pub struct KeyEventsPanel {
+    pub id: i64,
+    pub csrf: String,
+    pub can_update: bool,
+    pub fields: Vec<KeyEventField>,
+    pub errors: Vec<FieldError>,
+    pub notice: Option<String>,
+}
+
+/// An error page.
+#[derive(Template, Debug)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub layout: Layout,
+    pub status: u16,
+    pub heading: String,
+    pub message: String,
+}
