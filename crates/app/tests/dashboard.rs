@@ -386,3 +386,91 @@ async fn repeated_failed_sign_ins_are_refused_for_a_while() {
     assert_eq!(audit(&test).iter().filter(|a| *a == "user.sign_in_failed").count(), 3);
     handle.stop(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_incident_is_visible_only_to_its_people_and_staff_everywhere() {
+    use incidents_core::access::{AccessRepository as _, Permission};
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        user(&test, "ada@example.com", true);
+        user(&test, "rey@example.com", false);
+        user(&test, "out@example.com", false);
+        for email in ["rey@example.com", "out@example.com"] {
+            let found = test
+                .database
+                .find_user_by_email(&Email::parse(email).expect("email"))
+                .expect("db")
+                .expect("user");
+            test.database.grant_permissions(found.id, &Permission::responder()).expect("grant");
+        }
+        let outsider = test
+            .database
+            .find_user_by_email(&Email::parse("out@example.com").expect("email"))
+            .expect("db")
+            .expect("user");
+        let token = http_api::new_token();
+        test.database
+            .create_api_token(outsider.id, "outsider", &http_api::hash_token(&token), None)
+            .expect("token");
+        let (base, handle) = start(&test, &[]).await;
+
+        // Rey declares a private incident: Rey is its commander.
+        let mut rey = Browser::new(&base);
+        assert_eq!(rey.sign_in("rey@example.com", PASSWORD).await.status, 303);
+        let form = rey.get("/incident/create/").await;
+        let csrf = form.csrf();
+        let fields = [
+            ("csrf_token", csrf.as_str()),
+            ("title", "Payroll export leaks salaries"),
+            ("description", "Salaries visible in an export"),
+            ("priority_id", &option(&form.body, "priority_id", "P2")),
+            ("environment_id", &option(&form.body, "environment_id", "PRD")),
+            ("incident_category_id", &option(&form.body, "incident_category_id", "")),
+            ("private", "true"),
+        ];
+        let declared = rey.post("/incident/create/", &fields, &[]).await;
+        assert_eq!(declared.status, 303, "{}", declared.body);
+        let path = declared.header("location").to_owned();
+        let id = path.trim_matches('/').rsplit('/').next().expect("id").to_owned();
+        assert_eq!(rey.get(&path).await.status, 200, "its commander sees it");
+        assert!(rey.get("/incident/").await.body.contains("Payroll export"));
+
+        // An outsider sees nothing of it: not in the lists, not its page, not in exports, not in the API.
+        let mut out = Browser::new(&base);
+        assert_eq!(out.sign_in("out@example.com", PASSWORD).await.status, 303);
+        assert_eq!(out.get(&path).await.status, 404);
+        assert!(!out.get("/incident/").await.body.contains("Payroll export"));
+        assert!(!out.get("/").await.body.contains("Payroll export"));
+        assert!(!out.get("/incident/export/?format=csv").await.body.contains("Payroll export"));
+        let csrf = out.get("/").await.csrf();
+        assert_eq!(
+            out.post(&format!("{path}update/"), &[("csrf_token", &csrf), ("message", "peeking")], &[])
+                .await
+                .status,
+            404
+        );
+        let api = reqwest::Client::new();
+        let get =
+            |path: String| api.get(format!("{base}/api/v2/firefighter{path}")).bearer_auth(&token).send();
+        assert_eq!(get(format!("/incidents/{id}")).await.expect("r").status(), 404);
+        assert_eq!(get(format!("/incidents/{id}/updates")).await.expect("r").status(), 404);
+        let listed = get("/incidents".to_owned()).await.expect("r").text().await.expect("body");
+        assert!(!listed.contains("Payroll export"), "{listed}");
+        let exported = get("/incidents.csv".to_owned()).await.expect("r").text().await.expect("body");
+        assert!(!exported.contains("Payroll export"));
+        let update = api
+            .post(format!("{base}/api/v2/firefighter/incidents/{id}/updates"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"message": "peeking"}))
+            .send()
+            .await
+            .expect("r");
+        assert_eq!(update.status(), 404);
+
+        // Staff see it.
+        let mut ada = Browser::new(&base);
+        assert_eq!(ada.sign_in("ada@example.com", PASSWORD).await.status, 303);
+        assert_eq!(ada.get(&path).await.status, 200);
+        handle.stop(true).await;
+    }
+}

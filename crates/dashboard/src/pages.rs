@@ -96,7 +96,11 @@ async fn home(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
         let visitor = visitor(&request, &state, None).await?;
         visitor.require(Action::View, "see incidents")?;
         let database = state.context.database.clone();
-        let filter = IncidentFilter { status_lt: Some(IncidentStatus::Closed), ..IncidentFilter::default() };
+        let filter = IncidentFilter {
+            status_lt: Some(IncidentStatus::Closed),
+            visible_to: visitor.principal.visibility(),
+            ..IncidentFilter::default()
+        };
         let open =
             web::block(move || database.incidents(&filter, OrderBy::default(), PageRequest::new(1000, 0)))
                 .await??;
@@ -147,6 +151,7 @@ async fn list(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
         let database = state.context.database.clone();
         let (page, error) = match parsed {
             Ok(mut query) => {
+                query.filter.visible_to = visitor.principal.visibility();
                 if !has_limit {
                     query.page.limit = PAGE_SIZE;
                 }
@@ -245,9 +250,10 @@ async fn export(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
         let format = http_api::export::requested(&request, None)
             .map_err(bad)?
             .unwrap_or(http_api::export::Tabular::Csv);
-        let query =
+        let mut query =
             http_api::incidents::parse_list_query(request.query_string(), state.context.config.time_zone)
                 .map_err(bad)?;
+        query.filter.visible_to = visitor.principal.visibility();
         let exported = http_api::incidents::Exported {
             backend: state.context.database.clone(),
             facets: state.context.facets.clone(),
@@ -408,11 +414,16 @@ struct Loaded {
     facets: Vec<incidents_core::facets::Facet>,
 }
 
-async fn load(state: &State, id: IncidentId) -> Result<Loaded, PageError> {
+/// Reads an incident page's data; a private incident the visitor may not see is not found.
+async fn load(state: &State, visitor: &Visitor, id: IncidentId) -> Result<Loaded, PageError> {
     let (database, lifecycle, facets) =
         (state.context.database.clone(), state.context.lifecycle.clone(), state.context.facets.clone());
+    let principal = visitor.principal.clone();
     web::block(move || -> Result<Loaded, PageError> {
         let incident = database.incident(id)?.ok_or(PageError::NotFound)?;
+        if !principal.may_see(&incident, || database.is_member(id, principal.user.id))? {
+            return Err(PageError::NotFound);
+        }
         let timeline = database.timeline(id, PageRequest::new(1000, 0))?.items;
         let key_events =
             lifecycle.store().read(&mut |tx| Ok(tx.key_events(id)?)).map_err(|e| PageError::internal(&e))?;
@@ -662,7 +673,7 @@ async fn detail(request: HttpRequest, state: web::Data<State>, id: web::Path<i64
     let result = async {
         let visitor = visitor(&request, &state, None).await?;
         visitor.require(Action::View, "see incidents")?;
-        let loaded = load(&state, IncidentId(id.into_inner())).await?;
+        let loaded = load(&state, &visitor, IncidentId(id.into_inner())).await?;
         let update = update_panel(&loaded, &visitor.csrf, UpdateForm::default());
         let key_events =
             key_events_panel(&loaded, &visitor, state.context.config.time_zone, Vec::new(), None);
@@ -752,7 +763,7 @@ async fn update(
         let fields: UpdateFields = serde_urlencoded::from_bytes(&body).unwrap_or_default();
         let visitor = visitor(&request, &state, Some(&fields.csrf_token)).await?;
         visitor.require(Action::Change, "update incidents")?;
-        let loaded = load(&state, id).await?;
+        let loaded = load(&state, &visitor, id).await?;
         let incident = &loaded.incident;
         let mut errors = Vec::new();
         let status = match fields.status.parse::<i32>().ok().map(IncidentStatus::from_value) {
@@ -826,7 +837,7 @@ async fn key_events(
         let token = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str());
         let visitor = visitor(&request, &state, token).await?;
         visitor.require(Action::Change, "update incidents")?;
-        let loaded = load(&state, id).await?;
+        let loaded = load(&state, &visitor, id).await?;
         let tz = state.context.config.time_zone;
         let mut errors = Vec::new();
         let mut changes: Vec<(String, Option<NaiveDateTime>)> = Vec::new();

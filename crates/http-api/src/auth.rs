@@ -108,3 +108,22 @@ pub async fn authorize_admin<B: ApiBackend>(
         Err(error) => Err(error),
     }
 }
+
+/// Whether `user` sees the incident: it is public, or they are a member of it or hold a role in it
+/// (callers skip the question for staff: `Principal::visibility` is `None` for them).
+///
+/// # Errors
+/// A storage failure.
+pub fn sees<B: ApiBackend>(
+    backend: &B,
+    user: incidents_core::UserId,
+    id: incidents_core::IncidentId,
+) -> Result<bool, ApiError> {
+    let filter = incidents_core::query::IncidentFilter {
+        id: vec![id],
+        visible_to: Some(user),
+        ..incidents_core::query::IncidentFilter::default()
+    };
+    let page = incidents_core::query::PageRequest::new(1, 0);
+    Ok(!backend.incident_keys(&filter, incidents_core::query::OrderBy::default(), page)?.items.is_empty())
+}

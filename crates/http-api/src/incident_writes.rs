@@ -25,6 +25,24 @@ fn incident_id(raw: &str) -> Result<IncidentId, ApiError> {
     raw.parse().map(IncidentId).map_err(|_| ApiError::not_found())
 }
 
+/// The incident a path names, if the principal may see it: a private incident they are neither a
+/// member of nor hold a role in answers 404, as if it did not exist.
+async fn visible_incident<B: ApiBackend>(
+    state: &web::Data<ApiState<B>>,
+    principal: &incidents_core::access::Principal,
+    raw: &str,
+) -> Result<IncidentId, ApiError> {
+    let id = incident_id(raw)?;
+    if let Some(user) = principal.visibility() {
+        let backend = state.backend.clone();
+        let seen = blocking(move || crate::auth::sees(&backend, user, id)).await?;
+        if !seen {
+            return Err(ApiError::not_found());
+        }
+    }
+    Ok(id)
+}
+
 /// The incident as the API shows it, after a change.
 async fn render<B: ApiBackend>(
     state: &web::Data<ApiState<B>>,
@@ -93,7 +111,7 @@ pub async fn update<B: ApiBackend>(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&request, &state, Permission::new(Action::Change, Resource::Incident)).await?;
-    let id = incident_id(&id)?;
+    let id = visible_incident(&state, &principal, &id).await?;
     let body: UpdateRequest = decode(&request, &body)?;
     let status = match body.status {
         None => None,
@@ -154,8 +172,8 @@ pub async fn timeline<B: ApiBackend>(
     state: web::Data<ApiState<B>>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Permission::new(Action::View, Resource::Incident)).await?;
-    let id = incident_id(&id)?;
+    let principal = authorize(&request, &state, Permission::new(Action::View, Resource::Incident)).await?;
+    let id = visible_incident(&state, &principal, &id).await?;
     let (limit, offset, with_total) = crate::incidents::page_params(request.query_string())?;
     let backend = state.backend.clone();
     let page = PageRequest { limit, offset, with_total };
@@ -190,7 +208,7 @@ pub async fn roles<B: ApiBackend>(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&request, &state, Permission::new(Action::Change, Resource::Incident)).await?;
-    let id = incident_id(&id)?;
+    let id = visible_incident(&state, &principal, &id).await?;
     let body: BTreeMap<String, Option<String>> = decode(&request, &body)?;
     let mut wanted: Vec<(String, Option<Email>)> = Vec::new();
     for (slug, email) in &body {
@@ -253,7 +271,7 @@ pub async fn key_events<B: ApiBackend>(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&request, &state, Permission::new(Action::Change, Resource::Incident)).await?;
-    let id = incident_id(&id)?;
+    let id = visible_incident(&state, &principal, &id).await?;
     let body: BTreeMap<String, Option<String>> = decode(&request, &body)?;
     let mut changes = Vec::new();
     for (event_type, value) in &body {
@@ -344,7 +362,7 @@ pub async fn add_cost<B: ApiBackend>(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&request, &state, Permission::new(Action::Add, Resource::IncidentCost)).await?;
-    let id = incident_id(&id)?;
+    let id = visible_incident(&state, &principal, &id).await?;
     let input = cost_input(decode(&request, &body)?)?;
     let lifecycle = state.lifecycle.clone();
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };
@@ -376,7 +394,7 @@ pub async fn change_cost<B: ApiBackend>(
     let principal =
         authorize(&request, &state, Permission::new(Action::Change, Resource::IncidentCost)).await?;
     let (id, cost_id) = path.into_inner();
-    let id = incident_id(&id)?;
+    let id = visible_incident(&state, &principal, &id).await?;
     let cost_id: i64 = cost_id.parse().map_err(|_| ApiError::not_found())?;
     let input = cost_input(decode(&request, &body)?)?;
     let lifecycle = state.lifecycle.clone();
@@ -401,7 +419,7 @@ pub async fn remove_cost<B: ApiBackend>(
     let principal =
         authorize(&request, &state, Permission::new(Action::Delete, Resource::IncidentCost)).await?;
     let (id, cost_id) = path.into_inner();
-    let id = incident_id(&id)?;
+    let id = visible_incident(&state, &principal, &id).await?;
     let cost_id: i64 = cost_id.parse().map_err(|_| ApiError::not_found())?;
     let lifecycle = state.lifecycle.clone();
     let actor = Actor { user: principal.user.id, entry_point: EntryPoint::Api };

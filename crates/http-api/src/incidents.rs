@@ -321,8 +321,9 @@ async fn list_as<B: ApiBackend>(
     let query = parse_list_query(request.query_string(), state.time_zone);
     if !matches!(format, Ok(None)) {
         let backend = state.backend.clone();
-        blocking(move || credentials.check(&backend, permission)).await?;
-        let (format, query) = (format?.ok_or_else(ApiError::internal)?, query?);
+        let principal = blocking(move || credentials.check(&backend, permission)).await?;
+        let (format, mut query) = (format?.ok_or_else(ApiError::internal)?, query?);
+        query.filter.visible_to = principal.visibility();
         let exported = Exported {
             backend: state.backend.clone(),
             facets: state.facets.clone(),
@@ -335,8 +336,9 @@ async fn list_as<B: ApiBackend>(
     let (base_url, tz) = (state.base_url.clone(), state.time_zone);
     let (keys, items, page) = blocking(move || {
         // One hand-off to the blocking pool for the whole request: the token, then the page.
-        credentials.check(&backend, permission)?;
-        let ListQuery { filter, order, page } = query?;
+        let principal = credentials.check(&backend, permission)?;
+        let ListQuery { mut filter, order, page } = query?;
+        filter.visible_to = principal.visibility();
         let keys = backend.incident_keys(&filter, order, page)?;
         let items =
             rendered.render(&keys.items, |ids| Ok(backend.incidents_by_id(ids)?), &facets, &base_url, tz)?;
@@ -371,8 +373,13 @@ pub async fn retrieve<B: ApiBackend>(
     let json = blocking(move || {
         // One hand-off for the whole request: the token, the version, then the kept rendering or
         // the incident itself.
-        credentials.check(&backend, Permission::new(Action::View, Resource::Incident))?;
+        let principal = credentials.check(&backend, Permission::new(Action::View, Resource::Incident))?;
         let id = id.ok_or_else(ApiError::not_found)?;
+        if let Some(user) = principal.visibility()
+            && !crate::auth::sees(&backend, user, IncidentId(id))?
+        {
+            return Err(ApiError::not_found());
+        }
         let key = backend.incident_key(IncidentId(id))?.ok_or_else(ApiError::not_found)?;
         let mut rendered =
             rendered.render(&[key], |ids| Ok(backend.incidents_by_id(ids)?), &facets, &base_url, tz)?;

@@ -170,6 +170,30 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Which private incidents the principal sees, as a filter: staff see every incident (`None`);
+    /// anyone else only the private incidents they are a member of or hold a role in.
+    #[must_use]
+    pub fn visibility(&self) -> Option<UserId> {
+        (!(self.user.is_staff || self.user.is_superuser)).then_some(self.user.id)
+    }
+
+    /// Whether the principal may see `incident`: it is public, they are staff or hold a role in it, or
+    /// (asked last) `is_member`.
+    ///
+    /// # Errors
+    /// What `is_member` fails with.
+    pub fn may_see<E>(
+        &self,
+        incident: &crate::query::IncidentView,
+        is_member: impl FnOnce() -> Result<bool, E>,
+    ) -> Result<bool, E> {
+        let Some(user) = self.visibility() else { return Ok(true) };
+        if !incident.private || incident.roles.iter().any(|role| role.user.id == user) {
+            return Ok(true);
+        }
+        is_member()
+    }
+
     /// Whether the principal may do this.
     #[must_use]
     pub fn can(&self, permission: Permission) -> bool {

@@ -42,6 +42,10 @@ pub struct IncidentFilter {
     pub id_lte: Option<i64>,
     pub id_lt: Option<i64>,
     pub ignored: Option<bool>,
+    /// Private incidents only when this user is a member or holds a role; unset: every incident (for
+    /// staff, and for internal readers). Entry points set it from the principal: see
+    /// [`crate::access::Principal::visibility`].
+    pub visible_to: Option<UserId>,
 }
 
 /// What to sort by.
@@ -365,6 +369,12 @@ pub trait IncidentQueries {
     /// # Errors
     /// A storage failure.
     fn incident(&self, id: IncidentId) -> Result<Option<IncidentView>, RepositoryError>;
+
+    /// Whether `user` is a member of the incident.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn is_member(&self, id: IncidentId, user: UserId) -> Result<bool, RepositoryError>;
 
     /// A page of incidents matching `filter`, in `order`.
     ///

@@ -24,8 +24,8 @@ use crate::connection::{Backend, Database, DbConnection};
 use crate::error::repository_error;
 use crate::escape_like;
 use crate::schema::{
-    category_groups, environments, incident_categories, incident_metrics, incident_updates, incidents,
-    metric_types, priorities, users,
+    category_groups, environments, incident_categories, incident_memberships, incident_metrics,
+    incident_roles, incident_updates, incidents, metric_types, priorities, users,
 };
 
 type QueryResult<T> = Result<T, RepositoryError>;
@@ -688,6 +688,24 @@ macro_rules! apply_filters {
         if let Some(ignored) = filter.ignored {
             query = query.filter(incidents::ignored.eq(ignored));
         }
+        if let Some(user) = filter.visible_to {
+            // Private incidents only for their members and role holders.
+            let user = user.to_string();
+            query = query.filter(
+                incidents::private
+                    .eq(false)
+                    .or(incidents::id.eq_any(
+                        incident_memberships::table
+                            .filter(incident_memberships::user_id.eq(user.clone()))
+                            .select(incident_memberships::incident_id),
+                    ))
+                    .or(incidents::id.eq_any(
+                        incident_roles::table
+                            .filter(incident_roles::user_id.eq(user))
+                            .select(incident_roles::incident_id),
+                    )),
+            );
+        }
         query
     }};
 }
@@ -695,6 +713,18 @@ macro_rules! apply_filters {
 impl IncidentQueries for Database {
     fn incident(&self, id: IncidentId) -> QueryResult<Option<IncidentView>> {
         Ok(self.incidents_by_id(&[id])?.pop())
+    }
+
+    fn is_member(&self, id: IncidentId, user: UserId) -> QueryResult<bool> {
+        let mut conn = self.connection()?;
+        let found: Option<i64> = incident_memberships::table
+            .filter(incident_memberships::incident_id.eq(id.0))
+            .filter(incident_memberships::user_id.eq(user.to_string()))
+            .select(incident_memberships::id)
+            .first(&mut conn)
+            .optional()
+            .map_err(repository_error)?;
+        Ok(found.is_some())
     }
 
     fn incidents(
