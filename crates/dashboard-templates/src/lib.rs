@@ -49,6 +49,11 @@ pub struct IncidentRow {
 #[derive(Debug, Clone, Default)]
 pub struct StatusGroup {
     pub label: String,
+    /// How many incidents are in this status (more than shown when `more`).
+    pub total: u64,
+    pub more: bool,
+    /// The list of all of them.
+    pub link: String,
     pub incidents: Vec<IncidentRow>,
 }
 
@@ -69,7 +74,7 @@ pub struct LoginPage {
 pub struct HomePage {
     pub layout: Layout,
     pub groups: Vec<StatusGroup>,
-    pub open: usize,
+    pub open: u64,
 }
 
 /// The filters of `/incident/`.

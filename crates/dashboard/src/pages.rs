@@ -91,34 +91,47 @@ fn grouped(categories: &[CategoryView], selected: &[String]) -> Vec<(String, Vec
     groups
 }
 
+/// Incidents shown per status on `/` (the newest; the rest are a link away).
+const HOME_PER_STATUS: u32 = 20;
+
 async fn home(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let result = async {
         let visitor = visitor(&request, &state, None).await?;
         visitor.require(Action::View, "see incidents")?;
         let database = state.context.database.clone();
-        let filter = IncidentFilter {
-            status_lt: Some(IncidentStatus::Closed),
-            visible_to: visitor.principal.visibility(),
-            ..IncidentFilter::default()
-        };
-        let open =
-            web::block(move || database.incidents(&filter, OrderBy::default(), PageRequest::new(1000, 0)))
-                .await??;
-        let tz = state.context.config.time_zone;
-        let groups: Vec<StatusGroup> = IncidentStatus::ALL
-            .iter()
-            .filter(|status| **status != IncidentStatus::Closed)
-            .map(|status| StatusGroup {
-                label: status.label().to_owned(),
-                incidents: open.items.iter().filter(|i| i.status == *status).map(|i| row(i, tz)).collect(),
-            })
-            .filter(|group| !group.incidents.is_empty())
-            .collect();
-        html(&HomePage {
-            layout: visitor.layout(&state, "Dashboard", "home"),
-            open: open.items.len(),
-            groups,
+        let visible_to = visitor.principal.visibility();
+        // One counted page per open status: the counts are exact however long the history.
+        let pages = web::block(move || -> Result<Vec<_>, incidents_core::RepositoryError> {
+            IncidentStatus::ALL
+                .iter()
+                .filter(|status| **status != IncidentStatus::Closed)
+                .map(|status| {
+                    let filter =
+                        IncidentFilter { status: vec![*status], visible_to, ..IncidentFilter::default() };
+                    let page = database.incidents(
+                        &filter,
+                        OrderBy::default(),
+                        PageRequest::new(HOME_PER_STATUS, 0).counted(),
+                    )?;
+                    Ok((*status, page))
+                })
+                .collect()
         })
+        .await??;
+        let tz = state.context.config.time_zone;
+        let open = pages.iter().map(|(_, page)| page.total.unwrap_or_default()).sum();
+        let groups: Vec<StatusGroup> = pages
+            .into_iter()
+            .filter(|(_, page)| !page.items.is_empty())
+            .map(|(status, page)| StatusGroup {
+                label: status.label().to_owned(),
+                total: page.total.unwrap_or_default(),
+                more: page.has_more,
+                link: format!("/incident/?status={}", status.value()),
+                incidents: page.items.iter().map(|i| row(i, tz)).collect(),
+            })
+            .collect();
+        html(&HomePage { layout: visitor.layout(&state, "Dashboard", "home"), open, groups })
     }
     .await;
     respond(&request, result)
