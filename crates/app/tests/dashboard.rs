@@ -474,3 +474,99 @@ async fn a_private_incident_is_visible_only_to_its_people_and_staff_everywhere()
         handle.stop(true).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sign_on_creates_the_user_checks_state_and_nonce_and_maps_back_office_to_staff() {
+    use test_support::oidc::FakeOidc;
+    let test = TestDatabase::sqlite().seeded();
+    let provider = FakeOidc::start(
+        "firefighter",
+        "an-oidc-client-secret",
+        serde_json::json!({"email": "sam@example.com", "name": "Sam Sso", "preferred_username": "sam",
+            "roles": ["back_office", "incident_viewers"]}),
+    );
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port();
+    let (port, base_url) = (port.to_string(), format!("http://127.0.0.1:{port}"));
+    let discovery = provider.discovery_url();
+    let extra = [
+        ("HTTP_PORT", port.as_str()),
+        ("BASE_URL", base_url.as_str()),
+        ("OIDC_OP_DISCOVERY_DOCUMENT_URL", discovery.as_str()),
+        ("OIDC_RP_CLIENT_ID", "firefighter"),
+        ("OIDC_RP_CLIENT_SECRET", "an-oidc-client-secret"),
+    ];
+    let (base, handle) = start(&test, &extra).await;
+    let mut browser = Browser::new(&base);
+
+    // Anonymous pages lead to single sign-on; the sign-in page offers it too.
+    let home = browser.get("/").await;
+    assert_eq!((home.status, home.header("location")), (302, "/oidc/authenticate/?next=%2F"));
+    assert!(browser.get("/admin/login/").await.body.contains("/oidc/authenticate/"));
+
+    // The whole dance: to the provider with PKCE, state and nonce; back with a code; signed in.
+    let (authorize, callback) = sso(&mut browser).await;
+    for part in [
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "nonce=",
+        "state=",
+        "client_id=firefighter",
+        "redirect_uri=http%3A%2F%2F127.0.0.1",
+    ] {
+        assert!(authorize.contains(part), "{part} in {authorize}");
+    }
+    let path = callback.strip_prefix(&base_url).expect("back to us").to_owned();
+    // A forged state is refused.
+    let forged = path.replace("state=", "state=x");
+    assert_eq!(browser.get(&forged).await.status, 403);
+    let done = browser.get(&path).await;
+    assert_eq!((done.status, done.header("location")), (303, "/incident/"), "{}", done.body);
+    assert_eq!(browser.get("/incident/").await.status, 200, "signed in, with the responder permissions");
+    // The same answer again (a replay): the sign-in it belonged to is over.
+    let mut replay = Browser::new(&base);
+    assert_eq!(replay.get(&path).await.status, 403);
+    let staff: bool = {
+        use storage::schema::users;
+        let mut conn = test.database.connection().expect("connection");
+        users::table
+            .filter(users::email.eq("sam@example.com"))
+            .select(users::is_staff)
+            .first(&mut conn)
+            .expect("sam")
+    };
+    assert!(staff, "back_office makes staff");
+
+    // A token carrying another nonce, and a provider's refusal, sign nobody in.
+    provider.state().wrong_nonce = true;
+    let mut other = Browser::new(&base);
+    let (_, callback) = sso(&mut other).await;
+    let refused = other.get(callback.strip_prefix(&base_url).expect("back")).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("nonce"), "{}", refused.body);
+    provider.state().wrong_nonce = false;
+    provider.state().refuse = Some("access_denied".into());
+    let (_, callback) = sso(&mut other).await;
+    let refused = other.get(callback.strip_prefix(&base_url).expect("back")).await;
+    assert!(refused.status == 403 && refused.body.contains("access_denied"));
+    assert!(audit(&test).iter().filter(|a| *a == "user.sign_in_failed").count() >= 3);
+    handle.stop(true).await;
+    provider.stop().await;
+}
+
+/// Starts single sign-on and lets the provider answer: the authorization URL and the callback URL.
+async fn sso(browser: &mut Browser) -> (String, String) {
+    let start = browser.get("/oidc/authenticate/?next=/incident/").await;
+    assert_eq!(start.status, 302, "{}", start.body);
+    let authorize = start.header("location").to_owned();
+    let answer = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(&authorize)
+        .send()
+        .await
+        .expect("authorize");
+    let callback = answer.headers()["location"].to_str().expect("location").to_owned();
+    (authorize, callback)
+}

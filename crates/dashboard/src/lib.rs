@@ -15,6 +15,7 @@
 
 pub mod assets;
 mod config;
+pub mod oidc;
 mod pages;
 mod render;
 pub mod session;
@@ -27,7 +28,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use platform::{ConfigReader, Context, Integration};
 use storage::MigrationSet;
 
-pub use config::DashboardConfig;
+pub use config::{DashboardConfig, OidcConfig};
 
 static SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 static POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -44,6 +45,8 @@ pub(crate) struct State {
     pub context: Context,
     pub config: Arc<DashboardConfig>,
     pub sessions: session::Sessions,
+    /// Single sign-on, when configured.
+    pub oidc: oidc::SharedOidc,
 }
 
 impl std::fmt::Debug for State {
@@ -67,14 +70,24 @@ impl Integration for Dashboard {
 
     fn site_routes(&self, context: &Context, routes: &mut web::ServiceConfig) {
         let secure = context.config.base_url.scheme() == "https" || self.config.secure_cookies;
+        let oidc = self.config.oidc.clone().and_then(|config| {
+            oidc::Oidc::new(config, &context.config.base_url, context.secret_key.expose())
+                .map_err(
+                    |error| tracing::error!(%error, "single sign-on is off: its HTTP client cannot be built"),
+                )
+                .ok()
+                .map(Arc::new)
+        });
         let state = State {
             context: context.clone(),
             config: Arc::new(self.config.clone()),
             sessions: session::Sessions::new(context.database.clone(), self.config.session_lifetime, secure),
+            oidc,
         };
         routes.app_data(web::Data::new(state));
         assets::configure(routes);
         signin::configure(routes);
+        oidc::configure(routes);
         pages::configure(routes);
     }
 }

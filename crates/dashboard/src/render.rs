@@ -22,6 +22,8 @@ pub(crate) enum PageError {
     Forbidden(String),
     NotFound,
     BadRequest(String),
+    /// A service the page needs is down.
+    Unavailable(String),
     /// Too many attempts; retry after the seconds given.
     TooMany(u64),
     Internal(String),
@@ -52,6 +54,7 @@ impl std::fmt::Display for PageError {
             Self::Forbidden(why) => write!(f, "forbidden: {why}"),
             Self::NotFound => f.write_str("not found"),
             Self::BadRequest(why) => write!(f, "bad request: {why}"),
+            Self::Unavailable(why) => write!(f, "unavailable: {why}"),
             Self::TooMany(_) => f.write_str("too many attempts"),
             Self::Internal(error) => write!(f, "internal error: {error}"),
         }
@@ -65,6 +68,7 @@ impl actix_web::ResponseError for PageError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,6 +101,7 @@ impl actix_web::ResponseError for PageError {
                 None,
             ),
             Self::BadRequest(why) => error_page(StatusCode::BAD_REQUEST, "Bad request", why, None),
+            Self::Unavailable(why) => error_page(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", why, None),
             Self::TooMany(seconds) => {
                 let mut response = error_page(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -248,12 +253,19 @@ pub(crate) async fn visitor(
 pub(crate) fn respond(request: &HttpRequest, result: Result<HttpResponse, PageError>) -> HttpResponse {
     match result {
         Ok(response) => response,
-        Err(PageError::SignIn { next }) if is_htmx(request) => {
+        Err(PageError::SignIn { next }) => {
+            // Single sign-on when configured, else the local sign-in page.
+            let sso = request.app_data::<web::Data<State>>().is_some_and(|state| state.oidc.is_some());
+            let page = if sso { "/oidc/authenticate/" } else { "/admin/login/" };
             let location = format!(
-                "/admin/login/?{}",
+                "{page}?{}",
                 url::form_urlencoded::Serializer::new(String::new()).append_pair("next", &next).finish()
             );
-            HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish()
+            if is_htmx(request) {
+                HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish()
+            } else {
+                HttpResponse::Found().insert_header((header::LOCATION, location)).finish()
+            }
         }
         Err(error) => actix_web::ResponseError::error_response(&error),
     }

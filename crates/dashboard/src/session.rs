@@ -169,6 +169,12 @@ impl Sessions {
             .map_err(repository_error)
     }
 
+    /// Whether cookies are marked `Secure`.
+    #[must_use]
+    pub const fn secure(&self) -> bool {
+        self.secure
+    }
+
     /// The session cookie for `id`.
     #[must_use]
     pub fn cookie(&self, id: String) -> Cookie<'static> {

@@ -25,7 +25,7 @@ pub(crate) fn configure(routes: &mut web::ServiceConfig) {
 }
 
 /// A `next` that stays on this site (an absolute path, not `//host`).
-fn safe_next(next: &str) -> String {
+pub(crate) fn safe_next(next: &str) -> String {
     if next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")
@@ -66,7 +66,7 @@ fn login_page(
         next: next.to_owned(),
         email: email.to_owned(),
         error,
-        sso: false,
+        sso: state.oidc.is_some(),
     })?;
     response
         .add_cookie(&state.sessions.signin_cookie(token.to_owned()))
@@ -175,18 +175,30 @@ async fn sign_in_inner(
         .await;
         return refuse("Wrong e-mail address or password.");
     };
+    let [(account_failures, _), _] = keys(&email_text, "");
+    let _ = cache.delete(&account_failures).await;
+    start_session(request, state, user.id, &next, "password").await
+}
+
+/// Starts a session for `user` (always a new one: an id planted before sign-in is never adopted),
+/// audits the sign-in, and sends them on to `next`.
+pub(crate) async fn start_session(
+    request: &HttpRequest,
+    state: &State,
+    user: UserId,
+    next: &str,
+    method: &str,
+) -> Result<HttpResponse, PageError> {
     let user_agent = request
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let sessions = state.sessions.clone();
-    let (id, _) = web::block(move || sessions.start(user.id, &user_agent, &address)).await??;
-    let [(account_failures, _), _] = keys(&email_text, "");
-    let _ = cache.delete(&account_failures).await;
-    audit(state, Some(user.id), "user.sign_in", &user.id.to_string(), json!({"method": "password"})).await;
-    let mut response = HttpResponse::SeeOther().insert_header((header::LOCATION, next)).finish();
+    let (sessions, address) = (state.sessions.clone(), address(request));
+    let (id, _) = web::block(move || sessions.start(user, &user_agent, &address)).await??;
+    audit(state, Some(user), "user.sign_in", &user.to_string(), json!({"method": method})).await;
+    let mut response = HttpResponse::SeeOther().insert_header((header::LOCATION, next.to_owned())).finish();
     response.add_cookie(&state.sessions.cookie(id)).map_err(|error| PageError::internal(&error))?;
     response
         .add_cookie(&state.sessions.removal(SIGNIN_COOKIE))
@@ -201,7 +213,7 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| platform::password::hash_password(&random_token()).unwrap_or_default())
 }
 
-async fn audit(
+pub(crate) async fn audit(
     state: &State,
     actor: Option<UserId>,
     action: &'static str,
@@ -225,7 +237,11 @@ struct SignOut {
     csrf_token: String,
 }
 
-async fn sign_out(request: HttpRequest, state: web::Data<State>, body: web::Bytes) -> HttpResponse {
+pub(crate) async fn sign_out(
+    request: HttpRequest,
+    state: web::Data<State>,
+    body: web::Bytes,
+) -> HttpResponse {
     let form: SignOut = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let result = async {
         let visitor = visitor(&request, &state, Some(&form.csrf_token)).await?;

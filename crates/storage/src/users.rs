@@ -190,3 +190,19 @@ impl Database {
             .map_err(repository_error)
     }
 }
+
+impl Database {
+    /// Makes a user staff (single sign-on's `back_office` role); never revokes it. `true` when it
+    /// changed.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn make_staff(&self, user: UserId) -> Result<bool, RepositoryError> {
+        let mut conn = self.connection()?;
+        let changed = diesel::update(users::table.find(user.to_string()).filter(users::is_staff.eq(false)))
+            .set((users::is_staff.eq(true), users::updated_at.eq(now())))
+            .execute(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(changed > 0)
+    }
+}

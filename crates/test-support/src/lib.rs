@@ -8,6 +8,7 @@
 
 #![expect(clippy::expect_used, reason = "test helpers: failing loudly is the point")]
 
+pub mod oidc;
 pub mod slack;
 
 /// Whether the tests run in CI (`CI=true`): there, a service a test needs must be there.
