@@ -128,8 +128,21 @@ async fn a_responder_runs_an_incident_in_a_real_browser() {
         storage::DatabaseUrl::Sqlite { path } => format!("sqlite://{}", path.display()),
         storage::DatabaseUrl::Postgres { url } => url.clone(),
     };
+    // Single sign-on against a fake provider, beside the local accounts.
+    let provider = test_support::oidc::FakeOidc::start(
+        "firefighter",
+        "an-oidc-client-secret",
+        serde_json::json!({"email": "sam@example.com", "name": "Sam Sso", "roles": []}),
+    );
+    let discovery = provider.discovery_url();
+    let http_port = free_port().to_string();
+    let base_url = format!("http://127.0.0.1:{http_port}");
     let vars: HashMap<String, String> = [
-        ("HTTP_PORT", "0"),
+        ("HTTP_PORT", http_port.as_str()),
+        ("BASE_URL", base_url.as_str()),
+        ("OIDC_OP_DISCOVERY_DOCUMENT_URL", discovery.as_str()),
+        ("OIDC_RP_CLIENT_ID", "firefighter"),
+        ("OIDC_RP_CLIENT_SECRET", "an-oidc-client-secret"),
         ("DATABASE_URL", url.as_str()),
         ("SECRET_KEY", "a-test-secret-key-of-32-characters!!"),
         ("TIME_ZONE", "Europe/Paris"),
@@ -145,10 +158,9 @@ async fn a_responder_runs_an_incident_in_a_real_browser() {
     tokio::spawn(application.run_until(std::future::pending()));
     let driver = browser(port).await;
 
-    // Anonymous: the sign-in page; then the dashboard.
-    driver.goto(format!("{base}/")).await.expect("goto");
-    wait_for(&driver, "Sign in").await;
-    assert!(driver.current_url().await.expect("url").as_str().contains("/admin/login/"));
+    // A local account signs in on the sign-in page (anonymous pages go to single sign-on).
+    driver.goto(format!("{base}/admin/login/")).await.expect("goto");
+    wait_for(&driver, "Sign in with single sign-on").await;
     screenshot(&driver, "sign-in").await;
     driver.find(By::Id("email")).await.expect("email").send_keys("ada@example.com").await.expect("type");
     driver.find(By::Id("password")).await.expect("password").send_keys(PASSWORD).await.expect("type");
