@@ -244,6 +244,54 @@ async fn a_newcomer_signs_in_and_runs_an_incident_from_the_dashboard() {
                 && !page.body.contains("<script>alert")
         );
 
+        // Roles and costs from their forms.
+        let unknown = browser
+            .post(
+                &format!("/incident/{id}/roles/"),
+                &[("csrf_token", &token), ("communication_lead", "nobody@example.com")],
+                &[],
+            )
+            .await;
+        assert_eq!(unknown.status, 422);
+        assert!(unknown.body.contains("No user has the address nobody@example.com."), "{}", unknown.body);
+        let lead = browser
+            .post(
+                &format!("/incident/{id}/roles/"),
+                &[("csrf_token", &token), ("communication_lead", "ada@example.com")],
+                &[],
+            )
+            .await;
+        assert_eq!(lead.status, 303, "{}", lead.body);
+        let bad_cost = browser
+            .post(
+                &format!("/incident/{id}/costs/"),
+                &[("csrf_token", &token), ("cost_type_id", "1"), ("amount", "lots")],
+                &[],
+            )
+            .await;
+        assert_eq!(bad_cost.status, 422);
+        let page = browser.get(&path).await;
+        let cost_type = option(&page.body, "cost_type_id", "");
+        let cost = browser
+            .post(
+                &format!("/incident/{id}/costs/"),
+                &[
+                    ("csrf_token", &token),
+                    ("cost_type_id", &cost_type),
+                    ("amount", "1250.50"),
+                    ("currency", "eur"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(cost.status, 303, "{}", cost.body);
+        let page = browser.get(&path).await;
+        assert!(page.body.contains("1250.50 EUR"), "the cost is shown");
+        assert!(
+            page.body.contains("Communication Lead") || page.body.contains("communication"),
+            "the role is shown"
+        );
+
         // The list: filtered, the results alone for HTMX, exported through the session.
         let list = browser.get("/incident/?search=Checkout").await;
         assert!(list.body.contains(&format!("/incident/{id}/")) && list.body.contains("<html"));

@@ -201,6 +201,22 @@ pub struct IncidentPage {
     pub can_update: bool,
     pub update: UpdatePanel,
     pub key_events: KeyEventsPanel,
+    /// The roles form: one e-mail address per role type.
+    pub role_fields: Vec<RoleField>,
+    pub role_errors: Vec<FieldError>,
+    /// The add-a-cost form.
+    pub cost_types: Vec<Choice>,
+    pub cost_errors: Vec<FieldError>,
+}
+
+/// A role in the roles form.
+#[derive(Debug, Clone, Default)]
+pub struct RoleField {
+    pub slug: String,
+    pub name: String,
+    pub required: bool,
+    /// The holder's e-mail address (or what was typed).
+    pub email: String,
 }
 
 /// The update-status panel of an incident page (re-rendered alone after an HTMX submission).

@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDateTime, TimeZone as _};
 use dashboard_templates::{
     Choice, CreatePage, Fact, FieldError, Filters, HomePage, IncidentPage, IncidentRow, KeyEventField,
-    KeyEventsPanel, ListPage, Results, StatusGroup, TimelineRow, UpdateForm, UpdatePanel,
+    KeyEventsPanel, ListPage, Results, RoleField, StatusGroup, TimelineRow, UpdateForm, UpdatePanel,
 };
 use incidents_core::access::Action;
 use incidents_core::incident::{DeclareIncident, PriorityChoice, UpdateIncident};
@@ -41,7 +41,9 @@ pub(crate) fn configure(routes: &mut web::ServiceConfig) {
         )
         .service(web::resource("/incident/{id:\\d+}").route(web::get().to(detail)))
         .service(web::resource("/incident/{id:\\d+}/update").route(web::post().to(update)))
-        .service(web::resource("/incident/{id:\\d+}/update_key_events").route(web::post().to(key_events)));
+        .service(web::resource("/incident/{id:\\d+}/update_key_events").route(web::post().to(key_events)))
+        .service(web::resource("/incident/{id:\\d+}/roles").route(web::post().to(roles)))
+        .service(web::resource("/incident/{id:\\d+}/costs").route(web::post().to(add_cost)));
 }
 
 fn date(at: NaiveDateTime, tz: chrono_tz::Tz) -> String {
@@ -424,6 +426,8 @@ struct Loaded {
     priorities: Vec<incidents_core::query::PriorityView>,
     categories: Vec<CategoryView>,
     environments: Vec<incidents_core::query::EnvironmentView>,
+    role_types: Vec<incidents_core::query::RoleTypeView>,
+    cost_types: Vec<incidents_core::query::CostTypeView>,
     facets: Vec<incidents_core::facets::Facet>,
 }
 
@@ -461,6 +465,8 @@ async fn load(state: &State, visitor: &Visitor, id: IncidentId) -> Result<Loaded
             priorities: database.priorities()?,
             categories: database.categories(None)?,
             environments: database.environments()?,
+            role_types: database.role_types()?,
+            cost_types: database.cost_types()?,
             facets: facets.remove(&id).unwrap_or_default(),
             incident,
         })
@@ -669,6 +675,32 @@ fn incident_page(
         can_update: visitor.can(Action::Change),
         update,
         key_events,
+        role_fields: loaded
+            .role_types
+            .iter()
+            .map(|kind| RoleField {
+                slug: kind.slug.clone(),
+                name: kind.name.clone(),
+                required: kind.required,
+                email: incident
+                    .roles
+                    .iter()
+                    .find(|r| r.slug == kind.slug)
+                    .map(|r| r.user.email.clone())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        role_errors: Vec::new(),
+        cost_types: loaded
+            .cost_types
+            .iter()
+            .map(|kind| Choice {
+                value: kind.id.to_string(),
+                label: kind.name.clone(),
+                selected: kind.default,
+            })
+            .collect(),
+        cost_errors: Vec::new(),
     }
 }
 
@@ -899,6 +931,178 @@ async fn key_events(
         let panel = key_events_panel(&loaded, &visitor, tz, errors, None);
         let update = update_panel(&loaded, &visitor.csrf, UpdateForm::default());
         refused(&request, &state, &visitor, &loaded, update, panel, &|_, key_events| html(key_events))
+    }
+    .await;
+    respond(&request, result)
+}
+
+/// A refused roles or cost form: the page with the errors (422).
+fn refused_page(
+    state: &State,
+    visitor: &Visitor,
+    loaded: &Loaded,
+    edit: impl FnOnce(&mut IncidentPage),
+) -> Result<HttpResponse, PageError> {
+    let tz = state.context.config.time_zone;
+    let update = update_panel(loaded, &visitor.csrf, UpdateForm::default());
+    let key_events = key_events_panel(loaded, visitor, tz, Vec::new(), None);
+    let mut page = incident_page(state, visitor, loaded, update, key_events);
+    edit(&mut page);
+    let mut response = html(&page)?;
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(response)
+}
+
+async fn roles(
+    request: HttpRequest,
+    state: web::Data<State>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let id = IncidentId(id.into_inner());
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        let token = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str());
+        let visitor = visitor(&request, &state, token).await?;
+        visitor.require(Action::Change, "update incidents")?;
+        let loaded = load(&state, &visitor, id).await?;
+        let mut errors = Vec::new();
+        let mut wanted: Vec<(String, Option<incidents_core::Email>)> = Vec::new();
+        for kind in &loaded.role_types {
+            let Some((_, raw)) = pairs.iter().find(|(k, _)| *k == kind.slug) else { continue };
+            let raw = raw.trim();
+            let current =
+                loaded.incident.roles.iter().find(|r| r.slug == kind.slug).map(|r| r.user.email.clone());
+            if current.as_deref().unwrap_or_default().eq_ignore_ascii_case(raw) {
+                continue;
+            }
+            if raw.is_empty() {
+                wanted.push((kind.slug.clone(), None));
+                continue;
+            }
+            match incidents_core::Email::parse(raw) {
+                Ok(email) => wanted.push((kind.slug.clone(), Some(email))),
+                Err(_) => errors.push(field_error(&kind.slug, "Enter a valid e-mail address.")),
+            }
+        }
+        if errors.is_empty() && !wanted.is_empty() {
+            let (database, lifecycle) = (state.context.database.clone(), state.context.lifecycle.clone());
+            let actor = Actor { user: visitor.principal.user.id, entry_point: EntryPoint::Web };
+            let outcome = web::block(move || -> Result<Result<(), Vec<FieldError>>, PageError> {
+                use incidents_core::UserRepository as _;
+                let mut changes = Vec::new();
+                let mut unknown = Vec::new();
+                for (slug, email) in wanted {
+                    match email {
+                        None => changes.push((slug, None)),
+                        Some(email) => match database.find_user_by_email(&email)? {
+                            Some(user) => changes.push((slug, Some(user.id))),
+                            None => unknown.push(field_error(
+                                &slug,
+                                format!("No user has the address {}.", email.as_str()),
+                            )),
+                        },
+                    }
+                }
+                if !unknown.is_empty() {
+                    return Ok(Err(unknown));
+                }
+                match lifecycle.set_roles(actor, id, &changes) {
+                    Ok(()) | Err(LifecycleError::NothingToUpdate) => Ok(Ok(())),
+                    Err(LifecycleError::Storage(error)) => Err(PageError::internal(&error)),
+                    Err(LifecycleError::Invalid { field, message, code }) => {
+                        let field = changes
+                            .iter()
+                            .find(|(slug, _)| field.contains(slug.as_str()))
+                            .map_or("", |(slug, _)| slug.as_str());
+                        Ok(Err(vec![field_error(field, format!("{message} ({code})"))]))
+                    }
+                    Err(error) => Ok(Err(vec![refusal(&error)])),
+                }
+            })
+            .await??;
+            match outcome {
+                Ok(()) => return Ok(changed(&request, id.0)),
+                Err(refusals) => errors.extend(refusals),
+            }
+        } else if errors.is_empty() {
+            return Ok(changed(&request, id.0));
+        }
+        refused_page(&state, &visitor, &loaded, |page| {
+            for field in &mut page.role_fields {
+                if let Some((_, typed)) = pairs.iter().find(|(k, _)| *k == field.slug) {
+                    field.email.clone_from(typed);
+                }
+            }
+            page.role_errors = errors;
+        })
+    }
+    .await;
+    respond(&request, result)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CostFields {
+    csrf_token: String,
+    cost_type_id: String,
+    amount: String,
+    currency: String,
+    details: String,
+}
+
+async fn add_cost(
+    request: HttpRequest,
+    state: web::Data<State>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let id = IncidentId(id.into_inner());
+        let fields: CostFields = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        let visitor = visitor(&request, &state, Some(&fields.csrf_token)).await?;
+        if !visitor.principal.can(incidents_core::access::Permission::new(
+            Action::Add,
+            incidents_core::access::Resource::IncidentCost,
+        )) {
+            return Err(PageError::Forbidden(
+                "You may not add costs: your user lacks the incidents.add_incidentcost permission."
+                    .to_owned(),
+            ));
+        }
+        let loaded = load(&state, &visitor, id).await?;
+        let mut errors = Vec::new();
+        let amount = match fields.amount.trim() {
+            "" => None,
+            raw => match raw.replace(',', ".").parse::<incidents_core::Amount>() {
+                Ok(amount) => Some(amount),
+                Err(_) => {
+                    errors.push(field_error("amount", "Enter an amount such as 1250.00."));
+                    None
+                }
+            },
+        };
+        let cost_type_id = fields.cost_type_id.parse::<i64>().unwrap_or_default();
+        if errors.is_empty() {
+            let input = incidents_core::incident::CostInput {
+                cost_type_id,
+                amount,
+                currency: Some(fields.currency.trim().to_uppercase()).filter(|c| !c.is_empty()),
+                details: Some(fields.details.trim().to_owned()).filter(|d| !d.is_empty()),
+            };
+            let lifecycle = state.context.lifecycle.clone();
+            let actor = Actor { user: visitor.principal.user.id, entry_point: EntryPoint::Web };
+            match web::block(move || lifecycle.add_cost(actor, id, input)).await? {
+                Ok(_) => return Ok(changed(&request, id.0)),
+                Err(LifecycleError::Storage(error)) => return Err(PageError::internal(&error)),
+                Err(LifecycleError::Invalid { field, message, code }) => {
+                    let field = if field == "amount" { "amount" } else { "" };
+                    errors.push(field_error(field, format!("{message} ({code})")));
+                }
+                Err(error) => errors.push(refusal(&error)),
+            }
+        }
+        refused_page(&state, &visitor, &loaded, |page| page.cost_errors = errors)
     }
     .await;
     respond(&request, result)
