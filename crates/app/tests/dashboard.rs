@@ -416,6 +416,12 @@ async fn unsafe_requests_need_the_token_from_this_site_and_the_permission() {
     let page = viewer.get("/incident/create/").await;
     assert_eq!(page.status, 403);
     assert!(page.body.contains("incidents.add_incident"), "{}", page.body);
+    // A client asking for JSON gets the error as JSON.
+    let request = viewer.client.get(format!("{base}/incident/create/")).header("accept", "application/json");
+    let json = viewer.send(request).await;
+    assert_eq!(json.status, 403);
+    let body: serde_json::Value = serde_json::from_str(&json.body).expect("JSON");
+    assert_eq!(body["error"]["app_code"], "FORBIDDEN");
     handle.stop(true).await;
 }
 

@@ -93,8 +93,8 @@ fn grouped(categories: &[CategoryView], selected: &[String]) -> Vec<(String, Vec
     groups
 }
 
-/// Incidents shown per status on `/` (the newest; the rest are a link away).
-const HOME_PER_STATUS: u32 = 20;
+/// Incidents shown per status on `/` (the newest; the rest are a link away, and counted).
+const HOME_PER_STATUS: u32 = 10;
 
 async fn home(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let result = async {

@@ -267,6 +267,24 @@ pub(crate) fn respond(request: &HttpRequest, result: Result<HttpResponse, PageEr
                 HttpResponse::Found().insert_header((header::LOCATION, location)).finish()
             }
         }
+        Err(error) if wants_json(request) => {
+            let status = actix_web::ResponseError::status_code(&error);
+            let code = status.canonical_reason().unwrap_or("Error").to_uppercase().replace(' ', "_");
+            let message = match &error {
+                PageError::Internal(_) => "The page could not be shown.".to_owned(),
+                other => other.to_string(),
+            };
+            if let PageError::Internal(detail) = &error {
+                tracing::error!(error = %detail, "a dashboard page failed");
+            }
+            HttpResponse::build(status).json(serde_json::json!({"error": {"app_code": code, "message": message}}))
+        }
         Err(error) => actix_web::ResponseError::error_response(&error),
     }
+}
+
+/// Whether the client asks for JSON rather than a page (an API client hitting a page's URL).
+fn wants_json(request: &HttpRequest) -> bool {
+    let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    accept.contains("application/json") && !accept.contains("text/html")
 }
