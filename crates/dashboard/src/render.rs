@@ -277,7 +277,8 @@ pub(crate) fn respond(request: &HttpRequest, result: Result<HttpResponse, PageEr
             if let PageError::Internal(detail) = &error {
                 tracing::error!(error = %detail, "a dashboard page failed");
             }
-            HttpResponse::build(status).json(serde_json::json!({"error": {"app_code": code, "message": message}}))
+            HttpResponse::build(status)
+                .json(serde_json::json!({"error": {"app_code": code, "message": message}}))
         }
         Err(error) => actix_web::ResponseError::error_response(&error),
     }
