@@ -780,6 +780,35 @@ fn changed(request: &HttpRequest, id: i64) -> HttpResponse {
 }
 
 /// A refused form: its panel alone for HTMX (200, so it is swapped in), else the page (422).
+/// What every form posted about an incident starts with: the visitor (CSRF checked with `token`),
+/// allowed to do `action` to `resource`, and the incident's page data (not found when they may not
+/// see it).
+async fn incident_form(
+    request: &HttpRequest,
+    state: &web::Data<State>,
+    id: IncidentId,
+    token: Option<&str>,
+    (action, resource, what): (Action, incidents_core::access::Resource, &str),
+) -> Result<(Visitor, Loaded), PageError> {
+    let visitor = visitor(request, state, token).await?;
+    visitor.require_on(action, resource, what)?;
+    let loaded = load(state, &visitor, id).await?;
+    Ok((visitor, loaded))
+}
+
+/// Changing an incident.
+const CHANGE: (Action, incidents_core::access::Resource, &str) =
+    (Action::Change, incidents_core::access::Resource::Incident, "update incidents");
+
+/// A form's fields as pairs, and its CSRF token.
+fn pairs_of(body: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+fn token_of(pairs: &[(String, String)]) -> Option<&str> {
+    pairs.iter().find(|(key, _)| key == "csrf_token").map(|(_, value)| value.as_str())
+}
+
 fn refused(
     request: &HttpRequest,
     state: &State,
@@ -792,7 +821,12 @@ fn refused(
     if is_htmx(request) {
         return panel(&update, &key_events);
     }
-    let mut response = html(&incident_page(state, visitor, loaded, update, key_events))?;
+    unprocessable(&incident_page(state, visitor, loaded, update, key_events))
+}
+
+/// A page re-rendered with a form's errors.
+fn unprocessable(page: &IncidentPage) -> Result<HttpResponse, PageError> {
+    let mut response = html(page)?;
     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(response)
 }
@@ -806,9 +840,7 @@ async fn update(
     let result = async {
         let id = IncidentId(id.into_inner());
         let fields: UpdateFields = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        let visitor = visitor(&request, &state, Some(&fields.csrf_token)).await?;
-        visitor.require(Action::Change, "update incidents")?;
-        let loaded = load(&state, &visitor, id).await?;
+        let (visitor, loaded) = incident_form(&request, &state, id, Some(&fields.csrf_token), CHANGE).await?;
         let incident = &loaded.incident;
         let mut errors = Vec::new();
         let status = match fields.status.parse::<i32>().ok().map(IncidentStatus::from_value) {
@@ -878,11 +910,8 @@ async fn key_events(
 ) -> HttpResponse {
     let result = async {
         let id = IncidentId(id.into_inner());
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        let token = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str());
-        let visitor = visitor(&request, &state, token).await?;
-        visitor.require(Action::Change, "update incidents")?;
-        let loaded = load(&state, &visitor, id).await?;
+        let pairs = pairs_of(&body);
+        let (visitor, loaded) = incident_form(&request, &state, id, token_of(&pairs), CHANGE).await?;
         let tz = state.context.config.time_zone;
         let mut errors = Vec::new();
         let mut changes: Vec<(String, Option<NaiveDateTime>)> = Vec::new();
@@ -948,9 +977,7 @@ fn refused_page(
     let key_events = key_events_panel(loaded, visitor, tz, Vec::new(), None);
     let mut page = incident_page(state, visitor, loaded, update, key_events);
     edit(&mut page);
-    let mut response = html(&page)?;
-    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    Ok(response)
+    unprocessable(&page)
 }
 
 async fn roles(
@@ -961,11 +988,8 @@ async fn roles(
 ) -> HttpResponse {
     let result = async {
         let id = IncidentId(id.into_inner());
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        let token = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str());
-        let visitor = visitor(&request, &state, token).await?;
-        visitor.require(Action::Change, "update incidents")?;
-        let loaded = load(&state, &visitor, id).await?;
+        let pairs = pairs_of(&body);
+        let (visitor, loaded) = incident_form(&request, &state, id, token_of(&pairs), CHANGE).await?;
         let mut errors = Vec::new();
         let mut wanted: Vec<(String, Option<incidents_core::Email>)> = Vec::new();
         for kind in &loaded.role_types {
@@ -1060,17 +1084,9 @@ async fn add_cost(
     let result = async {
         let id = IncidentId(id.into_inner());
         let fields: CostFields = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        let visitor = visitor(&request, &state, Some(&fields.csrf_token)).await?;
-        if !visitor.principal.can(incidents_core::access::Permission::new(
-            Action::Add,
-            incidents_core::access::Resource::IncidentCost,
-        )) {
-            return Err(PageError::Forbidden(
-                "You may not add costs: your user lacks the incidents.add_incidentcost permission."
-                    .to_owned(),
-            ));
-        }
-        let loaded = load(&state, &visitor, id).await?;
+        let allowed = (Action::Add, incidents_core::access::Resource::IncidentCost, "add costs");
+        let (visitor, loaded) =
+            incident_form(&request, &state, id, Some(&fields.csrf_token), allowed).await?;
         let mut errors = Vec::new();
         let amount = match fields.amount.trim() {
             "" => None,

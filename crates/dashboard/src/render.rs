@@ -173,17 +173,26 @@ impl Visitor {
             .can(incidents_core::access::Permission::new(action, incidents_core::access::Resource::Incident))
     }
 
-    /// Refuses unless they may.
+    /// Refuses unless they may do `action` to incidents.
     pub(crate) fn require(
         &self,
         action: incidents_core::access::Action,
         what: &str,
     ) -> Result<(), PageError> {
-        if self.can(action) {
+        self.require_on(action, incidents_core::access::Resource::Incident, what)
+    }
+
+    /// Refuses unless they may do `action` to `resource`, naming the permission they lack.
+    pub(crate) fn require_on(
+        &self,
+        action: incidents_core::access::Action,
+        resource: incidents_core::access::Resource,
+        what: &str,
+    ) -> Result<(), PageError> {
+        let permission = incidents_core::access::Permission::new(action, resource);
+        if self.principal.can(permission) {
             Ok(())
         } else {
-            let permission =
-                incidents_core::access::Permission::new(action, incidents_core::access::Resource::Incident);
             Err(PageError::Forbidden(format!(
                 "You may not {what}: your user lacks the {} permission. Ask an administrator.",
                 permission.codename()
