@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use app::{AppBuilder, Application};
 use diesel::prelude::*;
-use incidents_core::access::{AccessRepository, Action, Permission};
+use incidents_core::access::{AccessRepository, Action, Permission, Resource};
 use incidents_core::{Email, NewUser, UserRepository};
 use serde_json::{Value, json};
 use storage::schema::{environments, incident_categories, priorities, users};
@@ -989,6 +989,68 @@ async fn admins_create_list_and_revoke_tokens_through_the_api() {
         let response =
             api.client.post(&url).bearer_auth(&api.admin).json(&json!({})).send().await.expect("r");
         assert_eq!(response.status(), 201);
+    }
+}
+
+#[tokio::test]
+async fn staff_manage_permission_groups_and_members_hold_what_their_groups_hold() {
+    for test in TestDatabase::each_backend() {
+        let api = Api::spawn(test).await;
+        // Staff with the group permissions, holding view_incident but not add_incident.
+        let manage = [
+            Permission::new(Action::View, Resource::PermissionGroup),
+            Permission::new(Action::Change, Resource::PermissionGroup),
+            Permission::new(Action::Delete, Resource::PermissionGroup),
+            Permission::new(Action::View, Resource::Incident),
+        ];
+        let staff = token_for(&api.test, "staff@example.com", false, &manage);
+        let user = api.test.database.find_user_by_email(&Email::parse("staff@example.com").expect("e"));
+        api.test.database.make_staff(user.expect("query").expect("staff").id).expect("staff");
+        let url = |path: &str| format!("{}/permission-groups{path}", api.base);
+        let put = |token: &str, path: &str, body: Value| {
+            api.client.put(url(path)).bearer_auth(token.to_owned()).json(&body).send()
+        };
+
+        // The viewer holds auth.view_group but is not staff.
+        assert_eq!(api.get(&api.viewer, "/permission-groups").await.status(), 403);
+        assert_eq!(api.get(&api.nobody, "/incidents").await.status(), 403);
+        let body = json!({"permissions": ["incidents.view_incident"]});
+        let response = put(&staff, "/readers", body.clone()).await.expect("r");
+        assert_eq!(response.status(), 201);
+        assert_eq!(put(&staff, "/readers", body).await.expect("r").status(), 200, "replaced");
+        // Nobody grants what they do not hold; unknown codenames and bad names are named.
+        for (path, body, attr) in [
+            ("/writers", json!({"permissions": ["incidents.add_incident"]}), "permissions"),
+            ("/writers", json!({"permissions": ["incidents.fly_incident"]}), "permissions"),
+            ("/%20", json!({"permissions": []}), "name"),
+        ] {
+            let (status, error) = error(put(&staff, path, body.clone()).await.expect("r")).await;
+            assert_eq!((status, error["errors"][0]["attr"].as_str()), (400, Some(attr)), "{path} {body}");
+        }
+        let writers = json!({"permissions": ["incidents.add_incident", "incidents.view_incident"]});
+        assert_eq!(put(&api.admin, "/writers", writers).await.expect("r").status(), 201, "admins may");
+
+        // A member holds the group's permissions at once.
+        let member = api.client.put(url("/readers/members/nobody@example.com")).bearer_auth(&staff);
+        assert_eq!(member.send().await.expect("r").status(), 204);
+        assert_eq!(api.get(&api.nobody, "/incidents").await.status(), 200);
+        // Staff cannot add people to a group holding more than they do.
+        let member = api.client.put(url("/writers/members/nobody@example.com")).bearer_auth(&staff);
+        assert_eq!(member.send().await.expect("r").status(), 403);
+        let ghost = api.client.put(url("/readers/members/ghost@example.com")).bearer_auth(&staff);
+        assert_eq!(error(ghost.send().await.expect("r")).await.0, 400);
+        let listed: Value = api.get(&staff, "/permission-groups").await.json().await.expect("json");
+        assert_eq!(listed[0]["name"], "readers");
+        assert_eq!(listed[0]["members"], json!(["nobody@example.com"]));
+        assert_eq!(listed[1]["permissions"], json!(["incidents.add_incident", "incidents.view_incident"]));
+
+        // Removed from the group, or the group deleted: the permission is gone.
+        let leave = api.client.delete(url("/readers/members/nobody@example.com")).bearer_auth(&staff);
+        assert_eq!(leave.send().await.expect("r").status(), 204);
+        assert_eq!(api.get(&api.nobody, "/incidents").await.status(), 403);
+        let delete = || api.client.delete(url("/readers")).bearer_auth(&staff).send();
+        assert_eq!(delete().await.expect("r").status(), 204);
+        assert_eq!(delete().await.expect("r").status(), 404);
     }
 }
 

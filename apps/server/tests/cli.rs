@@ -98,7 +98,7 @@ fn migrate_seed_and_create_user_on_sqlite() {
 
     let first = run(dir.path(), &vars, &["migrate"]);
     assert!(first.status.success(), "{first:?}");
-    assert!(lines(&first.stdout)[0].starts_with("applied 20 migration(s)"), "{first:?}");
+    assert!(lines(&first.stdout)[0].starts_with("applied 21 migration(s)"), "{first:?}");
     let again = run(dir.path(), &vars, &["migrate"]);
     assert_eq!(lines(&again.stdout), vec!["database schema is up to date"]);
 
@@ -304,7 +304,7 @@ fn postgres_migrate_then_serve_and_restart() {
     assert_eq!(
         lines(&refused.stderr).last().map(String::as_str),
         Some(
-            "firefighter-server: error: the database schema is behind this version: 20 pending migration(s); \
+            "firefighter-server: error: the database schema is behind this version: 21 pending migration(s); \
              run `firefighter-server migrate`"
         )
     );
@@ -454,4 +454,49 @@ fn sos_targets_from_the_command_line() {
     assert!(run(dir.path(), &vars, &["slack", "sos-remove", "SRE"]).status.success());
     assert_eq!(run(dir.path(), &vars, &["slack", "sos-remove", "SRE"]).status.code(), Some(1));
     assert_eq!(lines(&run(dir.path(), &vars, &["slack", "sos-targets"]).stdout).len(), 1);
+}
+
+#[test]
+fn permission_groups_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = [("DATABASE_URL", "sqlite://./ff.db")];
+    let created = run(
+        dir.path(),
+        &vars,
+        &[
+            "groups",
+            "put",
+            "responders",
+            "--permission",
+            "incidents.view_incident",
+            "--permission",
+            "incidents.add_incident",
+        ],
+    );
+    assert!(created.status.success(), "{created:?}");
+    assert_eq!(lines(&created.stdout), ["created group responders with 2 permission(s)"]);
+    let bad = run(dir.path(), &vars, &["groups", "put", "x", "--permission", "incidents.fly_incident"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown permission"), "{bad:?}");
+    assert!(run(dir.path(), &vars, &["create-user", "--email", "ada@example.com"]).status.success());
+    let added = run(dir.path(), &vars, &["groups", "add", "responders", "--email", "ada@example.com"]);
+    assert_eq!(lines(&added.stdout), ["ada@example.com is a member of responders"], "{added:?}");
+    let listed = run(dir.path(), &vars, &["groups", "list"]);
+    assert_eq!(
+        lines(&listed.stdout),
+        [
+            "responders\tpermissions: incidents.add_incident, incidents.view_incident\tmembers: ada@example.com"
+        ]
+    );
+    assert_eq!(
+        run(dir.path(), &vars, &["groups", "add", "ghosts", "--email", "ada@example.com"]).status.code(),
+        Some(1)
+    );
+    assert!(
+        run(dir.path(), &vars, &["groups", "remove", "responders", "--email", "ada@example.com"])
+            .status
+            .success()
+    );
+    assert!(run(dir.path(), &vars, &["groups", "delete", "responders"]).status.success());
+    assert_eq!(run(dir.path(), &vars, &["groups", "delete", "responders"]).status.code(), Some(1));
 }

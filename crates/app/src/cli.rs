@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `seed`, `create-user`, `create-token`,
-//! `grant`, `jobs`, `openapi`, and every integration's subcommands (`webhook`, …), added at run time.
+//! `grant`, `groups`, `jobs`, `openapi`, and every integration's subcommands (`webhook`, …), added at run time.
 
 use clap::{Parser, Subcommand};
 
@@ -50,6 +50,13 @@ pub enum Command {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
+    /// Permission groups (named permission sets; single sign-on's `roles` claim picks a user's):
+    /// `groups list`, `groups put NAME --permission …`, `groups delete NAME`,
+    /// `groups add|remove NAME --email …`.
+    Groups {
+        #[command(subcommand)]
+        command: GroupsCommand,
+    },
     /// Background jobs: `jobs list [--state dead]`, `jobs retry ID`.
     Jobs {
         #[command(subcommand)]
@@ -70,6 +77,33 @@ pub enum Command {
         permissions: Vec<String>,
         #[arg(long)]
         all_view: bool,
+    },
+}
+
+/// What to do with permission groups.
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// Every group: name, permissions, members.
+    List,
+    /// Create a group or replace its permissions (`--permission`, repeatable; none leaves it empty).
+    Put {
+        name: String,
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+    },
+    /// Delete a group; its members keep what was granted to them directly.
+    Delete { name: String },
+    /// Add a user to a group.
+    Add {
+        name: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove a user from a group.
+    Remove {
+        name: String,
+        #[arg(long)]
+        email: String,
     },
 }
 

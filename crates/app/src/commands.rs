@@ -12,7 +12,7 @@ use incidents_core::{
     Email, NewUser, ReferenceData, ReferenceDataRepository, RepositoryError, UserRepository,
 };
 
-use crate::cli::{Cli, Command, JobsCommand};
+use crate::cli::{Cli, Command, GroupsCommand, JobsCommand};
 use crate::{
     App, AppBuilder, Application, EXIT_CONFIG, SeedEmpty, backend_name, config_failure, exit_failure,
     telemetry,
@@ -94,6 +94,7 @@ pub(crate) fn run(
             }
             Command::Grant { email, permissions, all_view } => grant(&app, &email, &permissions, all_view),
             Command::Jobs { command } => jobs(&app, command),
+            Command::Groups { command } => groups(&app, command),
             Command::Openapi { .. } => Ok(()),
         },
         (None, None) => Ok(()),
@@ -243,6 +244,59 @@ fn grant(app: &App, email: &str, permissions: &[String], all_view: bool) -> anyh
     database.grant_permissions(user.id, &wanted)?;
     let names: Vec<String> = wanted.iter().map(ToString::to_string).collect();
     println!("granted {} to {}", names.join(", "), user.email);
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "command output")]
+fn groups(app: &App, command: GroupsCommand) -> anyhow::Result<()> {
+    use incidents_core::access::{AccessRepository, Permission, group_name};
+    let database = app.prepare_database(SeedEmpty::Yes)?;
+    match command {
+        GroupsCommand::List => {
+            for group in database.permission_groups()? {
+                println!(
+                    "{}\tpermissions: {}\tmembers: {}",
+                    group.name,
+                    group.permissions.join(", "),
+                    group.members.join(", ")
+                );
+            }
+        }
+        GroupsCommand::Put { name, permissions } => {
+            let name = group_name(&name).map_err(anyhow::Error::msg)?;
+            let permissions = permissions
+                .iter()
+                .map(|p| Permission::parse(p).map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (group, created) = database.put_permission_group(name, &permissions)?;
+            println!(
+                "{} group {} with {} permission(s)",
+                if created { "created" } else { "updated" },
+                group.name,
+                group.permissions.len()
+            );
+        }
+        GroupsCommand::Delete { name } => {
+            if !database.delete_permission_group(name.trim())? {
+                bail!("no group named {name:?}");
+            }
+            println!("deleted group {}", name.trim());
+        }
+        GroupsCommand::Add { name, email } => membership(&database, &name, &email, true)?,
+        GroupsCommand::Remove { name, email } => membership(&database, &name, &email, false)?,
+    }
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "command output")]
+fn membership(database: &storage::Database, name: &str, email: &str, member: bool) -> anyhow::Result<()> {
+    use incidents_core::access::AccessRepository;
+    let user = existing_user(database, email)?;
+    let Some(changed) = database.set_group_member(name.trim(), user.id, member)? else {
+        bail!("no group named {name:?}");
+    };
+    let what = if member { "a member of" } else { "not a member of" };
+    println!("{} is {what} {}{}", user.email, name.trim(), if changed { "" } else { " (already)" });
     Ok(())
 }
 

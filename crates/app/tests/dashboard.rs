@@ -531,8 +531,12 @@ async fn a_private_incident_is_visible_only_to_its_people_and_staff_everywhere()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_sign_on_creates_the_user_checks_state_and_nonce_and_maps_back_office_to_staff() {
+    use incidents_core::access::{AccessRepository as _, Action, Permission, Resource};
     use test_support::oidc::FakeOidc;
     let test = TestDatabase::sqlite().seeded();
+    // A group named like one of the person's roles: its permissions come with the sign-in.
+    let tokens = Permission::new(Action::View, Resource::ApiToken);
+    test.database.put_permission_group("incident_viewers", &[tokens]).expect("group");
     let provider = FakeOidc::start(
         "firefighter",
         "an-oidc-client-secret",
@@ -590,6 +594,20 @@ async fn single_sign_on_creates_the_user_checks_state_and_nonce_and_maps_back_of
             .expect("sam")
     };
     assert!(staff, "back_office makes staff");
+    let sam = test
+        .database
+        .find_user_by_email(&Email::parse("sam@example.com").expect("email"))
+        .expect("query")
+        .expect("sam");
+    let principal = || test.database.principal(sam.id).expect("query").expect("sam");
+    assert!(principal().can(tokens), "the incident_viewers role makes a member of that group");
+
+    // Signing in again without the role leaves the group; staff is never revoked.
+    provider.state().person["roles"] = serde_json::json!([]);
+    let mut again = Browser::new(&base);
+    let (_, callback) = sso(&mut again).await;
+    assert_eq!(again.get(callback.strip_prefix(&base_url).expect("back")).await.status, 303);
+    assert!(!principal().can(tokens) && principal().user.is_staff);
 
     // A token carrying another nonce, and a provider's refusal, sign nobody in.
     provider.state().wrong_nonce = true;

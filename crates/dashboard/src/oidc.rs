@@ -8,8 +8,9 @@
 //! - `GET /oidc/callback/`: the `state` must match the cookie's; the code is exchanged (client secret
 //!   by HTTP Basic, the PKCE verifier); the ID token must carry the cookie's `nonce`. The person is the
 //!   user with the token's `email` (from userinfo when the token has none), made on first sign-in with
-//!   the responder permissions; a `roles` claim holding `back_office` makes them staff (never revoked,
-//!   as the original). Then a new session, as a local sign-in.
+//!   the responder permissions. A `roles` claim (a list) sets their groups at every sign-in: each role
+//!   naming a group makes them a member, they leave the groups it does not name, and `back_office`
+//!   makes them staff (never revoked, as the original). Then a new session, as a local sign-in.
 //! - `POST /oidc/logout/`: the same as `/admin/logout/`.
 //!
 //! Discovery and the JWKS are fetched on first use and again after an hour, or when a token names a
@@ -411,17 +412,28 @@ async fn sign_in(
     .into_iter()
     .find(|name| !name.is_empty())
     .unwrap_or_default();
-    let back_office = claims
+    // The original's rule (reference §6.2): a `roles` claim that is not a list changes nothing;
+    // `back_office` makes staff (never revoked) and is not a group; the other roles become the user's
+    // groups exactly, those no group has being reported; an empty list removes every group.
+    let roles: Option<Vec<String>> = claims
         .get("roles")
         .and_then(Value::as_array)
-        .is_some_and(|roles| roles.iter().any(|role| role.as_str() == Some("back_office")));
+        .map(|roles| roles.iter().filter_map(Value::as_str).map(str::to_owned).collect());
     let (lifecycle, database) = (state.context.lifecycle.clone(), state.context.database.clone());
     let principal = web::block(move || -> Result<_, PageError> {
         let user = lifecycle
             .provision_user(&email, &name, EntryPoint::Web, "first single sign-on")
             .map_err(|error| PageError::internal(&error))?;
-        if back_office {
-            database.make_staff(user)?;
+        if let Some(mut roles) = roles {
+            let before = roles.len();
+            roles.retain(|role| role != "back_office");
+            if roles.len() < before {
+                database.make_staff(user)?;
+            }
+            let unknown = database.sync_user_groups(user, &roles)?;
+            for group in unknown {
+                tracing::warn!(%group, "a single sign-on role names no group of this application");
+            }
         }
         Ok(database.principal(user)?)
     })

@@ -22,6 +22,7 @@ mod job_api;
 pub mod json;
 pub mod openapi;
 mod params;
+mod permission_groups;
 mod rate_limit;
 mod reference;
 mod rendered;
@@ -209,6 +210,17 @@ pub fn configure<B: ApiBackend>(config: &mut web::ServiceConfig) {
         .service(web::resource("/jobs").route(web::get().to(job_api::list::<B>)))
         .service(web::resource("/jobs/{id}").route(web::get().to(job_api::retrieve::<B>)))
         .service(web::resource("/jobs/{id}/retry").route(web::post().to(job_api::retry::<B>)))
+        .service(web::resource("/permission-groups").route(web::get().to(permission_groups::list::<B>)))
+        .service(
+            web::resource("/permission-groups/{name}")
+                .route(web::put().to(permission_groups::put::<B>))
+                .route(web::delete().to(permission_groups::delete::<B>)),
+        )
+        .service(
+            web::resource("/permission-groups/{name}/members/{email}")
+                .route(web::put().to(permission_groups::add_member::<B>))
+                .route(web::delete().to(permission_groups::remove_member::<B>)),
+        )
         .service(web::resource("/schema").route(web::get().to(openapi::schema)))
         .service(web::resource("/schema/swagger-ui").route(web::get().to(openapi::swagger_ui)))
         .service(web::resource("/schema/swagger-ui/{file:.*}").route(web::get().to(openapi::swagger_ui)));

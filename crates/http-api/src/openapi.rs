@@ -149,6 +149,11 @@ impl Modify for BearerAuth {
         crate::job_api::list,
         crate::job_api::retrieve,
         crate::job_api::retry,
+        crate::permission_groups::list,
+        crate::permission_groups::put,
+        crate::permission_groups::delete,
+        crate::permission_groups::add_member,
+        crate::permission_groups::remove_member,
     ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&BearerAuth),
@@ -160,6 +165,7 @@ impl Modify for BearerAuth {
         (name = "users", description = "People"),
         (name = "tokens", description = "API tokens (admins)"),
         (name = "jobs", description = "Background jobs: failures and retries (admins)"),
+        (name = "permission groups", description = "Named permission sets their members hold (staff)"),
     ),
 )]
 #[derive(Debug)]

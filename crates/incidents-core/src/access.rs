@@ -61,11 +61,13 @@ pub enum Resource {
     IncidentCostType,
     User,
     ApiToken,
+    /// A permission group (Django's `auth.group`): a named permission set.
+    PermissionGroup,
 }
 
 impl Resource {
     /// Every resource.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Incident,
         Self::Environment,
         Self::Priority,
@@ -75,6 +77,7 @@ impl Resource {
         Self::IncidentCostType,
         Self::User,
         Self::ApiToken,
+        Self::PermissionGroup,
     ];
 
     /// The model name in codenames.
@@ -85,7 +88,7 @@ impl Resource {
             Self::Environment => "environment",
             Self::Priority => "priority",
             Self::IncidentCategory => "incidentcategory",
-            Self::Group => "group",
+            Self::Group | Self::PermissionGroup => "group",
             Self::IncidentCost => "incidentcost",
             Self::IncidentCostType => "incidentcosttype",
             Self::User => "user",
@@ -111,7 +114,11 @@ impl Permission {
     /// The Django-style codename, e.g. `incidents.view_incident`.
     #[must_use]
     pub fn codename(self) -> String {
-        let app = if matches!(self.resource, Resource::ApiToken) { "api" } else { "incidents" };
+        let app = match self.resource {
+            Resource::ApiToken => "api",
+            Resource::PermissionGroup => "auth",
+            _ => "incidents",
+        };
         format!("{app}.{}_{}", self.action.as_str(), self.resource.model())
     }
 
@@ -135,7 +142,7 @@ impl Permission {
     pub fn responder() -> Vec<Self> {
         let mut set: Vec<Self> = Resource::ALL
             .into_iter()
-            .filter(|resource| *resource != Resource::ApiToken)
+            .filter(|resource| !matches!(resource, Resource::ApiToken | Resource::PermissionGroup))
             .map(|resource| Self::new(Action::View, resource))
             .collect();
         for resource in [Resource::Incident, Resource::IncidentCost] {
@@ -213,6 +220,38 @@ pub struct ApiTokenRecord {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
+/// A group: a named permission set its members hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionGroup {
+    pub id: i64,
+    pub name: String,
+    /// Codenames, sorted.
+    pub permissions: Vec<String>,
+    /// The members' e-mail addresses, sorted.
+    pub members: Vec<String>,
+}
+
+/// The longest group name (Django's).
+pub const GROUP_NAME_MAX_CHARS: usize = 150;
+
+/// Checks a group name: trimmed, 1 to 150 characters, no control characters.
+///
+/// # Errors
+/// A sentence saying what is wrong.
+pub fn group_name(name: &str) -> Result<&str, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("a group needs a name".to_owned());
+    }
+    if name.chars().count() > GROUP_NAME_MAX_CHARS {
+        return Err(format!("a group name has at most {GROUP_NAME_MAX_CHARS} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("a group name cannot hold control characters".to_owned());
+    }
+    Ok(name)
+}
+
 /// Why a presented token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenRejection {
@@ -274,6 +313,49 @@ pub trait AccessRepository {
     /// # Errors
     /// A storage failure, or an unknown user.
     fn grant_permissions(&self, user: UserId, permissions: &[Permission]) -> Result<(), RepositoryError>;
+
+    /// Every group, by name.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn permission_groups(&self) -> Result<Vec<PermissionGroup>, RepositoryError>;
+
+    /// Creates the group `name` (already checked with [`group_name`]) or replaces its permissions;
+    /// `true` when it was created.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn put_permission_group(
+        &self,
+        name: &str,
+        permissions: &[Permission],
+    ) -> Result<(PermissionGroup, bool), RepositoryError>;
+
+    /// Deletes a group (its members keep what was granted to them directly). `false` when there was
+    /// none.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn delete_permission_group(&self, name: &str) -> Result<bool, RepositoryError>;
+
+    /// Adds `user` to the group `name` (`member`) or removes them. `None` when there is no such group,
+    /// otherwise whether it changed anything.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn set_group_member(
+        &self,
+        name: &str,
+        user: UserId,
+        member: bool,
+    ) -> Result<Option<bool>, RepositoryError>;
+
+    /// Makes `user` a member of exactly the existing groups among `names` (single sign-on's `roles`);
+    /// answers the names no group has.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn sync_user_groups(&self, user: UserId, names: &[String]) -> Result<Vec<String>, RepositoryError>;
 }
 
 #[cfg(test)]
@@ -293,6 +375,11 @@ mod tests {
             Ok(Permission::new(Action::View, Resource::Priority))
         );
         assert!(Permission::parse("incidents.fly_incident").is_err());
-        assert_eq!(Permission::all().len(), 36);
+        assert_eq!(
+            Permission::new(Action::Change, Resource::PermissionGroup).codename(),
+            "auth.change_group"
+        );
+        assert_eq!(Permission::all().len(), 40);
+        assert!(!Permission::responder().iter().any(|p| p.resource == Resource::PermissionGroup));
     }
 }

@@ -1,16 +1,20 @@
 //! API tokens and permissions.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use incidents_core::access::{AccessRepository, ApiTokenRecord, Permission, Principal, TokenRejection};
+use incidents_core::access::{
+    AccessRepository, ApiTokenRecord, Permission, PermissionGroup, Principal, TokenRejection,
+};
 use incidents_core::query::{Page, PageRequest};
 use incidents_core::{RepositoryError, User, UserId};
 
 use crate::connection::{Database, DbConnection, write_transaction};
 use crate::error::repository_error;
-use crate::schema::{api_tokens, user_permissions, users};
+use crate::schema::{
+    api_tokens, permission_group_permissions, permission_groups, user_groups, user_permissions, users,
+};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
@@ -94,20 +98,14 @@ impl AccessRepository for Database {
         now: NaiveDateTime,
     ) -> Result<Result<Principal, TokenRejection>, RepositoryError> {
         let mut conn = self.connection()?;
-        // One round trip: the token, its user, and one row per permission the user holds.
-        let rows: Vec<(TokenRow, PrincipalUser, Option<String>)> = api_tokens::table
+        let found: Option<(TokenRow, PrincipalUser)> = api_tokens::table
             .inner_join(users::table)
-            .left_join(user_permissions::table.on(user_permissions::user_id.eq(users::id)))
             .filter(api_tokens::token_hash.eq(token_hash))
-            .select((
-                TokenRow::as_select(),
-                PrincipalUser::as_select(),
-                user_permissions::codename.nullable(),
-            ))
-            .load(&mut *conn)
+            .select((TokenRow::as_select(), PrincipalUser::as_select()))
+            .first(&mut *conn)
+            .optional()
             .map_err(repository_error)?;
-        let mut rows = rows.into_iter();
-        let Some((token, user, first)) = rows.next() else { return Ok(Err(TokenRejection::Invalid)) };
+        let Some((token, user)) = found else { return Ok(Err(TokenRejection::Invalid)) };
         if token.revoked_at.is_some() || token.expires_at.is_some_and(|expires| expires <= now) {
             return Ok(Err(TokenRejection::Invalid));
         }
@@ -121,23 +119,20 @@ impl AccessRepository for Database {
                 .execute(&mut *conn)
                 .map_err(repository_error)?;
         }
-        let permissions: HashSet<String> =
-            first.into_iter().chain(rows.filter_map(|(_, _, codename)| codename)).collect();
+        let permissions = held_permissions(&mut conn, &user.id).map_err(repository_error)?;
         Ok(Ok(Principal { user: principal_user(user)?, permissions }))
     }
 
     fn principal(&self, user: UserId) -> Result<Option<Principal>, RepositoryError> {
         let mut conn = self.connection()?;
-        let rows: Vec<(PrincipalUser, Option<String>)> = users::table
-            .left_join(user_permissions::table.on(user_permissions::user_id.eq(users::id)))
-            .filter(users::id.eq(user.to_string()))
-            .select((PrincipalUser::as_select(), user_permissions::codename.nullable()))
-            .load(&mut *conn)
+        let found: Option<PrincipalUser> = users::table
+            .find(user.to_string())
+            .select(PrincipalUser::as_select())
+            .first(&mut *conn)
+            .optional()
             .map_err(repository_error)?;
-        let mut rows = rows.into_iter();
-        let Some((user, first)) = rows.next() else { return Ok(None) };
-        let permissions: HashSet<String> =
-            first.into_iter().chain(rows.filter_map(|(_, codename)| codename)).collect();
+        let Some(user) = found else { return Ok(None) };
+        let permissions = held_permissions(&mut conn, &user.id).map_err(repository_error)?;
         Ok(Some(Principal { user: principal_user(user)?, permissions }))
     }
 
@@ -173,6 +168,190 @@ impl AccessRepository for Database {
         let mut conn = self.connection()?;
         write_transaction(&mut conn, |conn| grant(conn, user, permissions)).map_err(repository_error)
     }
+
+    fn permission_groups(&self) -> Result<Vec<PermissionGroup>, RepositoryError> {
+        let mut conn = self.connection()?;
+        let groups: Vec<(i64, String)> = permission_groups::table
+            .order(permission_groups::name)
+            .select((permission_groups::id, permission_groups::name))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let mut permissions: HashMap<i64, Vec<String>> = HashMap::new();
+        for (group, codename) in permission_group_permissions::table
+            .order(permission_group_permissions::codename)
+            .select((permission_group_permissions::group_id, permission_group_permissions::codename))
+            .load::<(i64, String)>(&mut *conn)
+            .map_err(repository_error)?
+        {
+            permissions.entry(group).or_default().push(codename);
+        }
+        let mut members: HashMap<i64, Vec<String>> = HashMap::new();
+        for (group, email) in user_groups::table
+            .inner_join(users::table)
+            .order(users::email)
+            .select((user_groups::group_id, users::email))
+            .load::<(i64, String)>(&mut *conn)
+            .map_err(repository_error)?
+        {
+            members.entry(group).or_default().push(email);
+        }
+        Ok(groups
+            .into_iter()
+            .map(|(id, name)| PermissionGroup {
+                id,
+                name,
+                permissions: permissions.remove(&id).unwrap_or_default(),
+                members: members.remove(&id).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    fn put_permission_group(
+        &self,
+        name: &str,
+        permissions: &[Permission],
+    ) -> Result<(PermissionGroup, bool), RepositoryError> {
+        let mut conn = self.connection()?;
+        let (id, created) = write_transaction(&mut conn, |conn| {
+            let existing = group_id(conn, name)?;
+            let (id, created) = match existing {
+                Some(id) => (id, false),
+                None => {
+                    let id = diesel::insert_into(permission_groups::table)
+                        .values((
+                            permission_groups::name.eq(name),
+                            permission_groups::created_at.eq(crate::now()),
+                        ))
+                        .returning(permission_groups::id)
+                        .get_result::<i64>(conn)?;
+                    (id, true)
+                }
+            };
+            diesel::delete(
+                permission_group_permissions::table.filter(permission_group_permissions::group_id.eq(id)),
+            )
+            .execute(conn)?;
+            let codenames: HashSet<String> = permissions.iter().map(|p| p.codename()).collect();
+            for codename in codenames {
+                diesel::insert_into(permission_group_permissions::table)
+                    .values((
+                        permission_group_permissions::group_id.eq(id),
+                        permission_group_permissions::codename.eq(codename),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok((id, created))
+        })
+        .map_err(repository_error)?;
+        drop(conn);
+        let group = self
+            .permission_groups()?
+            .into_iter()
+            .find(|group| group.id == id)
+            .ok_or_else(|| RepositoryError::NotFound(format!("group {name}")))?;
+        Ok((group, created))
+    }
+
+    fn delete_permission_group(&self, name: &str) -> Result<bool, RepositoryError> {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| {
+            let Some(id) = group_id(conn, name)? else { return Ok(false) };
+            // Explicitly, not through ON DELETE CASCADE alone: SQLite connections opened without the
+            // foreign_keys pragma would leave orphans.
+            diesel::delete(user_groups::table.filter(user_groups::group_id.eq(id))).execute(conn)?;
+            diesel::delete(
+                permission_group_permissions::table.filter(permission_group_permissions::group_id.eq(id)),
+            )
+            .execute(conn)?;
+            diesel::delete(permission_groups::table.find(id)).execute(conn)?;
+            Ok(true)
+        })
+        .map_err(repository_error)
+    }
+
+    fn set_group_member(
+        &self,
+        name: &str,
+        user: UserId,
+        member: bool,
+    ) -> Result<Option<bool>, RepositoryError> {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| {
+            let Some(id) = group_id(conn, name)? else { return Ok(None) };
+            let row = || {
+                user_groups::table
+                    .filter(user_groups::user_id.eq(user.to_string()))
+                    .filter(user_groups::group_id.eq(id))
+            };
+            let present = diesel::select(diesel::dsl::exists(row())).get_result::<bool>(conn)?;
+            Ok(Some(match (present, member) {
+                (false, true) => {
+                    diesel::insert_into(user_groups::table)
+                        .values((user_groups::user_id.eq(user.to_string()), user_groups::group_id.eq(id)))
+                        .execute(conn)?;
+                    true
+                }
+                (true, false) => {
+                    diesel::delete(row()).execute(conn)?;
+                    true
+                }
+                _ => false,
+            }))
+        })
+        .map_err(repository_error)
+    }
+
+    fn sync_user_groups(&self, user: UserId, names: &[String]) -> Result<Vec<String>, RepositoryError> {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| {
+            let known: Vec<(i64, String)> = permission_groups::table
+                .filter(permission_groups::name.eq_any(names))
+                .select((permission_groups::id, permission_groups::name))
+                .load(conn)?;
+            diesel::delete(user_groups::table.filter(user_groups::user_id.eq(user.to_string())))
+                .execute(conn)?;
+            for (id, _) in &known {
+                diesel::insert_into(user_groups::table)
+                    .values((user_groups::user_id.eq(user.to_string()), user_groups::group_id.eq(id)))
+                    .execute(conn)?;
+            }
+            let mut unknown: Vec<String> =
+                names.iter().filter(|name| !known.iter().any(|(_, known)| known == *name)).cloned().collect();
+            unknown.sort();
+            unknown.dedup();
+            Ok(unknown)
+        })
+        .map_err(repository_error)
+    }
+}
+
+fn group_id(conn: &mut DbConnection, name: &str) -> QueryResult<Option<i64>> {
+    permission_groups::table
+        .filter(permission_groups::name.eq(name))
+        .select(permission_groups::id)
+        .first(conn)
+        .optional()
+}
+
+/// What `user` holds: granted to them, or to one of their groups.
+fn held_permissions(conn: &mut DbConnection, user: &str) -> QueryResult<HashSet<String>> {
+    // Two queries: diesel's multi-backend connection has no UNION.
+    let mut held: HashSet<String> = user_permissions::table
+        .filter(user_permissions::user_id.eq(user.to_owned()))
+        .select(user_permissions::codename)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    held.extend(
+        permission_group_permissions::table
+            .inner_join(
+                user_groups::table.on(user_groups::group_id.eq(permission_group_permissions::group_id)),
+            )
+            .filter(user_groups::user_id.eq(user.to_owned()))
+            .select(permission_group_permissions::codename)
+            .load::<String>(conn)?,
+    );
+    Ok(held)
 }
 
 /// Grants what `user` does not hold yet, on `conn` (in the caller's transaction).

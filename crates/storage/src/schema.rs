@@ -380,6 +380,32 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(user_permissions -> users (user_id));
+
+diesel::table! {
+    permission_groups (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    permission_group_permissions (group_id, codename) {
+        group_id -> BigInt,
+        codename -> Text,
+    }
+}
+
+diesel::table! {
+    user_groups (user_id, group_id) {
+        user_id -> Text,
+        group_id -> BigInt,
+    }
+}
+
+diesel::joinable!(permission_group_permissions -> permission_groups (group_id));
+diesel::joinable!(user_groups -> permission_groups (group_id));
+diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(incident_categories -> category_groups (group_id));
 diesel::joinable!(impact_levels -> impact_types (impact_type_id));
 diesel::joinable!(incidents -> priorities (priority_id));
@@ -429,4 +455,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_postmortems,
     api_tokens,
     user_permissions,
+    permission_groups,
+    permission_group_permissions,
+    user_groups,
 );
