@@ -185,14 +185,20 @@ async fn a_responder_runs_an_incident_in_a_real_browser() {
         .send_keys("Orders fail at payment with 502s.")
         .await
         .expect("type");
-    // A P2: its key events are required to close.
+    // A high business impact: the form shows at once that it makes a P2 (whose key events are
+    // required to close), and the priority is left to the impacts.
     driver
-        .find(By::XPath("//select[@name='priority_id']/option[contains(., 'P2')]"))
+        .find(By::XPath(
+            "(//select[starts-with(@name, 'impact_')])[1]/option[contains(., 'High') and not(contains(., 'Highest'))]",
+        ))
         .await
-        .expect("P2")
+        .expect("a high impact")
         .click()
         .await
         .expect("click");
+    wait_for(&driver, "These impacts give <strong>").await;
+    let derived = driver.find(By::Id("derived-priority")).await.expect("preview").text().await.expect("text");
+    assert!(derived.contains("P2"), "{derived}");
     driver
         .find(By::Css("select[name='incident_category_id'] optgroup option"))
         .await

@@ -642,3 +642,195 @@ async fn sso(browser: &mut Browser) -> (String, String) {
     let callback = answer.headers()["location"].to_str().expect("location").to_owned();
     (authorize, callback)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impacts_give_the_priority_live_and_staff_see_and_retry_failed_side_effects() {
+    use incidents_core::access::{AccessRepository as _, Permission};
+    use storage::schema::{impact_levels, impact_types, incidents, jobs, outbox_events, priorities};
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        user(&test, "ada@example.com", true);
+        user(&test, "rey@example.com", false);
+        let rey = test
+            .database
+            .find_user_by_email(&Email::parse("rey@example.com").expect("email"))
+            .expect("db")
+            .expect("user");
+        test.database.grant_permissions(rey.id, &Permission::responder()).expect("grant");
+        // Every impact type, with its "no impact" and "high" levels.
+        let levels: Vec<(i64, String, String)> = {
+            let mut conn = test.database.connection().expect("connection");
+            impact_levels::table
+                .inner_join(impact_types::table)
+                .filter(impact_levels::value.eq_any(["NO", "HI"]))
+                .order((impact_types::sort_order, impact_types::id))
+                .select((impact_types::id, impact_levels::value, impact_levels::id))
+                .load(&mut conn)
+                .expect("levels")
+        };
+        let level = |kind: i64, code: &str| {
+            levels
+                .iter()
+                .find(|(k, c, _)| *k == kind && c == code)
+                .map(|(_, _, id)| id.clone())
+                .expect("level")
+        };
+        let kinds: Vec<i64> = levels
+            .iter()
+            .map(|(kind, _, _)| *kind)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert!(kinds.len() >= 2, "the seed has several impact types");
+        let (base, handle) = start(&test, &[]).await;
+        let mut ada = Browser::new(&base);
+        assert_eq!(ada.sign_in("ada@example.com", PASSWORD).await.status, 303);
+
+        // The form offers one select per impact type, "no impact" chosen, and the priority from them.
+        let form = ada.get("/incident/create/").await;
+        for kind in &kinds {
+            assert!(form.body.contains(&format!("name=\"impact_{kind}\"")), "{}", form.body);
+        }
+        assert!(form.body.contains("<option value=\"\" selected>From the impacts</option>"));
+        // Live: the fragment under the impacts follows them.
+        let high = format!(
+            "/incident/create/priority/?impact_{}={}&impact_{}={}",
+            kinds[0],
+            level(kinds[0], "HI"),
+            kinds[1],
+            level(kinds[1], "NO")
+        );
+        let preview = ada.htmx_get(&high, "derived-priority").await;
+        assert_eq!(preview.status, 200);
+        assert!(
+            preview.body.contains("id=\"derived-priority\"") && preview.body.contains("P2"),
+            "{}",
+            preview.body
+        );
+        let none = format!("/incident/create/priority/?impact_{}={}", kinds[0], level(kinds[0], "NO"));
+        assert!(ada.htmx_get(&none, "derived-priority").await.body.contains("above"));
+
+        // Declaring from the impacts: no impact at all is refused on the impacts ...
+        let csrf = form.csrf();
+        let category = option(&form.body, "incident_category_id", "");
+        let environment = option(&form.body, "environment_id", "PRD");
+        let (first, second) = (format!("impact_{}", kinds[0]), format!("impact_{}", kinds[1]));
+        let mut fields = vec![
+            ("csrf_token", csrf.clone()),
+            ("title", "Search is slow for every shopper".to_owned()),
+            ("description", "Search answers in 8 s instead of 200 ms.".to_owned()),
+            ("priority_id", String::new()),
+            ("incident_category_id", category),
+            ("environment_id", environment),
+            (first.as_str(), level(kinds[0], "NO")),
+            (second.as_str(), level(kinds[1], "NO")),
+        ];
+        let as_pairs = |fields: &[(&str, String)]| {
+            fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<Vec<_>>()
+        };
+        let post = async |browser: &mut Browser, fields: Vec<(String, String)>| {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            browser.post("/incident/create/", &pairs, &[]).await
+        };
+        let refused = post(&mut ada, as_pairs(&fields)).await;
+        assert_eq!(refused.status, 422);
+        assert!(refused.body.contains("above"), "{}", refused.body);
+        // ... and a high impact makes a P2, its impacts on its page.
+        fields[6].1 = level(kinds[0], "HI");
+        let declared = post(&mut ada, as_pairs(&fields)).await;
+        assert_eq!(declared.status, 303, "{}", declared.body);
+        let location = declared.header("location").to_owned();
+        let id: i64 = location.trim_matches('/').rsplit('/').next().expect("id").parse().expect("an id");
+        let priority: String = {
+            let mut conn = test.database.connection().expect("connection");
+            incidents::table
+                .inner_join(priorities::table)
+                .filter(incidents::id.eq(id))
+                .select(priorities::name)
+                .first(&mut conn)
+                .expect("incident")
+        };
+        assert_eq!(priority, "P2");
+        let page = ada.get(&location).await;
+        assert!(page.body.contains("<h3>Impacts</h3>"), "{}", page.body);
+
+        // A side effect of its declaration failed for good: staff see it and retry it.
+        let job: i64 = {
+            let mut conn = test.database.connection().expect("connection");
+            let event: String = outbox_events::table
+                .filter(outbox_events::incident_id.eq(id))
+                .select(outbox_events::event_id)
+                .first(&mut conn)
+                .expect("event");
+            let now = incidents_core::clock::now();
+            diesel::insert_into(jobs::table)
+                .values((
+                    jobs::name.eq("slack.post_message"),
+                    jobs::queue.eq("slack"),
+                    jobs::payload.eq("{}"),
+                    jobs::idempotency_key.eq(format!("dashboard-test-{id}")),
+                    jobs::event_id.eq(&event),
+                    jobs::state.eq("dead"),
+                    jobs::attempts.eq(8),
+                    jobs::run_at.eq(now),
+                    jobs::last_error.eq("Slack answered channel_not_found <b>"),
+                    jobs::created_at.eq(now),
+                    jobs::updated_at.eq(now),
+                ))
+                .returning(jobs::id)
+                .get_result(&mut conn)
+                .expect("job")
+        };
+        let page = ada.get(&location).await;
+        assert!(page.body.contains("Failed side effects"), "{}", page.body);
+        assert!(
+            page.body.contains("channel_not_found &#60;b&#62;")
+                || page.body.contains("channel_not_found &lt;b&gt;"),
+            "escaped: {}",
+            page.body
+        );
+        let retry = format!("/incident/{id}/jobs/{job}/retry/");
+        assert!(page.body.contains(&retry));
+        // Not for responders: they see no panel and cannot retry.
+        let mut rey_browser = Browser::new(&base);
+        assert_eq!(rey_browser.sign_in("rey@example.com", PASSWORD).await.status, 303);
+        let seen = rey_browser.get(&location).await;
+        assert!(seen.status == 200 && !seen.body.contains("Failed side effects"));
+        let rey_csrf = seen.csrf();
+        assert_eq!(rey_browser.post(&retry, &[("csrf_token", &rey_csrf)], &[]).await.status, 403);
+        // Staff: without the CSRF token refused; under another incident not found; then retried.
+        let page_csrf = page.csrf();
+        assert_eq!(ada.post(&retry, &[], &[]).await.status, 403);
+        let elsewhere = format!("/incident/{}/jobs/{job}/retry/", id + 1000);
+        assert_eq!(ada.post(&elsewhere, &[("csrf_token", &page_csrf)], &[]).await.status, 404);
+        let retried = ada.post(&retry, &[("csrf_token", &page_csrf)], &[]).await;
+        assert_eq!((retried.status, retried.header("location")), (303, location.as_str()));
+        assert!(audit(&test).contains(&"job.retry".to_owned()));
+        handle.stop(true).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_when_a_trusted_proxy_says_https() {
+    let test = TestDatabase::sqlite().seeded();
+    user(&test, "ada@example.com", true);
+    for (trusted, secure) in [("", false), ("127.0.0.1", true), ("10.0.0.0/8", false)] {
+        let (base, handle) = start(&test, &[("FF_TRUSTED_PROXIES", trusted)]).await;
+        let mut browser = Browser::new(&base);
+        let request = browser
+            .client
+            .get(format!("{base}/admin/login/"))
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-for", "203.0.113.9");
+        let page = browser.send(request).await;
+        let cookie = page.header("set-cookie").to_owned();
+        assert!(cookie.starts_with("ff_signin="), "{cookie}");
+        assert_eq!(cookie.contains("Secure"), secure, "FF_TRUSTED_PROXIES={trusted:?}: {cookie}");
+        handle.stop(true).await;
+    }
+    // A malformed list stops the server at start, naming the variable.
+    let error = AppBuilder::standard()
+        .configure(&vars(&test, &[("FF_TRUSTED_PROXIES", "10.0.0.0/40")]))
+        .expect_err("refused");
+    assert!(error.to_string().contains("FF_TRUSTED_PROXIES"), "{error}");
+}

@@ -131,11 +131,38 @@ pub struct CreatePage {
     pub layout: Layout,
     pub title: String,
     pub description: String,
+    /// The priority comes from the impacts (no priority chosen).
+    pub from_impacts: bool,
     pub priorities: Vec<Choice>,
+    /// One level choice per impact type.
+    pub impacts: Vec<ImpactField>,
+    /// The priority the chosen impacts give.
+    pub preview: PriorityPreview,
     pub categories: Vec<(String, Vec<Choice>)>,
     pub environments: Vec<Choice>,
     pub private: bool,
     pub errors: Vec<FieldError>,
+}
+
+/// One impact type's level choice in the declaration form.
+#[derive(Debug, Clone, Default)]
+pub struct ImpactField {
+    /// The form field: `impact_<type id>`.
+    pub field: String,
+    pub name: String,
+    pub help: String,
+    pub choices: Vec<Choice>,
+}
+
+/// The priority the chosen impacts give, under them in the declaration form (re-rendered alone as
+/// they change).
+#[derive(Template, Debug, Clone, Default)]
+#[template(path = "priority_preview.html")]
+pub struct PriorityPreview {
+    /// The priority's label; empty when there is none.
+    pub priority: String,
+    /// Why there is none (every impact "no impact" …); empty when there is one or nothing was chosen.
+    pub problem: String,
 }
 
 /// A labelled value.
@@ -197,6 +224,10 @@ pub struct IncidentPage {
     pub metrics: Vec<Fact>,
     pub costs: Vec<Fact>,
     pub resources: Vec<Fact>,
+    /// The business impacts given at declaration.
+    pub impacts: Vec<Fact>,
+    /// The failed side effects, for staff (`None` for anyone else).
+    pub failures: Option<Vec<FailedJob>>,
     pub timeline: Vec<TimelineRow>,
     pub can_update: bool,
     pub update: UpdatePanel,
@@ -207,6 +238,20 @@ pub struct IncidentPage {
     /// The add-a-cost form.
     pub cost_types: Vec<Choice>,
     pub cost_errors: Vec<FieldError>,
+}
+
+/// A job of the incident's events that failed and is not done.
+#[derive(Debug, Clone, Default)]
+pub struct FailedJob {
+    pub id: i64,
+    pub name: String,
+    pub state: String,
+    pub attempts: u32,
+    pub error: String,
+    /// When it runs again (empty for a dead job).
+    pub next_attempt: String,
+    /// Dead: only a retry runs it again.
+    pub dead: bool,
 }
 
 /// A role in the roles form.

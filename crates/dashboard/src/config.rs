@@ -30,6 +30,9 @@ pub struct DashboardConfig {
     /// Mark the cookie `Secure` even when `BASE_URL` is http (TLS ended by a trusted proxy in front
     /// of a plain-http `BASE_URL`): `FF_SECURE_COOKIES`.
     pub secure_cookies: bool,
+    /// Reverse proxies believed about the client's address and scheme (`FF_TRUSTED_PROXIES`: IP
+    /// addresses or networks, comma-separated; none by default).
+    pub trusted_proxies: Vec<crate::proxy::Network>,
     /// Failed sign-ins for one account within the window before further attempts are refused
     /// (`FF_SIGNIN_MAX_FAILURES`, 5).
     pub max_failures_per_account: i64,
@@ -45,6 +48,7 @@ impl Default for DashboardConfig {
             oidc: None,
             session_lifetime: Duration::from_secs(14 * 24 * 3600),
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
             max_failures_per_account: 5,
             max_failures_per_address: 20,
             lockout: Duration::from_secs(900),
@@ -66,6 +70,12 @@ impl DashboardConfig {
         let lifetime =
             env.parse("SESSION_COOKIE_AGE", default.session_lifetime.as_secs(), bounded(60, 365 * 24 * 3600));
         let secure_cookies = env.parse("FF_SECURE_COOKIES", false, platform::config::parse_bool);
+        let trusted_proxies = env.parse("FF_TRUSTED_PROXIES", Vec::new(), |raw: &str| {
+            raw.split(',')
+                .filter(|part| !part.trim().is_empty())
+                .map(crate::proxy::Network::parse)
+                .collect::<Result<Vec<_>, _>>()
+        });
         let per_account = env.parse("FF_SIGNIN_MAX_FAILURES", 5, bounded(1, 1000));
         let per_address = env.parse("FF_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20, bounded(1, 100_000));
         let lockout = env.parse("FF_SIGNIN_LOCKOUT_SECONDS", 900, bounded(1, 86_400));
@@ -73,6 +83,7 @@ impl DashboardConfig {
             oidc: read_oidc(env),
             session_lifetime: Duration::from_secs(lifetime),
             secure_cookies,
+            trusted_proxies,
             max_failures_per_account: i64::try_from(per_account).unwrap_or(i64::MAX),
             max_failures_per_address: i64::try_from(per_address).unwrap_or(i64::MAX),
             lockout: Duration::from_secs(lockout),

@@ -9,16 +9,20 @@
 //!   exports through the API's export code), `/incident/create/`, `/incident/<id>/` with its update and
 //!   key-events forms. Every change goes through the lifecycle, like the API's and Slack's, and every
 //!   form works without JavaScript; with it, HTMX swaps the part that changed.
+//! - `side_effects`: an incident's failed jobs, shown to staff on its page, with a retry for the dead.
 //! - [`assets`]: htmx and Pico, vendored from the npm registry and embedded, under versioned paths.
 //!
 //! Pages are askama templates in `firefighter-dashboard-templates`.
 
 pub mod assets;
 mod config;
+mod declare;
 pub mod oidc;
 mod pages;
+pub mod proxy;
 mod render;
 pub mod session;
+mod side_effects;
 pub mod signin;
 
 use std::sync::Arc;
@@ -81,7 +85,12 @@ impl Integration for Dashboard {
         let state = State {
             context: context.clone(),
             config: Arc::new(self.config.clone()),
-            sessions: session::Sessions::new(context.database.clone(), self.config.session_lifetime, secure),
+            sessions: session::Sessions::new(
+                context.database.clone(),
+                self.config.session_lifetime,
+                secure,
+                self.config.trusted_proxies.clone(),
+            ),
             oidc,
         };
         routes.app_data(web::Data::new(state));

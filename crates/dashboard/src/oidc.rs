@@ -229,12 +229,12 @@ impl Flow {
     }
 }
 
-fn flow_cookie(state: &State, value: String) -> Cookie<'static> {
+fn flow_cookie(state: &State, request: &HttpRequest, value: String) -> Cookie<'static> {
     let mut cookie = Cookie::build(FLOW_COOKIE, value)
         .path("/oidc/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.sessions.secure())
+        .secure(state.sessions.secure(request))
         .finish();
     if cookie.value().is_empty() {
         cookie.make_removal();
@@ -279,7 +279,7 @@ async fn authenticate(
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
         let mut response = HttpResponse::Found().insert_header((header::LOCATION, location.to_string())).finish();
-        response.add_cookie(&flow_cookie(&state, flow.encode(oidc))).map_err(|error| PageError::internal(&error))?;
+        response.add_cookie(&flow_cookie(&state, &request, flow.encode(oidc))).map_err(|error| PageError::internal(&error))?;
         Ok(response)
     }
     .await;
@@ -445,7 +445,7 @@ async fn sign_in(
     let mut response =
         crate::signin::start_session(request, state, principal.user.id, &flow.next, "oidc").await?;
     response
-        .add_cookie(&flow_cookie(state, String::new()))
+        .add_cookie(&flow_cookie(state, request, String::new()))
         .map_err(|error| SsoError::Page(PageError::internal(&error)))?;
     Ok(response)
 }

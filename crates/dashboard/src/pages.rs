@@ -11,11 +11,11 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDateTime, TimeZone as _};
 use dashboard_templates::{
-    Choice, CreatePage, Fact, FieldError, Filters, HomePage, IncidentPage, IncidentRow, KeyEventField,
-    KeyEventsPanel, ListPage, Results, RoleField, StatusGroup, TimelineRow, UpdateForm, UpdatePanel,
+    Choice, Fact, FieldError, Filters, HomePage, IncidentPage, IncidentRow, KeyEventField, KeyEventsPanel,
+    ListPage, Results, RoleField, StatusGroup, TimelineRow, UpdateForm, UpdatePanel,
 };
 use incidents_core::access::Action;
-use incidents_core::incident::{DeclareIncident, PriorityChoice, UpdateIncident};
+use incidents_core::incident::UpdateIncident;
 use incidents_core::query::{
     CategoryView, IncidentFilter, IncidentQueries as _, IncidentView, OrderBy, PageRequest,
 };
@@ -37,16 +37,23 @@ pub(crate) fn configure(routes: &mut web::ServiceConfig) {
         .service(web::resource("/incident").route(web::get().to(list)))
         .service(web::resource("/incident/export").route(web::get().to(export)))
         .service(
-            web::resource("/incident/create").route(web::get().to(create_form)).route(web::post().to(create)),
+            web::resource("/incident/create")
+                .route(web::get().to(crate::declare::create_form))
+                .route(web::post().to(crate::declare::create)),
         )
+        .service(web::resource("/incident/create/priority").route(web::get().to(crate::declare::priority)))
         .service(web::resource("/incident/{id:\\d+}").route(web::get().to(detail)))
         .service(web::resource("/incident/{id:\\d+}/update").route(web::post().to(update)))
         .service(web::resource("/incident/{id:\\d+}/update_key_events").route(web::post().to(key_events)))
         .service(web::resource("/incident/{id:\\d+}/roles").route(web::post().to(roles)))
-        .service(web::resource("/incident/{id:\\d+}/costs").route(web::post().to(add_cost)));
+        .service(web::resource("/incident/{id:\\d+}/costs").route(web::post().to(add_cost)))
+        .service(
+            web::resource("/incident/{id:\\d+}/jobs/{job:\\d+}/retry")
+                .route(web::post().to(crate::side_effects::retry)),
+        );
 }
 
-fn date(at: NaiveDateTime, tz: chrono_tz::Tz) -> String {
+pub(crate) fn date(at: NaiveDateTime, tz: chrono_tz::Tz) -> String {
     tz.from_utc_datetime(&at).format("%Y-%m-%d %H:%M %Z").to_string()
 }
 
@@ -68,7 +75,7 @@ fn row(incident: &IncidentView, tz: chrono_tz::Tz) -> IncidentRow {
     }
 }
 
-fn grouped(categories: &[CategoryView], selected: &[String]) -> Vec<(String, Vec<Choice>)> {
+pub(crate) fn grouped(categories: &[CategoryView], selected: &[String]) -> Vec<(String, Vec<Choice>)> {
     let mut sorted: Vec<&CategoryView> = categories.iter().collect();
     sorted.sort_by(|a, b| {
         (a.group.order, &a.group.name, a.order, &a.name).cmp(&(
@@ -291,130 +298,6 @@ async fn export(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
     respond(&request, result)
 }
 
-/// The short declaration form's fields.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct CreateForm {
-    csrf_token: String,
-    title: String,
-    description: String,
-    priority_id: String,
-    incident_category_id: String,
-    environment_id: String,
-    private: Option<String>,
-}
-
-async fn create_page(
-    state: &State,
-    visitor: &Visitor,
-    form: &CreateForm,
-    errors: Vec<FieldError>,
-) -> Result<CreatePage, PageError> {
-    let database = state.context.database.clone();
-    let (priorities, environments, categories) =
-        web::block(move || -> Result<_, incidents_core::RepositoryError> {
-            Ok((database.priorities()?, database.environments()?, database.categories(None)?))
-        })
-        .await??;
-    let fresh = form.title.is_empty() && form.priority_id.is_empty();
-    Ok(CreatePage {
-        layout: visitor.layout(state, "Declare an incident", "create"),
-        title: form.title.clone(),
-        description: form.description.clone(),
-        priorities: priorities
-            .iter()
-            .filter(|p| p.enabled_create)
-            .map(|p| Choice {
-                value: p.id.clone(),
-                label: format!("{} {} - {}", p.emoji, p.name, p.description),
-                selected: if fresh { p.default } else { p.id == form.priority_id },
-            })
-            .collect(),
-        environments: environments
-            .iter()
-            .map(|e| Choice {
-                value: e.id.clone(),
-                label: format!("{} - {}", e.value, e.description),
-                selected: if fresh { e.default } else { e.id == form.environment_id },
-            })
-            .collect(),
-        categories: grouped(&categories, std::slice::from_ref(&form.incident_category_id)),
-        private: form.private.is_some(),
-        errors,
-    })
-}
-
-async fn create_form(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
-    let result = async {
-        let visitor = visitor(&request, &state, None).await?;
-        visitor.require(Action::Add, "declare incidents")?;
-        html(&create_page(&state, &visitor, &CreateForm::default(), Vec::new()).await?)
-    }
-    .await;
-    respond(&request, result)
-}
-
-fn field_error(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.to_owned(), message: message.into() }
-}
-
-async fn create(request: HttpRequest, state: web::Data<State>, body: web::Bytes) -> HttpResponse {
-    let result = async {
-        let form: CreateForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        let visitor = visitor(&request, &state, Some(&form.csrf_token)).await?;
-        visitor.require(Action::Add, "declare incidents")?;
-        let mut errors = Vec::new();
-        for (field, value, label) in [
-            ("priority_id", &form.priority_id, "Choose a priority."),
-            ("incident_category_id", &form.incident_category_id, "Choose a category."),
-            ("environment_id", &form.environment_id, "Choose an environment."),
-        ] {
-            if value.trim().is_empty() {
-                errors.push(field_error(field, label));
-            }
-        }
-        if form.title.trim().chars().count() < 10 {
-            errors.push(field_error("title", "At least 10 characters."));
-        }
-        if form.description.trim().chars().count() < 10 {
-            errors.push(field_error("description", "At least 10 characters."));
-        }
-        if errors.is_empty() {
-            let command = DeclareIncident {
-                title: form.title.trim().to_owned(),
-                description: form.description.trim().to_owned(),
-                priority: PriorityChoice::Given(form.priority_id.clone()),
-                category_id: form.incident_category_id.clone(),
-                environment_id: form.environment_id.clone(),
-                private: form.private.as_ref().map(|_| true),
-                dedup_key: None,
-                ignored: false,
-                custom_fields: serde_json::Map::new(),
-                created_by: None,
-            };
-            let lifecycle = state.context.lifecycle.clone();
-            let actor = Actor { user: visitor.principal.user.id, entry_point: EntryPoint::Web };
-            match web::block(move || lifecycle.declare(actor, &command)).await? {
-                Ok(declared) => {
-                    let location = format!("/incident/{}/", declared.id().0);
-                    return Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish());
-                }
-                Err(LifecycleError::Invalid { field, message, code }) => {
-                    let field = if field == "category_id" { "incident_category_id" } else { field };
-                    errors.push(field_error(field, format!("{message} ({code})")));
-                }
-                Err(LifecycleError::Storage(error)) => return Err(PageError::internal(&error)),
-                Err(error) => errors.push(field_error("", format!("{error} ({})", error.code()))),
-            }
-        }
-        let mut response = html(&create_page(&state, &visitor, &form, errors).await?)?;
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        Ok(response)
-    }
-    .await;
-    respond(&request, result)
-}
-
 /// Everything an incident page shows, read at once.
 struct Loaded {
     incident: IncidentView,
@@ -429,6 +312,9 @@ struct Loaded {
     role_types: Vec<incidents_core::query::RoleTypeView>,
     cost_types: Vec<incidents_core::query::CostTypeView>,
     facets: Vec<incidents_core::facets::Facet>,
+    impacts: Vec<incidents_core::query::IncidentImpactView>,
+    /// For staff only.
+    failures: Option<Vec<jobs::JobRecord>>,
 }
 
 /// Reads an incident page's data; a private incident the visitor may not see is not found.
@@ -456,7 +342,15 @@ async fn load(state: &State, visitor: &Visitor, id: IncidentId) -> Result<Loaded
                 .collect()
         };
         let mut facets = facets.of(&[id])?;
+        let staff = principal.user.is_staff || principal.user.is_superuser;
+        let failures = if staff {
+            Some(jobs::JobAdmin::failed_for_incident(&database, id.0, crate::side_effects::SHOWN)?)
+        } else {
+            None
+        };
         Ok(Loaded {
+            impacts: database.incident_impacts(id)?,
+            failures,
             timeline,
             key_event_types: database.key_event_types()?,
             key_events,
@@ -671,6 +565,16 @@ fn incident_page(
             .iter()
             .map(|f| Fact { label: f.kind.replace('_', " "), value: f.label.clone(), url: f.url.clone() })
             .collect(),
+        impacts: loaded
+            .impacts
+            .iter()
+            .map(|i| Fact {
+                label: i.impact_type.clone(),
+                value: format!("{} {}", i.emoji, i.level_name).trim().to_owned(),
+                url: None,
+            })
+            .collect(),
+        failures: loaded.failures.as_ref().map(|jobs| crate::side_effects::rows(jobs, tz)),
         timeline,
         can_update: visitor.can(Action::Change),
         update,
@@ -1122,4 +1026,8 @@ async fn add_cost(
     }
     .await;
     respond(&request, result)
+}
+
+pub(crate) fn field_error(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.to_owned(), message: message.into() }
 }

@@ -74,6 +74,7 @@ pub struct Sessions {
     database: Database,
     lifetime: Duration,
     secure: bool,
+    trusted_proxies: std::sync::Arc<[crate::proxy::Network]>,
 }
 
 fn clip(text: &str, max: usize) -> String {
@@ -82,8 +83,13 @@ fn clip(text: &str, max: usize) -> String {
 
 impl Sessions {
     #[must_use]
-    pub fn new(database: Database, lifetime: Duration, secure: bool) -> Self {
-        Self { database, lifetime, secure }
+    pub fn new(
+        database: Database,
+        lifetime: Duration,
+        secure: bool,
+        trusted_proxies: Vec<crate::proxy::Network>,
+    ) -> Self {
+        Self { database, lifetime, secure, trusted_proxies: trusted_proxies.into() }
     }
 
     /// Starts a session for `user`; returns the cookie value (shown to nobody else) and the session.
@@ -169,37 +175,53 @@ impl Sessions {
             .map_err(repository_error)
     }
 
-    /// Whether cookies are marked `Secure`.
+    /// Whether the cookies of an answer to `request` are marked `Secure`: always when `BASE_URL` is
+    /// https (or `FF_SECURE_COOKIES`), and when a trusted proxy says the client used https.
     #[must_use]
-    pub const fn secure(&self) -> bool {
-        self.secure
+    pub fn secure(&self, request: &HttpRequest) -> bool {
+        self.secure || crate::proxy::client(request, &self.trusted_proxies).https
+    }
+
+    /// The client's address, seen through the trusted proxies.
+    #[must_use]
+    pub fn client_address(&self, request: &HttpRequest) -> String {
+        crate::proxy::client(request, &self.trusted_proxies).address
     }
 
     /// The session cookie for `id`.
     #[must_use]
-    pub fn cookie(&self, id: String) -> Cookie<'static> {
+    pub fn cookie(&self, request: &HttpRequest, id: String) -> Cookie<'static> {
         let max_age = actix_web::cookie::time::Duration::seconds(
             i64::try_from(self.lifetime.as_secs()).unwrap_or(i64::MAX),
         );
-        self.base_cookie(COOKIE, id).max_age(max_age).finish()
+        self.base_cookie(request, COOKIE, id).max_age(max_age).finish()
     }
 
     /// A cookie that removes `name`.
     #[must_use]
-    pub fn removal(&self, name: &'static str) -> Cookie<'static> {
-        let mut cookie = self.base_cookie(name, String::new()).finish();
+    pub fn removal(&self, request: &HttpRequest, name: &'static str) -> Cookie<'static> {
+        let mut cookie = self.base_cookie(request, name, String::new()).finish();
         cookie.make_removal();
         cookie
     }
 
     /// The sign-in form's token cookie (a browser session cookie).
     #[must_use]
-    pub fn signin_cookie(&self, token: String) -> Cookie<'static> {
-        self.base_cookie(SIGNIN_COOKIE, token).finish()
+    pub fn signin_cookie(&self, request: &HttpRequest, token: String) -> Cookie<'static> {
+        self.base_cookie(request, SIGNIN_COOKIE, token).finish()
     }
 
-    fn base_cookie(&self, name: &'static str, value: String) -> actix_web::cookie::CookieBuilder<'static> {
-        Cookie::build(name, value).path("/").http_only(true).same_site(SameSite::Lax).secure(self.secure)
+    fn base_cookie(
+        &self,
+        request: &HttpRequest,
+        name: &'static str,
+        value: String,
+    ) -> actix_web::cookie::CookieBuilder<'static> {
+        Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure(request))
     }
 }
 

@@ -56,6 +56,7 @@ fn login_layout(state: &State, csrf: String) -> Layout {
 
 fn login_page(
     state: &State,
+    request: &HttpRequest,
     token: &str,
     next: &str,
     email: &str,
@@ -69,7 +70,7 @@ fn login_page(
         sso: state.oidc.is_some(),
     })?;
     response
-        .add_cookie(&state.sessions.signin_cookie(token.to_owned()))
+        .add_cookie(&state.sessions.signin_cookie(request, token.to_owned()))
         .map_err(|error| PageError::internal(&error))?;
     Ok(response)
 }
@@ -85,7 +86,7 @@ async fn form(request: HttpRequest, state: web::Data<State>, query: web::Query<N
         .map(|c| c.value().to_owned())
         .filter(|t| t.len() == 64)
         .unwrap_or_else(random_token);
-    respond(&request, login_page(&state, &token, &next, "", None))
+    respond(&request, login_page(&state, &request, &token, &next, "", None))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,10 +96,6 @@ struct SignIn {
     email: String,
     password: String,
     next: String,
-}
-
-fn address(request: &HttpRequest) -> String {
-    request.peer_addr().map(|peer| peer.ip().to_string()).unwrap_or_default()
 }
 
 /// The cache keys of the failure counters and locks.
@@ -125,7 +122,7 @@ async fn sign_in_inner(
     check_csrf(request, &state.context.config.base_url, &cookie_token, Some(&form.csrf_token))
         .map_err(|refusal| PageError::Forbidden(format!("This sign-in was refused: {refusal}.")))?;
     let email_text = form.email.trim().to_lowercase();
-    let address = address(request);
+    let address = state.sessions.client_address(request);
     let cache = &state.context.cache;
     let config = &state.config;
     for (_, lock) in keys(&email_text, &address) {
@@ -133,8 +130,9 @@ async fn sign_in_inner(
             return Err(PageError::TooMany(config.lockout.as_secs()));
         }
     }
-    let refuse =
-        |message: &str| login_page(state, &cookie_token, &next, &email_text, Some(message.to_owned()));
+    let refuse = |message: &str| {
+        login_page(state, request, &cookie_token, &next, &email_text, Some(message.to_owned()))
+    };
     let Ok(email) = Email::parse(&email_text) else {
         return refuse("Enter a valid e-mail address.");
     };
@@ -195,13 +193,13 @@ pub(crate) async fn start_session(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let (sessions, address) = (state.sessions.clone(), address(request));
+    let (sessions, address) = (state.sessions.clone(), state.sessions.client_address(request));
     let (id, _) = web::block(move || sessions.start(user, &user_agent, &address)).await??;
     audit(state, Some(user), "user.sign_in", &user.to_string(), json!({"method": method})).await;
     let mut response = HttpResponse::SeeOther().insert_header((header::LOCATION, next.to_owned())).finish();
-    response.add_cookie(&state.sessions.cookie(id)).map_err(|error| PageError::internal(&error))?;
+    response.add_cookie(&state.sessions.cookie(request, id)).map_err(|error| PageError::internal(&error))?;
     response
-        .add_cookie(&state.sessions.removal(SIGNIN_COOKIE))
+        .add_cookie(&state.sessions.removal(request, SIGNIN_COOKIE))
         .map_err(|error| PageError::internal(&error))?;
     Ok(response)
 }
@@ -253,7 +251,9 @@ pub(crate) async fn sign_out(
         audit(&state, Some(user), "user.sign_out", &user.to_string(), json!({})).await;
         let mut response =
             HttpResponse::SeeOther().insert_header((header::LOCATION, "/admin/login/")).finish();
-        response.add_cookie(&state.sessions.removal(COOKIE)).map_err(|error| PageError::internal(&error))?;
+        response
+            .add_cookie(&state.sessions.removal(&request, COOKIE))
+            .map_err(|error| PageError::internal(&error))?;
         Ok(response)
     }
     .await;

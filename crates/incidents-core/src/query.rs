@@ -345,6 +345,19 @@ pub struct ImpactTypeView {
     pub levels: Vec<ImpactLevelView>,
 }
 
+/// One business impact of an incident: its type and level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentImpactView {
+    /// The impact type's name ("Customers impact").
+    pub impact_type: String,
+    /// The level's code (HT, HI, MD, LO, LT, NO).
+    pub level: String,
+    /// The level's wording for this type, or the generic label.
+    pub level_name: String,
+    pub emoji: String,
+    pub details: Option<String>,
+}
+
 /// One timeline entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineView {
@@ -410,6 +423,12 @@ pub trait IncidentQueries {
     /// # Errors
     /// A storage failure.
     fn incidents_by_id(&self, ids: &[IncidentId]) -> Result<Vec<IncidentView>, RepositoryError>;
+
+    /// An incident's business impacts (those given when it was declared), in the impact types' order.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn incident_impacts(&self, id: IncidentId) -> Result<Vec<IncidentImpactView>, RepositoryError>;
 
     /// An incident's timeline, oldest first.
     ///

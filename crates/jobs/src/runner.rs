@@ -441,6 +441,14 @@ pub trait JobAdmin {
     /// # Errors
     /// A storage failure.
     fn retry_dead(&self, id: i64, now: NaiveDateTime) -> Result<bool, RepositoryError>;
+
+    /// The failed side effects of one incident: the jobs of its events that failed and are not done
+    /// (dead, or waiting for their next attempt), newest first, at most `limit`. Jobs enqueued without
+    /// an event, and those whose event the outbox cleanup has deleted, are not found.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn failed_for_incident(&self, incident: i64, limit: i64) -> Result<Vec<JobRecord>, RepositoryError>;
 }
 
 #[cfg(test)]

@@ -1024,6 +1024,44 @@ impl IncidentQueries for Database {
         self.load_impact_types()
     }
 
+    fn incident_impacts(
+        &self,
+        id: IncidentId,
+    ) -> QueryResult<Vec<incidents_core::query::IncidentImpactView>> {
+        use crate::schema::{impact_levels, impact_types, impacts, incident_impacts};
+        let mut conn = self.connection()?;
+        // (type name, level code, level name, emoji, details)
+        type Row = (String, String, Option<String>, String, Option<String>);
+        let rows: Vec<Row> = incident_impacts::table
+            .inner_join(impacts::table.on(impacts::id.eq(incident_impacts::impact_id)))
+            .inner_join(impact_types::table.on(impact_types::id.eq(impacts::impact_type_id)))
+            .inner_join(impact_levels::table.on(impact_levels::id.eq(impacts::impact_level_id)))
+            .filter(incident_impacts::incident_id.eq(id.0))
+            .order((impact_types::sort_order, impact_types::id))
+            .select((
+                impact_types::name,
+                impact_levels::value,
+                impact_levels::name,
+                impact_levels::emoji,
+                impacts::details,
+            ))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(impact_type, level, name, emoji, details)| incidents_core::query::IncidentImpactView {
+                level_name: name.filter(|name| !name.is_empty()).unwrap_or_else(|| {
+                    incidents_core::ImpactLevelCode::parse(&level)
+                        .map_or_else(|_| level.clone(), |code| code.label().to_owned())
+                }),
+                impact_type,
+                level,
+                emoji,
+                details,
+            })
+            .collect())
+    }
+
     fn priority_labels(&self) -> QueryResult<Vec<PriorityLabel>> {
         let mut conn = self.connection()?;
         let rows: Vec<(String, String)> = priorities::table

@@ -575,4 +575,20 @@ impl JobAdmin for Database {
             .map(|changed| changed == 1)
             .map_err(repository_error)
     }
+
+    fn failed_for_incident(&self, incident: i64, limit: i64) -> Result<Vec<JobRecord>, RepositoryError> {
+        let mut conn = self.connection()?;
+        // The partial index `jobs_failing` finds the few failing jobs; each event by its unique id.
+        let rows: Vec<JobRow> = job_table::table
+            .inner_join(outbox_events::table.on(job_table::event_id.eq(outbox_events::event_id.nullable())))
+            .filter(job_table::last_error.is_not_null())
+            .filter(job_table::state.ne("done"))
+            .filter(outbox_events::incident_id.eq(incident))
+            .order(job_table::id.desc())
+            .limit(limit)
+            .select(JobRow::as_select())
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        Ok(rows.into_iter().map(JobRecord::from).collect())
+    }
 }

@@ -455,6 +455,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_postmortems,
     api_tokens,
     user_permissions,
+    jobs,
     permission_groups,
     permission_group_permissions,
     user_groups,

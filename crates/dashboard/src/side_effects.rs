@@ -1,0 +1,93 @@
+//! An incident's failed side effects, for staff: the jobs of its events that failed and are not done
+//! (a Slack message, a webhook, a ticket …), with their last error, and a retry for the dead ones.
+//! The retry is the API's `POST /jobs/{id}/retry`, scoped to the incident and audited.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use dashboard_templates::FailedJob;
+use incidents_core::EntryPoint;
+use jobs::{JobAdmin as _, JobRecord};
+use serde::Deserialize;
+
+use crate::State;
+use crate::render::{PageError, respond, visitor};
+
+/// How many failures an incident page lists.
+pub(crate) const SHOWN: i64 = 50;
+
+/// The longest error shown; the API has the whole of it.
+const ERROR_CHARS: usize = 300;
+
+pub(crate) fn rows(jobs: &[JobRecord], tz: chrono_tz::Tz) -> Vec<FailedJob> {
+    jobs.iter()
+        .map(|job| {
+            let error = job.last_error.clone().unwrap_or_default();
+            let error = if error.chars().count() > ERROR_CHARS {
+                format!("{}…", error.chars().take(ERROR_CHARS).collect::<String>())
+            } else {
+                error
+            };
+            let dead = job.state == "dead";
+            FailedJob {
+                id: job.id,
+                name: job.name.clone(),
+                state: job.state.clone(),
+                attempts: job.attempts,
+                error,
+                next_attempt: if dead { String::new() } else { crate::pages::date(job.run_at, tz) },
+                dead,
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RetryForm {
+    csrf_token: String,
+}
+
+/// `POST /incident/<id>/jobs/<job>/retry/`: staff give a dead job of this incident a new series of
+/// attempts, then see the incident page again.
+pub(crate) async fn retry(
+    request: HttpRequest,
+    state: web::Data<State>,
+    path: web::Path<(i64, i64)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let (incident, job) = path.into_inner();
+        let form: RetryForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        let visitor = visitor(&request, &state, Some(&form.csrf_token)).await?;
+        let user = &visitor.principal.user;
+        if !(user.is_staff || user.is_superuser) {
+            return Err(PageError::Forbidden("Only staff retry failed side effects.".to_owned()));
+        }
+        let (database, actor) = (state.context.database.clone(), user.id);
+        web::block(move || -> Result<(), PageError> {
+            // Only a job of this incident's events: the URL names both.
+            let failures = database.failed_for_incident(incident, SHOWN)?;
+            let Some(found) = failures.iter().find(|candidate| candidate.id == job) else {
+                return Err(PageError::NotFound);
+            };
+            if !database.retry_dead(job, incidents_core::clock::now())? {
+                return Err(PageError::BadRequest(format!(
+                    "Job {job} is {}, not dead: it runs again on its own.",
+                    found.state
+                )));
+            }
+            database.record_audit(
+                Some(actor),
+                EntryPoint::Web,
+                ("job.retry", "job", &job.to_string()),
+                &serde_json::json!({"incident_id": incident, "name": found.name}),
+            )?;
+            Ok(())
+        })
+        .await??;
+        tracing::info!(job, incident, user = %visitor.principal.user.email, "dead job retried from the dashboard");
+        Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/incident/{incident}/"))).finish())
+    }
+    .await;
+    respond(&request, result)
+}
