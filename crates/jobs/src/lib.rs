@@ -16,6 +16,7 @@ mod registry;
 mod retry;
 mod runner;
 mod schedule;
+mod writer;
 
 pub use embedded::EmbeddedJobs;
 pub use registry::{Enqueue, Handler, Job, JobError, OutboxEvent, Registry, RegistryError};
@@ -25,3 +26,4 @@ pub use runner::{
     Runner, TransportStore, attempt, to_chrono,
 };
 pub use schedule::{ScheduleError, Scheduler};
+pub use writer::EnqueueWriter;

@@ -5,16 +5,15 @@
 //! acknowledged at once and its work queued as a job (Slack wants an answer within 3 s and retries
 //! events it did not get one for: retries are recognised by `event_id`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
-use jobs::{Enqueue, JobStore};
+use jobs::Enqueue;
 use platform::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use storage::Database;
 
 use crate::verify;
 
@@ -38,62 +37,9 @@ impl jobs::Job for SlackEventJob {
     }
 }
 
-/// Writes the jobs of acknowledged events durably, many requests per commit: each request waits
-/// for the commit that holds its job before it is answered (Slack retries what is not answered, so
-/// nothing is acknowledged before it is stored), and concurrent requests share one commit instead
-/// of queueing for the database's write lock one by one.
-#[derive(Debug)]
-pub struct EventWriter {
-    sender: Mutex<std::sync::mpsc::Sender<Pending>>,
-}
-
-type Pending = (Enqueue, tokio::sync::oneshot::Sender<Result<(), String>>);
-
-/// Jobs written per commit, at most.
-const BATCH: usize = 256;
-
-impl EventWriter {
-    /// Starts the writer's thread on `database`.
-    ///
-    /// # Errors
-    /// The thread cannot be started.
-    pub fn start(database: Database) -> std::io::Result<Self> {
-        let (sender, receiver) = std::sync::mpsc::channel::<Pending>();
-        std::thread::Builder::new().name("ff-slack-events".into()).spawn(move || {
-            while let Ok(first) = receiver.recv() {
-                let mut batch = vec![first];
-                while batch.len() < BATCH {
-                    match receiver.try_recv() {
-                        Ok(more) => batch.push(more),
-                        Err(_) => break,
-                    }
-                }
-                let jobs: Vec<Enqueue> = batch.iter().map(|(job, _)| job.clone()).collect();
-                let now = incidents_core::clock::now();
-                let written =
-                    database.enqueue_many(&jobs, now, now).map(drop).map_err(|error| error.to_string());
-                for (_, done) in batch {
-                    let _ = done.send(written.clone());
-                }
-            }
-        })?;
-        Ok(Self { sender: Mutex::new(sender) })
-    }
-
-    /// Stores `job`, with whatever else arrives meanwhile.
-    ///
-    /// # Errors
-    /// The database refused the batch, or the writer is gone.
-    pub async fn write(&self, job: Enqueue) -> Result<(), String> {
-        let (done, written) = tokio::sync::oneshot::channel();
-        self.sender
-            .lock()
-            .map_err(|_| "the event writer is gone".to_owned())?
-            .send((job, done))
-            .map_err(|_| "the event writer is gone".to_owned())?;
-        written.await.map_err(|_| "the event writer is gone".to_owned())?
-    }
-}
+/// Writes the jobs of acknowledged events durably, many requests per commit (Slack retries what
+/// is not answered, so nothing is acknowledged before it is stored).
+pub type EventWriter = jobs::EnqueueWriter;
 
 /// What answers Slack, whatever the transport (the HTTP endpoint, Socket Mode).
 #[derive(Clone)]

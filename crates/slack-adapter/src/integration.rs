@@ -191,7 +191,7 @@ impl Slack {
         let events = match self.events.get() {
             Some(events) => Arc::clone(events),
             None => {
-                let started = EventWriter::start(context.database.clone())?;
+                let started = EventWriter::start(context.database.clone(), "ff-slack-events")?;
                 Arc::clone(self.events.get_or_init(|| Arc::new(started)))
             }
         };
