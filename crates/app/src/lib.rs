@@ -67,6 +67,7 @@ impl AppBuilder {
         Self::new()
             .integration(webhooks::Webhooks::default())
             .integration(slack_adapter::Slack::default())
+            .integration(raid_jira::Jira::default())
             .integration(dashboard::Dashboard::default())
     }
 

@@ -20,7 +20,7 @@ enum Layer {
     Infrastructure,
     /// What integrations build on: the seam and the REST API's kit.
     Platform,
-    /// Integrations (webhooks, Slack, the dashboard; Jira, … later): never on each other.
+    /// Integrations (webhooks, Slack, Jira, the dashboard; PagerDuty, … later): never on each other.
     Integration,
     /// The composition root.
     Root,
@@ -34,10 +34,10 @@ fn layer(package: &str) -> Option<Layer> {
     Some(match package.strip_prefix("firefighter-")? {
         "incidents-core" => Layer::Core,
         // The dashboard's templates are I/O-free data and markup, like a port crate.
-        "jobs" | "cache" | "dashboard-templates" => Layer::Ports,
+        "jobs" | "cache" | "dashboard-templates" | "sync-engine" => Layer::Ports,
         "storage" | "redis-cache" | "amqp-transport" => Layer::Infrastructure,
         "platform" | "http-api" => Layer::Platform,
-        "webhooks" | "slack-adapter" | "dashboard" => Layer::Integration,
+        "webhooks" | "slack-adapter" | "dashboard" | "raid-jira" => Layer::Integration,
         "app" => Layer::Root,
         "server" | "worker" => Layer::App,
         "test-support" => Layer::TestSupport,

@@ -36,7 +36,8 @@ impl EnqueueWriter {
                 }
                 let jobs: Vec<Enqueue> = batch.iter().map(|(job, _)| job.clone()).collect();
                 let now = incidents_core::clock::now();
-                let written = store.enqueue_many(&jobs, now, now).map(drop).map_err(|error| error.to_string());
+                let written =
+                    store.enqueue_many(&jobs, now, now).map(drop).map_err(|error| error.to_string());
                 for (_, done) in batch {
                     let _ = done.send(written.clone());
                 }

@@ -4,10 +4,14 @@
 //! - [`TcpProxy`]: stands between a process and one of our services (RabbitMQ, Redis) and can cut
 //!   it off and bring it back, so a test can take a service "down" without stopping the real one,
 //!   which other tests share;
-//! - [`slack::FakeSlack`]: a stateful fake of the Slack Web API that can fail on demand.
+//! - [`slack::FakeSlack`]: a stateful fake of the Slack Web API that can fail on demand;
+//! - [`jira::FakeJira`]: a stateful fake of Jira Cloud (issues, the incident workflow, signed
+//!   webhooks back) that can fail on demand;
+//! - [`oidc::FakeOidc`]: an OpenID Connect provider.
 
 #![expect(clippy::expect_used, reason = "test helpers: failing loudly is the point")]
 
+pub mod jira;
 pub mod oidc;
 pub mod slack;
 

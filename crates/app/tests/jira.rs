@@ -1,0 +1,402 @@
+//! Jira (RAID), end to end in the embedded mode: the product as shipped against a fake Jira on
+//! loopback that sends signed webhooks back, incidents driven through the REST API, on every backend.
+#![expect(clippy::expect_used, reason = "test")]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use firefighter_app::{AppBuilder, Application};
+use hmac::{Hmac, Mac as _};
+use incidents_core::access::AccessRepository as _;
+use incidents_core::{Email, NewUser, UserRepository as _};
+use serde_json::{Value, json};
+use storage::testing::TestDatabase;
+use test_support::jira::{FakeJira, JiraFailure, SERVICE_ACCOUNT};
+
+const USER: &str = "firefighter@example.com";
+const PASSWORD: &str = "jira-api-token";
+const SECRET: &str = "a-jira-webhook-secret";
+/// A person in Jira.
+const PERSON: &str = "712020:person-in-jira";
+
+struct Running {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    priorities: HashMap<i32, String>,
+    environment: String,
+    category: String,
+}
+
+fn vars(test: &TestDatabase, jira: &FakeJira, secret: &str) -> HashMap<String, String> {
+    let url = match &test.url {
+        storage::DatabaseUrl::Sqlite { path } => format!("sqlite://{}", path.display()),
+        storage::DatabaseUrl::Postgres { url } => url.clone(),
+    };
+    [
+        ("HTTP_PORT", "0"),
+        ("DATABASE_URL", url.as_str()),
+        ("SECRET_KEY", "a-test-secret-key-of-32-characters!!"),
+        ("BASE_URL", "https://ff.example.com"),
+        ("ENABLE_JIRA", "true"),
+        ("ENABLE_RAID", "true"),
+        ("RAID_JIRA_API_URL", jira.url.as_str()),
+        ("RAID_JIRA_API_USER", USER),
+        ("RAID_JIRA_API_PASSWORD", PASSWORD),
+        ("RAID_DEFAULT_JIRA_QRAFT_USER_ID", SERVICE_ACCOUNT),
+        ("RAID_JIRA_PROJECT_KEY", "INCIDENT"),
+        ("RAID_JIRA_WEBHOOK_SECRET", secret),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .chain([("FF_DATA_DIR".to_owned(), std::env::temp_dir().display().to_string())])
+    .collect()
+}
+
+async fn start(test: &TestDatabase, vars: &HashMap<String, String>) -> Running {
+    let user = test
+        .database
+        .create_user(&NewUser {
+            email: Email::parse("ada@example.com").expect("email"),
+            name: "Ada Lovelace".into(),
+            is_admin: true,
+            password_hash: None,
+        })
+        .expect("user");
+    let token = http_api::new_token();
+    test.database.create_api_token(user.id, "test", &http_api::hash_token(&token), None).expect("token");
+    let app = AppBuilder::standard().configure(vars).expect("configuration");
+    let application = Application::build(&app, test.database.clone()).expect("application");
+    let base = format!("http://{}", application.address());
+    let handle = application.handle();
+    tokio::spawn(application.run_until(std::future::pending()));
+    use storage::schema::{environments, incident_categories, priorities};
+    let mut conn = test.database.connection().expect("connection");
+    let environment = environments::table
+        .filter(environments::value.eq("PRD"))
+        .select(environments::id)
+        .first(&mut conn)
+        .expect("env");
+    let category =
+        incident_categories::table.select(incident_categories::id).first(&mut conn).expect("category");
+    let priorities: Vec<(i32, String)> =
+        priorities::table.select((priorities::value, priorities::id)).load(&mut conn).expect("priorities");
+    Running {
+        base,
+        token,
+        client: reqwest::Client::new(),
+        handle,
+        priorities: priorities.into_iter().collect(),
+        environment,
+        category,
+    }
+}
+
+impl Running {
+    async fn declare(&self, priority: i32, title: &str) -> i64 {
+        let created: Value = self
+            .client
+            .post(format!("{}/api/v2/firefighter/incidents", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({"title": title, "description": "Orders fail at payment.", "environment_id": self.environment,
+                "incident_category_id": self.category, "priority_id": self.priorities[&priority],
+                "created_by_email": "ada@example.com"}))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        created["id"].as_i64().unwrap_or_else(|| panic!("declared: {created}"))
+    }
+
+    async fn update(&self, id: i64, body: Value) -> u16 {
+        self.client
+            .post(format!("{}/api/v2/firefighter/incidents/{id}/updates", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+
+    async fn incident(&self, id: i64) -> Value {
+        let url = format!("{}/api/v2/firefighter/incidents/{id}", self.base);
+        self.client
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    async fn webhook(&self, body: &Value, signature: Option<String>, identifier: &str) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/api/v2/firefighter/raid/jira_update", self.base))
+            .header("content-type", "application/json")
+            .header("x-atlassian-webhook-identifier", identifier)
+            .body(body.to_string());
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature", signature);
+        }
+        request.send().await.expect("request")
+    }
+}
+
+fn sign(secret: &str, body: &Value) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body.to_string().as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The jobs that failed, for a failure's message.
+fn failing_jobs(test: &TestDatabase) -> Vec<(String, String, String)> {
+    use storage::schema::jobs;
+    let mut conn = test.database.connection().expect("connection");
+    jobs::table
+        .filter(jobs::last_error.is_not_null())
+        .select((jobs::name, jobs::state, jobs::last_error.assume_not_null()))
+        .load(&mut conn)
+        .expect("jobs")
+}
+
+async fn eventually_in(test: &TestDatabase, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}; failed jobs: {:?}",
+            failing_jobs(test)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// (status value, priority value) of an incident.
+fn incident_state(test: &TestDatabase, id: i64) -> (i32, i32) {
+    use storage::schema::{incidents, priorities};
+    let mut conn = test.database.connection().expect("connection");
+    incidents::table
+        .inner_join(priorities::table)
+        .filter(incidents::id.eq(id))
+        .select((incidents::status, priorities::value))
+        .first(&mut conn)
+        .expect("incident")
+}
+
+/// Jobs of `name` not done yet.
+fn pending_jobs(test: &TestDatabase, name: &str) -> i64 {
+    use storage::schema::jobs;
+    let mut conn = test.database.connection().expect("connection");
+    jobs::table
+        .filter(jobs::name.eq(name))
+        .filter(jobs::state.ne("done"))
+        .count()
+        .get_result(&mut conn)
+        .expect("jobs")
+}
+
+fn issue_status(jira: &FakeJira, key: &str) -> String {
+    jira.state().issue(key).map(|issue| issue.status().to_owned()).unwrap_or_default()
+}
+
+/// The writes the product made to one issue (creations, field updates, transitions), in order.
+fn writes_to(jira: &FakeJira, issue_id: &str) -> Vec<String> {
+    jira.state()
+        .writes()
+        .iter()
+        .filter(|call| call.path.contains(&format!("/issue/{issue_id}")))
+        .map(|call| format!("{} {}", call.method, call.path))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_per_incident_and_status_and_priority_in_step_both_ways() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        let jira = FakeJira::start(USER, PASSWORD, raid_jira::workflow::incident_workflow_layout());
+        let running = start(&test, &vars(&test, &jira, SECRET)).await;
+        jira.send_webhooks_to(&format!("{}/api/v2/firefighter/raid/jira_update", running.base), SECRET);
+        jira.state().users.push((PERSON.into(), "Grace Hopper".into(), "grace@example.com".into()));
+
+        // Declared through the API: one ticket, with the mapped fields.
+        let id = running.declare(2, "Checkout is down for everyone").await;
+        eventually("the ticket exists", || jira.state().issues.len() == 1).await;
+        eventually("the ticket is recorded", || pending_jobs(&test, "raid.create_ticket") == 0).await;
+        let (issue_id, key) = {
+            let state = jira.state();
+            let issue = &state.issues[0];
+            assert_eq!(issue.fields["summary"], "Checkout is down for everyone");
+            assert_eq!(issue.fields["project"]["key"], "INCIDENT");
+            assert_eq!(issue.fields["reporter"]["id"], SERVICE_ACCOUNT);
+            assert_eq!(issue.option("customfield_11064"), Some("2"));
+            assert_eq!(issue.fields["customfield_11049"], json!([{"value": "PRD"}]));
+            assert!(
+                issue.fields["labels"]
+                    .as_array()
+                    .expect("labels")
+                    .contains(&json!(format!("firefighter-incident-{id}")))
+            );
+            assert!(issue.fields["description"].as_str().expect("text").contains("critical incident"));
+            assert!(
+                issue
+                    .remote_links
+                    .iter()
+                    .any(|(_, url, _)| url == &format!("https://ff.example.com/incident/{id}/"))
+            );
+            (issue.id.clone(), issue.key.clone())
+        };
+        let shown = running.incident(id).await;
+        assert_eq!(shown["jira_ticket_key"], key.as_str(), "{shown}");
+        assert_eq!(shown["jira_ticket_url"], format!("{}/browse/{key}", jira.url));
+
+        // Incident → Jira: Investigating is "in progress", two hops, one change.
+        assert_eq!(running.update(id, json!({"status": 20, "message": "Looking"})).await, 200);
+        eventually_in(&test, "Jira is in progress", || issue_status(&jira, &key) == "in progress").await;
+        eventually("the push is done", || pending_jobs(&test, "raid.push") == 0).await;
+        // Our own transitions come back as webhooks by the service account: nothing bounces (the
+        // "Pending resolution" hop does not reopen the incident).
+        eventually("our webhooks arrive", || jira.state().webhooks_sent.len() >= 2).await;
+        eventually("and are applied", || pending_jobs(&test, "raid.webhook") == 0).await;
+        assert_eq!(incident_state(&test, id), (20, 2));
+        // Mitigating maps to "in progress" too: no write.
+        let before = writes_to(&jira, &issue_id).len();
+        assert_eq!(running.update(id, json!({"status": 30})).await, 200);
+        assert_eq!(running.update(id, json!({"priority_id": running.priorities[&1]})).await, 200);
+        eventually("the priority reaches Jira", || {
+            jira.state().issue(&key).and_then(|i| i.option("customfield_11064").map(str::to_owned))
+                == Some("1".into())
+        })
+        .await;
+        eventually("the pushes are done", || pending_jobs(&test, "raid.push") == 0).await;
+        let after = writes_to(&jira, &issue_id);
+        assert_eq!(after.len(), before + 1, "one write: the priority, not the status: {after:?}");
+
+        // Jira → incident: a person's change is applied, with entry point Jira.
+        jira.person_sets_status(&key, "Reporter validation", PERSON);
+        eventually("the incident is mitigated", || incident_state(&test, id).0 == 40).await;
+        jira.person_sets_option(&key, "customfield_11064", "3", PERSON);
+        eventually("the incident is a P3", || incident_state(&test, id).1 == 3).await;
+        eventually("the webhooks are applied", || pending_jobs(&test, "raid.webhook") == 0).await;
+        // ... and not pushed back.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(pending_jobs(&test, "raid.push"), 0);
+        assert_eq!(writes_to(&jira, &issue_id).len(), before + 1, "nothing echoed to Jira");
+        let timeline: Vec<String> = {
+            use storage::schema::incident_updates;
+            let mut conn = test.database.connection().expect("connection");
+            incident_updates::table
+                .filter(incident_updates::incident_id.eq(id))
+                .select(incident_updates::event_type.assume_not_null())
+                .filter(incident_updates::event_type.is_not_null())
+                .load(&mut conn)
+                .expect("timeline")
+        };
+        assert!(
+            timeline.contains(&"jira_status_sync".to_owned())
+                && timeline.contains(&"jira_priority_sync".to_owned()),
+            "{timeline:?}"
+        );
+
+        // Jira closes it, but a P3 needs its key events: refused, commented, the incident stays.
+        jira.person_sets_status(&key, "Closed", PERSON);
+        eventually("the refusal is commented", || {
+            jira.state().issue(&key).is_some_and(|i| !i.comments.is_empty())
+        })
+        .await;
+        assert_eq!(incident_state(&test, id).0, 40);
+        assert!(jira.state().issue(&key).expect("issue").comments[0].contains("did not move"));
+
+        running.handle.stop(true).await;
+        jira.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed_deduplicated_and_refused_without_a_secret() {
+    let test = TestDatabase::sqlite().seeded();
+    let jira = FakeJira::start(USER, PASSWORD, raid_jira::workflow::incident_workflow_layout());
+    let running = start(&test, &vars(&test, &jira, SECRET)).await;
+    let body = json!({"webhookEvent": "jira:issue_updated", "user": {"accountId": PERSON},
+        "issue": {"id": "1", "key": "INCIDENT-404"}, "changelog": {"items": []}});
+    // Unsigned, wrongly signed: 401 with the realm.
+    let unsigned = running.webhook(&body, None, "a").await;
+    assert_eq!(unsigned.status(), 401);
+    assert_eq!(unsigned.headers()["www-authenticate"], "Signature realm=\"jira-webhook\"");
+    assert_eq!(running.webhook(&body, Some(sign("another", &body)), "a").await.status(), 401);
+    assert_eq!(running.webhook(&body, Some("sha1=00".into()), "a").await.status(), 401);
+    // Signed: 200; the same delivery again: 200, one job.
+    for _ in 0..3 {
+        assert_eq!(running.webhook(&body, Some(sign(SECRET, &body)), "delivery-1").await.status(), 200);
+    }
+    let stored = {
+        use storage::schema::jobs;
+        let mut conn = test.database.connection().expect("connection");
+        jobs::table.filter(jobs::name.eq("raid.webhook")).count().get_result::<i64>(&mut conn).expect("jobs")
+    };
+    assert_eq!(stored, 1, "a replay changes nothing");
+    // Missing fields are named.
+    let partial = json!({"webhookEvent": "jira:issue_updated"});
+    let refused = running.webhook(&partial, Some(sign(SECRET, &partial)), "b").await;
+    assert_eq!(refused.status(), 400);
+    running.handle.stop(true).await;
+
+    // With the secret empty, every webhook is refused, signed or not.
+    let open = start(&TestDatabase::sqlite().seeded(), &vars(&test, &jira, "")).await;
+    assert_eq!(open.webhook(&body, Some(sign("", &body)), "c").await.status(), 401);
+    open.handle.stop(true).await;
+    jira.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_while_jira_is_down_reach_it_in_order_once_it_is_back() {
+    let test = TestDatabase::sqlite().seeded();
+    let jira = FakeJira::start(USER, PASSWORD, raid_jira::workflow::incident_workflow_layout());
+    let running = start(&test, &vars(&test, &jira, SECRET)).await;
+    let id = running.declare(3, "Search is slow for everyone").await;
+    eventually("the ticket exists", || jira.state().issues.len() == 1).await;
+    eventually("the ticket is recorded", || pending_jobs(&test, "raid.create_ticket") == 0).await;
+    let key = jira.state().issues[0].key.clone();
+    // Jira answers 429 once: waited out within the call.
+    jira.state().fail("/transitions", JiraFailure::RateLimited(1), 1);
+    jira.state().down = true;
+    assert_eq!(running.update(id, json!({"status": 20})).await, 200);
+    assert_eq!(running.update(id, json!({"priority_id": running.priorities[&2]})).await, 200);
+    assert_eq!(running.update(id, json!({"status": 30})).await, 200);
+    assert_eq!(running.update(id, json!({"status": 40, "message": "Fixed by a rollback"})).await, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(issue_status(&jira, &key), "Incoming", "nothing reached a Jira that is down");
+    jira.state().down = false;
+    eventually_in(&test, "the last status reaches Jira", || {
+        issue_status(&jira, &key) == "Reporter validation"
+    })
+    .await;
+    eventually("and the priority", || {
+        jira.state().issue(&key).and_then(|i| i.option("customfield_11064").map(str::to_owned))
+            == Some("2".into())
+    })
+    .await;
+    eventually("every push is done", || pending_jobs(&test, "raid.push") == 0).await;
+    // Straight to the last status: never an older one after it.
+    let history = jira.state().issue(&key).expect("issue").history.clone();
+    assert_eq!(history.last().map(String::as_str), Some("Reporter validation"), "{history:?}");
+    assert!(!history.contains(&"Incoming".to_owned()), "{history:?}");
+    running.handle.stop(true).await;
+    jira.stop().await;
+}

@@ -1,0 +1,205 @@
+//! Jira (RAID), as an integration: its configuration, tables, jobs and outbox subscription, the
+//! webhook and feature-team routes under `/api/v2/firefighter/raid`, the `jira_ticket` facet, and
+//! the `jira` CLI subcommand.
+
+use std::sync::{Arc, OnceLock};
+
+use anyhow::bail;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use incidents_core::facets::{Facet, FacetMap, FacetSource, JIRA_TICKET};
+use incidents_core::{IncidentId, RepositoryError};
+use jobs::{EnqueueWriter, Registry};
+use platform::{ConfigReader, Context, Integration};
+use storage::MigrationSet;
+
+use crate::api::{Webhooks, valid_project_key};
+use crate::client::JiraClient;
+use crate::config::Config;
+use crate::raid::{CreateTicket, JiraWebhook, LinkConversation, PushChange, Raid};
+use crate::store::RaidStore;
+
+static SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+static POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Jira, as an integration. Off unless `ENABLE_JIRA` and `ENABLE_RAID` are on.
+#[derive(Debug, Default)]
+pub struct Jira {
+    config: Config,
+    writer: OnceLock<Arc<EnqueueWriter>>,
+}
+
+/// `firefighter-server jira …`
+#[derive(Debug, Parser)]
+#[command(
+    name = "jira",
+    about = "Jira (RAID): `jira teams`, `jira team --name N --project KEY`, `jira team-remove KEY`, `jira check`"
+)]
+struct JiraCli {
+    #[command(subcommand)]
+    command: JiraCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum JiraCommand {
+    /// The feature teams and their projects.
+    Teams,
+    /// Route a team's tickets to a project (or rename the project's team).
+    Team {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        project: String,
+    },
+    /// Stop routing to a project.
+    TeamRemove { project: String },
+    /// Call Jira with the configured account: the default project and the workflow.
+    Check,
+}
+
+struct TicketFacets {
+    store: RaidStore,
+    client: JiraClient,
+}
+
+impl FacetSource for TicketFacets {
+    fn facets(&self, incidents: &[IncidentId]) -> Result<FacetMap, RepositoryError> {
+        let ids: Vec<i64> = incidents.iter().map(|id| id.0).collect();
+        let mut map = FacetMap::new();
+        for ticket in self.store.tickets_of(&ids)? {
+            let Some((issue_id, key)) = ticket.issue() else { continue };
+            map.entry(IncidentId(ticket.incident_id)).or_default().push(Facet {
+                integration: "jira".into(),
+                kind: JIRA_TICKET.into(),
+                label: key.to_owned(),
+                url: Some(self.client.browse_url(key)),
+                value: Some(issue_id.to_owned()),
+            });
+        }
+        Ok(map)
+    }
+}
+
+impl Jira {
+    fn client(&self) -> Option<JiraClient> {
+        self.config.jira.as_ref().map(JiraClient::new)
+    }
+
+    fn raid(&self, context: &Context) -> Option<Raid> {
+        let config = self.config.raid.clone()?;
+        Some(Raid {
+            context: context.clone(),
+            client: self.client()?,
+            config: Arc::new(config),
+            store: RaidStore { database: context.database.clone() },
+        })
+    }
+}
+
+impl Integration for Jira {
+    fn name(&self) -> &'static str {
+        "raid"
+    }
+
+    fn read_config(&mut self, env: &mut ConfigReader<'_>) {
+        self.config = Config::read(env);
+    }
+
+    fn migrations(&self) -> Option<MigrationSet> {
+        Some(MigrationSet { name: "raid", sqlite: &SQLITE, postgres: &POSTGRES })
+    }
+
+    fn register_jobs(&self, context: &Context, registry: &mut Registry) -> anyhow::Result<()> {
+        let Some(raid) = self.raid(context) else { return Ok(()) };
+        let create = raid.clone();
+        registry.register(move |job: CreateTicket, _attempt| create.create_ticket(&job))?;
+        let push = raid.clone();
+        registry.register(move |job: PushChange, _attempt| push.push(&job))?;
+        let webhook = raid.clone();
+        registry.register(move |job: JiraWebhook, _attempt| webhook.apply_webhook(&job))?;
+        registry.register(move |job: LinkConversation, _attempt| raid.link_conversation(&job))?;
+        registry.on_event(|event: &jobs::OutboxEvent| crate::raid::jobs_for(event).0);
+        registry.on_event(|event: &jobs::OutboxEvent| crate::raid::jobs_for(event).1);
+        Ok(())
+    }
+
+    fn http_scope(&self) -> Option<&'static str> {
+        Some("/api/v2/firefighter/raid")
+    }
+
+    fn routes(&self, context: &Context, routes: &mut actix_web::web::ServiceConfig) {
+        let store = RaidStore { database: context.database.clone() };
+        let webhooks = self.config.raid.as_ref().and_then(|raid| {
+            let writer = match self.writer.get() {
+                Some(writer) => Arc::clone(writer),
+                None => match EnqueueWriter::start(context.database.clone(), "ff-jira-webhooks") {
+                    Ok(started) => Arc::clone(self.writer.get_or_init(|| Arc::new(started))),
+                    Err(error) => {
+                        tracing::error!(%error, "the Jira webhooks are off: their writer cannot start");
+                        return None;
+                    }
+                },
+            };
+            Some(Webhooks { secret: raid.webhook_secret.clone(), writer })
+        });
+        crate::api::configure(routes, webhooks, store);
+    }
+
+    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        use utoipa::OpenApi;
+        Some(crate::api::RaidDoc::openapi())
+    }
+
+    fn facets(&self, context: &Context) -> Option<Arc<dyn FacetSource>> {
+        self.config.raid.as_ref()?;
+        Some(Arc::new(TicketFacets {
+            store: RaidStore { database: context.database.clone() },
+            client: self.client()?,
+        }))
+    }
+
+    fn commands(&self) -> Vec<clap::Command> {
+        vec![JiraCli::command()]
+    }
+
+    #[expect(clippy::print_stdout, reason = "command output")]
+    fn run_command(&self, context: &Context, _name: &str, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+        let store = RaidStore { database: context.database.clone() };
+        match JiraCli::from_arg_matches(matches)?.command {
+            JiraCommand::Teams => {
+                for team in store.feature_teams()? {
+                    println!("{}\t{}", team.name, team.jira_project_key);
+                }
+            }
+            JiraCommand::Team { name, project } => {
+                let name = name.trim();
+                if name.is_empty() || name.chars().count() > 80 {
+                    bail!("--name: 1 to 80 characters");
+                }
+                if !valid_project_key(&project) {
+                    bail!("--project: a Jira project key (A-Z, 0-9 and _, at most 10)");
+                }
+                let added = store.put_feature_team(name, &project)?;
+                println!("{} {name}\t{project}", if added { "added" } else { "renamed" });
+            }
+            JiraCommand::TeamRemove { project } => {
+                if !store.delete_feature_team(&project)? {
+                    bail!("no feature team routes to {project}");
+                }
+                println!("removed {project}");
+            }
+            JiraCommand::Check => {
+                let Some(client) = self.client() else {
+                    bail!("Jira is off: set ENABLE_JIRA=true and its variables")
+                };
+                if let Some(raid) = &self.config.raid {
+                    let id = client.project_id(&raid.project)?;
+                    println!("project {} (id {id})", raid.project);
+                }
+                let workflow = client.workflow()?;
+                println!("workflow with {} statuses", workflow.statuses.len());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,802 @@
+//! The RAID jobs: a ticket for every incident, incident changes pushed to it, and Jira's changes
+//! applied to the incident, every one of them an idempotent job.
+//!
+//! - `raid.create_ticket` (on `incident_created`): never two tickets for one incident. Each issue
+//!   carries the label `firefighter-incident-<id>`, and the job searches for it before creating.
+//!   Jira's search lags behind its writes by a few seconds: an attempt is recorded (committed)
+//!   before Jira is called, and while an earlier attempt is younger than [`SEARCH_LAG`] and the
+//!   search finds nothing, the job waits (retries) instead of creating a second issue.
+//! - `raid.push` (on `incident_updated` changing status or priority, unless Jira made the change):
+//!   the sync engine decides, per field, under a lease so one push per incident and field runs at a
+//!   time; a status is reached along the workflow's shortest path (one write, however many hops).
+//! - `raid.webhook` (a Jira webhook, acknowledged at once): a change of status or priority applied
+//!   through the lifecycle with entry point Jira, unless it is our own echo or already known; a
+//!   refusal is commented on the issue and told in the incident's channel; a comment becomes a note
+//!   on the incident's timeline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use incidents_core::chat::ChatMessage;
+use incidents_core::facets::SLACK_CHANNEL;
+use incidents_core::incident::UpdateIncident;
+use incidents_core::query::{IncidentQueries as _, IncidentView};
+use incidents_core::{Actor, Email, EntryPoint, IncidentId, IncidentStatus, LifecycleError, RepositoryError};
+use jobs::{Enqueue, Job, JobError, JobStore as _, OutboxEvent};
+use platform::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sync_engine::{FieldMap, FieldState, Inbound, Origin, Outbound, inbound, outbound};
+
+use crate::client::{JiraClient, JiraError};
+use crate::config::RaidConfig;
+use crate::mapping::{PriorityMap, StatusMap};
+use crate::store::{RaidStore, Ticket};
+
+/// How long Jira's search may not show an issue just created.
+pub const SEARCH_LAG: Duration = Duration::from_secs(30);
+/// How long a push holds its field.
+const LEASE: TimeDelta = TimeDelta::minutes(2);
+/// The user Jira's changes are made as (the original's `jira-webhook` user).
+pub const JIRA_USER_EMAIL: &str = "jira-webhook@firefighter.invalid";
+
+/// The label that ties an issue to its incident.
+#[must_use]
+pub fn label(incident: i64) -> String {
+    format!("firefighter-incident-{incident}")
+}
+
+/// Create the ticket of an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTicket {
+    pub incident_id: i64,
+}
+
+impl Job for CreateTicket {
+    const NAME: &'static str = "raid.create_ticket";
+    const QUEUE: &'static str = "jira";
+    fn idempotency_key(&self) -> String {
+        format!("raid-ticket:{}", self.incident_id)
+    }
+}
+
+/// Push an incident change (status, priority) to its ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushChange {
+    pub event_id: String,
+    pub incident_id: i64,
+    /// The incident's version after the change.
+    pub version: i64,
+    /// The status label, when it changed.
+    pub status: Option<String>,
+    /// The priority's name, when it changed.
+    pub priority: Option<String>,
+}
+
+impl Job for PushChange {
+    const NAME: &'static str = "raid.push";
+    const QUEUE: &'static str = "jira";
+    fn idempotency_key(&self) -> String {
+        format!("raid-push:{}", self.event_id)
+    }
+}
+
+/// A Jira webhook delivery, to apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JiraWebhook {
+    /// `X-Atlassian-Webhook-Identifier` (stable across Jira's retries).
+    pub identifier: String,
+    /// `update` or `comment`.
+    pub kind: String,
+    pub body: Value,
+}
+
+impl Job for JiraWebhook {
+    const NAME: &'static str = "raid.webhook";
+    const QUEUE: &'static str = "jira";
+    fn idempotency_key(&self) -> String {
+        format!("raid-webhook:{}", self.identifier)
+    }
+}
+
+/// Link the incident's chat conversation and its ticket both ways (once both exist).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkConversation {
+    pub incident_id: i64,
+}
+
+impl Job for LinkConversation {
+    const NAME: &'static str = "raid.link_conversation";
+    const QUEUE: &'static str = "jira";
+    fn idempotency_key(&self) -> String {
+        format!("raid-link:{}", self.incident_id)
+    }
+}
+
+/// The jobs outbox events call for.
+#[must_use]
+pub fn jobs_for(event: &OutboxEvent) -> (Vec<CreateTicket>, Vec<PushChange>) {
+    let Some(incident_id) = event.incident_id else { return (Vec::new(), Vec::new()) };
+    match event.event_type.as_str() {
+        "incident_created" => (vec![CreateTicket { incident_id }], Vec::new()),
+        "incident_updated" if event.entry_point.as_deref() != Some(EntryPoint::Jira.as_str()) => {
+            let changed = |field: &str| {
+                event.payload["changed_fields"]
+                    .as_array()
+                    .is_some_and(|fields| fields.iter().any(|f| f == field))
+            };
+            let text = |key: &str| event.payload[key].as_str().map(str::to_owned);
+            let (status, priority) = (
+                changed("status").then(|| text("status")).flatten(),
+                changed("priority").then(|| text("priority")).flatten(),
+            );
+            if status.is_none() && priority.is_none() {
+                return (Vec::new(), Vec::new());
+            }
+            let push = PushChange {
+                event_id: event.event_id.clone(),
+                incident_id,
+                version: event.incident_version.unwrap_or_default(),
+                status,
+                priority,
+            };
+            (Vec::new(), vec![push])
+        }
+        _ => (Vec::new(), Vec::new()),
+    }
+}
+
+/// What the jobs work with.
+#[derive(Clone)]
+pub struct Raid {
+    pub context: Context,
+    pub client: JiraClient,
+    pub config: Arc<RaidConfig>,
+    pub store: RaidStore,
+}
+
+impl std::fmt::Debug for Raid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Raid").field("project", &self.config.project).finish_non_exhaustive()
+    }
+}
+
+#[expect(clippy::needless_pass_by_value, reason = "a map_err function")]
+fn storage(error: RepositoryError) -> JobError {
+    JobError::Retryable(error.to_string())
+}
+
+#[expect(clippy::needless_pass_by_value, reason = "a map_err function")]
+fn jira(error: JiraError) -> JobError {
+    if error.is_retryable() {
+        JobError::Retryable(error.to_string())
+    } else {
+        JobError::Permanent(error.to_string())
+    }
+}
+
+impl Raid {
+    fn now() -> chrono::NaiveDateTime {
+        incidents_core::clock::now()
+    }
+
+    fn incident(&self, id: i64) -> Result<IncidentView, JobError> {
+        self.context
+            .database
+            .incident(IncidentId(id))
+            .map_err(storage)?
+            .ok_or_else(|| JobError::Permanent(format!("incident {id} does not exist")))
+    }
+
+    /// `raid.create_ticket`.
+    ///
+    /// # Errors
+    /// Jira or the database failed (retried), or Jira refused the issue (dead).
+    pub fn create_ticket(&self, job: &CreateTicket) -> Result<(), JobError> {
+        let id = job.incident_id;
+        let incident = self.incident(id)?;
+        let ticket = self.store.ticket(id).map_err(storage)?;
+        if ticket.as_ref().is_some_and(|t| t.state == "created") {
+            return Ok(());
+        }
+        // Look first: an earlier attempt may have created it before dying.
+        let found = self.client.search(&format!("labels = \"{}\"", label(id)), "status").map_err(jira)?;
+        let (issue_id, issue_key, project, impact, fresh) = if let Some(issue) = found.into_iter().next() {
+            let project = issue.key.split('-').next().unwrap_or_default().to_owned();
+            (issue.id, issue.key, project, String::new(), false)
+        } else {
+            if let Some(started) = ticket.as_ref().and_then(|t| t.attempt_started_at)
+                && Self::now() - started < TimeDelta::from_std(SEARCH_LAG).unwrap_or_default()
+            {
+                return Err(JobError::Retryable(format!(
+                    "an earlier attempt at {started} may have created the ticket and Jira's search may not show it yet"
+                )));
+            }
+            let (project, fields, impact) = self.ticket_fields(&incident)?;
+            self.store.begin_attempt(id, Self::now()).map_err(storage)?;
+            let created = self.client.create_issue(&fields).map_err(jira)?;
+            (created.id, created.key, project, impact, true)
+        };
+        self.store
+            .record_created(id, (&issue_id, &issue_key), &project, &impact, Self::now())
+            .map_err(storage)?;
+        tracing::info!(incident = id, key = %issue_key, "Jira ticket created");
+        // What the new issue holds, as of the incident's version its fields were read at: older
+        // pushes are stale; a status reached meanwhile is pushed now.
+        let version = incident.version;
+        let priority = PriorityMap.to_external(&incident.priority.value).unwrap_or_else(|| "-".into());
+        self.store
+            .save(
+                id,
+                "priority",
+                &FieldState { external: Some(priority), pushed_version: version },
+                Self::now(),
+            )
+            .map_err(storage)?;
+        if fresh {
+            self.store
+                .save(
+                    id,
+                    "status",
+                    &FieldState { external: Some("Incoming".into()), pushed_version: 0 },
+                    Self::now(),
+                )
+                .map_err(storage)?;
+        }
+        self.push_field(id, &issue_id, &StatusMap, version, &incident.status)?;
+        self.follow_up(&incident, (&issue_id, &issue_key), &project, &impact, fresh);
+        Ok(())
+    }
+
+    /// The project, the fields of a new issue, and the business impact label sent.
+    fn ticket_fields(&self, incident: &IncidentView) -> Result<(String, Value, String), JobError> {
+        let config = &self.config;
+        let custom = &incident.custom_fields;
+        let text =
+            |key: &str| custom.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+        let team = text("suggested_team_routing");
+        let project = match (text("jira_project"), team) {
+            (Some(explicit), _) => explicit.to_owned(),
+            (None, Some(team)) => {
+                self.store.team_project(team).map_err(storage)?.unwrap_or_else(|| config.project.clone())
+            }
+            (None, None) => config.project.clone(),
+        };
+        let impacts = self.context.database.incident_impacts(incident.id).map_err(storage)?;
+        let impact = impacts
+            .iter()
+            .find(|i| i.impact_type == "Business Impact")
+            .and_then(|i| incidents_core::ImpactLevelCode::parse(&i.level).ok())
+            .and_then(crate::mapping::business_impact)
+            .unwrap_or_default()
+            .to_owned();
+        let mut addendum = Vec::new();
+        if let (Some(seller), Some(toolbox)) = (text("seller_contract_id"), &config.toolbox_url) {
+            addendum.push(format!("Seller link to TOOLBOX: {toolbox}?seller_id={seller}"));
+        }
+        if let Some(team) = team.filter(|team| *team != "SBI") {
+            addendum.push(format!("Suggested team to be routed: *{team}*"));
+        }
+        let critical = incident.priority.value <= 3;
+        let mut description = incident.description.clone();
+        if critical {
+            description.push_str(&format!(
+                "\n\n🧯 This incident has been created for a critical incident.\n📦 Incident category: {}\n{} Priority: {}\n",
+                incident.category.name, incident.priority.emoji, incident.priority.name
+            ));
+        }
+        if !addendum.is_empty() {
+            description.push_str("\n *Additional Information* \n");
+            description.push_str(&addendum.join("\n"));
+        }
+        let summary: String = incident.title.chars().take(255).collect();
+        let mut labels = vec![json!(label(incident.id.0))];
+        if custom.get("is_seller_in_golden_list").and_then(Value::as_bool) == Some(true) {
+            labels.push(json!("goldenList"));
+        }
+        if custom.get("is_key_account").and_then(Value::as_bool) == Some(true) {
+            labels.push(json!("keyAccount"));
+        }
+        let fields_config = &config.fields;
+        let mut fields = serde_json::Map::new();
+        fields.insert("project".into(), json!({"key": project}));
+        fields.insert("summary".into(), json!(summary));
+        fields.insert("description".into(), json!(description));
+        fields.insert("issuetype".into(), json!({"name": config.issue_type}));
+        fields.insert("reporter".into(), json!({"id": config.service_account}));
+        fields.insert("labels".into(), Value::Array(labels));
+        let priority = PriorityMap.to_external(&incident.priority.value).unwrap_or_else(|| "-".into());
+        fields.insert(fields_config.priority.clone(), json!({"value": priority}));
+        if !impact.is_empty() {
+            fields.insert(fields_config.business_impact.clone(), json!({"value": impact}));
+        }
+        let environments: Vec<Value> = match custom.get("environments").and_then(Value::as_array) {
+            Some(list) if !list.is_empty() => {
+                list.iter().filter_map(Value::as_str).map(|e| json!({"value": e})).collect()
+            }
+            _ => vec![json!({"value": incident.environment.value})],
+        };
+        fields.insert(fields_config.environments.clone(), Value::Array(environments));
+        let platform = custom
+            .get("platforms")
+            .and_then(Value::as_array)
+            .and_then(|list| list.first())
+            .and_then(Value::as_str)
+            .unwrap_or("platform-All")
+            .trim_start_matches("platform-")
+            .to_owned();
+        fields.insert(fields_config.platform.clone(), json!({"value": platform}));
+        if let Some(field) = &fields_config.category {
+            fields.insert(field.clone(), json!({"value": incident.category.name}));
+        }
+        for (key, field) in [
+            ("zendesk_ticket_id", &fields_config.zendesk),
+            ("zoho_desk_ticket_id", &fields_config.zoho),
+            ("seller_contract_id", &fields_config.seller_contract),
+        ] {
+            if let Some(value) = custom.get(key).filter(|v| !v.is_null()) {
+                let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                if !value.is_empty() {
+                    fields.insert(field.clone(), json!(value));
+                }
+            }
+        }
+        Ok((project, Value::Object(fields), impact))
+    }
+
+    /// What follows a ticket's creation; each step is idempotent and only logged when it fails
+    /// (the ticket stands).
+    fn follow_up(
+        &self,
+        incident: &IncidentView,
+        (issue_id, issue_key): (&str, &str),
+        project: &str,
+        impact: &str,
+        fresh: bool,
+    ) {
+        let id = incident.id.0;
+        let base = self.context.config.base_url.as_str().trim_end_matches('/');
+        let page = format!("{base}/incident/{id}/");
+        if let Err(error) = self.client.remote_link(
+            issue_id,
+            &format!("firefighter-incident-{id}"),
+            &page,
+            &format!("FireFighter incident #{id}"),
+        ) {
+            tracing::warn!(%error, incident = id, "the link to the incident page could not be added to its ticket");
+        }
+        // The declarer watches the ticket, when Jira knows them by e-mail address.
+        match self.client.search_users(&incident.created_by.email) {
+            Ok(users) => {
+                if let Some(user) = users.iter().find(|u| {
+                    u.email_address
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(&incident.created_by.email))
+                }) && let Err(error) = self.client.add_watcher(issue_id, &user.account_id)
+                {
+                    tracing::warn!(%error, incident = id, "the declarer could not be made a watcher");
+                }
+            }
+            Err(error) => tracing::warn!(%error, incident = id, "Jira's users could not be searched"),
+        }
+        if self.context.chat.platform() == "none" {
+            return;
+        }
+        if incident.priority.value <= 3 {
+            let link = LinkConversation { incident_id: id };
+            let enqueued = Enqueue::new(&link).map_err(|e| e.to_string()).and_then(|job| {
+                self.context.database.enqueue(&job, Self::now(), Self::now()).map_err(|e| e.to_string())
+            });
+            if let Err(error) = enqueued {
+                tracing::warn!(%error, incident = id, "the conversation link could not be queued");
+            }
+        } else if fresh {
+            // P4–P5: the original's `raid_created_issue` in the alert channels (once: only by the
+            // attempt that created the issue).
+            let kind = if project == "SBI" { "sbi" } else { "incidents" };
+            let level = if impact == "High" { "high" } else { "normal" };
+            let url = self.client.browse_url(issue_key);
+            let description: String = incident.description.chars().take(1997).collect();
+            let text =
+                format!("New {}: {issue_key} '{}' was created.", self.config.issue_type, incident.title);
+            let message = ChatMessage {
+                text: text.clone(),
+                rich: Some(json!([
+                    {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                    {"type": "divider"},
+                    {"type": "section", "fields": [
+                        {"type": "mrkdwn", "text": format!("*Title:*\n{}", incident.title)},
+                        {"type": "mrkdwn", "text": format!("*Description:*\n{description}")},
+                        {"type": "mrkdwn", "text": format!("*Reporter:*\n{}", incident.created_by.name)},
+                        {"type": "mrkdwn", "text": format!("*Jira:*\n<{url}|{issue_key}>")},
+                        {"type": "mrkdwn", "text": format!("*Business impact:* {}", if impact.is_empty() { "N/A" } else { impact })},
+                    ]},
+                ])),
+                metadata: Some((
+                    "raid_created_issue".into(),
+                    json!({"incident_id": id, "issue_key": issue_key}),
+                )),
+            };
+            if let Err(error) =
+                self.context.chat.post_to_tagged(&format!("raid_alert__{kind}_{level}"), &message)
+            {
+                tracing::warn!(%error, incident = id, "the new ticket could not be announced");
+            }
+        }
+    }
+
+    /// `raid.link_conversation`: a bookmark to the ticket in the incident's conversation, and a link
+    /// to the conversation on the ticket; waits (retries) until the conversation exists.
+    ///
+    /// # Errors
+    /// Not there yet (retried), or a failure.
+    pub fn link_conversation(&self, job: &LinkConversation) -> Result<(), JobError> {
+        let id = job.incident_id;
+        let ticket = self.store.ticket(id).map_err(storage)?;
+        let Some((issue_id, issue_key)) = ticket.as_ref().and_then(Ticket::issue) else {
+            return Err(JobError::Retryable("the ticket is not created yet".into()));
+        };
+        let facets = self.context.facets.of(&[IncidentId(id)]).map_err(storage)?;
+        let Some(channel) =
+            facets.get(&IncidentId(id)).into_iter().flatten().find(|f| f.kind == SLACK_CHANNEL).cloned()
+        else {
+            return Err(JobError::Retryable("the incident's conversation does not exist yet".into()));
+        };
+        let url = self.client.browse_url(issue_key);
+        if let Some(conversation) = &channel.value {
+            self.context
+                .chat
+                .bookmark(conversation, "Jira ticket", &url)
+                .map_err(|e| JobError::Retryable(e.to_string()))?;
+        }
+        if let Some(link) = &channel.url {
+            self.client
+                .remote_link(
+                    issue_id,
+                    &format!("firefighter-conversation-{id}"),
+                    link,
+                    &format!("Slack conversation #{}", channel.label),
+                )
+                .map_err(jira)?;
+        }
+        Ok(())
+    }
+
+    /// `raid.push`.
+    ///
+    /// # Errors
+    /// The ticket does not exist yet, another push holds the field, Jira or the database failed
+    /// (retried); Jira has no way to the status (dead).
+    pub fn push(&self, job: &PushChange) -> Result<(), JobError> {
+        let id = job.incident_id;
+        let ticket = self.store.ticket(id).map_err(storage)?;
+        let Some((issue_id, _)) = ticket.as_ref().and_then(Ticket::issue) else {
+            return Err(JobError::Retryable("the incident's ticket is not created yet".into()));
+        };
+        if let Some(label) = &job.status {
+            let status = IncidentStatus::from_label(label).map_err(|e| JobError::Permanent(e.to_string()))?;
+            self.push_field(id, issue_id, &StatusMap, job.version, &status)?;
+        }
+        if let Some(name) = &job.priority {
+            let priorities = self.context.database.priorities().map_err(storage)?;
+            let Some(priority) = priorities.iter().find(|p| p.name == *name) else {
+                return Err(JobError::Permanent(format!("no priority named {name}")));
+            };
+            self.push_field(id, issue_id, &PriorityMap, job.version, &priority.value)?;
+        }
+        Ok(())
+    }
+
+    fn push_field<M: FieldMap>(
+        &self,
+        id: i64,
+        issue_id: &str,
+        map: &M,
+        version: i64,
+        local: &M::Local,
+    ) -> Result<(), JobError> {
+        let field = map.field();
+        let now = Self::now();
+        let Some(state) = self.store.lease(id, field, now, now + LEASE).map_err(storage)? else {
+            return Err(JobError::Retryable(format!(
+                "another change of incident {id}'s {field} is being pushed"
+            )));
+        };
+        let decision = outbound(map, &state, Origin::Local, version, local);
+        let next = match &decision {
+            Outbound::Write(value) => {
+                let written = match field {
+                    "status" => self.client.transition_to(issue_id, value).map(drop),
+                    _ => self.client.update_fields(
+                        issue_id,
+                        &json!({(self.config.fields.priority.clone()): {"value": value}}),
+                    ),
+                };
+                if let Err(error) = written {
+                    let _ = self.store.release(id, field);
+                    return Err(jira(error));
+                }
+                tracing::info!(incident = id, field, %value, version, "pushed to Jira");
+                state.written(version, value)
+            }
+            Outbound::AlreadyThere | Outbound::NotMirrored => state.skipped(version),
+            Outbound::Stale | Outbound::FromThere => state.clone(),
+        };
+        self.store.save(id, field, &next, Self::now()).map_err(storage)
+    }
+
+    /// `raid.webhook`.
+    ///
+    /// # Errors
+    /// The database or Jira failed (retried).
+    pub fn apply_webhook(&self, job: &JiraWebhook) -> Result<(), JobError> {
+        let body = &job.body;
+        let Some(key) = body.pointer("/issue/key").and_then(Value::as_str) else { return Ok(()) };
+        let Some(ticket) = self.store.ticket_by_key(key).map_err(storage)? else {
+            tracing::info!(%key, "a Jira webhook about an issue of no incident: ignored");
+            return Ok(());
+        };
+        let id = ticket.incident_id;
+        let issue_id = ticket.issue_id.clone().unwrap_or_default();
+        let account = body.pointer("/user/accountId").and_then(Value::as_str).unwrap_or_default();
+        let by_service = !account.is_empty() && account == self.config.service_account;
+        let who = body.pointer("/user/displayName").and_then(Value::as_str).unwrap_or("someone").to_owned();
+        if job.kind == "comment" {
+            return self.apply_comment(id, key, body, by_service);
+        }
+        for item in body.pointer("/changelog/items").and_then(Value::as_array).into_iter().flatten() {
+            let field = item["field"].as_str().unwrap_or_default().to_lowercase();
+            let field_id = item["fieldId"].as_str();
+            let to = item["toString"].as_str().unwrap_or_default();
+            let from = item["fromString"].as_str().unwrap_or_default();
+            let priority_field = &self.config.fields.priority;
+            let is_priority = field_id.map_or_else(
+                || field.eq_ignore_ascii_case(priority_field),
+                |f| f.eq_ignore_ascii_case(priority_field),
+            );
+            if field == "status" {
+                self.apply_status(id, &issue_id, key, by_service, from, to, &who)?;
+            } else if is_priority {
+                self.apply_priority(id, &issue_id, key, by_service, to, &who)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn jira_actor(&self) -> Result<Actor, JobError> {
+        let email = Email::parse(JIRA_USER_EMAIL).map_err(|e| JobError::Permanent(e.to_string()))?;
+        let user = self
+            .context
+            .lifecycle
+            .provision_user(&email, "Jira", EntryPoint::Jira, "Jira webhooks")
+            .map_err(|e| JobError::Retryable(e.to_string()))?;
+        Ok(Actor { user, entry_point: EntryPoint::Jira })
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one changelog item and where it applies")]
+    fn apply_status(
+        &self,
+        id: i64,
+        issue_id: &str,
+        key: &str,
+        by_service: bool,
+        from: &str,
+        to: &str,
+        who: &str,
+    ) -> Result<(), JobError> {
+        let now = Self::now();
+        let Some(state) = self.store.lease(id, "status", now, now + LEASE).map_err(storage)? else {
+            return Err(JobError::Retryable(format!("a push of incident {id}'s status is running")));
+        };
+        let decision = inbound(&StatusMap, &state, by_service, to);
+        let next = match decision {
+            Inbound::OwnEcho => state.clone(),
+            Inbound::Unchanged | Inbound::Unmapped => state.received(to),
+            Inbound::Apply(status) => {
+                let result = self.apply_status_change(id, issue_id, key, status, from, to, who);
+                match result {
+                    Ok(()) => state.received(to),
+                    Err(error) => {
+                        let _ = self.store.release(id, "status");
+                        return Err(error);
+                    }
+                }
+            }
+        };
+        self.store.save(id, "status", &next, Self::now()).map_err(storage)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one changelog item and where it applies")]
+    fn apply_status_change(
+        &self,
+        id: i64,
+        issue_id: &str,
+        key: &str,
+        status: IncidentStatus,
+        from: &str,
+        to: &str,
+        who: &str,
+    ) -> Result<(), JobError> {
+        let incident = self.incident(id)?;
+        if incident.status == status {
+            return Ok(());
+        }
+        // The original's guard: a close from a status the mirror does not know (Code Review …) is
+        // not a decision about the incident.
+        if status == IncidentStatus::Closed && StatusMap.to_local(from).is_none() {
+            tracing::warn!(incident = id, %from, "Jira closed the ticket from an unmapped status: the incident is left open");
+            return Ok(());
+        }
+        let command = UpdateIncident {
+            status: Some(status),
+            message: Some(format!("Status synced from Jira ({to}), changed by {who} on {key}")),
+            event_type: Some("jira_status_sync".into()),
+            ..UpdateIncident::default()
+        };
+        let actor = self.jira_actor()?;
+        match self.context.lifecycle.update(actor, IncidentId(id), &command) {
+            Ok(_) => Ok(()),
+            Err(LifecycleError::Storage(error)) => Err(storage(error)),
+            Err(refusal) => {
+                self.refused(id, issue_id, key, status, to, &refusal);
+                Ok(())
+            }
+        }
+    }
+
+    /// A Jira change the lifecycle refused: the incident stays as it is; the issue and the incident's
+    /// channel are told why.
+    fn refused(
+        &self,
+        id: i64,
+        issue_id: &str,
+        key: &str,
+        status: IncidentStatus,
+        to: &str,
+        refusal: &LifecycleError,
+    ) {
+        let reasons: Vec<String> = match refusal {
+            LifecycleError::CannotClose { blockers } => blockers.iter().map(|b| b.message.clone()).collect(),
+            other => vec![other.to_string()],
+        };
+        tracing::info!(incident = id, %to, code = refusal.code(), "a Jira change was refused by the incident's workflow");
+        let comment = format!(
+            "FireFighter did not move incident #{id} to {} ({}):\n{}",
+            status.label(),
+            refusal.code(),
+            reasons.iter().map(|r| format!("* {r}")).collect::<Vec<_>>().join("\n")
+        );
+        if let Err(error) = self.client.comment(issue_id, &comment) {
+            tracing::warn!(%error, incident = id, "the refusal could not be commented on the ticket");
+        }
+        if self.context.chat.platform() == "none" {
+            return;
+        }
+        let facets = self.context.facets.of(&[IncidentId(id)]).unwrap_or_default();
+        let Some(conversation) = facets
+            .get(&IncidentId(id))
+            .into_iter()
+            .flatten()
+            .find(|f| f.kind == SLACK_CHANNEL)
+            .and_then(|f| f.value.clone())
+        else {
+            return;
+        };
+        let bullets = reasons.iter().map(|r| format!("• {r}")).collect::<Vec<_>>().join("\n");
+        let text = if status == IncidentStatus::Closed {
+            format!(
+                "Jira ticket *{key}* was closed, but the incident was *not* automatically closed:\n{bullets}\nClose the incident using the _Close incident_ action once these are done."
+            )
+        } else {
+            format!("Jira ticket *{key}* moved to *{to}*, but the incident could not follow:\n{bullets}")
+        };
+        let message = ChatMessage {
+            text,
+            rich: None,
+            metadata: Some((
+                if status == IncidentStatus::Closed {
+                    "raid_jira_closed_blocked"
+                } else {
+                    "raid_jira_status_refused"
+                }
+                .into(),
+                json!({"incident_id": id, "issue_key": key}),
+            )),
+        };
+        if let Err(error) = self.context.chat.post(&conversation, &message) {
+            tracing::warn!(%error, incident = id, "the refusal could not be posted in the incident's conversation");
+        }
+    }
+
+    fn apply_priority(
+        &self,
+        id: i64,
+        issue_id: &str,
+        key: &str,
+        by_service: bool,
+        to: &str,
+        who: &str,
+    ) -> Result<(), JobError> {
+        let now = Self::now();
+        let Some(state) = self.store.lease(id, "priority", now, now + LEASE).map_err(storage)? else {
+            return Err(JobError::Retryable(format!("a push of incident {id}'s priority is running")));
+        };
+        let next = match inbound(&PriorityMap, &state, by_service, to) {
+            Inbound::OwnEcho => state.clone(),
+            Inbound::Unchanged | Inbound::Unmapped => state.received(to),
+            Inbound::Apply(value) => match self.apply_priority_change(id, issue_id, key, value, to, who) {
+                Ok(()) => state.received(to),
+                Err(error) => {
+                    let _ = self.store.release(id, "priority");
+                    return Err(error);
+                }
+            },
+        };
+        self.store.save(id, "priority", &next, Self::now()).map_err(storage)
+    }
+
+    fn apply_priority_change(
+        &self,
+        id: i64,
+        issue_id: &str,
+        key: &str,
+        value: i32,
+        to: &str,
+        who: &str,
+    ) -> Result<(), JobError> {
+        let incident = self.incident(id)?;
+        if incident.priority.value == value {
+            return Ok(());
+        }
+        let priorities = self.context.database.priorities().map_err(storage)?;
+        let Some(priority) = priorities.iter().find(|p| p.value == value) else {
+            tracing::warn!(incident = id, value, "Jira set a priority no priority of ours has");
+            return Ok(());
+        };
+        let command = UpdateIncident {
+            priority_id: Some(priority.id.clone()),
+            message: Some(format!("Priority synced from Jira ({to}), changed by {who} on {key}")),
+            event_type: Some("jira_priority_sync".into()),
+            ..UpdateIncident::default()
+        };
+        let actor = self.jira_actor()?;
+        match self.context.lifecycle.update(actor, IncidentId(id), &command) {
+            Ok(_) => Ok(()),
+            Err(LifecycleError::Storage(error)) => Err(storage(error)),
+            Err(refusal) => {
+                self.refused(id, issue_id, key, incident.status, to, &refusal);
+                Ok(())
+            }
+        }
+    }
+
+    /// A comment made in Jira (by a person) becomes a note on the incident's timeline.
+    fn apply_comment(&self, id: i64, key: &str, body: &Value, by_service: bool) -> Result<(), JobError> {
+        if by_service || body["webhookEvent"].as_str() != Some("comment_created") {
+            return Ok(());
+        }
+        let author = body.pointer("/comment/author/displayName").and_then(Value::as_str).unwrap_or("someone");
+        let text: String = body
+            .pointer("/comment/body")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .chars()
+            .take(2000)
+            .collect();
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let command = UpdateIncident {
+            message: Some(format!("{author} commented on {key}: {text}")),
+            event_type: Some("jira_comment".into()),
+            ..UpdateIncident::default()
+        };
+        let actor = self.jira_actor()?;
+        match self.context.lifecycle.update(actor, IncidentId(id), &command) {
+            Ok(_) => Ok(()),
+            Err(LifecycleError::Storage(error)) => Err(storage(error)),
+            Err(error) => Err(JobError::Permanent(error.to_string())),
+        }
+    }
+}

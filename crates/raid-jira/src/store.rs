@@ -1,0 +1,340 @@
+//! The integration's tables, on the application's database.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use incidents_core::RepositoryError;
+use storage::{Database, repository_error, write_transaction};
+use sync_engine::FieldState;
+
+use crate::schema::{raid_feature_teams, raid_sync_state, raid_tickets};
+
+/// An incident's ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = raid_tickets)]
+pub struct Ticket {
+    pub incident_id: i64,
+    /// `creating` or `created`.
+    pub state: String,
+    pub issue_id: Option<String>,
+    pub issue_key: Option<String>,
+    pub project_key: String,
+    pub business_impact: String,
+    pub attempt_started_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Ticket {
+    /// The issue's id and key, once created.
+    #[must_use]
+    pub fn issue(&self) -> Option<(&str, &str)> {
+        Some((self.issue_id.as_deref()?, self.issue_key.as_deref()?))
+    }
+}
+
+/// A feature team and its Jira project.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = raid_feature_teams)]
+pub struct FeatureTeam {
+    pub id: i64,
+    pub name: String,
+    pub jira_project_key: String,
+}
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct RaidStore {
+    pub database: Database,
+}
+
+fn is_conflict(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+impl RaidStore {
+    /// An incident's ticket, if any attempt was made.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn ticket(&self, incident: i64) -> Result<Option<Ticket>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        raid_tickets::table
+            .find(incident)
+            .select(Ticket::as_select())
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)
+    }
+
+    /// The ticket with this issue key.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn ticket_by_key(&self, key: &str) -> Result<Option<Ticket>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        raid_tickets::table
+            .filter(raid_tickets::issue_key.eq(key))
+            .select(Ticket::as_select())
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)
+    }
+
+    /// The created tickets of these incidents.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn tickets_of(&self, incidents: &[i64]) -> Result<Vec<Ticket>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        raid_tickets::table
+            .filter(raid_tickets::incident_id.eq_any(incidents))
+            .filter(raid_tickets::state.eq("created"))
+            .select(Ticket::as_select())
+            .load(&mut *conn)
+            .map_err(repository_error)
+    }
+
+    /// Records that an attempt to create the ticket starts now (committed before Jira is called).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn begin_attempt(&self, incident: i64, now: NaiveDateTime) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let inserted = diesel::insert_into(raid_tickets::table)
+            .values((
+                raid_tickets::incident_id.eq(incident),
+                raid_tickets::state.eq("creating"),
+                raid_tickets::attempt_started_at.eq(now),
+                raid_tickets::created_at.eq(now),
+                raid_tickets::updated_at.eq(now),
+            ))
+            .execute(&mut *conn);
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(error) if is_conflict(&error) => {
+                diesel::update(raid_tickets::table.find(incident).filter(raid_tickets::state.eq("creating")))
+                    .set((raid_tickets::attempt_started_at.eq(now), raid_tickets::updated_at.eq(now)))
+                    .execute(&mut *conn)
+                    .map(drop)
+                    .map_err(repository_error)
+            }
+            Err(error) => Err(repository_error(error)),
+        }
+    }
+
+    /// Records the created issue.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn record_created(
+        &self,
+        incident: i64,
+        (issue_id, issue_key): (&str, &str),
+        project: &str,
+        business_impact: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        write_transaction(&mut conn, |conn| {
+            let values = (
+                raid_tickets::state.eq("created"),
+                raid_tickets::issue_id.eq(issue_id),
+                raid_tickets::issue_key.eq(issue_key),
+                raid_tickets::project_key.eq(project),
+                raid_tickets::business_impact.eq(business_impact),
+                raid_tickets::updated_at.eq(now),
+            );
+            let changed = diesel::update(raid_tickets::table.find(incident)).set(values).execute(conn)?;
+            if changed == 0 {
+                diesel::insert_into(raid_tickets::table)
+                    .values((
+                        raid_tickets::incident_id.eq(incident),
+                        raid_tickets::created_at.eq(now),
+                        values,
+                    ))
+                    .execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .map_err(repository_error)
+    }
+
+    /// What the mirror knows of a field, without taking it.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn state(&self, incident: i64, field: &str) -> Result<FieldState, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let row: Option<(Option<String>, i64)> = raid_sync_state::table
+            .find((incident, field))
+            .select((raid_sync_state::external_value, raid_sync_state::pushed_version))
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)?;
+        Ok(row.map_or_else(FieldState::default, |(external, pushed_version)| FieldState {
+            external,
+            pushed_version,
+        }))
+    }
+
+    /// Takes the field of an incident for one push (until `until`) and answers what the mirror
+    /// knows; `None` while another push holds it.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn lease(
+        &self,
+        incident: i64,
+        field: &str,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+    ) -> Result<Option<FieldState>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let inserted = diesel::insert_into(raid_sync_state::table)
+            .values((
+                raid_sync_state::incident_id.eq(incident),
+                raid_sync_state::field.eq(field),
+                raid_sync_state::lease_until.eq(until),
+                raid_sync_state::updated_at.eq(now),
+            ))
+            .execute(&mut *conn);
+        match inserted {
+            Ok(_) => {}
+            Err(error) if is_conflict(&error) => {
+                let taken =
+                    diesel::update(raid_sync_state::table.find((incident, field)).filter(
+                        raid_sync_state::lease_until.is_null().or(raid_sync_state::lease_until.lt(now)),
+                    ))
+                    .set(raid_sync_state::lease_until.eq(until))
+                    .execute(&mut *conn)
+                    .map_err(repository_error)?;
+                if taken == 0 {
+                    return Ok(None);
+                }
+            }
+            Err(error) => return Err(repository_error(error)),
+        }
+        drop(conn);
+        self.state(incident, field).map(Some)
+    }
+
+    /// Saves what the mirror knows of a field and lets go of it.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn save(
+        &self,
+        incident: i64,
+        field: &str,
+        state: &FieldState,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let values = (
+            raid_sync_state::external_value.eq(state.external.as_deref()),
+            raid_sync_state::pushed_version.eq(state.pushed_version),
+            raid_sync_state::lease_until.eq(None::<NaiveDateTime>),
+            raid_sync_state::updated_at.eq(now),
+        );
+        let changed = diesel::update(raid_sync_state::table.find((incident, field)))
+            .set(values)
+            .execute(&mut *conn)
+            .map_err(repository_error)?;
+        if changed == 0 {
+            let inserted = diesel::insert_into(raid_sync_state::table)
+                .values((raid_sync_state::incident_id.eq(incident), raid_sync_state::field.eq(field), values))
+                .execute(&mut *conn);
+            match inserted {
+                Ok(_) => {}
+                // Written meanwhile by another: write ours over it.
+                Err(error) if is_conflict(&error) => {
+                    diesel::update(raid_sync_state::table.find((incident, field)))
+                        .set(values)
+                        .execute(&mut *conn)
+                        .map_err(repository_error)?;
+                }
+                Err(error) => return Err(repository_error(error)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets go of a field without changing what the mirror knows.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn release(&self, incident: i64, field: &str) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        diesel::update(raid_sync_state::table.find((incident, field)))
+            .set(raid_sync_state::lease_until.eq(None::<NaiveDateTime>))
+            .execute(&mut *conn)
+            .map(drop)
+            .map_err(repository_error)
+    }
+
+    /// Every feature team, by name.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn feature_teams(&self) -> Result<Vec<FeatureTeam>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        raid_feature_teams::table
+            .order((raid_feature_teams::name, raid_feature_teams::jira_project_key))
+            .select(FeatureTeam::as_select())
+            .load(&mut *conn)
+            .map_err(repository_error)
+    }
+
+    /// The Jira project of the team named `name`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn team_project(&self, name: &str) -> Result<Option<String>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        raid_feature_teams::table
+            .filter(raid_feature_teams::name.eq(name))
+            .order(raid_feature_teams::id)
+            .select(raid_feature_teams::jira_project_key)
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)
+    }
+
+    /// Adds a team, or renames the team of that project. `true` when added.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn put_feature_team(&self, name: &str, project: &str) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        write_transaction(&mut conn, |conn| {
+            let changed = diesel::update(
+                raid_feature_teams::table.filter(raid_feature_teams::jira_project_key.eq(project)),
+            )
+            .set(raid_feature_teams::name.eq(name))
+            .execute(conn)?;
+            if changed > 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(raid_feature_teams::table)
+                .values((raid_feature_teams::name.eq(name), raid_feature_teams::jira_project_key.eq(project)))
+                .execute(conn)?;
+            Ok::<_, diesel::result::Error>(true)
+        })
+        .map_err(repository_error)
+    }
+
+    /// Removes the team of a project. `false` when there was none.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn delete_feature_team(&self, project: &str) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        diesel::delete(raid_feature_teams::table.filter(raid_feature_teams::jira_project_key.eq(project)))
+            .execute(&mut *conn)
+            .map(|deleted| deleted > 0)
+            .map_err(repository_error)
+    }
+}
