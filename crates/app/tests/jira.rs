@@ -400,3 +400,30 @@ async fn changes_made_while_jira_is_down_reach_it_in_order_once_it_is_back() {
     running.handle.stop(true).await;
     jira.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_whose_creation_answer_is_lost_is_found_not_made_twice() {
+    let test = TestDatabase::sqlite().seeded();
+    let jira = FakeJira::start(USER, PASSWORD, raid_jira::workflow::incident_workflow_layout());
+    // Jira creates the issue but the answer is lost, and its search lags behind.
+    jira.state().search_lag_ms = 1500;
+    jira.state().fail("/rest/api/2/issue", JiraFailure::AfterWrite(502), 1);
+    let running = start(&test, &vars(&test, &jira, SECRET)).await;
+    let id = running.declare(4, "Invoices are late by a day").await;
+    let store = raid_jira::store::RaidStore { database: test.database.clone() };
+    eventually_in(&test, "the ticket is recorded", || {
+        store.ticket(id).ok().flatten().is_some_and(|ticket| ticket.state == "created")
+    })
+    .await;
+    // Left alone a little longer: still one issue, the one Jira made first.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let issues = jira.state().issues.clone();
+    assert_eq!(issues.len(), 1, "one ticket");
+    assert_eq!(
+        store.ticket(id).expect("query").expect("ticket").issue_key.as_deref(),
+        Some(issues[0].key.as_str())
+    );
+    assert_eq!(running.incident(id).await["jira_ticket_key"], issues[0].key.as_str());
+    running.handle.stop(true).await;
+    jira.stop().await;
+}

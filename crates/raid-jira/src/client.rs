@@ -1,8 +1,8 @@
 //! A typed Jira REST v2 client (Jira Cloud), blocking, for job threads.
 //!
-//! Every call goes through [`JiraClient::call`]: HTTP Basic auth, JSON both ways, a 429 or a 503
-//! waited out (`Retry-After`, a few times), a timeout or another 5xx retried a few times, and what
-//! is left returned as a [`JiraError`] carrying Jira's status and messages, which jobs turn into a
+//! Every call goes through [`JiraClient::call`]: HTTP Basic auth, JSON both ways, a 429 waited out
+//! (`Retry-After`, a few times); for calls that may be repeated (not a POST) a 503 waited out too and
+//! a timeout or another 5xx retried a few times; what is left returned as a [`JiraError`] carrying Jira's status and messages, which jobs turn into a
 //! retry or a dead job. Search uses Jira Cloud's `/search/jql` with `nextPageToken` (the old
 //! `/search` answers 410).
 
@@ -173,7 +173,8 @@ impl JiraClient {
         body: Option<&Value>,
     ) -> Result<Option<Value>, JiraError> {
         let http = self.http()?;
-        self.send(&format!("{method} {path}"), || {
+        let repeatable = *method != Method::POST;
+        self.send(&format!("{method} {path}"), repeatable, || {
             let request = http.request(method.clone(), self.url(path));
             match body {
                 Some(body) => request.json(body),
@@ -182,7 +183,15 @@ impl JiraClient {
         })
     }
 
-    fn send(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Option<Value>, JiraError> {
+    /// Sends what `build` makes, waiting out 429s (Jira did nothing) and, when `repeatable` (not a
+    /// POST: the same request twice does no more than once), retrying transient failures. A POST
+    /// that may have been done is left to the job, which looks before it writes again.
+    fn send(
+        &self,
+        what: &str,
+        repeatable: bool,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Option<Value>, JiraError> {
         let mut attempt = 1;
         loop {
             let result = build()
@@ -214,7 +223,8 @@ impl JiraClient {
                         status: status.as_u16(),
                         message: messages(&text),
                     };
-                    if error.is_retryable()
+                    if (repeatable || status.as_u16() == 429)
+                        && error.is_retryable()
                         && attempt < ATTEMPTS
                         && let Some(wait) = wait.filter(|wait| *wait <= LONGEST_WAIT)
                     {
@@ -225,7 +235,7 @@ impl JiraClient {
                     error
                 }
             };
-            if !error.is_retryable() || attempt >= ATTEMPTS {
+            if !repeatable || !error.is_retryable() || attempt >= ATTEMPTS {
                 return Err(error);
             }
             std::thread::sleep(Duration::from_millis(200 * u64::from(attempt)));
@@ -493,7 +503,7 @@ impl JiraClient {
         let path = format!("/rest/api/2/issue/{}/attachments", encode(id));
         let file_name = file_name.to_owned();
         let http = self.http()?;
-        self.send(&format!("POST {path}"), || {
+        self.send(&format!("POST {path}"), false, || {
             let part = reqwest::blocking::multipart::Part::bytes(bytes.to_vec()).file_name(file_name.clone());
             http.post(self.url(&path))
                 .header("X-Atlassian-Token", "no-check")

@@ -61,6 +61,9 @@ pub enum JiraFailure {
     RateLimited(u64),
     /// This status, with a Jira error body.
     Status(u16),
+    /// The call does what it asks, then answers this status (the answer is lost: a crash or a
+    /// timeout after Jira acted).
+    AfterWrite(u16),
 }
 
 /// The fake site's state.
@@ -82,6 +85,8 @@ pub struct JiraState {
     failures: VecDeque<(String, JiraFailure)>,
     /// Every call answers 503 while set (Jira down).
     pub down: bool,
+    /// How long every answer takes, in milliseconds (a slow Jira).
+    pub delay_ms: u64,
     /// Search does not see issues younger than this (Jira's index lag), in milliseconds.
     pub search_lag_ms: u64,
     /// The workflow layout served.
@@ -196,7 +201,13 @@ impl FakeJira {
             actix_web::App::new().app_data(web::PayloadConfig::new(16 * 1024 * 1024)).default_service(
                 web::to(move |request: HttpRequest, body: web::Bytes| {
                     let (state, sender) = (Arc::clone(&state), sender.clone());
-                    async move { serve(&state, &sender, &request, &body) }
+                    async move {
+                        let delay = state.lock().map(|state| state.delay_ms).unwrap_or_default();
+                        if delay > 0 {
+                            actix_web::rt::time::sleep(std::time::Duration::from_millis(delay)).await;
+                        }
+                        serve(&state, &sender, &request, &body)
+                    }
                 }),
             )
         })
@@ -327,7 +338,6 @@ fn query(request: &HttpRequest) -> HashMap<String, String> {
     serde_urlencoded::from_str(request.query_string()).unwrap_or_default()
 }
 
-#[expect(clippy::too_many_lines, reason = "one fake endpoint per arm")]
 fn serve(
     state: &Shared,
     outbox: &tokio::sync::mpsc::UnboundedSender<(String, Value)>,
@@ -354,18 +364,38 @@ fn serve(
     if state.down {
         return error(503, "Service unavailable");
     }
+    let mut after_write = None;
     if let Some(index) = state.failures.iter().position(|(part, _)| full.contains(part.as_str())) {
         let (_, failure) = state.failures.remove(index).expect("found");
-        return match failure {
-            JiraFailure::RateLimited(seconds) => HttpResponse::TooManyRequests()
-                .insert_header(("Retry-After", seconds.to_string()))
-                .json(json!({"errorMessages": ["Rate limit exceeded"]})),
-            JiraFailure::Status(status) => error(status, "Injected failure"),
-        };
+        match failure {
+            JiraFailure::AfterWrite(status) => after_write = Some(status),
+            JiraFailure::RateLimited(seconds) => {
+                return HttpResponse::TooManyRequests()
+                    .insert_header(("Retry-After", seconds.to_string()))
+                    .json(json!({"errorMessages": ["Rate limit exceeded"]}));
+            }
+            JiraFailure::Status(status) => return error(status, "Injected failure"),
+        }
     }
+    let response = act(&mut state, outbox, request, &method, &path, &body);
+    match after_write {
+        Some(status) => error(status, "Injected failure after the change was made"),
+        None => response,
+    }
+}
+
+#[expect(clippy::too_many_lines, reason = "one fake endpoint per arm")]
+fn act(
+    state: &mut JiraState,
+    outbox: &tokio::sync::mpsc::UnboundedSender<(String, Value)>,
+    request: &HttpRequest,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> HttpResponse {
     let actor = state.account_id.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method.as_str(), segments.as_slice()) {
+    match (method, segments.as_slice()) {
         ("GET", ["rest", "api", "2", "project", key]) => match state.projects.get(*key) {
             Some(id) => HttpResponse::Ok().json(json!({"id": id, "key": key})),
             None => error(404, "No project could be found with key"),
@@ -422,7 +452,7 @@ fn serve(
             }
             let key = issue.key.clone();
             if !items.is_empty() {
-                let webhook = updated(&state, &key, &actor, &items);
+                let webhook = updated(state, &key, &actor, &items);
                 outbox.send(webhook).ok();
             }
             HttpResponse::NoContent().finish()
@@ -453,7 +483,7 @@ fn serve(
             issue.history.push(name.clone());
             let key = issue.key.clone();
             let item = json!({"field": "status", "fieldtype": "jira", "fieldId": "status", "fromString": from, "toString": name});
-            let webhook = updated(&state, &key, &actor, &[item]);
+            let webhook = updated(state, &key, &actor, &[item]);
             outbox.send(webhook).ok();
             HttpResponse::NoContent().finish()
         }
