@@ -171,27 +171,32 @@ async fn killing_the_server_during_ticket_creation_makes_exactly_one_ticket_per_
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     drop(child);
-    let state = jira.state();
-    let mut labels: Vec<String> = state
-        .issues
-        .iter()
-        .flat_map(|issue| issue.fields["labels"].as_array().cloned().unwrap_or_default())
-        .filter_map(|label| label.as_str().map(str::to_owned))
-        .collect();
-    labels.sort();
-    let mut expected: Vec<String> = (1..=INCIDENTS).map(|id| format!("firefighter-incident-{id}")).collect();
-    expected.sort();
-    let (searched, posted) = (
-        state.calls.iter().filter(|c| c.path.contains("/search/jql")).count(),
-        state.calls.iter().filter(|c| c.method == "POST" && c.path == "/rest/api/2/issue").count(),
-    );
-    eprintln!(
-        "{INCIDENTS} incidents, {kills} kills, {searched} searches, {posted} creations, {} issues",
-        state.issues.len()
-    );
-    assert!(searched > INCIDENTS, "no creation was interrupted and taken up again: the test proved nothing");
-    assert_eq!(labels, expected, "exactly one ticket per incident");
-    drop(state);
+    {
+        let state = jira.state();
+        let mut labels: Vec<String> = state
+            .issues
+            .iter()
+            .flat_map(|issue| issue.fields["labels"].as_array().cloned().unwrap_or_default())
+            .filter_map(|label| label.as_str().map(str::to_owned))
+            .collect();
+        labels.sort();
+        let mut expected: Vec<String> =
+            (1..=INCIDENTS).map(|id| format!("firefighter-incident-{id}")).collect();
+        expected.sort();
+        let (searched, posted) = (
+            state.calls.iter().filter(|c| c.path.contains("/search/jql")).count(),
+            state.calls.iter().filter(|c| c.method == "POST" && c.path == "/rest/api/2/issue").count(),
+        );
+        eprintln!(
+            "{INCIDENTS} incidents, {kills} kills, {searched} searches, {posted} creations, {} issues",
+            state.issues.len()
+        );
+        assert!(
+            searched > INCIDENTS,
+            "no creation was interrupted and taken up again: the test proved nothing"
+        );
+        assert_eq!(labels, expected, "exactly one ticket per incident");
+    }
     jira.stop().await;
 }
 
