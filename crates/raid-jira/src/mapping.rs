@@ -2,7 +2,7 @@
 //! engine's field maps.
 
 use incidents_core::IncidentStatus;
-use sync_engine::FieldMap;
+pub use sync_engine::FieldMap;
 
 /// Incident status ↔ the incident workflow's status names.
 #[derive(Debug, Clone, Copy, Default)]

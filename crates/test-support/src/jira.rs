@@ -96,6 +96,8 @@ pub struct JiraState {
     pub webhook_secret: String,
     /// Webhooks sent: `(identifier, body)`.
     pub webhooks_sent: Vec<(String, Value)>,
+    /// Webhooks queued and not sent yet.
+    pub webhooks_pending: usize,
     counter: u64,
 }
 
@@ -252,6 +254,7 @@ impl FakeJira {
         issue.history.push(status.to_owned());
         let item = json!({"field": "status", "fieldtype": "jira", "fieldId": "status", "fromString": from, "toString": status});
         let webhook = updated(&state, key, account_id, &[item]);
+        state.webhooks_pending += 1;
         drop(state);
         self.outbox.send(webhook).expect("webhook queue");
     }
@@ -264,6 +267,7 @@ impl FakeJira {
         issue.fields.insert(field.into(), json!({"value": value}));
         let item = json!({"field": field, "fieldtype": "custom", "fieldId": field, "fromString": from, "toString": value});
         let webhook = updated(&state, key, account_id, &[item]);
+        state.webhooks_pending += 1;
         drop(state);
         self.outbox.send(webhook).expect("webhook queue");
     }
@@ -303,7 +307,12 @@ async fn send_webhooks(state: Shared, mut inbox: tokio::sync::mpsc::UnboundedRec
             let identifier = format!("fake-jira-{}", state.next());
             (state.webhook_url.clone(), state.webhook_secret.clone(), identifier)
         };
-        let Some(url) = url else { continue };
+        let Some(url) = url else {
+            if let Ok(mut state) = state.lock() {
+                state.webhooks_pending = state.webhooks_pending.saturating_sub(1);
+            }
+            continue;
+        };
         let raw = serde_json::to_vec(&body).unwrap_or_default();
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
         mac.update(&raw);
@@ -325,6 +334,7 @@ async fn send_webhooks(state: Shared, mut inbox: tokio::sync::mpsc::UnboundedRec
         }
         if let Ok(mut state) = state.lock() {
             state.webhooks_sent.push((identifier, body));
+            state.webhooks_pending = state.webhooks_pending.saturating_sub(1);
         }
     }
 }
@@ -453,6 +463,7 @@ fn act(
             let key = issue.key.clone();
             if !items.is_empty() {
                 let webhook = updated(state, &key, &actor, &items);
+                state.webhooks_pending += 1;
                 outbox.send(webhook).ok();
             }
             HttpResponse::NoContent().finish()
@@ -484,6 +495,7 @@ fn act(
             let key = issue.key.clone();
             let item = json!({"field": "status", "fieldtype": "jira", "fieldId": "status", "fromString": from, "toString": name});
             let webhook = updated(state, &key, &actor, &[item]);
+            state.webhooks_pending += 1;
             outbox.send(webhook).ok();
             HttpResponse::NoContent().finish()
         }
