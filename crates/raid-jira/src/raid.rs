@@ -472,6 +472,11 @@ impl Raid {
         let id = job.incident_id;
         let ticket = self.store.ticket(id).map_err(storage)?;
         let Some((issue_id, _)) = ticket.as_ref().and_then(Ticket::issue) else {
+            if ticket.is_none() && !self.store.creation_pending(id).map_err(storage)? {
+                // Declared before RAID was on: no ticket to keep in step.
+                tracing::debug!(incident = id, "no Jira ticket: nothing to push");
+                return Ok(());
+            }
             return Err(JobError::Retryable("the incident's ticket is not created yet".into()));
         };
         if let Some(label) = &job.status {

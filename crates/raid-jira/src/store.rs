@@ -162,6 +162,22 @@ impl RaidStore {
         .map_err(repository_error)
     }
 
+    /// Whether the incident's ticket is still to be made: its creation job exists and is not done
+    /// (an incident declared before RAID was on has none, and never gets a ticket by itself).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn creation_pending(&self, incident: i64) -> Result<bool, RepositoryError> {
+        use storage::schema::jobs;
+        let mut conn = self.database.connection()?;
+        let key = format!("raid-ticket:{incident}");
+        diesel::select(diesel::dsl::exists(
+            jobs::table.filter(jobs::idempotency_key.eq(key)).filter(jobs::state.ne("done")),
+        ))
+        .get_result(&mut *conn)
+        .map_err(repository_error)
+    }
+
     /// What the mirror knows of a field, without taking it.
     ///
     /// # Errors

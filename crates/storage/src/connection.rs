@@ -229,11 +229,47 @@ impl Database {
     }
 }
 
+/// This process's SQLite write transactions, one at a time. SQLite has one writer; without this,
+/// concurrent writers of one process wait for its lock in SQLite's busy handler, which sleeps in
+/// growing steps (up to 100 ms) and starves short transactions under load (acknowledging a webhook
+/// took seconds while the embedded job runner wrote). A mutex hands the lock over at once, in order.
+/// Other processes (the CLI) still queue on `busy_timeout`.
+static SQLITE_WRITES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+thread_local! {
+    /// Whether this thread holds [`SQLITE_WRITES`] (a write transaction opened inside another, on
+    /// another connection, must not wait for itself).
+    static HOLDING_SQLITE_WRITES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Held for the length of a SQLite write transaction.
+struct SqliteWriteGate(Option<std::sync::MutexGuard<'static, ()>>);
+
+impl SqliteWriteGate {
+    fn enter() -> Self {
+        if HOLDING_SQLITE_WRITES.get() {
+            return Self(None);
+        }
+        let guard = SQLITE_WRITES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        HOLDING_SQLITE_WRITES.set(true);
+        Self(Some(guard))
+    }
+}
+
+impl Drop for SqliteWriteGate {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            HOLDING_SQLITE_WRITES.set(false);
+        }
+    }
+}
+
 /// Runs `work` in one transaction; any error rolls everything back. Nested calls become savepoints.
 ///
 /// On SQLite the transaction starts with `BEGIN IMMEDIATE`: it takes the write lock up front, so
-/// concurrent writers queue on `busy_timeout`. A plain (deferred) `BEGIN` would let two transactions
-/// read, then both try to upgrade to writing, and SQLite would fail one at once with "database is locked".
+/// concurrent writers queue (this process's on a mutex, others on `busy_timeout`). A plain
+/// (deferred) `BEGIN` would let two transactions read, then both try to upgrade to writing, and
+/// SQLite would fail one at once with "database is locked".
 ///
 /// # Errors
 /// The database's or `work`'s error.
@@ -253,6 +289,7 @@ where
         // Already inside a transaction: a savepoint, as diesel does.
         return conn.transaction(work);
     }
+    let _gate = SqliteWriteGate::enter();
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     match work(conn) {
         Ok(value) => match <DbConnection as Connection>::TransactionManager::commit_transaction(conn) {

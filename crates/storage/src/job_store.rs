@@ -470,15 +470,16 @@ impl Database {
         );
         // Errors are cut to 2,000 characters: a receiver's whole error page is not worth keeping.
         let error: Option<String> = error.map(|e| e.chars().take(2000).collect());
-        match (run_at, error) {
+        // In a write transaction: on SQLite it then waits its turn with this process's other writers.
+        write_transaction(&mut conn, |conn| match (run_at, error) {
             (Some(run_at), error) => diesel::update(target)
                 .set((changes, job_table::run_at.eq(run_at), job_table::last_error.eq(error)))
-                .execute(&mut *conn),
-            (None, Some(error)) => diesel::update(target)
-                .set((changes, job_table::last_error.eq(Some(error))))
-                .execute(&mut *conn),
-            (None, None) => diesel::update(target).set(changes).execute(&mut *conn),
-        }
+                .execute(conn),
+            (None, Some(error)) => {
+                diesel::update(target).set((changes, job_table::last_error.eq(Some(error)))).execute(conn)
+            }
+            (None, None) => diesel::update(target).set(changes).execute(conn),
+        })
         .map(|changed| {
             if changed == 0 {
                 tracing::warn!(
