@@ -109,35 +109,46 @@ async fn home(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
         visitor.require(Action::View, "see incidents")?;
         let database = state.context.database.clone();
         let visible_to = visitor.principal.visibility();
-        // One counted page per open status: the counts are exact however long the history.
-        let pages = web::block(move || -> Result<Vec<_>, incidents_core::RepositoryError> {
-            IncidentStatus::ALL
+        // One counted page of keys per open status (the counts are exact however long the history),
+        // then the incidents of every status with their relations in one batch.
+        let (pages, incidents) = web::block(move || -> Result<_, incidents_core::RepositoryError> {
+            let pages = IncidentStatus::ALL
                 .iter()
                 .filter(|status| **status != IncidentStatus::Closed)
                 .map(|status| {
                     let filter =
                         IncidentFilter { status: vec![*status], visible_to, ..IncidentFilter::default() };
-                    let page = database.incidents(
+                    let keys = database.incident_keys(
                         &filter,
                         OrderBy::default(),
                         PageRequest::new(HOME_PER_STATUS, 0).counted(),
                     )?;
-                    Ok((*status, page))
+                    Ok((*status, keys))
                 })
-                .collect()
+                .collect::<Result<Vec<_>, incidents_core::RepositoryError>>()?;
+            let ids: Vec<IncidentId> =
+                pages.iter().flat_map(|(_, keys)| keys.items.iter().map(|key| key.id)).collect();
+            let incidents: HashMap<IncidentId, IncidentView> =
+                database.incidents_by_id(&ids)?.into_iter().map(|incident| (incident.id, incident)).collect();
+            Ok((pages, incidents))
         })
         .await??;
         let tz = state.context.config.time_zone;
-        let open = pages.iter().map(|(_, page)| page.total.unwrap_or_default()).sum();
+        let open = pages.iter().map(|(_, keys)| keys.total.unwrap_or_default()).sum();
         let groups: Vec<StatusGroup> = pages
             .into_iter()
-            .filter(|(_, page)| !page.items.is_empty())
-            .map(|(status, page)| StatusGroup {
+            .filter(|(_, keys)| !keys.items.is_empty())
+            .map(|(status, keys)| StatusGroup {
                 label: status.label().to_owned(),
-                total: page.total.unwrap_or_default(),
-                more: page.has_more,
+                total: keys.total.unwrap_or_default(),
+                more: keys.has_more,
                 link: format!("/incident/?status={}", status.value()),
-                incidents: page.items.iter().map(|i| row(i, tz)).collect(),
+                incidents: keys
+                    .items
+                    .iter()
+                    .filter_map(|key| incidents.get(&key.id))
+                    .map(|i| row(i, tz))
+                    .collect(),
             })
             .collect();
         html(&HomePage { layout: visitor.layout(&state, "Dashboard", "home"), open, groups })
