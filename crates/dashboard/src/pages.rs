@@ -109,19 +109,32 @@ async fn home(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
         visitor.require(Action::View, "see incidents")?;
         let database = state.context.database.clone();
         let visible_to = visitor.principal.visibility();
-        // One counted page of keys per open status (the counts are exact however long the history),
-        // then the incidents of every status with their relations in one batch.
-        let (pages, incidents) = web::block(move || -> Result<_, incidents_core::RepositoryError> {
-            let pages = IncidentStatus::ALL
+        // The open statuses' counts in one grouped query (exact however long the history), the newest
+        // keys of each, then those incidents with their relations in one batch.
+        let (counts, pages, incidents) = web::block(move || -> Result<_, incidents_core::RepositoryError> {
+            let open: Vec<IncidentStatus> = IncidentStatus::ALL
                 .iter()
-                .filter(|status| **status != IncidentStatus::Closed)
+                .copied()
+                .filter(|status| *status != IncidentStatus::Closed)
+                .collect();
+            let counts: HashMap<IncidentStatus, i64> = database
+                .status_counts(&IncidentFilter {
+                    status: open.clone(),
+                    visible_to,
+                    ..IncidentFilter::default()
+                })?
+                .into_iter()
+                .collect();
+            let pages = open
+                .iter()
+                .filter(|status| counts.get(status).is_some_and(|count| *count > 0))
                 .map(|status| {
                     let filter =
                         IncidentFilter { status: vec![*status], visible_to, ..IncidentFilter::default() };
                     let keys = database.incident_keys(
                         &filter,
                         OrderBy::default(),
-                        PageRequest::new(HOME_PER_STATUS, 0).counted(),
+                        PageRequest::new(HOME_PER_STATUS, 0),
                     )?;
                     Ok((*status, keys))
                 })
@@ -130,17 +143,17 @@ async fn home(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
                 pages.iter().flat_map(|(_, keys)| keys.items.iter().map(|key| key.id)).collect();
             let incidents: HashMap<IncidentId, IncidentView> =
                 database.incidents_by_id(&ids)?.into_iter().map(|incident| (incident.id, incident)).collect();
-            Ok((pages, incidents))
+            Ok((counts, pages, incidents))
         })
         .await??;
         let tz = state.context.config.time_zone;
-        let open = pages.iter().map(|(_, keys)| keys.total.unwrap_or_default()).sum();
+        let open = counts.values().map(|count| u64::try_from(*count).unwrap_or_default()).sum();
         let groups: Vec<StatusGroup> = pages
             .into_iter()
             .filter(|(_, keys)| !keys.items.is_empty())
             .map(|(status, keys)| StatusGroup {
                 label: status.label().to_owned(),
-                total: keys.total.unwrap_or_default(),
+                total: counts.get(&status).and_then(|count| u64::try_from(*count).ok()).unwrap_or_default(),
                 more: keys.has_more,
                 link: format!("/incident/?status={}", status.value()),
                 incidents: keys

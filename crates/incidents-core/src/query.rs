@@ -527,6 +527,13 @@ pub trait IncidentQueries {
     /// A storage failure.
     fn statistics_rows(&self, filter: &IncidentFilter) -> Result<Vec<StatisticsRow>, RepositoryError>;
 
+    /// How many incidents matching `filter` each status holds (statuses with none left out), in one
+    /// grouped query.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn status_counts(&self, filter: &IncidentFilter) -> Result<Vec<(IncidentStatus, i64)>, RepositoryError>;
+
     /// Every category, with its incidents created in `[from, to]` and their summed time to fix.
     ///
     /// # Errors

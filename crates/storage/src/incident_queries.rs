@@ -1072,6 +1072,43 @@ impl IncidentQueries for Database {
         Ok(rows.into_iter().map(|(id, name)| PriorityLabel { id, name }).collect())
     }
 
+    fn status_counts(&self, filter: &IncidentFilter) -> QueryResult<Vec<(IncidentStatus, i64)>> {
+        let mut conn = self.connection()?;
+        let backend = self.backend();
+        let statuses: Vec<IncidentStatus> =
+            if filter.status.is_empty() { IncidentStatus::ALL.to_vec() } else { filter.status.clone() };
+        let only_statuses = IncidentFilter { status: filter.status.clone(), ..IncidentFilter::default() };
+        if *filter == only_statuses {
+            // One grouped query (a boxed query cannot be grouped on the multi-backend connection).
+            let values: Vec<i32> = statuses.iter().map(|status| status.value()).collect();
+            let rows: Vec<(i32, i64)> = incidents::table
+                .filter(incidents::status.eq_any(values))
+                .group_by(incidents::status)
+                .select((incidents::status, diesel::dsl::count_star()))
+                .load(&mut *conn)
+                .map_err(repository_error)?;
+            return Ok(rows
+                .into_iter()
+                .filter_map(|(status, count)| {
+                    IncidentStatus::from_value(status).ok().map(|status| (status, count))
+                })
+                .collect());
+        }
+        // Other filters (a visitor's visibility …): one count per status.
+        let mut counts = Vec::new();
+        for status in statuses {
+            let one = IncidentFilter { status: vec![status], ..filter.clone() };
+            let count: i64 = apply_filters!(incidents::table.into_boxed(), &one, backend)
+                .count()
+                .get_result(&mut *conn)
+                .map_err(repository_error)?;
+            if count > 0 {
+                counts.push((status, count));
+            }
+        }
+        Ok(counts)
+    }
+
     fn statistics_rows(&self, filter: &IncidentFilter) -> QueryResult<Vec<StatisticsRow>> {
         let mut conn = self.connection()?;
         let backend = self.backend();
