@@ -69,6 +69,19 @@ pub trait ChatPort: Send + Sync {
     /// The platform's name (`slack`, or `none`).
     fn platform(&self) -> &'static str;
 
+    /// Whether this platform opens a conversation of its own for `incident`, declared through
+    /// `entry_point` (Slack: always for a declaration through the API, the web or the CLI; for one
+    /// from Slack, Jira or PagerDuty when the response is critical). An integration that links the
+    /// conversation waits for it only when one is coming.
+    fn opens_conversation(
+        &self,
+        incident: &crate::query::IncidentView,
+        entry_point: Option<crate::EntryPoint>,
+    ) -> bool {
+        let _ = (incident, entry_point);
+        false
+    }
+
     /// Creates the incident's conversation, or returns the one this bot already made under `name`
     /// (look before you write: a job retried after a crash must not make a second one).
     ///

@@ -51,6 +51,10 @@ pub fn label(incident: i64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateTicket {
     pub incident_id: i64,
+    /// Where the incident was declared (whether a conversation is coming depends on it); absent
+    /// from jobs queued before it was recorded.
+    #[serde(default)]
+    pub entry_point: Option<String>,
 }
 
 impl Job for CreateTicket {
@@ -119,7 +123,9 @@ impl Job for LinkConversation {
 pub fn jobs_for(event: &OutboxEvent) -> (Vec<CreateTicket>, Vec<PushChange>) {
     let Some(incident_id) = event.incident_id else { return (Vec::new(), Vec::new()) };
     match event.event_type.as_str() {
-        "incident_created" => (vec![CreateTicket { incident_id }], Vec::new()),
+        "incident_created" => {
+            (vec![CreateTicket { incident_id, entry_point: event.entry_point.clone() }], Vec::new())
+        }
         "incident_updated" if event.entry_point.as_deref() != Some(EntryPoint::Jira.as_str()) => {
             let changed = |field: &str| {
                 event.payload["changed_fields"]
@@ -245,7 +251,8 @@ impl Raid {
                 .map_err(storage)?;
         }
         self.push_field(id, &issue_id, &StatusMap, version, &incident.status)?;
-        self.follow_up(&incident, (&issue_id, &issue_key), &project, &impact, fresh);
+        let entry_point = job.entry_point.as_deref().and_then(EntryPoint::parse);
+        self.follow_up(&incident, entry_point, (&issue_id, &issue_key), &project, &impact, fresh);
         Ok(())
     }
 
@@ -350,6 +357,7 @@ impl Raid {
     fn follow_up(
         &self,
         incident: &IncidentView,
+        entry_point: Option<EntryPoint>,
         (issue_id, issue_key): (&str, &str),
         project: &str,
         impact: &str,
@@ -383,7 +391,7 @@ impl Raid {
         if self.context.chat.platform() == "none" {
             return;
         }
-        if incident.priority.value <= 3 {
+        if self.context.chat.opens_conversation(incident, entry_point) {
             let link = LinkConversation { incident_id: id };
             let enqueued = Enqueue::new(&link).map_err(|e| e.to_string()).and_then(|job| {
                 self.context.database.enqueue(&job, Self::now(), Self::now()).map_err(|e| e.to_string())
@@ -391,9 +399,10 @@ impl Raid {
             if let Err(error) = enqueued {
                 tracing::warn!(%error, incident = id, "the conversation link could not be queued");
             }
-        } else if fresh {
+        }
+        if fresh && incident.priority.value > 3 {
             // P4–P5: the original's `raid_created_issue` in the alert channels (once: only by the
-            // attempt that created the issue).
+            // attempt that created the issue), with or without a conversation of their own.
             let kind = if project == "SBI" { "sbi" } else { "incidents" };
             let level = if impact == "High" { "high" } else { "normal" };
             let url = self.client.browse_url(issue_key);

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use incidents_core::EntryPoint;
 use incidents_core::chat::{ChatError, ChatMessage, ChatPort, Conversation, PostedMessage};
+use incidents_core::query::IncidentView;
 
 use crate::channel::BotIdentity;
 use crate::client::{OutgoingMessage, SlackClient, SlackError};
@@ -52,6 +54,10 @@ fn already(result: Result<(), SlackError>, codes: &[&str]) -> Result<(), ChatErr
 impl ChatPort for SlackChat {
     fn platform(&self) -> &'static str {
         "slack"
+    }
+
+    fn opens_conversation(&self, incident: &IncidentView, entry_point: Option<EntryPoint>) -> bool {
+        crate::rules::channel_at_declaration(incident, entry_point)
     }
 
     fn create_incident_conversation(&self, name: &str, private: bool) -> Result<Conversation, ChatError> {

@@ -91,10 +91,13 @@ impl ManageConnection for DbConnectionManager {
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the writer; busy_timeout makes writers queue instead of
-                // failing; foreign keys are off by default in SQLite.
+                // failing; foreign keys are off by default in SQLite. No connection of the pool
+                // checkpoints the WAL when it commits (a commit that crosses the threshold would copy
+                // the log into the database while holding this process's write gate, and every
+                // writer would wait behind it): the pool's checkpointer thread does it beside them.
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-                     PRAGMA foreign_keys = ON;",
+                     PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -121,6 +124,52 @@ pub struct Database {
     backend: Backend,
     url: DatabaseUrl,
     references: std::sync::Arc<crate::incident_queries::ReferenceCache>,
+    /// SQLite: the thread that checkpoints the WAL, stopped when the last handle is dropped.
+    #[expect(dead_code, reason = "held for its Drop")]
+    checkpointer: Option<std::sync::Arc<Checkpointer>>,
+}
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// A thread that checkpoints a SQLite database's WAL on a connection of its own (PASSIVE: it never
+/// waits for, nor blocks, readers or the writer), in place of the commits that would otherwise do
+/// it inside their write transaction. It stops when dropped.
+struct Checkpointer {
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Checkpointer {
+    fn start(conn: DbConnection) -> Result<Self, StorageError> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let DbConnection::Sqlite(mut conn) = conn else {
+            return Ok(Self { _stop: stop });
+        };
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                        tracing::warn!(%error, "the SQLite WAL could not be checkpointed");
+                    }
+                }
+                // The last handle is gone: fold the log back in before the file is left alone.
+                let _ = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");
+            })
+            .map_err(|error| StorageError::Connect {
+                url: "sqlite".into(),
+                reason: format!("cannot start the checkpoint thread: {error}"),
+            })?;
+        Ok(Self { _stop: stop })
+    }
+}
+
+impl fmt::Debug for Checkpointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Checkpointer")
+    }
 }
 
 impl fmt::Debug for Database {
@@ -170,8 +219,14 @@ impl Database {
             .test_on_check_out(false)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
-        drop(first);
-        Ok(Self { pool, backend, url: url.clone(), references: std::sync::Arc::default() })
+        let checkpointer = match backend {
+            Backend::Sqlite => Some(std::sync::Arc::new(Checkpointer::start(first)?)),
+            Backend::Postgres => {
+                drop(first);
+                None
+            }
+        };
+        Ok(Self { pool, backend, url: url.clone(), references: std::sync::Arc::default(), checkpointer })
     }
 
     /// The backend behind this handle.

@@ -252,26 +252,9 @@ impl JobStore for Database {
         queue: Option<&str>,
     ) -> Result<Vec<ClaimedJob>, RepositoryError> {
         let mut conn = self.connection()?;
-        // `queue = $1 OR TRUE` for every queue: a literal the planner folds away.
-        let any_queue =
-            diesel::dsl::sql::<diesel::sql_types::Bool>(if queue.is_some() { "FALSE" } else { "TRUE" });
-        let in_queue = job_table::queue.eq(queue.unwrap_or_default().to_owned()).or(any_queue);
+        let limit = i64::from(limit);
         write_transaction(&mut conn, |conn| -> Result<Vec<ClaimedJob>, diesel::result::Error> {
-            let due = job_table::table
-                .filter(
-                    job_table::state
-                        .eq_any(["pending", "queued"])
-                        .and(job_table::run_at.le(now))
-                        .or(job_table::state.eq("running").and(job_table::locked_until.lt(now))),
-                )
-                .filter(in_queue)
-                .order((job_table::run_at, job_table::id))
-                .limit(i64::from(limit))
-                .select((job_table::id, job_table::name, job_table::payload, job_table::attempts));
-            let rows: Vec<(i64, String, String, i32)> = match conn {
-                DbConnection::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
-                DbConnection::Sqlite(sqlite) => due.load(sqlite)?,
-            };
+            let rows = claimable(conn, queue, now, limit)?;
             let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
             diesel::update(job_table::table.filter(job_table::id.eq_any(&ids)))
                 .set((
@@ -310,6 +293,71 @@ impl JobStore for Database {
 
     fn bury(&self, job: &ClaimedJob, error: &str, now: NaiveDateTime) -> Result<bool, RepositoryError> {
         self.finish(job, "dead", None, Some(error), now)
+    }
+}
+
+/// A claimed row: id, name, payload, attempts so far.
+type ClaimRow = (i64, String, String, i32);
+
+/// The jobs a claim takes, at most `limit`: first the running ones whose lease ran out (their runner
+/// died; few, found by `jobs_state`), then the due ones in `run_at` order through `jobs_ready`, whose
+/// WHERE clause the lookup repeats word for word so that SQLite uses it too. A claim reads its batch,
+/// not the backlog: with thousands of jobs waiting, scanning them on every claim was what capped the
+/// embedded runner.
+fn claimable(
+    conn: &mut DbConnection,
+    queue: Option<&str>,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<ClaimRow>, diesel::result::Error> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    let columns = (job_table::id, job_table::name, job_table::payload, job_table::attempts);
+    let leased = || {
+        job_table::table
+            .filter(sql::<Bool>("jobs.state = 'running'"))
+            .filter(job_table::locked_until.lt(now))
+            .order((job_table::locked_until, job_table::id))
+            .select(columns)
+    };
+    let ready = || {
+        job_table::table
+            .filter(sql::<Bool>("jobs.state IN ('pending', 'queued')"))
+            .filter(job_table::run_at.le(now))
+            .order((job_table::run_at, job_table::id))
+            .select(columns)
+    };
+    match conn {
+        DbConnection::Postgres(pg) => {
+            // `queue = $1 OR TRUE` for every queue: a literal the planner folds away (a boxed query
+            // cannot be locked).
+            let in_queue = || {
+                job_table::queue
+                    .eq(queue.unwrap_or_default().to_owned())
+                    .or(sql::<Bool>(if queue.is_some() { "FALSE" } else { "TRUE" }))
+            };
+            let mut rows: Vec<ClaimRow> =
+                leased().filter(in_queue()).limit(limit).for_update().skip_locked().load(pg)?;
+            let rest = limit - i64::try_from(rows.len()).unwrap_or(limit);
+            if rest > 0 {
+                rows.extend(ready().filter(in_queue()).limit(rest).for_update().skip_locked().load(pg)?);
+            }
+            Ok(rows)
+        }
+        DbConnection::Sqlite(sqlite) => {
+            let mut takeovers = leased().limit(limit).into_boxed();
+            let mut due = ready().into_boxed();
+            if let Some(queue) = queue {
+                takeovers = takeovers.filter(job_table::queue.eq(queue.to_owned()));
+                due = due.filter(job_table::queue.eq(queue.to_owned()));
+            }
+            let mut rows: Vec<ClaimRow> = takeovers.load(sqlite)?;
+            let rest = limit - i64::try_from(rows.len()).unwrap_or(limit);
+            if rest > 0 {
+                rows.extend(due.limit(rest).load(sqlite)?);
+            }
+            Ok(rows)
+        }
     }
 }
 

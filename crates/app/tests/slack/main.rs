@@ -5,5 +5,6 @@
 mod channels;
 mod flows;
 mod interactions;
+mod jira;
 mod socket_mode;
 mod support;
