@@ -33,6 +33,11 @@ if [ "${KEEP:-0}" != 1 ] || ! psql -q "$database_url" -c 'select 1' >/dev/null 2
     psql -q "$database_url" -c 'VACUUM (ANALYZE)'
     echo "$password" | "$binary" create-user --email load@example.com --admin --password-stdin >/dev/null
 fi
+# A responder too (no admin: the pages filter what they can see, private incidents aside).
+if ! psql -q -t "$database_url" -c "select 1 from users where email = 'responder@example.com'" | grep -q 1; then
+    echo "$password" | "$binary" create-user --email responder@example.com --password-stdin >/dev/null
+    "$binary" grant --email responder@example.com --all-view >/dev/null
+fi
 
 "$binary" serve &
 server=$!
@@ -47,13 +52,17 @@ base=http://127.0.0.1:$port
 until curl -sf -o /dev/null "$base/api/v2/firefighter/monitoring/healthcheck"; do sleep 0.05; done
 
 # Sign in as a browser does: the form's token and its cookie, then the session cookie.
-jar=$(mktemp)
-token=$(curl -sf -c "$jar" "$base/admin/login/" | grep -o 'name="csrf_token" value="[^"]*"' | cut -d'"' -f4)
-curl -sf -o /dev/null -b "$jar" -c "$jar" --data-urlencode "csrf_token=$token" \
-    --data-urlencode "email=load@example.com" --data-urlencode "password=$password" "$base/admin/login/"
-session=$(awk '$6 == "ff_session" {print $7}' "$jar")
-[ -n "$session" ] || { echo "could not sign in" >&2; exit 1; }
-cookie="Cookie: ff_session=$session"
+sign_in() { # email -> the session cookie header
+    local jar token session
+    jar=$(mktemp)
+    token=$(curl -sf -c "$jar" "$base/admin/login/" | grep -o 'name="csrf_token" value="[^"]*"' | cut -d'"' -f4)
+    curl -sf -o /dev/null -b "$jar" -c "$jar" --data-urlencode "csrf_token=$token" \
+        --data-urlencode "email=$1" --data-urlencode "password=$password" "$base/admin/login/"
+    session=$(awk '$6 == "ff_session" {print $7}' "$jar")
+    [ -n "$session" ] || { echo "could not sign in as $1" >&2; exit 1; }
+    echo "Cookie: ff_session=$session"
+}
+cookie=$(sign_in load@example.com)
 one=$((count / 2))
 
 # wrk prints p50/p75/p90/p99; the target is a p95: printed by this script.
@@ -80,3 +89,6 @@ run "incident list, first page" "/incident/"
 run "incident list, filtered" "/incident/?status=Investigating&environment__value=PRD"
 run "incident list, searched" "/incident/?search=checkout"
 run "one incident" "/incident/$one/"
+cookie=$(sign_in responder@example.com)
+run "dashboard, as a responder" "/"
+run "incident list, first page, as a responder" "/incident/"

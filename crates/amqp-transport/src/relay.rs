@@ -142,9 +142,8 @@ where
     let batch = settings.batch;
     let (events_store, events_registry) = (store.clone(), Arc::clone(registry));
     let events = tokio::task::spawn_blocking(move || {
-        events_store.enqueue_outbox(batch, incidents_core::clock::now(), &|events| {
-            events_registry.jobs_for_batch(events)
-        })
+        events_store
+            .enqueue_outbox(batch, events_store.now(), &|events| events_registry.jobs_for_batch(events))
     })
     .await
     .map_err(|error| RoundError::Storage(error.to_string()))?
@@ -155,7 +154,7 @@ where
     let (publish_store, publisher, seen) = (store.clone(), publisher.clone(), Arc::clone(&broken));
     let requeue_after = settings.requeue_after;
     let published = tokio::task::spawn_blocking(move || {
-        publish_store.publish_due(batch, incidents_core::clock::now(), requeue_after, &mut |jobs| {
+        publish_store.publish_due(batch, publish_store.now(), requeue_after, &mut |jobs| {
             // A blocking thread: waiting here on the broker's confirms keeps the rows locked.
             let (confirmed, error) =
                 match handle.block_on(tokio::time::timeout(CONFIRM_TIMEOUT, publisher.publish_jobs(jobs))) {

@@ -164,10 +164,9 @@ where
     loop {
         every.tick().await;
         let (store, job) = (store.clone(), job.clone());
-        let renewed = tokio::task::spawn_blocking(move || {
-            store.extend_lease(&job, incidents_core::clock::now() + to_chrono(lease))
-        })
-        .await;
+        let renewed =
+            tokio::task::spawn_blocking(move || store.extend_lease(&job, store.now() + to_chrono(lease)))
+                .await;
         match renewed {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => {
@@ -217,8 +216,7 @@ async fn handle<S>(
     };
     let lease = settings.lease;
     let start_store = store.clone();
-    let started =
-        blocking(move || start_store.start(job_id, generation, incidents_core::clock::now(), lease)).await;
+    let started = blocking(move || start_store.start(job_id, generation, start_store.now(), lease)).await;
     let job = match started {
         Ok(Some(job)) => job,
         Ok(None) => {
@@ -240,13 +238,12 @@ async fn handle<S>(
         tokio::task::spawn_blocking(move || attempt(&run_registry, policy, &run_job)).await.unwrap_or_else(
             |panic| Outcome::RetryIn(Duration::from_secs(10), format!("the job's thread failed: {panic}")),
         );
-    let now = incidents_core::clock::now;
     let (record_store, record_job) = (store.clone(), job.clone());
     let settled = match outcome {
-        Outcome::Done => {
-            blocking(move || record_store.complete(&record_job, now())).await.map(|_| Settle::Ack)
-        }
-        Outcome::Dead(error) => blocking(move || record_store.bury(&record_job, &error, now()))
+        Outcome::Done => blocking(move || record_store.complete(&record_job, record_store.now()))
+            .await
+            .map(|_| Settle::Ack),
+        Outcome::Dead(error) => blocking(move || record_store.bury(&record_job, &error, record_store.now()))
             .await
             // Taken over meanwhile: the message is stale, not dead.
             .map(|buried| if buried { Settle::DeadLetter } else { Settle::Ack }),
@@ -299,10 +296,12 @@ async fn retry_later<S>(
 where
     S: JobStore + TransportStore + Clone + Send + Sync + 'static,
 {
-    let now = incidents_core::clock::now();
-    let run_at = now + to_chrono(delay);
     let (record_store, record_job) = (store.clone(), job.clone());
-    if !blocking(move || record_store.retry_at(&record_job, run_at, &error, now)).await? {
+    let retried = blocking(move || {
+        let now = record_store.now();
+        record_store.retry_at(&record_job, now + to_chrono(delay), &error, now)
+    });
+    if !retried.await? {
         // Taken over meanwhile: the new owner decides.
         return Ok(Settle::Ack);
     }
@@ -317,7 +316,7 @@ where
     .await;
     if matches!(published, Ok(Ok(true))) {
         let (store, job) = (store.clone(), job.clone());
-        blocking(move || store.mark_queued(&job, incidents_core::clock::now())).await?;
+        blocking(move || store.mark_queued(&job, store.now())).await?;
     } else {
         tracing::warn!(job = job.id, "worker: cannot publish the retry; the relay will publish it when due");
         if !publisher.usable() {

@@ -83,7 +83,7 @@ impl EmbeddedJobs {
                     // One job per claim: on shutdown no claimed job waits behind the one in flight.
                     let runner = runner(&queue_db, &queue_registry, Some(queue), 1, lease);
                     let renew = |job: &crate::ClaimedJob| {
-                        let until = incidents_core::clock::now() + crate::runner::to_chrono(lease);
+                        let until = queue_db.now() + crate::runner::to_chrono(lease);
                         match queue_db.extend_lease(job, until) {
                             Ok(true) => {}
                             Ok(false) => tracing::warn!(queue, job = job.id, "a running job was taken over"),
@@ -92,7 +92,7 @@ impl EmbeddedJobs {
                     };
                     while !queue_stop.load(Ordering::Relaxed) {
                         let seen = queue_wake.current();
-                        match runner.run_due_renewing(incidents_core::clock::now, renew) {
+                        match runner.run_due_renewing(|| queue_db.now(), renew) {
                             Ok(report) if report.busy() => tracing::debug!(queue, ?report, "jobs run"),
                             Ok(_) => queue_wake.wait(seen, QUEUE_IDLE),
                             Err(error) => {
@@ -109,7 +109,7 @@ impl EmbeddedJobs {
         jobs.threads.push(std::thread::Builder::new().name("ff-outbox".into()).spawn(move || {
             let runner = runner(&outbox_db, &outbox_registry, None, 100, lease);
             while !outbox_stop.load(Ordering::Relaxed) {
-                let now = incidents_core::clock::now();
+                let now = outbox_db.now();
                 let mut enqueued = false;
                 for (job, run_at) in scheduler.due(now) {
                     // Every server enqueues the same tick under the same key: one gets in.

@@ -16,8 +16,21 @@ pub struct ClaimedJob {
     pub id: i64,
     pub name: String,
     pub payload: String,
-    /// 1 for the first attempt.
+    /// The job's attempt number, counting every series: what fences an attempt's writes and the
+    /// broker's messages (it only grows).
     pub attempt: u32,
+    /// Attempts made before this series (a dead job given another series by
+    /// [`JobAdmin::retry_dead`] keeps counting).
+    pub base: u32,
+}
+
+impl ClaimedJob {
+    /// The attempt within the current series: 1 for the first. What the retry policy and the
+    /// handler see.
+    #[must_use]
+    pub fn try_in_series(&self) -> u32 {
+        self.attempt.saturating_sub(self.base)
+    }
 }
 
 /// Turns a batch of outbox events into the jobs of each, in order ([`Registry::jobs_for_batch`]).
@@ -34,6 +47,13 @@ pub struct Drained {
 
 /// The job table. Implemented by storage.
 pub trait JobStore {
+    /// The time leases and due dates are computed from: the database's clock, so that processes on
+    /// machines whose clocks disagree still agree on when a lease ran out. Defaults to this
+    /// process's clock (right for a database on this machine).
+    fn now(&self) -> NaiveDateTime {
+        incidents_core::clock::now()
+    }
+
     /// Turns up to `limit` unpublished outbox events into jobs with `jobs_for` (given the batch, it
     /// returns the jobs of each event in order) and marks them published. `jobs_for` runs before the
     /// write transaction (it may read the database); the jobs of the events still unpublished then are
@@ -227,7 +247,7 @@ fn run_capped(registry: &Registry, job: &ClaimedJob) -> Result<(), JobError> {
         return Err(JobError::Permanent(format!("no handler for job {}", job.name)));
     };
     let (done, result) = std::sync::mpsc::sync_channel(1);
-    let (payload, attempt) = (job.payload.clone(), job.attempt);
+    let (payload, attempt) = (job.payload.clone(), job.try_in_series());
     let spawned = std::thread::Builder::new().name(format!("ff-job-{}", job.id)).spawn(move || {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&payload, attempt)))
             .unwrap_or_else(|panic| {
@@ -300,8 +320,9 @@ pub enum Outcome {
 pub fn attempt(registry: &Registry, policy: RetryPolicy, job: &ClaimedJob) -> Outcome {
     // Attempts past the last one come from runners that died mid-attempt (a takeover counts an
     // attempt): a job that kills its runner must not be tried for ever.
-    if job.attempt > policy.max_attempts {
-        tracing::error!(job = job.id, name = %job.name, attempt = job.attempt, "job's runner died during its last attempt");
+    let attempt = job.try_in_series();
+    if attempt > policy.max_attempts {
+        tracing::error!(job = job.id, name = %job.name, attempt, "job's runner died during its last attempt");
         return Outcome::Dead(format!(
             "its runner died during the last of {} attempts (crash, out of memory?); not tried again",
             policy.max_attempts
@@ -310,13 +331,13 @@ pub fn attempt(registry: &Registry, policy: RetryPolicy, job: &ClaimedJob) -> Ou
     let result = run_capped(registry, job);
     match result {
         Ok(()) => Outcome::Done,
-        Err(JobError::Retryable(error)) => match policy.after_failure(job.attempt, rand::random()) {
+        Err(JobError::Retryable(error)) => match policy.after_failure(attempt, rand::random()) {
             AfterFailure::RetryIn(delay) => {
-                tracing::warn!(job = job.id, name = %job.name, attempt = job.attempt, %error, "job failed; will retry");
+                tracing::warn!(job = job.id, name = %job.name, attempt, %error, "job failed; will retry");
                 Outcome::RetryIn(delay, error)
             }
             AfterFailure::Dead => {
-                tracing::error!(job = job.id, name = %job.name, attempt = job.attempt, %error, "job failed its last attempt");
+                tracing::error!(job = job.id, name = %job.name, attempt, %error, "job failed its last attempt");
                 Outcome::Dead(error)
             }
         },
@@ -349,7 +370,7 @@ pub struct QueuedJob {
 
 /// What the queue transport (scaled mode) needs from the job table, beside [`JobStore`]. The table
 /// stays the truth about every job; the queue only carries job ids.
-pub trait TransportStore {
+pub trait TransportStore: JobStore {
     /// Takes up to `limit` jobs that need a message — pending ones whose time has come, running ones
     /// whose lease ran out (their worker died), and queued ones due for longer than `stale_after`
     /// (their message was lost: a purged queue, say) — and hands them to `publish` while they stay
@@ -407,6 +428,7 @@ pub struct JobRecord {
     pub event_id: Option<String>,
     /// One of [`JOB_STATES`].
     pub state: String,
+    /// Attempts in the current series (a job revived by `retry_dead` starts again at 0).
     pub attempts: u32,
     pub run_at: NaiveDateTime,
     pub last_error: Option<String>,
@@ -468,7 +490,7 @@ mod tests {
     }
 
     fn job(attempt: u32) -> ClaimedJob {
-        ClaimedJob { id: 1, name: "test.boom".into(), payload: "null".into(), attempt }
+        ClaimedJob { id: 1, name: "test.boom".into(), payload: "null".into(), attempt, base: 0 }
     }
 
     #[test]
@@ -514,7 +536,8 @@ mod tests {
             .map(drop)
             .unwrap_or_else(|e| panic!("{e}"));
         let policy = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
-        let hung = ClaimedJob { id: 2, name: "test.hang".into(), payload: "null".into(), attempt: 1 };
+        let hung =
+            ClaimedJob { id: 2, name: "test.hang".into(), payload: "null".into(), attempt: 1, base: 0 };
         let started = std::time::Instant::now();
         let outcome = attempt(&registry, policy, &hung);
         assert!(

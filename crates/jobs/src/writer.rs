@@ -35,7 +35,7 @@ impl EnqueueWriter {
                     }
                 }
                 let jobs: Vec<Enqueue> = batch.iter().map(|(job, _)| job.clone()).collect();
-                let now = incidents_core::clock::now();
+                let now = store.now();
                 let written =
                     store.enqueue_many(&jobs, now, now).map(drop).map_err(|error| error.to_string());
                 for (_, done) in batch {

@@ -124,9 +124,37 @@ pub struct Database {
     backend: Backend,
     url: DatabaseUrl,
     references: std::sync::Arc<crate::incident_queries::ReferenceCache>,
+    counts: std::sync::Arc<crate::incident_queries::CountCache>,
+    /// PostgreSQL's clock, as an offset from this process's.
+    clock: std::sync::Arc<DbClock>,
     /// SQLite: the thread that checkpoints the WAL, stopped when the last handle is dropped.
     #[expect(dead_code, reason = "held for its Drop")]
     checkpointer: Option<std::sync::Arc<Checkpointer>>,
+}
+
+/// How long a measured offset between this process's clock and PostgreSQL's is used.
+const CLOCK_OFFSET_FOR: Duration = Duration::from_secs(60);
+
+/// The offset between this process's clock and the database's, measured at most once a
+/// [`CLOCK_OFFSET_FOR`] (a failed measure keeps the last offset until then).
+#[derive(Debug, Default)]
+pub(crate) struct DbClock {
+    measured: std::sync::Mutex<Option<(std::time::Instant, chrono::TimeDelta)>>,
+}
+
+impl DbClock {
+    /// The offset, measured again with `measure` when the last one is too old.
+    pub(crate) fn offset(&self, measure: impl FnOnce() -> Option<chrono::TimeDelta>) -> chrono::TimeDelta {
+        let mut measured = self.measured.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *measured {
+            Some((at, offset)) if at.elapsed() < CLOCK_OFFSET_FOR => offset,
+            last => {
+                let offset = measure().unwrap_or_else(|| last.map(|(_, offset)| offset).unwrap_or_default());
+                *measured = Some((std::time::Instant::now(), offset));
+                offset
+            }
+        }
+    }
 }
 
 /// How often the checkpointer copies the WAL into the database file.
@@ -226,7 +254,48 @@ impl Database {
                 None
             }
         };
-        Ok(Self { pool, backend, url: url.clone(), references: std::sync::Arc::default(), checkpointer })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.clone(),
+            references: std::sync::Arc::default(),
+            counts: std::sync::Arc::default(),
+            clock: std::sync::Arc::default(),
+            checkpointer,
+        })
+    }
+
+    /// The database's clock (naive UTC, microseconds): what job leases and due dates are computed
+    /// from, so that processes whose clocks disagree agree on them. On SQLite (a file on this
+    /// machine) it is this process's clock; on PostgreSQL this process's clock corrected by the
+    /// offset to the server's, measured once a minute.
+    #[must_use]
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        let local = incidents_core::clock::now();
+        match self.backend {
+            Backend::Sqlite => local,
+            Backend::Postgres => local + self.clock.offset(|| self.measure_clock_offset()),
+        }
+    }
+
+    fn measure_clock_offset(&self) -> Option<chrono::TimeDelta> {
+        use diesel::sql_types::Timestamp;
+        let mut conn = self.connection_within(Duration::from_secs(1)).ok()?;
+        let before = incidents_core::clock::now();
+        let server: chrono::NaiveDateTime =
+            diesel::select(diesel::dsl::sql::<Timestamp>("clock_timestamp() AT TIME ZONE 'UTC'"))
+                .get_result(&mut *conn)
+                .map_err(|error| tracing::warn!(%error, "the database's clock could not be read"))
+                .ok()?;
+        let after = incidents_core::clock::now();
+        let offset = server - (before + (after - before) / 2);
+        if offset.num_seconds().abs() >= 2 {
+            tracing::warn!(
+                offset_ms = offset.num_milliseconds(),
+                "this machine's clock and the database's disagree; job leases follow the database's"
+            );
+        }
+        Some(offset)
     }
 
     /// The backend behind this handle.
@@ -239,6 +308,11 @@ impl Database {
     #[must_use]
     pub fn redacted_url(&self) -> String {
         self.url.redacted()
+    }
+
+    /// The cached reference tables the read models point to.
+    pub(crate) fn counts(&self) -> &crate::incident_queries::CountCache {
+        &self.counts
     }
 
     /// The cached reference tables the read models point to.
@@ -373,5 +447,25 @@ struct LogPoolErrors;
 impl r2d2::HandleError<r2d2::Error> for LogPoolErrors {
     fn handle_error(&self, error: r2d2::Error) {
         tracing::warn!(error = %one_line(&error.to_string()), "database connection failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DbClock;
+    use chrono::TimeDelta;
+
+    #[test]
+    fn the_clock_offset_is_measured_once_a_minute_and_a_failed_measure_keeps_the_last() {
+        let clock = DbClock::default();
+        assert_eq!(clock.offset(|| Some(TimeDelta::seconds(7))), TimeDelta::seconds(7));
+        assert_eq!(clock.offset(|| panic!("measured again within the minute")), TimeDelta::seconds(7));
+        // An old measure is replaced; a failed one keeps the last offset.
+        let aged = std::time::Instant::now().checked_sub(super::CLOCK_OFFSET_FOR).expect("instant");
+        *clock.measured.lock().expect("lock") = Some((aged, TimeDelta::seconds(7)));
+        assert_eq!(clock.offset(|| None), TimeDelta::seconds(7));
+        *clock.measured.lock().expect("lock") = Some((aged, TimeDelta::seconds(7)));
+        assert_eq!(clock.offset(|| Some(TimeDelta::milliseconds(-3))), TimeDelta::milliseconds(-3));
+        assert_eq!(DbClock::default().offset(|| None), TimeDelta::zero(), "never measured: none");
     }
 }

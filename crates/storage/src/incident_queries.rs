@@ -269,6 +269,43 @@ fn view(row: IncidentRow, references: &References) -> QueryResult<IncidentView> 
 /// cache does not know is read at once, so only an edit to an existing row shows late, by at most this.
 const REFERENCE_TTL: Duration = Duration::from_secs(5);
 
+/// How long counts stamped with the newest outbox event are reused at most (see [`CountCache`]).
+const COUNTS_FOR: Duration = Duration::from_secs(5);
+/// Viewers whose counts are kept (past it, the cache starts again empty).
+const COUNTS_KEPT: usize = 1024;
+
+/// The open incidents counted per status for each viewer (the dashboard's home), with the id of the
+/// newest outbox event when they were counted. Every change to an incident appends an outbox event
+/// in its transaction, so while that id has not moved (one primary-key lookup) the counts still hold;
+/// they are used at most [`COUNTS_FOR`], which bounds the one case the id cannot see (on PostgreSQL a
+/// transaction holding a smaller id committing after the count).
+#[derive(Debug, Default)]
+pub(crate) struct CountCache {
+    entries: std::sync::Mutex<HashMap<CountKey, CountEntry>>,
+}
+
+/// Whose counts (`None`: staff, who see everything), of which statuses.
+type CountKey = (Option<String>, Vec<i32>);
+/// When counted, the newest outbox event then, the counts.
+type CountEntry = (Instant, Option<i64>, Vec<(IncidentStatus, i64)>);
+
+impl CountCache {
+    fn get(&self, key: &CountKey, stamp: Option<i64>) -> Option<Vec<(IncidentStatus, i64)>> {
+        let entries = self.entries.lock().ok()?;
+        let (at, at_stamp, counts) = entries.get(key)?;
+        (*at_stamp == stamp && at.elapsed() < COUNTS_FOR).then(|| counts.clone())
+    }
+
+    fn put(&self, key: CountKey, stamp: Option<i64>, counts: Vec<(IncidentStatus, i64)>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= COUNTS_KEPT {
+                entries.clear();
+            }
+            entries.insert(key, (Instant::now(), stamp, counts));
+        }
+    }
+}
+
 /// The reference tables as last read, shared by every connection of a [`Database`]: reading three
 /// tables on every request cost more than the incident itself.
 #[derive(Default)]
@@ -710,6 +747,67 @@ macro_rules! apply_filters {
     }};
 }
 
+/// The incidents of `statuses` that `viewer` may see (`None`: everything), counted per status in
+/// grouped queries (a boxed query cannot be grouped on the multi-backend connection).
+fn count_by_status(
+    conn: &mut DbConnection,
+    viewer: Option<UserId>,
+    statuses: &[i32],
+) -> QueryResult<Vec<(IncidentStatus, i64)>> {
+    use diesel::dsl::{count_star, sql};
+    use diesel::sql_types::Bool;
+    let mut counts: HashMap<IncidentStatus, i64> = HashMap::new();
+    let mut add = |rows: Vec<(i32, i64)>| {
+        for (status, count) in rows {
+            if let Ok(status) = IncidentStatus::from_value(status) {
+                *counts.entry(status).or_default() += count;
+            }
+        }
+    };
+    let Some(user) = viewer else {
+        add(incidents::table
+            .filter(incidents::status.eq_any(statuses))
+            .group_by(incidents::status)
+            .select((incidents::status, count_star()))
+            .load(conn)
+            .map_err(repository_error)?);
+        return Ok(counts.into_iter().collect());
+    };
+    // Someone who is not staff: the public incidents, counted from the partial index
+    // `incidents_public_status`, plus the private ones they are part of, found through
+    // `incidents_private_status` (few). Each query repeats its index's WHERE clause word for word
+    // (SQLite's planner needs it; PostgreSQL's cannot match a bound parameter to it).
+    add(incidents::table
+        .filter(sql::<Bool>("NOT incidents.private"))
+        .filter(incidents::status.eq_any(statuses))
+        .group_by(incidents::status)
+        .select((incidents::status, count_star()))
+        .load(conn)
+        .map_err(repository_error)?);
+    let user = user.to_string();
+    add(incidents::table
+        .filter(sql::<Bool>("incidents.private"))
+        .filter(incidents::status.eq_any(statuses))
+        .filter(
+            incidents::id
+                .eq_any(
+                    incident_memberships::table
+                        .filter(incident_memberships::user_id.eq(user.clone()))
+                        .select(incident_memberships::incident_id),
+                )
+                .or(incidents::id.eq_any(
+                    incident_roles::table
+                        .filter(incident_roles::user_id.eq(user))
+                        .select(incident_roles::incident_id),
+                )),
+        )
+        .group_by(incidents::status)
+        .select((incidents::status, count_star()))
+        .load(conn)
+        .map_err(repository_error)?);
+    Ok(counts.into_iter().collect())
+}
+
 impl IncidentQueries for Database {
     fn incident(&self, id: IncidentId) -> QueryResult<Option<IncidentView>> {
         Ok(self.incidents_by_id(&[id])?.pop())
@@ -1077,24 +1175,27 @@ impl IncidentQueries for Database {
         let backend = self.backend();
         let statuses: Vec<IncidentStatus> =
             if filter.status.is_empty() { IncidentStatus::ALL.to_vec() } else { filter.status.clone() };
-        let only_statuses = IncidentFilter { status: filter.status.clone(), ..IncidentFilter::default() };
+        let values: Vec<i32> = statuses.iter().map(|status| status.value()).collect();
+        let only_statuses = IncidentFilter {
+            status: filter.status.clone(),
+            visible_to: filter.visible_to,
+            ..IncidentFilter::default()
+        };
         if *filter == only_statuses {
-            // One grouped query (a boxed query cannot be grouped on the multi-backend connection).
-            let values: Vec<i32> = statuses.iter().map(|status| status.value()).collect();
-            let rows: Vec<(i32, i64)> = incidents::table
-                .filter(incidents::status.eq_any(values))
-                .group_by(incidents::status)
-                .select((incidents::status, diesel::dsl::count_star()))
-                .load(&mut *conn)
+            // The dashboard's home: counted again only once an incident changed (see CountCache).
+            let stamp: Option<i64> = crate::schema::outbox_events::table
+                .select(diesel::dsl::max(crate::schema::outbox_events::id))
+                .first(&mut *conn)
                 .map_err(repository_error)?;
-            return Ok(rows
-                .into_iter()
-                .filter_map(|(status, count)| {
-                    IncidentStatus::from_value(status).ok().map(|status| (status, count))
-                })
-                .collect());
+            let key = (filter.visible_to.map(|user| user.to_string()), values.clone());
+            if let Some(counts) = self.counts().get(&key, stamp) {
+                return Ok(counts);
+            }
+            let counts = count_by_status(&mut conn, filter.visible_to, &values)?;
+            self.counts().put(key, stamp, counts.clone());
+            return Ok(counts);
         }
-        // Other filters (a visitor's visibility …): one count per status.
+        // Other filters: one count per status.
         let mut counts = Vec::new();
         for status in statuses {
             let one = IncidentFilter { status: vec![status], ..filter.clone() };

@@ -54,6 +54,10 @@ fn lease_end(now: NaiveDateTime, lease: Duration) -> NaiveDateTime {
 }
 
 impl JobStore for Database {
+    fn now(&self) -> NaiveDateTime {
+        Database::now(self)
+    }
+
     fn enqueue_outbox(
         &self,
         limit: u32,
@@ -266,11 +270,12 @@ impl JobStore for Database {
                 .execute(conn)?;
             Ok(rows
                 .into_iter()
-                .map(|(id, name, payload, attempts)| ClaimedJob {
+                .map(|(id, name, payload, attempts, base)| ClaimedJob {
                     id,
                     name,
                     payload,
                     attempt: u32::try_from(attempts).unwrap_or(0) + 1,
+                    base: u32::try_from(base).unwrap_or(0),
                 })
                 .collect())
         })
@@ -296,8 +301,8 @@ impl JobStore for Database {
     }
 }
 
-/// A claimed row: id, name, payload, attempts so far.
-type ClaimRow = (i64, String, String, i32);
+/// A claimed row: id, name, payload, attempts so far, attempts before this series.
+type ClaimRow = (i64, String, String, i32, i32);
 
 /// The jobs a claim takes, at most `limit`: first the running ones whose lease ran out (their runner
 /// died; few, found by `jobs_state`), then the due ones in `run_at` order through `jobs_ready`, whose
@@ -312,7 +317,8 @@ fn claimable(
 ) -> Result<Vec<ClaimRow>, diesel::result::Error> {
     use diesel::dsl::sql;
     use diesel::sql_types::Bool;
-    let columns = (job_table::id, job_table::name, job_table::payload, job_table::attempts);
+    let columns =
+        (job_table::id, job_table::name, job_table::payload, job_table::attempts, job_table::attempt_base);
     let leased = || {
         job_table::table
             .filter(sql::<Bool>("jobs.state = 'running'"))
@@ -447,9 +453,9 @@ impl TransportStore for Database {
             job_table::locked_until.eq(Some(lease_end(now, lease))),
             job_table::updated_at.eq(now),
         );
-        let returning = (job_table::name, job_table::payload, job_table::attempts);
+        let returning = (job_table::name, job_table::payload, job_table::attempts, job_table::attempt_base);
         // One statement: of two messages of one generation, exactly one matches.
-        let row: Option<(String, String, i32)> = match &mut *conn {
+        let row: Option<(String, String, i32, i32)> = match &mut *conn {
             DbConnection::Postgres(pg) => {
                 diesel::update(target).set(changes).returning(returning).get_result(pg).optional()
             }
@@ -458,11 +464,12 @@ impl TransportStore for Database {
             }
         }
         .map_err(repository_error)?;
-        Ok(row.map(|(name, payload, attempts)| ClaimedJob {
+        Ok(row.map(|(name, payload, attempts, base)| ClaimedJob {
             id,
             name,
             payload,
             attempt: u32::try_from(attempts).unwrap_or(1),
+            base: u32::try_from(base).unwrap_or(0),
         }))
     }
 
@@ -553,6 +560,7 @@ struct JobRow {
     event_id: Option<String>,
     state: String,
     attempts: i32,
+    attempt_base: i32,
     run_at: NaiveDateTime,
     last_error: Option<String>,
     created_at: NaiveDateTime,
@@ -568,7 +576,7 @@ impl From<JobRow> for JobRecord {
             idempotency_key: row.idempotency_key,
             event_id: row.event_id,
             state: row.state,
-            attempts: u32::try_from(row.attempts).unwrap_or_default(),
+            attempts: u32::try_from(row.attempts - row.attempt_base).unwrap_or_default(),
             run_at: row.run_at,
             last_error: row.last_error,
             created_at: row.created_at,
@@ -616,7 +624,7 @@ impl JobAdmin for Database {
         diesel::update(job_table::table.find(id).filter(job_table::state.eq("dead")))
             .set((
                 job_table::state.eq("pending"),
-                job_table::attempts.eq(0),
+                job_table::attempt_base.eq(job_table::attempts),
                 job_table::run_at.eq(now),
                 job_table::updated_at.eq(now),
             ))

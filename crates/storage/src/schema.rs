@@ -324,6 +324,7 @@ diesel::table! {
         event_id -> Nullable<Text>,
         state -> Text,
         attempts -> Integer,
+        attempt_base -> Integer,
         run_at -> Timestamp,
         locked_until -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,

@@ -306,6 +306,43 @@ fn only_a_message_of_the_current_generation_starts_a_job() {
 }
 
 #[test]
+fn a_revived_dead_job_keeps_counting_so_messages_of_its_old_series_stay_stale() {
+    use jobs::{JobAdmin, TransportStore};
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        declare(&test.database, 0);
+        let registry = make_registry(Arc::default(), Arc::default(), false);
+        test.database.enqueue_outbox(10, at(0), &|events| registry.jobs_for_batch(events)).expect("enqueue");
+        let publish = |now| {
+            let mut published = Vec::new();
+            test.database
+                .publish_due(10, now, Duration::from_secs(7200), &mut |jobs| {
+                    published.extend(jobs.iter().map(|job| (job.id, job.attempts)));
+                    jobs.iter().map(|job| job.id).collect()
+                })
+                .expect("publish");
+            published
+        };
+        let (id, generation) = publish(at(0))[0];
+        assert_eq!(generation, 0);
+        let lease = Duration::from_secs(30);
+        let first = test.database.start(id, 0, at(1), lease).expect("start").expect("started");
+        assert_eq!(first.try_in_series(), 1);
+        assert!(test.database.bury(&first, "boom", at(2)).expect("bury"));
+        assert!(test.database.retry_dead(id, at(3)).expect("revive"));
+        // The first message, redelivered by the broker after the revival, is of the old series.
+        assert_eq!(test.database.start(id, 0, at(4), lease).expect("start"), None, "a stale message");
+        assert_eq!(publish(at(5)), [(id, 1)], "published again at its current generation");
+        let revived =
+            test.database.start(id, 1, at(6), lease).expect("start").expect("the revival starts it");
+        assert_eq!((revived.attempt, revived.try_in_series()), (2, 1), "a new series, still counting");
+        let shown = test.database.job(id).expect("job").expect("there");
+        assert_eq!((shown.state.as_str(), shown.attempts), ("running", 1), "attempts shown per series");
+        assert!(test.database.complete(&revived, at(7)).expect("complete"));
+    }
+}
+
+#[test]
 fn a_periodic_tick_is_enqueued_once_however_many_schedulers_see_it() {
     use jobs::{Enqueue, Scheduler};
     for test in TestDatabase::each_backend() {
@@ -379,5 +416,24 @@ fn a_batch_is_enqueued_in_one_go_and_keys_already_taken_are_skipped() {
         let mut conn = test.database.connection().expect("connection");
         let count: i64 = job_table::table.count().get_result(&mut conn).expect("count");
         assert_eq!(count, 450);
+    }
+}
+
+#[test]
+fn the_job_store_clock_is_the_databases() {
+    use diesel::sql_types::Timestamp;
+    for test in TestDatabase::each_backend() {
+        let store: &dyn JobStore = &test.database;
+        let ours = store.now();
+        let mut conn = test.database.connection().expect("connection");
+        let theirs: NaiveDateTime = match test.backend() {
+            storage::Backend::Postgres => {
+                diesel::select(diesel::dsl::sql::<Timestamp>("clock_timestamp() AT TIME ZONE 'UTC'"))
+                    .get_result(&mut conn)
+                    .expect("server clock")
+            }
+            storage::Backend::Sqlite => incidents_core::clock::now(),
+        };
+        assert!((theirs - ours).num_milliseconds().abs() < 1000, "{ours} vs the database's {theirs}");
     }
 }

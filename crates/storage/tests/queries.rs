@@ -490,3 +490,71 @@ fn category_search_matches_names_descriptions_and_groups() {
         assert!(names(Some("100%_")).is_empty(), "LIKE wildcards are literal");
     }
 }
+
+#[test]
+fn open_incidents_are_counted_per_status_for_each_viewer_and_again_once_one_changes() {
+    for test in TestDatabase::each_backend() {
+        let fixture = fixture(test);
+        let database = fixture.test.database.clone();
+        let open: Vec<IncidentStatus> =
+            IncidentStatus::ALL.into_iter().filter(|status| *status != IncidentStatus::Closed).collect();
+        let counts = |viewer: Option<UserId>| -> HashMap<IncidentStatus, i64> {
+            database
+                .status_counts(&IncidentFilter {
+                    status: open.clone(),
+                    visible_to: viewer,
+                    ..IncidentFilter::default()
+                })
+                .expect("counts")
+                .into_iter()
+                .collect()
+        };
+        let expected = |pairs: &[(IncidentStatus, i64)]| pairs.iter().copied().collect::<HashMap<_, _>>();
+        // "checkout" is Mitigated, "database" and "ignored" Open; "network" is closed.
+        let before = expected(&[(IncidentStatus::Mitigated, 1), (IncidentStatus::Open, 2)]);
+        assert_eq!(counts(None), before, "{:?}", fixture.test.backend());
+        assert_eq!(counts(Some(fixture.bob)), before);
+
+        // A private incident of alice's: counted for her and for staff, not for bob.
+        let service = IncidentLifecycle::new(database.clone(), NoPostMortemBackend);
+        let secret = service
+            .declare(
+                Actor { user: fixture.alice, entry_point: EntryPoint::Api },
+                &DeclareIncident {
+                    title: "Leaked credentials".into(),
+                    description: "Rotate them.".into(),
+                    priority: PriorityChoice::Given(fixture.priority["P2"].clone()),
+                    category_id: fixture.category["Checkout"].clone(),
+                    environment_id: fixture.environment["PRD"].clone(),
+                    private: Some(true),
+                    dedup_key: None,
+                    ignored: false,
+                    custom_fields: serde_json::Map::new(),
+                    created_by: None,
+                },
+            )
+            .expect("declare")
+            .id();
+        let with_secret = expected(&[(IncidentStatus::Mitigated, 1), (IncidentStatus::Open, 3)]);
+        assert_eq!(counts(None), with_secret, "the cached counts were not used after a change");
+        assert_eq!(counts(Some(fixture.alice)), with_secret);
+        assert_eq!(counts(Some(fixture.bob)), before);
+
+        // A status change moves it, at once.
+        service
+            .update(
+                Actor { user: fixture.alice, entry_point: EntryPoint::Api },
+                secret,
+                &UpdateIncident { status: Some(IncidentStatus::Investigating), ..UpdateIncident::default() },
+            )
+            .expect("investigate");
+        let moved = expected(&[
+            (IncidentStatus::Mitigated, 1),
+            (IncidentStatus::Open, 2),
+            (IncidentStatus::Investigating, 1),
+        ]);
+        assert_eq!(counts(None), moved);
+        assert_eq!(counts(Some(fixture.alice)), moved);
+        assert_eq!(counts(Some(fixture.bob)), before);
+    }
+}

@@ -1,0 +1,2 @@
+ALTER TABLE jobs DROP COLUMN attempt_base;
+DROP INDEX jobs_ready;

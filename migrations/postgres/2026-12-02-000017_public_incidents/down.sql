@@ -1,0 +1,2 @@
+DROP INDEX incidents_private_status;
+DROP INDEX incidents_public_status;
