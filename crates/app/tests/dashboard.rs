@@ -219,6 +219,23 @@ async fn a_newcomer_signs_in_and_runs_an_incident_from_the_dashboard() {
             .await;
         assert_eq!(short.status, 422);
         assert!(short.body.contains("At least 10 characters."));
+        // A NUL character (PostgreSQL cannot store one): a 400 naming the field, on every backend.
+        let nul = browser
+            .post(
+                "/incident/create/",
+                &[
+                    ("csrf_token", &token),
+                    ("title", "Checkout is\0 down"),
+                    ("description", "Orders fail at payment"),
+                    ("priority_id", &priority),
+                    ("environment_id", &environment),
+                    ("incident_category_id", &category),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(nul.status, 400, "{:?}: {}", test.backend(), nul.body);
+        assert!(nul.body.contains("Null characters are not allowed (in the field title)."), "{}", nul.body);
         let title = "<script>alert(1)</script> Checkout is down";
         let declared = browser
             .post(

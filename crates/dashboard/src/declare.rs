@@ -215,7 +215,7 @@ pub(crate) async fn priority(request: HttpRequest, state: web::Data<State>) -> H
 /// on their fields (422) otherwise.
 pub(crate) async fn create(request: HttpRequest, state: web::Data<State>, body: web::Bytes) -> HttpResponse {
     let result = async {
-        let form: CreateForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        let form: CreateForm = crate::render::form(&body)?;
         let visitor = visitor(&request, &state, Some(&form.csrf_token)).await?;
         visitor.require(Action::Add, "declare incidents")?;
         let data = data(&state).await?;

@@ -729,8 +729,8 @@ const CHANGE: (Action, incidents_core::access::Resource, &str) =
     (Action::Change, incidents_core::access::Resource::Incident, "update incidents");
 
 /// A form's fields as pairs, and its CSRF token.
-fn pairs_of(body: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes(body).unwrap_or_default()
+fn pairs_of(body: &[u8]) -> Result<Vec<(String, String)>, PageError> {
+    crate::render::form(body)
 }
 
 fn token_of(pairs: &[(String, String)]) -> Option<&str> {
@@ -767,7 +767,7 @@ async fn update(
 ) -> HttpResponse {
     let result = async {
         let id = IncidentId(id.into_inner());
-        let fields: UpdateFields = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        let fields: UpdateFields = crate::render::form(&body)?;
         let (visitor, loaded) = incident_form(&request, &state, id, Some(&fields.csrf_token), CHANGE).await?;
         let incident = &loaded.incident;
         let mut errors = Vec::new();
@@ -838,7 +838,7 @@ async fn key_events(
 ) -> HttpResponse {
     let result = async {
         let id = IncidentId(id.into_inner());
-        let pairs = pairs_of(&body);
+        let pairs = pairs_of(&body)?;
         let (visitor, loaded) = incident_form(&request, &state, id, token_of(&pairs), CHANGE).await?;
         let tz = state.context.config.time_zone;
         let mut errors = Vec::new();
@@ -916,7 +916,7 @@ async fn roles(
 ) -> HttpResponse {
     let result = async {
         let id = IncidentId(id.into_inner());
-        let pairs = pairs_of(&body);
+        let pairs = pairs_of(&body)?;
         let (visitor, loaded) = incident_form(&request, &state, id, token_of(&pairs), CHANGE).await?;
         let mut errors = Vec::new();
         let mut wanted: Vec<(String, Option<incidents_core::Email>)> = Vec::new();
@@ -1011,7 +1011,7 @@ async fn add_cost(
 ) -> HttpResponse {
     let result = async {
         let id = IncidentId(id.into_inner());
-        let fields: CostFields = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        let fields: CostFields = crate::render::form(&body)?;
         let allowed = (Action::Add, incidents_core::access::Resource::IncidentCost, "add costs");
         let (visitor, loaded) =
             incident_form(&request, &state, id, Some(&fields.csrf_token), allowed).await?;

@@ -298,3 +298,17 @@ fn wants_json(request: &HttpRequest) -> bool {
     let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     accept.contains("application/json") && !accept.contains("text/html")
 }
+
+/// A submitted form's fields. A field holding a NUL character is refused (400, naming the field):
+/// PostgreSQL cannot store one, and no form of ours needs one.
+pub(crate) fn form<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, PageError> {
+    if let Some((field, _)) =
+        url::form_urlencoded::parse(body).find(|(key, value)| key.contains('\0') || value.contains('\0'))
+    {
+        return Err(PageError::BadRequest(format!(
+            "Null characters are not allowed (in the field {}).",
+            field.replace('\0', "")
+        )));
+    }
+    Ok(serde_urlencoded::from_bytes(body).unwrap_or_default())
+}

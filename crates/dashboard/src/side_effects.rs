@@ -57,7 +57,7 @@ pub(crate) async fn retry(
 ) -> HttpResponse {
     let result = async {
         let (incident, job) = path.into_inner();
-        let form: RetryForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        let form: RetryForm = crate::render::form(&body)?;
         let visitor = visitor(&request, &state, Some(&form.csrf_token)).await?;
         let user = &visitor.principal.user;
         if !(user.is_staff || user.is_superuser) {

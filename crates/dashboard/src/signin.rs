@@ -116,7 +116,7 @@ async fn sign_in_inner(
     state: &web::Data<State>,
     body: &[u8],
 ) -> Result<HttpResponse, PageError> {
-    let form: SignIn = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let form: SignIn = crate::render::form(body)?;
     let next = safe_next(if form.next.is_empty() { "/" } else { &form.next });
     let cookie_token = request.cookie(SIGNIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     check_csrf(request, &state.context.config.base_url, &cookie_token, Some(&form.csrf_token))
