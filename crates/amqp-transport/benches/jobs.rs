@@ -105,13 +105,25 @@ fn main() {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
 
+    // The relay is woken by PostgreSQL's notifications, as firefighter-worker runs it.
+    let storage::DatabaseUrl::Postgres { url: database_url } = test.url.clone() else { return };
     let start = |settings: &Settings| {
         let (stop, shutdown) = watch::channel(false);
+        let wakeup = Some(Arc::new(amqp_transport::listen::Wakeup::default()));
+        if let Some(wakeup) = &wakeup {
+            runtime.spawn(amqp_transport::listen::listen(
+                database_url.clone(),
+                storage::work_signal::CHANNEL,
+                Arc::clone(wakeup),
+                shutdown.clone(),
+            ));
+        }
         let relay = runtime.spawn(amqp_transport::relay::run(
             settings.clone(),
             database.clone(),
             Arc::clone(&registry),
             None,
+            wakeup.clone(),
             shutdown.clone(),
         ));
         let worker = runtime.spawn(amqp_transport::worker::run(

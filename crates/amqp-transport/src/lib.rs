@@ -23,6 +23,7 @@
 //! name as type. Only a message of the job's current generation can start it: a duplicate or a stale
 //! message is acked without running anything.
 
+pub mod listen;
 pub mod relay;
 pub mod worker;
 
@@ -55,8 +56,11 @@ pub struct Settings {
     pub lease: Duration,
     /// Outbox events and jobs the relay takes per round.
     pub batch: u32,
-    /// How long the relay waits when a round found nothing to do.
+    /// How long the relay waits when a round found nothing to do, without a LISTEN connection.
     pub idle: Duration,
+    /// How long it waits with one ([`listen`]): notifications announce new work, this bounds the wait
+    /// for what no one announces (retries coming due, work written by an older version).
+    pub idle_listening: Duration,
     /// A queued job due for longer than this is published again (its message was lost); a
     /// duplicate is harmless, the worker drops it.
     pub requeue_after: Duration,
@@ -80,7 +84,7 @@ impl std::fmt::Debug for Settings {
 
 impl Settings {
     /// Defaults for `url`: prefix `firefighter`, prefetch 32, lease 30 s (renewed while the job
-    /// runs), batches of 200, idle wait 20 ms, lost messages replaced after 2 hours (longer than a
+    /// runs), batches of 200, idle wait 20 ms (1 s while notifications wake the relay), lost messages replaced after 2 hours (longer than a
     /// retry can wait in its delay queue).
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
@@ -91,6 +95,7 @@ impl Settings {
             lease: Duration::from_secs(30),
             batch: 200,
             idle: Duration::from_millis(20),
+            idle_listening: Duration::from_secs(1),
             requeue_after: Duration::from_secs(7200),
             policy: RetryPolicy::default(),
             connection_name: "firefighter".into(),

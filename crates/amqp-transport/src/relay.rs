@@ -14,6 +14,7 @@ use std::time::Duration;
 use jobs::{JobStore, Registry, Scheduler, TransportStore};
 use tokio::sync::watch;
 
+use crate::listen::Wakeup;
 use crate::{Publisher, Settings, pause, reconnect_delay};
 
 /// How long the relay waits after a storage failure.
@@ -35,6 +36,7 @@ pub async fn run<S>(
     store: S,
     registry: Arc<Registry>,
     mut scheduler: Option<Scheduler>,
+    wakeup: Option<Arc<Wakeup>>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: JobStore + TransportStore + Clone + Send + Sync + 'static,
@@ -81,7 +83,16 @@ pub async fn run<S>(
                     tracing::debug!(events = round.events, published = round.published, "relay round");
                 }
                 Ok(_) => {
-                    if pause(settings.idle, &mut shutdown).await {
+                    // Woken by a notification; meanwhile polling as often as without one.
+                    let stopping = match &wakeup {
+                        Some(wakeup) => {
+                            let idle =
+                                if wakeup.listening() { settings.idle_listening } else { settings.idle };
+                            wakeup.wait(idle, &mut shutdown).await
+                        }
+                        None => pause(settings.idle, &mut shutdown).await,
+                    };
+                    if stopping {
                         let _ = connection.close(200, "relay stopping".into()).await;
                         return;
                     }

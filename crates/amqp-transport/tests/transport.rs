@@ -149,12 +149,42 @@ impl Running {
         Self::start_on(settings, database, registry, &[Flaky::QUEUE])
     }
 
+    /// Also a LISTEN connection to `url` waking the relay.
+    fn start_listening(
+        settings: &Settings,
+        database: &storage::Database,
+        registry: &Arc<Registry>,
+        url: &str,
+    ) -> (Self, Arc<amqp_transport::listen::Wakeup>) {
+        let wakeup = Arc::new(amqp_transport::listen::Wakeup::default());
+        let mut running =
+            Self::start_with(settings, database, registry, &[Flaky::QUEUE], Some(Arc::clone(&wakeup)));
+        let shutdown = running.stop.subscribe();
+        running.tasks.spawn(amqp_transport::listen::listen(
+            url.to_owned(),
+            storage::work_signal::CHANNEL,
+            Arc::clone(&wakeup),
+            shutdown,
+        ));
+        (running, wakeup)
+    }
+
     /// The relay, and a worker consuming `queues`.
     fn start_on(
         settings: &Settings,
         database: &storage::Database,
         registry: &Arc<Registry>,
         queues: &[&str],
+    ) -> Self {
+        Self::start_with(settings, database, registry, queues, None)
+    }
+
+    fn start_with(
+        settings: &Settings,
+        database: &storage::Database,
+        registry: &Arc<Registry>,
+        queues: &[&str],
+        wakeup: Option<Arc<amqp_transport::listen::Wakeup>>,
     ) -> Self {
         let (stop, shutdown) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
@@ -163,6 +193,7 @@ impl Running {
             database.clone(),
             Arc::clone(registry),
             None,
+            wakeup,
             shutdown.clone(),
         ));
         tasks.spawn(amqp_transport::worker::run(
@@ -422,4 +453,36 @@ async fn a_queue_deleted_under_the_worker_and_the_relay_is_declared_again() {
     let channel = connection.create_channel().await.expect("channel");
     let _ =
         channel.queue_delete(topology.queue("other").as_str().into(), QueueDeleteOptions::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_the_relay_is_woken_by_notifications_not_by_polling() {
+    let Some(url) = amqp_url() else { return };
+    let Some(test) =
+        TestDatabase::each_backend().into_iter().find(|test| test.backend() == storage::Backend::Postgres)
+    else {
+        return;
+    };
+    let storage::DatabaseUrl::Postgres { url: database_url } = test.url.clone() else { return };
+    let mut settings = settings(&url);
+    // The relay never looks by itself during this test: only a notification can wake it.
+    settings.idle = Duration::from_secs(3600);
+    settings.idle_listening = Duration::from_secs(3600);
+    let attempts = Attempts::default();
+    let registry = Arc::new(registry(&attempts));
+    let database = test.database.clone();
+    let (running, wakeup) = Running::start_listening(&settings, &database, &registry, &database_url);
+    wait_until("the relay listens", 20, || wakeup.listening()).await;
+    // Let the relay finish its first rounds and go to sleep on the notifications.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for id in 0..5 {
+        enqueue(&database, &Flaky { id, failures: 0, permanent: false, millis: 0 });
+        let done = Arc::clone(&attempts);
+        wait_until("the job, announced by its NOTIFY, runs", 20, move || {
+            done.lock().unwrap().get(&id).copied() == Some(1)
+        })
+        .await;
+    }
+    running.stop().await;
+    delete_topology(&settings).await;
 }

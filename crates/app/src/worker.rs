@@ -95,11 +95,27 @@ fn work(cli: &Cli, app: &App) -> anyhow::Result<()> {
         let (stop, shutdown) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         if command != Command::Consume {
+            // On PostgreSQL the relay is woken by the notifications of the transactions that write
+            // work, instead of polling.
+            let wakeup = match &app.config().database_url {
+                storage::DatabaseUrl::Postgres { url } => {
+                    let wakeup = Arc::new(amqp_transport::listen::Wakeup::default());
+                    tasks.spawn(amqp_transport::listen::listen(
+                        url.clone(),
+                        storage::work_signal::CHANNEL,
+                        Arc::clone(&wakeup),
+                        shutdown.clone(),
+                    ));
+                    Some(wakeup)
+                }
+                storage::DatabaseUrl::Sqlite { .. } => None,
+            };
             tasks.spawn(amqp_transport::relay::run(
                 settings.clone(),
                 database.clone(),
                 Arc::clone(&registry),
                 Some(scheduler),
+                wakeup,
                 shutdown.clone(),
             ));
         }

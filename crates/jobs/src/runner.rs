@@ -54,6 +54,22 @@ pub trait JobStore {
         incidents_core::clock::now()
     }
 
+    /// A number that moves whenever outbox events or jobs are committed in this process: read it
+    /// before looking for work, then [`JobStore::wait_for_work`] with it.
+    fn work_generation(&self) -> u64 {
+        0
+    }
+
+    /// Waits until work is committed in this process after `seen` was read, or `timeout`. A store
+    /// that cannot tell sleeps `timeout`.
+    fn wait_for_work(&self, seen: u64, timeout: Duration) {
+        let _ = seen;
+        std::thread::sleep(timeout);
+    }
+
+    /// Wakes whoever waits in [`JobStore::wait_for_work`] (a runner stopping).
+    fn wake_waiters(&self) {}
+
     /// Turns up to `limit` unpublished outbox events into jobs with `jobs_for` (given the batch, it
     /// returns the jobs of each event in order) and marks them published. `jobs_for` runs before the
     /// write transaction (it may read the database); the jobs of the events still unpublished then are

@@ -411,13 +411,38 @@ where
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
+    let nested = match conn {
+        DbConnection::Postgres(pg) => {
+            AnsiTransactionManager::transaction_manager_status_mut(pg).transaction_depth()?.is_some()
+        }
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth()?.is_some()
+        }
+    };
+    if nested {
+        // Already inside a transaction: a savepoint, as diesel does (the outermost one tells).
+        return conn.transaction(work);
+    }
+    let result = outermost_transaction(conn, work);
+    match &result {
+        Ok(_) => crate::work_signal::committed(),
+        Err(_) => crate::work_signal::rolled_back(),
+    }
+    result
+}
+
+fn outermost_transaction<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
     let DbConnection::Sqlite(sqlite) = conn else {
         return conn.transaction(work);
     };
-    if AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth()?.is_some() {
-        // Already inside a transaction: a savepoint, as diesel does.
-        return conn.transaction(work);
-    }
     let _gate = SqliteWriteGate::enter();
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     match work(conn) {

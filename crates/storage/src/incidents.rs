@@ -870,8 +870,8 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
                 outbox_events::schema_version.eq(EVENT_SCHEMA_VERSION),
             ))
             .execute(self.conn)
-            .map(drop)
-            .map_err(storage_error)
+            .map_err(storage_error)?;
+        crate::work_signal::wrote(self.conn).map_err(storage_error)
     }
 }
 

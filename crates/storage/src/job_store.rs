@@ -58,6 +58,18 @@ impl JobStore for Database {
         Database::now(self)
     }
 
+    fn work_generation(&self) -> u64 {
+        crate::work_signal::current()
+    }
+
+    fn wait_for_work(&self, seen: u64, timeout: Duration) {
+        crate::work_signal::wait(seen, timeout);
+    }
+
+    fn wake_waiters(&self) {
+        crate::work_signal::bump();
+    }
+
     fn enqueue_outbox(
         &self,
         limit: u32,
@@ -172,18 +184,21 @@ impl JobStore for Database {
         now: NaiveDateTime,
     ) -> Result<bool, RepositoryError> {
         let mut conn = self.connection()?;
-        let inserted = diesel::insert_into(job_table::table)
-            .values((
-                job_table::name.eq(job.name),
-                job_table::queue.eq(job.queue),
-                job_table::payload.eq(&job.payload),
-                job_table::idempotency_key.eq(&job.idempotency_key),
-                job_table::run_at.eq(run_at),
-                job_table::created_at.eq(now),
-                job_table::updated_at.eq(now),
-            ))
-            .execute(&mut *conn)
-            .map_err(repository_error);
+        let inserted = write_transaction(&mut conn, |conn| {
+            diesel::insert_into(job_table::table)
+                .values((
+                    job_table::name.eq(job.name),
+                    job_table::queue.eq(job.queue),
+                    job_table::payload.eq(&job.payload),
+                    job_table::idempotency_key.eq(&job.idempotency_key),
+                    job_table::run_at.eq(run_at),
+                    job_table::created_at.eq(now),
+                    job_table::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            crate::work_signal::wrote(conn)
+        })
+        .map_err(repository_error);
         match inserted {
             Ok(_) => Ok(true),
             // Another runner enqueued the same work first.
@@ -216,6 +231,7 @@ impl JobStore for Database {
             })
             .collect();
         write_transaction(&mut conn, |conn| -> Result<usize, diesel::result::Error> {
+            crate::work_signal::wrote(conn)?;
             match conn {
                 DbConnection::Postgres(pg) => {
                     diesel::insert_into(job_table::table).values(&rows).on_conflict_do_nothing().execute(pg)

@@ -18,6 +18,7 @@ mod migrations;
 mod reference_data;
 pub mod schema;
 mod users;
+pub mod work_signal;
 
 #[cfg(feature = "testing")]
 pub mod testing;
