@@ -105,11 +105,14 @@ fn main() {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
 
-    // The relay is woken by PostgreSQL's notifications, as firefighter-worker runs it.
+    // The relay is woken by PostgreSQL's notifications, as firefighter-worker runs it
+    // (FF_BENCH_POLL=1: it polls, as without a LISTEN connection).
     let storage::DatabaseUrl::Postgres { url: database_url } = test.url.clone() else { return };
     let start = |settings: &Settings| {
         let (stop, shutdown) = watch::channel(false);
-        let wakeup = Some(Arc::new(amqp_transport::listen::Wakeup::default()));
+        let wakeup = std::env::var("FF_BENCH_POLL")
+            .is_err()
+            .then(|| Arc::new(amqp_transport::listen::Wakeup::default()));
         if let Some(wakeup) = &wakeup {
             runtime.spawn(amqp_transport::listen::listen(
                 database_url.clone(),

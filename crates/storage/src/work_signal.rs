@@ -1,13 +1,12 @@
 //! Telling job runners there is new work, instead of having them poll: in this process at once (a
 //! generation number and a condition variable, bumped when a transaction that wrote outbox events or
-//! jobs commits), and on PostgreSQL across processes too (`NOTIFY firefighter_jobs` inside that
-//! transaction, which PostgreSQL delivers at its commit to every relay that LISTENs).
+//! jobs commits), and on PostgreSQL across processes too: statement triggers on `outbox_events` and
+//! `jobs` (migration `work_notifications`) `NOTIFY firefighter_jobs` for every insert, whoever makes
+//! it, which PostgreSQL delivers at the commit to every relay that LISTENs.
 
 use std::cell::Cell;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
-
-use diesel::connection::SimpleConnection as _;
 
 use crate::connection::DbConnection;
 
@@ -22,15 +21,11 @@ thread_local! {
     static WROTE: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Records that the current transaction (or statement, outside one) wrote outbox events or jobs:
-/// on PostgreSQL a `NOTIFY` goes with it (one per transaction: PostgreSQL folds duplicates); in
-/// this process the waiters are woken once it commits ([`committed`]).
-pub(crate) fn wrote(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+/// Records that the current transaction wrote outbox events or jobs: this process's waiters are
+/// woken once it commits ([`committed`]). (Other processes learn it from PostgreSQL's triggers.)
+pub(crate) fn wrote(_conn: &mut DbConnection) -> diesel::QueryResult<()> {
     WROTE.set(true);
-    match conn {
-        DbConnection::Postgres(pg) => pg.batch_execute(&format!("NOTIFY {CHANNEL}")),
-        DbConnection::Sqlite(_) => Ok(()),
-    }
+    Ok(())
 }
 
 /// The outermost transaction of this thread committed: wakes the waiters if it wrote work.
