@@ -11,10 +11,8 @@ use std::time::Duration;
 
 use crate::{JobStore, Registry, RetryPolicy, Runner, Scheduler, TransportStore};
 
-/// How long the outbox thread waits when it found no new event, unless the store tells it of new
-/// work first ([`JobStore::wait_for_work`]: at once for what this process commits; this bounds the
-/// wait for what another process, the CLI say, wrote).
-const OUTBOX_IDLE: Duration = Duration::from_secs(1);
+/// How long the outbox thread waits when it found no new event.
+const OUTBOX_IDLE: Duration = Duration::from_millis(50);
 /// How long a queue thread waits, unless woken, when it found no due job (retries come due by
 /// time, not by an event).
 const QUEUE_IDLE: Duration = Duration::from_millis(500);
@@ -49,18 +47,11 @@ impl Wake {
 }
 
 /// A running embedded runner.
+#[derive(Debug)]
 pub struct EmbeddedJobs {
     stop: Arc<AtomicBool>,
     wake: Arc<Wake>,
-    /// Wakes the outbox thread from its wait on the store.
-    wake_store: Arc<dyn Fn() + Send + Sync>,
     threads: Vec<JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for EmbeddedJobs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedJobs").field("threads", &self.threads.len()).finish_non_exhaustive()
-    }
 }
 
 impl EmbeddedJobs {
@@ -82,13 +73,7 @@ impl EmbeddedJobs {
         let registry = Arc::new(registry);
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new(Wake::default());
-        let store_waker = database.clone();
-        let mut jobs = Self {
-            stop: Arc::clone(&stop),
-            wake: Arc::clone(&wake),
-            wake_store: Arc::new(move || store_waker.wake_waiters()),
-            threads: Vec::new(),
-        };
+        let mut jobs = Self { stop: Arc::clone(&stop), wake: Arc::clone(&wake), threads: Vec::new() };
 
         for queue in registry.queues() {
             let (queue_db, queue_registry, queue_stop, queue_wake) =
@@ -123,7 +108,6 @@ impl EmbeddedJobs {
             (database, Arc::clone(&registry), Arc::clone(&stop), Arc::clone(&wake));
         jobs.threads.push(std::thread::Builder::new().name("ff-outbox".into()).spawn(move || {
             let runner = runner(&outbox_db, &outbox_registry, None, 100, lease);
-            let mut seen = outbox_db.work_generation();
             while !outbox_stop.load(Ordering::Relaxed) {
                 let now = outbox_db.now();
                 let mut enqueued = false;
@@ -150,14 +134,7 @@ impl EmbeddedJobs {
                         continue;
                     }
                 }
-                outbox_db.wait_for_work(seen, OUTBOX_IDLE);
-                let generation = outbox_db.work_generation();
-                if generation != seen {
-                    // Jobs written straight to the table (a webhook's delivery) are the queue
-                    // threads' too; outbox events are drained on the next turn.
-                    outbox_wake.bump();
-                    seen = generation;
-                }
+                std::thread::sleep(OUTBOX_IDLE);
             }
         })?);
 
@@ -177,7 +154,6 @@ impl EmbeddedJobs {
     fn halt(&self) {
         self.stop.store(true, Ordering::Relaxed);
         self.wake.bump();
-        (self.wake_store)();
     }
 }
 
