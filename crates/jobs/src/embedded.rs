@@ -1,56 +1,49 @@
 //! The embedded transport: in the single-process mode the server itself turns outbox events into
 //! jobs and runs them, until shutdown. One thread drains the outbox (and enqueues the periodic
 //! jobs); one thread per queue runs that queue's jobs, so a slow integration (a webhook receiver
-//! taking its 10 s) never holds back another's jobs. The outbox thread wakes the queue threads when
-//! it has enqueued something.
+//! taking its 10 s) never holds back another's jobs. The outbox thread waits on the store's signal of
+//! committed work ([`JobStore::work_signal`]; it polls if the store keeps none) and wakes the queue
+//! threads when it has enqueued something.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::{JobStore, Registry, RetryPolicy, Runner, Scheduler, TransportStore};
+use crate::{JobStore, Registry, RetryPolicy, Runner, Scheduler, TransportStore, WorkSignal};
 
-/// How long the outbox thread waits when it found no new event.
-const OUTBOX_IDLE: Duration = Duration::from_millis(50);
-/// How long a queue thread waits, unless woken, when it found no due job (retries come due by
-/// time, not by an event).
-const QUEUE_IDLE: Duration = Duration::from_millis(500);
+/// How long the runner's threads wait for work before looking anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waits {
+    /// The outbox thread, on a store that signals committed work ([`JobStore::work_signal`]): the
+    /// signal wakes it at once, this bounds the lateness of the periodic jobs. (On a store that does
+    /// not signal it polls, at most every 50 ms.)
+    pub outbox: Duration,
+    /// A queue thread, unless the outbox thread wakes it: retries come due by time, not by an event.
+    pub queue: Duration,
+}
+
+impl Default for Waits {
+    fn default() -> Self {
+        Self { outbox: Duration::from_secs(1), queue: Duration::from_millis(500) }
+    }
+}
+
+/// How long the outbox thread waits at most on a store that does not signal: it polls.
+const OUTBOX_POLL: Duration = Duration::from_millis(50);
 /// How long it waits after a storage error before trying again.
 const AFTER_ERROR: Duration = Duration::from_secs(2);
-
-/// Wakes the queue threads: a generation number bumped by the outbox thread.
-#[derive(Debug, Default)]
-struct Wake {
-    generation: Mutex<u64>,
-    bumped: Condvar,
-}
-
-impl Wake {
-    fn bump(&self) {
-        if let Ok(mut generation) = self.generation.lock() {
-            *generation += 1;
-            self.bumped.notify_all();
-        }
-    }
-
-    fn current(&self) -> u64 {
-        self.generation.lock().map(|generation| *generation).unwrap_or_default()
-    }
-
-    /// Waits until the generation moves past `seen`, or `timeout`.
-    fn wait(&self, seen: u64, timeout: Duration) {
-        if let Ok(generation) = self.generation.lock() {
-            let _ = self.bumped.wait_timeout_while(generation, timeout, |generation| *generation == seen);
-        }
-    }
-}
 
 /// A running embedded runner.
 #[derive(Debug)]
 pub struct EmbeddedJobs {
     stop: Arc<AtomicBool>,
-    wake: Arc<Wake>,
+    /// Wakes the queue threads: bumped by the outbox thread when there are jobs for them, and by
+    /// stopping.
+    wake: Arc<WorkSignal>,
+    /// What the outbox thread waits on: the store's signal of committed work, or `wake` if the
+    /// store keeps none (then it polls).
+    work: Arc<WorkSignal>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -63,8 +56,25 @@ impl EmbeddedJobs {
     pub fn start<S>(
         database: S,
         registry: Registry,
+        scheduler: Scheduler,
+        lease: Duration,
+    ) -> Result<Self, EmbeddedError>
+    where
+        S: JobStore + TransportStore + Clone + Send + Sync + 'static,
+    {
+        Self::start_waiting(database, registry, scheduler, lease, Waits::default())
+    }
+
+    /// [`EmbeddedJobs::start`], with the idle waits given.
+    ///
+    /// # Errors
+    /// The registry is inconsistent, or a thread cannot be started.
+    pub fn start_waiting<S>(
+        database: S,
+        registry: Registry,
         mut scheduler: Scheduler,
         lease: Duration,
+        waits: Waits,
     ) -> Result<Self, EmbeddedError>
     where
         S: JobStore + TransportStore + Clone + Send + Sync + 'static,
@@ -72,8 +82,18 @@ impl EmbeddedJobs {
         registry.validate()?;
         let registry = Arc::new(registry);
         let stop = Arc::new(AtomicBool::new(false));
-        let wake = Arc::new(Wake::default());
-        let mut jobs = Self { stop: Arc::clone(&stop), wake: Arc::clone(&wake), threads: Vec::new() };
+        let wake = Arc::new(WorkSignal::default());
+        let (work, signalled) = match database.work_signal() {
+            Some(signal) => (signal, true),
+            None => (Arc::clone(&wake), false),
+        };
+        let outbox_idle = if signalled { waits.outbox } else { waits.outbox.min(OUTBOX_POLL) };
+        let mut jobs = Self {
+            stop: Arc::clone(&stop),
+            wake: Arc::clone(&wake),
+            work: Arc::clone(&work),
+            threads: Vec::new(),
+        };
 
         for queue in registry.queues() {
             let (queue_db, queue_registry, queue_stop, queue_wake) =
@@ -94,7 +114,7 @@ impl EmbeddedJobs {
                         let seen = queue_wake.current();
                         match runner.run_due_renewing(|| queue_db.now(), renew) {
                             Ok(report) if report.busy() => tracing::debug!(queue, ?report, "jobs run"),
-                            Ok(_) => queue_wake.wait(seen, QUEUE_IDLE),
+                            Ok(_) => queue_wake.wait(seen, waits.queue),
                             Err(error) => {
                                 tracing::warn!(queue, %error, "running jobs failed; retrying");
                                 std::thread::sleep(AFTER_ERROR);
@@ -108,7 +128,11 @@ impl EmbeddedJobs {
             (database, Arc::clone(&registry), Arc::clone(&stop), Arc::clone(&wake));
         jobs.threads.push(std::thread::Builder::new().name("ff-outbox".into()).spawn(move || {
             let runner = runner(&outbox_db, &outbox_registry, None, 100, lease);
+            // Whether the last wait ended on work committed through the store rather than on its
+            // timeout (never when polling: then `work` is the queue threads' own signal).
+            let mut woken = false;
             while !outbox_stop.load(Ordering::Relaxed) {
+                let seen = work.current();
                 let now = outbox_db.now();
                 let mut enqueued = false;
                 for (job, run_at) in scheduler.due(now) {
@@ -120,11 +144,14 @@ impl EmbeddedJobs {
                 }
                 match runner.drain_outbox(now) {
                     Ok(drained) => {
-                        // Queue threads are woken only when there is something new for them.
-                        if drained.jobs > 0 || enqueued {
+                        // Queue threads are woken only when there is something new for them: jobs
+                        // from events or periodic ones, or work committed without an event (a job
+                        // enqueued directly).
+                        if drained.jobs > 0 || enqueued || (woken && drained.events == 0) {
                             outbox_wake.bump();
                         }
                         if drained.events > 0 {
+                            woken = false;
                             continue;
                         }
                     }
@@ -134,7 +161,8 @@ impl EmbeddedJobs {
                         continue;
                     }
                 }
-                std::thread::sleep(OUTBOX_IDLE);
+                work.wait(seen, outbox_idle);
+                woken = signalled && work.current() != seen;
             }
         })?);
 
@@ -154,6 +182,7 @@ impl EmbeddedJobs {
     fn halt(&self) {
         self.stop.store(true, Ordering::Relaxed);
         self.wake.bump();
+        self.work.bump();
     }
 }
 

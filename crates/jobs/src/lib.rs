@@ -16,9 +16,10 @@ mod registry;
 mod retry;
 mod runner;
 mod schedule;
+mod signal;
 mod writer;
 
-pub use embedded::EmbeddedJobs;
+pub use embedded::{EmbeddedJobs, Waits};
 pub use registry::{Enqueue, Handler, Job, JobError, OutboxEvent, Registry, RegistryError};
 pub use retry::{AfterFailure, RetryPolicy};
 pub use runner::{
@@ -26,4 +27,5 @@ pub use runner::{
     Runner, TransportStore, attempt, to_chrono,
 };
 pub use schedule::{ScheduleError, Scheduler};
+pub use signal::WorkSignal;
 pub use writer::EnqueueWriter;

@@ -54,21 +54,12 @@ pub trait JobStore {
         incidents_core::clock::now()
     }
 
-    /// A number that moves whenever outbox events or jobs are committed in this process: read it
-    /// before looking for work, then [`JobStore::wait_for_work`] with it.
-    fn work_generation(&self) -> u64 {
-        0
+    /// The signal moved whenever outbox events or jobs are committed through this store in this
+    /// process, if the store keeps one: the embedded runner waits on it instead of polling. `None`
+    /// (the default) makes it poll.
+    fn work_signal(&self) -> Option<std::sync::Arc<crate::WorkSignal>> {
+        None
     }
-
-    /// Waits until work is committed in this process after `seen` was read, or `timeout`. A store
-    /// that cannot tell sleeps `timeout`.
-    fn wait_for_work(&self, seen: u64, timeout: Duration) {
-        let _ = seen;
-        std::thread::sleep(timeout);
-    }
-
-    /// Wakes whoever waits in [`JobStore::wait_for_work`] (a runner stopping).
-    fn wake_waiters(&self) {}
 
     /// Turns up to `limit` unpublished outbox events into jobs with `jobs_for` (given the batch, it
     /// returns the jobs of each event in order) and marks them published. `jobs_for` runs before the

@@ -407,6 +407,16 @@ impl ChannelWorker {
             })?;
         }
         steps.run("post the key events", || self.key_events_message(incident, id, false))?;
+        // The home tabs show the incident with its channel now: no outbox event says so (the channel
+        // is Slack's own record), so the refresh is asked for here, once per channel.
+        let refresh = crate::interact::home::RefreshHomeJob { event_id: format!("channel:{id}") };
+        let at = now();
+        jobs::Enqueue::new(&refresh)
+            .map_err(|error| JobError::Permanent(format!("encode a home refresh: {error}")))
+            .and_then(|job| {
+                jobs::JobStore::enqueue(&self.database, &job, at, at)
+                    .map_err(|error| JobError::Retryable(format!("storage: {error}")))
+            })?;
         Ok(())
     }
 

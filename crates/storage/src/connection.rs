@@ -127,9 +127,21 @@ pub struct Database {
     counts: std::sync::Arc<crate::incident_queries::CountCache>,
     /// PostgreSQL's clock, as an offset from this process's.
     clock: std::sync::Arc<DbClock>,
+    /// Bumped when a transaction writing outbox events or jobs commits ([`crate::work_signal`]).
+    work: std::sync::Arc<jobs::WorkSignal>,
     /// SQLite: the thread that checkpoints the WAL, stopped when the last handle is dropped.
     #[expect(dead_code, reason = "held for its Drop")]
     checkpointer: Option<std::sync::Arc<Checkpointer>>,
+}
+
+/// What identifies a database within this process, for its work signal: a SQLite file's canonical
+/// path, a PostgreSQL URL (without its password).
+fn signal_key(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Sqlite { path } => std::fs::canonicalize(path)
+            .map_or_else(|_| path.display().to_string(), |path| path.display().to_string()),
+        DatabaseUrl::Postgres { .. } => url.redacted(),
+    }
 }
 
 /// How long a measured offset between this process's clock and PostgreSQL's is used.
@@ -261,8 +273,14 @@ impl Database {
             references: std::sync::Arc::default(),
             counts: std::sync::Arc::default(),
             clock: std::sync::Arc::default(),
+            work: crate::work_signal::for_database(&signal_key(url)),
             checkpointer,
         })
+    }
+
+    /// The signal bumped when outbox events or jobs written through this process commit.
+    pub(crate) fn work(&self) -> &std::sync::Arc<jobs::WorkSignal> {
+        &self.work
     }
 
     /// The database's clock (naive UTC, microseconds): what job leases and due dates are computed

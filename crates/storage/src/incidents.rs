@@ -55,8 +55,13 @@ impl IncidentStore for Database {
     ) -> Result<T, LifecycleError> {
         let mut conn = self.connection()?;
         write_transaction(&mut conn, |conn| {
-            work(&mut DieselIncidentTransaction { conn, inserted: Vec::new(), written: Default::default() })
-                .map_err(TxError::Lifecycle)
+            work(&mut DieselIncidentTransaction {
+                conn,
+                work: self.work(),
+                inserted: Vec::new(),
+                written: Default::default(),
+            })
+            .map_err(TxError::Lifecycle)
         })
         .map_err(LifecycleError::from)
     }
@@ -68,6 +73,7 @@ impl IncidentStore for Database {
         let mut conn = self.connection()?;
         work(&mut DieselIncidentTransaction {
             conn: &mut conn,
+            work: self.work(),
             inserted: Vec::new(),
             written: Default::default(),
         })
@@ -86,6 +92,8 @@ fn storage_error(error: diesel::result::Error) -> RepositoryError {
 
 struct DieselIncidentTransaction<'a> {
     conn: &'a mut DbConnection,
+    /// The database's work signal: bumped at the commit when an event was appended.
+    work: &'a std::sync::Arc<jobs::WorkSignal>,
     /// Incidents inserted by this transaction: they have no roles, key events or members yet, so
     /// setting one is a plain insert, without the probe for an existing row (three round trips less
     /// per declaration). Each (incident, kind, key) written once since is remembered, so a second write
@@ -871,7 +879,8 @@ impl IncidentTransaction for DieselIncidentTransaction<'_> {
             ))
             .execute(self.conn)
             .map_err(storage_error)?;
-        crate::work_signal::wrote(self.conn).map_err(storage_error)
+        crate::work_signal::wrote(self.work);
+        Ok(())
     }
 }
 

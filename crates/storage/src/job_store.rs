@@ -58,16 +58,8 @@ impl JobStore for Database {
         Database::now(self)
     }
 
-    fn work_generation(&self) -> u64 {
-        crate::work_signal::current()
-    }
-
-    fn wait_for_work(&self, seen: u64, timeout: Duration) {
-        crate::work_signal::wait(seen, timeout);
-    }
-
-    fn wake_waiters(&self) {
-        crate::work_signal::bump();
+    fn work_signal(&self) -> Option<std::sync::Arc<jobs::WorkSignal>> {
+        Some(std::sync::Arc::clone(self.work()))
     }
 
     fn enqueue_outbox(
@@ -196,7 +188,8 @@ impl JobStore for Database {
                     job_table::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            crate::work_signal::wrote(conn)
+            crate::work_signal::wrote(self.work());
+            Ok(())
         })
         .map_err(repository_error);
         match inserted {
@@ -231,7 +224,7 @@ impl JobStore for Database {
             })
             .collect();
         write_transaction(&mut conn, |conn| -> Result<usize, diesel::result::Error> {
-            crate::work_signal::wrote(conn)?;
+            crate::work_signal::wrote(self.work());
             match conn {
                 DbConnection::Postgres(pg) => {
                     diesel::insert_into(job_table::table).values(&rows).on_conflict_do_nothing().execute(pg)

@@ -437,3 +437,49 @@ fn the_job_store_clock_is_the_databases() {
         assert!((theirs - ours).num_milliseconds().abs() < 1000, "{ours} vs the database's {theirs}");
     }
 }
+
+/// Waits until `ran` holds `count` jobs, or fails after `within`.
+fn wait_for_runs(ran: &Mutex<Vec<(Notify, u32)>>, count: usize, within: Duration, what: &str) {
+    let deadline = std::time::Instant::now() + within;
+    while ran.lock().expect("lock").len() < count {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// With both of the embedded runner's idle waits an hour long, only the database's signal of
+/// committed work can wake it: an incident's outbox event, then a job enqueued directly (no event),
+/// both run, and a stop is prompt.
+#[test]
+fn the_embedded_runner_is_woken_by_committed_work_not_by_polling() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        let ran: Arc<Mutex<Vec<(Notify, u32)>>> = Arc::default();
+        let registry = make_registry(Arc::clone(&ran), Arc::new(Mutex::new(0)), false);
+        let now = incidents_core::clock::now();
+        let hour = Duration::from_secs(3600);
+        let runner = jobs::EmbeddedJobs::start_waiting(
+            test.database.clone(),
+            registry,
+            jobs::Scheduler::new(chrono_tz::Tz::UTC, now),
+            Duration::from_secs(30),
+            jobs::Waits { outbox: hour, queue: hour },
+        )
+        .expect("start");
+        // Let the threads find nothing and start waiting.
+        std::thread::sleep(Duration::from_millis(300));
+
+        declare(&test.database, 0);
+        wait_for_runs(&ran, 1, Duration::from_secs(30), "the incident's event never woke the runner");
+
+        let direct = Notify { event_id: "direct".into(), incident_id: None };
+        let now = incidents_core::clock::now();
+        test.database.enqueue(&jobs::Enqueue::new(&direct).expect("job"), now, now).expect("enqueue");
+        wait_for_runs(&ran, 2, Duration::from_secs(30), "a job enqueued directly never woke the runner");
+        assert_eq!(ran.lock().expect("lock")[1].0, direct);
+
+        let stopping = std::time::Instant::now();
+        runner.stop();
+        assert!(stopping.elapsed() < Duration::from_secs(60), "the stop waited for an idle timeout");
+    }
+}

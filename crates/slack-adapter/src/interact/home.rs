@@ -22,6 +22,7 @@ const VIEWERS_MAX: i64 = 200;
 /// Publish the home again, after an incident changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshHomeJob {
+    /// What changed: an outbox event's id, or `channel:<id>` once an incident's channel is set up.
     pub event_id: String,
 }
 
