@@ -50,6 +50,37 @@ use tokio::task::AbortHandle;
 /// One received request: its headers (lower-case names) and body.
 pub type Received = (std::collections::HashMap<String, String>, Vec<u8>);
 
+/// One request as the receiver handled it, answered or not: when it arrived and when it ended
+/// (answered, or its sender went away first).
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub headers: std::collections::HashMap<String, String>,
+    pub started: std::time::Instant,
+    pub finished: std::time::Instant,
+    pub answered: bool,
+}
+
+/// Records a request's [`Span`] when dropped: whether the handler finished or its future was
+/// dropped because the sender disconnected.
+struct InFlight {
+    spans: Arc<Mutex<Vec<Span>>>,
+    headers: std::collections::HashMap<String, String>,
+    started: std::time::Instant,
+    answered: bool,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let span = Span {
+            headers: std::mem::take(&mut self.headers),
+            started: self.started,
+            finished: std::time::Instant::now(),
+            answered: self.answered,
+        };
+        self.spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(span);
+    }
+}
+
 /// A loopback HTTP server answering every request with the current status (200 unless told
 /// otherwise) and recording it. Needs a running tokio runtime.
 #[derive(Debug)]
@@ -57,6 +88,7 @@ pub struct Receiver {
     /// `http://127.0.0.1:<port>/hook`.
     pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
+    spans: Arc<Mutex<Vec<Span>>>,
     status: Arc<AtomicU16>,
     delay_ms: Arc<AtomicU64>,
     handle: actix_web::dev::ServerHandle,
@@ -70,20 +102,29 @@ impl Receiver {
     #[must_use]
     pub fn start() -> Self {
         let got = Arc::new(Mutex::new(Vec::new()));
+        let spans = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
         let delay_ms = Arc::new(AtomicU64::new(0));
-        let (recorded, answer, delay) = (Arc::clone(&got), Arc::clone(&status), Arc::clone(&delay_ms));
+        let (recorded, answer, delay, timed) =
+            (Arc::clone(&got), Arc::clone(&status), Arc::clone(&delay_ms), Arc::clone(&spans));
         let server = actix_web::HttpServer::new(move || {
-            let (recorded, answer, delay) = (Arc::clone(&recorded), Arc::clone(&answer), Arc::clone(&delay));
+            let (recorded, answer, delay, timed) =
+                (Arc::clone(&recorded), Arc::clone(&answer), Arc::clone(&delay), Arc::clone(&timed));
             actix_web::App::new().default_service(actix_web::web::to(
                 move |request: actix_web::HttpRequest, body: actix_web::web::Bytes| {
-                    let headers = request
+                    let headers: std::collections::HashMap<String, String> = request
                         .headers()
                         .iter()
                         .map(|(name, value)| {
                             (name.to_string(), value.to_str().unwrap_or_default().to_owned())
                         })
                         .collect();
+                    let mut in_flight = InFlight {
+                        spans: Arc::clone(&timed),
+                        headers: headers.clone(),
+                        started: std::time::Instant::now(),
+                        answered: false,
+                    };
                     let status = actix_web::http::StatusCode::from_u16(answer.load(Ordering::Relaxed))
                         .unwrap_or(actix_web::http::StatusCode::OK);
                     let wait = std::time::Duration::from_millis(delay.load(Ordering::Relaxed));
@@ -92,6 +133,8 @@ impl Receiver {
                         actix_web::rt::time::sleep(wait).await;
                         // Recorded once answered: a request whose sender gave up first does not count.
                         recorded.lock().expect("lock").push((headers, body.to_vec()));
+                        in_flight.answered = true;
+                        drop(in_flight);
                         actix_web::HttpResponse::build(status).finish()
                     }
                 },
@@ -104,13 +147,19 @@ impl Receiver {
         let server = server.run();
         let handle = server.handle();
         tokio::spawn(server);
-        Self { url, got, status, delay_ms, handle }
+        Self { url, got, spans, status, delay_ms, handle }
     }
 
     /// Everything received so far.
     #[must_use]
     pub fn received(&self) -> Vec<Received> {
         self.got.lock().expect("lock").clone()
+    }
+
+    /// Every request handled so far, answered or not, with when it started and ended.
+    #[must_use]
+    pub fn spans(&self) -> Vec<Span> {
+        self.spans.lock().expect("lock").clone()
     }
 
     /// The value of header `name` (lower case) in each request received so far.
