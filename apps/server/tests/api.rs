@@ -1629,3 +1629,106 @@ async fn a_failing_receiver_gets_the_same_event_again_until_it_accepts_it() {
     assert_eq!(ids.len(), 2, "refused once, then accepted");
     assert_eq!(ids[0], ids[1], "the same event both times, so the receiver can deduplicate");
 }
+
+/// Reads a list page by page (`limit=1`, following `Link`) and checks the headers on the way.
+async fn every_page(api: &Api, token: &str, path: &str) -> Vec<Value> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut url = format!("{}{path}{separator}limit=1&count=true", api.base);
+    let mut items = Vec::new();
+    let mut total = None;
+    loop {
+        let page = api.client.get(&url).bearer_auth(token).send().await.expect("request");
+        assert_eq!(page.status(), 200, "{url}");
+        let counted: u64 = page
+            .headers()
+            .get("x-total-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{url}: no X-Total-Count"));
+        assert_eq!(*total.get_or_insert(counted), counted, "{url}: the total moved");
+        let next = page
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .map(|link| link.trim_start_matches('<').split('>').next().expect("<url>").to_owned());
+        let body: Vec<Value> = page.json().await.expect("a JSON array");
+        assert!(body.len() == 1, "{url}: {} rows for limit=1", body.len());
+        items.extend(body);
+        match next {
+            // The link is absolute, on BASE_URL: the same server as seen from outside.
+            Some(next) => {
+                let public = "https://ff.example.com/api/v2/firefighter";
+                assert!(next.starts_with(public), "{url}: Link {next}");
+                url = next.replacen(public, &api.base, 1);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(Some(items.len() as u64), total, "{path}: the pages hold the total");
+    items
+}
+
+#[tokio::test]
+async fn every_list_pages_with_limit_offset_link_and_total() {
+    for test in TestDatabase::each_backend() {
+        let receiver = Receiver::start();
+        let api = Api::spawn_with(test, &[("FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")]).await;
+        let webhook = json!({"url": receiver.url, "secret": "a-shared-secret-of-some-length", "events": ["incident_created"]});
+        let mut endpoint = Value::Null;
+        for _ in 0..3 {
+            let response = api.send(reqwest::Method::POST, &api.admin, "/webhooks", &webhook).await;
+            assert_eq!(response.status(), 201);
+            endpoint = response.json().await.expect("json");
+        }
+        for n in 0..3 {
+            assert_eq!(
+                api.create(&api.admin, &api.incident(&format!("Paged {n}"), "P3", "PRD")).await.status(),
+                201
+            );
+            let group = json!({"permissions": ["incidents.view_incident"]});
+            let path = format!("/permission-groups/readers-{n}");
+            assert_eq!(api.send(reqwest::Method::PUT, &api.admin, &path, &group).await.status(), 201);
+        }
+        let deliveries = format!("/webhooks/{}/deliveries", endpoint["id"]);
+        wait_for("three deliveries to the last endpoint", async || {
+            let log: Value =
+                api.get(&api.admin, &format!("{deliveries}?limit=10")).await.json().await.expect("json");
+            log.as_array().is_some_and(|log| log.len() == 3)
+        })
+        .await;
+        for (path, token) in [
+            ("/environments", &api.viewer),
+            ("/priorities", &api.viewer),
+            ("/severities", &api.viewer),
+            ("/incident-categories", &api.viewer),
+            ("/components", &api.viewer),
+            ("/groups", &api.viewer),
+            ("/incident_cost_types", &api.viewer),
+            ("/role-types", &api.viewer),
+            ("/key-event-types", &api.viewer),
+            ("/metric-types", &api.viewer),
+            ("/impact-types", &api.viewer),
+            ("/incidents", &api.viewer),
+            ("/users", &api.admin),
+            ("/api-tokens", &api.admin),
+            ("/permission-groups", &api.admin),
+            ("/webhooks", &api.admin),
+            (deliveries.as_str(), &api.admin),
+        ] {
+            let whole: Value =
+                api.get(token, &format!("{path}?limit=1000")).await.json().await.expect("json");
+            let whole = whole.as_array().unwrap_or_else(|| panic!("{path}: a JSON array")).clone();
+            assert!(whole.len() >= 2, "{path}: too few rows to page ({})", whole.len());
+            assert_eq!(
+                every_page(&api, token, path).await,
+                whole,
+                "{path}: the pages are the list, in order"
+            );
+            for bad in ["limit=0", "limit=1001", "offset=-1", "count=maybe"] {
+                let (status, body) = error(api.get(token, &format!("{path}?{bad}")).await).await;
+                let attr = bad.split('=').next().expect("name");
+                assert_eq!((status, body["errors"][0]["attr"].as_str()), (400, Some(attr)), "{path}?{bad}");
+            }
+        }
+    }
+}

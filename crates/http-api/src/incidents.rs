@@ -1,6 +1,5 @@
 //! `/incidents`: list (the original's filters, paged), retrieve, and create (idempotent on `dedup_key`).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use incidents_core::access::{Action, Permission, Resource};
 use incidents_core::date_range::parse_date_range;
@@ -19,11 +18,8 @@ use crate::openapi::{BadRequest, Forbidden, NotFound, NotModified, Throttled, Un
 use crate::params::{IncidentFilters, PageParams};
 use crate::{ApiBackend, ApiState};
 
-/// Rows per page when the client does not say; the original returned everything, which does not
-/// scale to a long history.
-pub const DEFAULT_LIMIT: u32 = 100;
-/// The most rows one page returns.
-pub const MAX_LIMIT: u32 = 1000;
+pub use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT};
+pub(crate) use crate::paging::{page_params, paged_response};
 
 fn parse_status(attr: &str, raw: &str) -> Result<IncidentStatus, ApiError> {
     raw.parse::<i32>()
@@ -39,7 +35,7 @@ fn parse_status(attr: &str, raw: &str) -> Result<IncidentStatus, ApiError> {
         })
 }
 
-fn parse_int(attr: &str, raw: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_int(attr: &str, raw: &str) -> Result<i64, ApiError> {
     raw.trim().parse().map_err(|_| ApiError::invalid(attr, "invalid", "Enter a number."))
 }
 
@@ -54,7 +50,7 @@ fn parse_time(attr: &str, raw: &str) -> Result<chrono::NaiveDateTime, ApiError> 
         .map_err(|_| ApiError::invalid(attr, "invalid", "Enter a valid date/time."))
 }
 
-fn parse_bool(attr: &str, raw: &str) -> Result<bool, ApiError> {
+pub(crate) fn parse_bool(attr: &str, raw: &str) -> Result<bool, ApiError> {
     match raw.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
@@ -70,129 +66,354 @@ pub struct ListQuery {
     pub page: PageRequest,
 }
 
-/// Reads the original's list parameters (§3.2: filters, `order_by`, `limit`, `offset`, `count`) as
-/// the API does, for every entry point that lists incidents (the dashboard's pages and exports).
+/// How a list parameter's value is read, and documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParamKind {
+    Text,
+    Integer,
+    Boolean,
+    Uuid,
+}
+
+/// One parameter of the incident list: the parser reads the parameters from this table, and the
+/// OpenAPI document describes them from it ([`crate::params::IncidentFilters`]), so the two cannot
+/// drift apart.
+pub(crate) struct ListParam {
+    /// Its name, then the names it is also read under (the original's aliases).
+    pub names: &'static [&'static str],
+    pub kind: ParamKind,
+    /// Whether it may be repeated (each value adds to the filter).
+    pub repeatable: bool,
+    pub description: &'static str,
+    pub example: Option<&'static str>,
+    /// Reads one (non-empty) value into the query; `key` is the name it came under.
+    pub apply: fn(&mut ListQuery, &str, &str, chrono_tz::Tz) -> Result<(), ApiError>,
+}
+
+fn parse_uuid(attr: &str, raw: &str) -> Result<UserId, ApiError> {
+    raw.trim().parse().map(UserId).map_err(|_| ApiError::invalid(attr, "invalid", "Enter a valid UUID."))
+}
+
+/// The incident list's parameters (§3.2), besides paging (`PageParams`) and export
+/// (`ExportParams`). Unknown parameters are ignored, as in the original.
+pub(crate) const LIST_PARAMS: &[ListParam] = &[
+    ListParam {
+        names: &["search"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Full-text search in titles and descriptions.",
+        example: Some("checkout"),
+        apply: |q, _, value, _| {
+            q.filter.search = Some(value.to_owned());
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["created_at"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "A date range in `TIME_ZONE`: `last_week`, `current_quarter`, `2026`, `2026/Q1 - May 2026`, \
+                      `2026/11/01 - 2026/11/28`, `W20` ….",
+        example: Some("current_quarter"),
+        apply: |q, key, value, tz| {
+            q.filter.created_at = parse_date_range(value, incidents_core::clock::now(), tz)
+                .map_err(|e| ApiError::invalid(key, "invalid", e.to_string()))?;
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["status"],
+        kind: ParamKind::Text,
+        repeatable: true,
+        description: "A status label or value (repeatable).",
+        example: Some("Investigating"),
+        apply: |q, key, value, _| {
+            q.filter.status.push(parse_status(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["status__gte", "_status__gte"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Status at least (label or value).",
+        example: Some("Mitigating"),
+        apply: |q, key, value, _| {
+            q.filter.status_gte = Some(parse_status(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["status__gt", "_status__gt"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Status above (label or value).",
+        example: Some("Mitigating"),
+        apply: |q, key, value, _| {
+            q.filter.status_gt = Some(parse_status(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["status__lte", "_status__lte"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Status at most (label or value).",
+        example: Some("Mitigated"),
+        apply: |q, key, value, _| {
+            q.filter.status_lte = Some(parse_status(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["status__lt", "_status__lt"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Status below (label or value).",
+        example: Some("Closed"),
+        apply: |q, key, value, _| {
+            q.filter.status_lt = Some(parse_status(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["environment"],
+        kind: ParamKind::Text,
+        repeatable: true,
+        description: "An environment id (repeatable).",
+        example: None,
+        apply: |q, _, value, _| {
+            q.filter.environment.push(value.to_owned());
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["environment__value"],
+        kind: ParamKind::Text,
+        repeatable: true,
+        description: "An environment value such as `PRD` (repeatable).",
+        example: Some("PRD"),
+        apply: |q, _, value, _| {
+            q.filter.environment_value.push(value.to_owned());
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["environment__value__in"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Environment values, comma-separated.",
+        example: Some("PRD,STG"),
+        apply: |q, _, value, _| {
+            q.filter.environment_value.extend(value.split(',').map(str::to_owned));
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["priority"],
+        kind: ParamKind::Text,
+        repeatable: true,
+        description: "A priority id (repeatable).",
+        example: None,
+        apply: |q, _, value, _| {
+            q.filter.priority.push(value.to_owned());
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["group"],
+        kind: ParamKind::Text,
+        repeatable: true,
+        description: "A group id (repeatable).",
+        example: None,
+        apply: |q, _, value, _| {
+            q.filter.group.push(value.to_owned());
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["incident_category"],
+        kind: ParamKind::Text,
+        repeatable: true,
+        description: "An incident category id (repeatable).",
+        example: None,
+        apply: |q, _, value, _| {
+            q.filter.category.push(value.to_owned());
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["created_by"],
+        kind: ParamKind::Uuid,
+        repeatable: true,
+        description: "The creator's user id (repeatable).",
+        example: None,
+        apply: |q, key, value, _| {
+            q.filter.created_by.push(parse_uuid(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["id", "id__iexact"],
+        kind: ParamKind::Integer,
+        repeatable: true,
+        description: "An incident id (repeatable).",
+        example: Some("42"),
+        apply: |q, key, value, _| {
+            q.filter.id.push(IncidentId(parse_int(key, value)?));
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["id__in"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Incident ids, comma-separated.",
+        example: Some("1,2,3"),
+        apply: |q, key, value, _| {
+            for part in value.split(',') {
+                q.filter.id.push(IncidentId(parse_int(key, part)?));
+            }
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["id__gte"],
+        kind: ParamKind::Integer,
+        repeatable: false,
+        description: "Incident ids from this one.",
+        example: Some("100"),
+        apply: |q, key, value, _| {
+            q.filter.id_gte = Some(parse_int(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["id__gt"],
+        kind: ParamKind::Integer,
+        repeatable: false,
+        description: "Incident ids above this one.",
+        example: Some("100"),
+        apply: |q, key, value, _| {
+            q.filter.id_gt = Some(parse_int(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["id__lte"],
+        kind: ParamKind::Integer,
+        repeatable: false,
+        description: "Incident ids up to this one.",
+        example: Some("100"),
+        apply: |q, key, value, _| {
+            q.filter.id_lte = Some(parse_int(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["id__lt"],
+        kind: ParamKind::Integer,
+        repeatable: false,
+        description: "Incident ids below this one.",
+        example: Some("100"),
+        apply: |q, key, value, _| {
+            q.filter.id_lt = Some(parse_int(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["created_at__gte"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Declared at or after (RFC 3339, or a date).",
+        example: Some("2026-11-01"),
+        apply: |q, key, value, _| {
+            q.filter.created_at_gte = Some(parse_time(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["created_at__gt"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Declared after (RFC 3339, or a date).",
+        example: Some("2026-11-01T08:00:00Z"),
+        apply: |q, key, value, _| {
+            q.filter.created_at_gt = Some(parse_time(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["created_at__lte"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Declared at or before (RFC 3339, or a date).",
+        example: Some("2026-11-30"),
+        apply: |q, key, value, _| {
+            q.filter.created_at_lte = Some(parse_time(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["created_at__lt"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Declared before (RFC 3339, or a date).",
+        example: Some("2026-12-01"),
+        apply: |q, key, value, _| {
+            q.filter.created_at_lt = Some(parse_time(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["ignore"],
+        kind: ParamKind::Boolean,
+        repeatable: false,
+        description: "Only ignored (true) or counted (false) incidents.",
+        example: Some("false"),
+        apply: |q, key, value, _| {
+            q.filter.ignored = Some(parse_bool(key, value)?);
+            Ok(())
+        },
+    },
+    ListParam {
+        names: &["order_by"],
+        kind: ParamKind::Text,
+        repeatable: false,
+        description: "Sort key, `-` for descending: `id`, `created_at`, `created_by`, `priority`, `title`.",
+        example: Some("-created_at"),
+        apply: |q, key, value, _| {
+            q.order = OrderBy::parse(value).map_err(|e| ApiError::invalid(key, "invalid_choice", e))?;
+            Ok(())
+        },
+    },
+];
+
+/// Reads the original's list parameters (§3.2: the filters of [`LIST_PARAMS`], `order_by`, `limit`,
+/// `offset`, `count`) as the API does, for every entry point that lists incidents (the dashboard's
+/// pages and exports). Empty values and unknown parameters are ignored, as in the original.
 ///
 /// # Errors
 /// A bad value, naming its parameter.
 pub fn parse_list_query(query: &str, tz: chrono_tz::Tz) -> Result<ListQuery, ApiError> {
-    let mut filter = IncidentFilter::default();
-    let mut order = OrderBy::default();
+    let mut list = ListQuery {
+        filter: IncidentFilter::default(),
+        order: OrderBy::default(),
+        page: PageRequest::new(DEFAULT_LIMIT, 0),
+    };
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let (key, value) = (key.as_ref(), value.as_ref());
         crate::body::refuse_nul(key, value)?;
         if value.is_empty() {
             continue;
         }
-        match key {
-            "search" => filter.search = Some(value.to_owned()),
-            "created_at" => {
-                filter.created_at = parse_date_range(value, incidents_core::clock::now(), tz)
-                    .map_err(|e| ApiError::invalid(key, "invalid", e.to_string()))?;
-            }
-            "status" => filter.status.push(parse_status(key, value)?),
-            "_status__gte" | "status__gte" => filter.status_gte = Some(parse_status(key, value)?),
-            "_status__gt" | "status__gt" => filter.status_gt = Some(parse_status(key, value)?),
-            "_status__lte" | "status__lte" => filter.status_lte = Some(parse_status(key, value)?),
-            "_status__lt" | "status__lt" => filter.status_lt = Some(parse_status(key, value)?),
-            "environment" => filter.environment.push(value.to_owned()),
-            "environment__value" => filter.environment_value.push(value.to_owned()),
-            "environment__value__in" => filter.environment_value.extend(value.split(',').map(str::to_owned)),
-            "priority" => filter.priority.push(value.to_owned()),
-            "group" => filter.group.push(value.to_owned()),
-            "incident_category" => filter.category.push(value.to_owned()),
-            "created_by" => filter.created_by.push(
-                value
-                    .parse()
-                    .map(UserId)
-                    .map_err(|_| ApiError::invalid(key, "invalid", "Enter a valid UUID."))?,
-            ),
-            "id" | "id__iexact" => filter.id.push(IncidentId(parse_int(key, value)?)),
-            "id__in" => {
-                for part in value.split(',') {
-                    filter.id.push(IncidentId(parse_int(key, part)?));
-                }
-            }
-            "id__gte" => filter.id_gte = Some(parse_int(key, value)?),
-            "id__gt" => filter.id_gt = Some(parse_int(key, value)?),
-            "id__lte" => filter.id_lte = Some(parse_int(key, value)?),
-            "id__lt" => filter.id_lt = Some(parse_int(key, value)?),
-            "created_at__gte" => filter.created_at_gte = Some(parse_time(key, value)?),
-            "created_at__gt" => filter.created_at_gt = Some(parse_time(key, value)?),
-            "created_at__lte" => filter.created_at_lte = Some(parse_time(key, value)?),
-            "created_at__lt" => filter.created_at_lt = Some(parse_time(key, value)?),
-            "ignore" => filter.ignored = Some(parse_bool(key, value)?),
-            "order_by" => {
-                order = OrderBy::parse(value).map_err(|e| ApiError::invalid(key, "invalid_choice", e))?;
-            }
-            // Paging is read by `page_params`.
-            "limit" | "offset" | "count" => {}
-            // Unknown parameters are ignored, as in the original.
-            _ => {}
+        if let Some(param) = LIST_PARAMS.iter().find(|param| param.names.contains(&key)) {
+            (param.apply)(&mut list, key, value, tz)?;
         }
     }
     let (limit, offset, with_total) = page_params(query)?;
-    let page = PageRequest { limit, offset, with_total };
-    Ok(ListQuery { filter, order, page })
-}
-
-/// `limit`, `offset` and `count` of a list request.
-pub(crate) fn page_params(query: &str) -> Result<(u32, u64, bool), ApiError> {
-    let mut params = PageParams::default();
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        match key.as_ref() {
-            "limit" => {
-                params.limit = Some(
-                    u32::try_from(parse_int("limit", &value)?)
-                        .ok()
-                        .filter(|l| (1..=MAX_LIMIT).contains(l))
-                        .ok_or_else(|| {
-                        ApiError::invalid("limit", "invalid", format!("Must be between 1 and {MAX_LIMIT}."))
-                    })?,
-                );
-            }
-            "offset" => {
-                params.offset = Some(
-                    u64::try_from(parse_int("offset", &value)?)
-                        .map_err(|_| ApiError::invalid("offset", "invalid", "Must be 0 or more."))?,
-                );
-            }
-            "count" => params.count = Some(parse_bool("count", &value)?),
-            _ => {}
-        }
-    }
-    Ok((params.limit.unwrap_or(DEFAULT_LIMIT), params.offset.unwrap_or(0), params.count.unwrap_or(false)))
-}
-
-/// The same request with another offset, for the `Link` header.
-pub(crate) fn page_url(request: &HttpRequest, base_url: &str, offset: u64) -> String {
-    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(request.query_string().as_bytes())
-        .filter(|(key, _)| key != "offset")
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect();
-    pairs.push(("offset".to_owned(), offset.to_string()));
-    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-    format!("{base_url}{}?{query}", request.path())
-}
-
-/// A 200 response builder with the paging headers: `Link: <…>; rel="next"` when more rows follow,
-/// `X-Total-Count` when counted.
-pub(crate) fn paged_response(
-    request: &HttpRequest,
-    base_url: &str,
-    page: PageRequest,
-    has_more: bool,
-    total: Option<u64>,
-) -> actix_web::HttpResponseBuilder {
-    let mut response = HttpResponse::Ok();
-    if has_more {
-        let next = page_url(request, base_url, page.offset + u64::from(page.limit));
-        response.insert_header((header::LINK, format!("<{next}>; rel=\"next\"")));
-    }
-    if let Some(total) = total {
-        response.insert_header(("X-Total-Count", total.to_string()));
-    }
-    response
+    list.page = PageRequest { limit, offset, with_total };
+    Ok(list)
 }
 
 /// The original's default export columns for incidents, in order (a public contract).
@@ -264,7 +485,7 @@ impl<B: ApiBackend> Exported<B> {
     get,
     path = "/incidents",
     tag = "incidents",
-    params(IncidentFilters, PageParams),
+    params(IncidentFilters, PageParams, crate::params::ExportParams),
     responses(
         (status = 200, description = "A page of incidents, or every match as CSV/TSV", headers(
             ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
@@ -290,7 +511,7 @@ pub async fn list<B: ApiBackend>(
     path = "/incidents.{format}",
     tag = "incidents",
     params(("format" = String, Path, description = "`json`, `csv` or `tsv`", example = "csv"),
-        IncidentFilters, PageParams),
+        IncidentFilters, PageParams, crate::params::ExportParams),
     responses(
         (status = 200, description = "The incidents in the format asked for", content(
             (Vec<json::Incident> = "application/json"),
@@ -482,4 +703,55 @@ pub async fn create<B: ApiBackend>(
         Declared::Created(_) => HttpResponse::Created().json(body),
         Declared::Existing(_) => HttpResponse::Ok().json(body),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid value for a parameter without an example.
+    fn value_for(param: &ListParam) -> &'static str {
+        match (param.example, param.kind) {
+            (Some(example), _) => example,
+            (None, ParamKind::Uuid) => "5d1c9f2e-8b3a-4e6f-9a0b-7c2d4e6f8a1b",
+            (None, ParamKind::Integer) => "7",
+            (None, ParamKind::Boolean) => "true",
+            (None, ParamKind::Text) => "some-id",
+        }
+    }
+
+    #[test]
+    fn every_documented_parameter_and_alias_is_read_and_changes_the_query() {
+        let tz = chrono_tz::Tz::UTC;
+        let default = parse_list_query("", tz).expect("no parameters");
+        for param in LIST_PARAMS {
+            for name in param.names {
+                let query = format!(
+                    "{name}={}",
+                    url::form_urlencoded::byte_serialize(value_for(param).as_bytes()).collect::<String>()
+                );
+                let read = parse_list_query(&query, tz).unwrap_or_else(|error| panic!("{query}: {error:?}"));
+                assert!(
+                    read.filter != default.filter || read.order != default.order,
+                    "{query} was documented but changed nothing"
+                );
+            }
+        }
+        // What is not in the table is ignored, as in the original.
+        let ignored = parse_list_query("utm_source=mail&_status__between=1", tz).expect("ignored");
+        assert_eq!((ignored.filter, ignored.order), (default.filter, default.order));
+    }
+
+    #[test]
+    fn a_bad_value_is_a_400_naming_the_name_it_came_under() {
+        let tz = chrono_tz::Tz::UTC;
+        for (query, attr) in [
+            ("_status__gte=nope", "_status__gte"),
+            ("id__iexact=x", "id__iexact"),
+            ("ignore=maybe", "ignore"),
+        ] {
+            let error = parse_list_query(query, tz).expect_err(query);
+            assert!(format!("{error:?}").contains(attr), "{query}: {error:?}");
+        }
+    }
 }

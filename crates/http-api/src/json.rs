@@ -139,6 +139,9 @@ impl Group {
 
 /// An incident category (legacy name: component), with its group.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"id": "6a0d2c4e-1b3f-4a5c-8e7d-9f0a1b2c3d4e", "group": {"id": "0b6f3f5e-2a41-4f0e-8d6b-4c3e2f1a0b9c", "name": "Marketplace", "description": "", "order": 1, "created_at": "2026-11-28T10:00:00+01:00", "updated_at": "2026-11-28T10:00:00+01:00"},
+    "name": "Checkout", "description": "Cart, payment and order confirmation", "order": 10, "private": false,
+    "deploy_warning": true, "created_at": "2026-11-28T10:00:00+01:00", "updated_at": "2026-11-28T10:00:00+01:00"}))]
 pub struct Category {
     pub id: String,
     pub group: Group,
@@ -418,6 +421,11 @@ impl CostType {
 
 /// A cost recorded on an incident.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"id": 12, "cost_type": {"id": 1, "name": "Revenue loss", "description": "Orders not taken",
+    "category": "business", "default": true, "editable": true, "created_at": "2026-11-28T10:00:00+01:00",
+    "updated_at": "2026-11-28T10:00:00+01:00"}, "amount": "1250.00", "currency": "EUR",
+    "details": "Two hours of failed payments", "incident": 42, "created_at": "2026-11-28T12:30:00+01:00",
+    "updated_at": "2026-11-28T12:30:00+01:00"}))]
 pub struct IncidentCost {
     pub id: i64,
     pub cost_type: CostType,

@@ -21,6 +21,7 @@ pub mod incidents;
 mod job_api;
 pub mod json;
 pub mod openapi;
+pub mod paging;
 mod params;
 mod permission_groups;
 mod rate_limit;

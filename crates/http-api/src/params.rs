@@ -1,7 +1,13 @@
 //! Query parameters as the OpenAPI document describes them.
 
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{Deprecated, RefOr, Required};
+
+use crate::incidents::ParamKind;
 
 /// Paging of every list: the body stays a JSON array; `Link: <…>; rel="next"` points at the next page.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -17,82 +23,56 @@ pub struct PageParams {
     pub count: Option<bool>,
 }
 
-/// The original's incident filters (§3.2). Repeat `status`, `environment`, `priority`, `group` or
+/// The original's incident filters (§3.2), described from the table the parser reads them with
+/// ([`crate::incidents::LIST_PARAMS`]). Repeat `status`, `environment`, `priority`, `group` or
 /// `incident_category` to match any of several values. Unknown parameters are ignored.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[expect(dead_code, reason = "describes the parameters `parse_list_query` reads, for the OpenAPI document")]
-pub struct IncidentFilters {
-    /// Full-text search in titles and descriptions.
-    search: Option<String>,
-    /// A date range in `TIME_ZONE`: `last_week`, `current_quarter`, `2026`, `2026/Q1 - May 2026`,
-    /// `2026/11/01 - 2026/11/28`, `W20` ….
-    #[param(example = "current_quarter")]
-    created_at: Option<String>,
-    /// A status label or value (repeatable).
-    #[param(example = "Investigating")]
-    status: Option<Vec<String>>,
-    /// Status at least (label or value).
-    #[param(rename = "status__gte")]
-    status_gte: Option<String>,
-    /// Status above.
-    #[param(rename = "status__gt")]
-    status_gt: Option<String>,
-    /// Status at most.
-    #[param(rename = "status__lte")]
-    status_lte: Option<String>,
-    /// Status below.
-    #[param(rename = "status__lt")]
-    status_lt: Option<String>,
-    /// An environment id (repeatable).
-    environment: Option<Vec<String>>,
-    /// An environment value such as `PRD` (repeatable).
-    #[param(rename = "environment__value")]
-    environment_value: Option<Vec<String>>,
-    /// Environment values, comma-separated.
-    #[param(rename = "environment__value__in", example = "PRD,STG")]
-    environment_value_in: Option<String>,
-    /// A priority id (repeatable).
-    priority: Option<Vec<String>>,
-    /// A group id (repeatable).
-    group: Option<Vec<String>>,
-    /// An incident category id (repeatable).
-    incident_category: Option<Vec<String>>,
-    /// The creator's user id (repeatable).
-    created_by: Option<Vec<uuid::Uuid>>,
-    /// An incident id.
-    id: Option<i64>,
-    /// Incident ids, comma-separated.
-    #[param(rename = "id__in", example = "1,2,3")]
-    id_in: Option<String>,
-    #[param(rename = "id__gte")]
-    id_gte: Option<i64>,
-    #[param(rename = "id__gt")]
-    id_gt: Option<i64>,
-    #[param(rename = "id__lte")]
-    id_lte: Option<i64>,
-    #[param(rename = "id__lt")]
-    id_lt: Option<i64>,
-    /// Declared at or after (RFC 3339 or a date).
-    #[param(rename = "created_at__gte")]
-    created_at_gte: Option<String>,
-    #[param(rename = "created_at__gt")]
-    created_at_gt: Option<String>,
-    #[param(rename = "created_at__lte")]
-    created_at_lte: Option<String>,
-    #[param(rename = "created_at__lt")]
-    created_at_lt: Option<String>,
-    /// Only ignored (true) or counted (false) incidents.
-    ignore: Option<bool>,
-    /// Sort key, `-` for descending: `id`, `created_at`, `created_by`, `priority`, `title`.
-    #[param(example = "-created_at")]
-    order_by: Option<String>,
-    /// `csv` or `tsv` to export every matching incident instead of a page of JSON.
-    format: Option<String>,
-    /// Export columns, comma-separated; `__all__` for every column, `*` as a wildcard (`metrics.*.duration`).
-    fields: Option<String>,
-    /// `__hidden__` to export without the header line.
-    labels: Option<String>,
+pub struct IncidentFilters;
+
+impl IntoParams for IncidentFilters {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        crate::incidents::LIST_PARAMS
+            .iter()
+            .flat_map(|param| {
+                param.names.iter().enumerate().map(move |(n, name)| {
+                    let description = if n == 0 {
+                        param.description.to_owned()
+                    } else {
+                        format!("The original's name for `{}`.", param.names[0])
+                    };
+                    let example = param.example.map(|example| match param.kind {
+                        ParamKind::Integer => {
+                            example.parse::<i64>().map_or_else(|_| json!(example), |n| json!(n))
+                        }
+                        ParamKind::Boolean => json!(example == "true"),
+                        ParamKind::Text | ParamKind::Uuid => json!(example),
+                    });
+                    ParameterBuilder::new()
+                        .name(*name)
+                        .parameter_in(ParameterIn::Query)
+                        .required(Required::False)
+                        .description(Some(description))
+                        .deprecated((n > 0).then_some(Deprecated::True))
+                        .schema(Some(schema_of(param.kind, param.repeatable)))
+                        .example(example)
+                        .build()
+                })
+            })
+            .collect()
+    }
+}
+
+fn schema_of(kind: ParamKind, repeatable: bool) -> RefOr<Schema> {
+    let one = match kind {
+        ParamKind::Text => ObjectBuilder::new().schema_type(Type::String),
+        ParamKind::Uuid => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+        ParamKind::Integer => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+        ParamKind::Boolean => ObjectBuilder::new().schema_type(Type::Boolean),
+    };
+    if repeatable { ArrayBuilder::new().items(one).build().into() } else { one.build().into() }
 }
 
 /// CSV/TSV export of a list: every row (ignoring `limit` and `offset`), streamed.

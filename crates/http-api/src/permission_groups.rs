@@ -65,7 +65,10 @@ fn checked_name(name: &str) -> Result<String, ApiError> {
     get,
     path = "/permission-groups",
     tag = "permission groups",
-    responses((status = 200, body = Vec<PermissionGroup>), Unauthorized, Forbidden, Throttled),
+    params(crate::params::PageParams),
+    responses((status = 200, body = Vec<PermissionGroup>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, Throttled),
 )]
 pub async fn list<B: ApiBackend>(
     request: HttpRequest,
@@ -74,7 +77,11 @@ pub async fn list<B: ApiBackend>(
     authorize_staff(&request, &state, Action::View).await?;
     let backend = state.backend.clone();
     let groups = blocking(move || Ok(backend.permission_groups()?)).await?;
-    Ok(HttpResponse::Ok().json(groups.into_iter().map(PermissionGroup::from).collect::<Vec<_>>()))
+    crate::paging::in_memory(
+        &request,
+        &state.base_url,
+        groups.into_iter().map(PermissionGroup::from).collect(),
+    )
 }
 
 /// Create a permission group or replace its permissions (staff). 201 when created.

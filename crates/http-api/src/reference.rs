@@ -38,8 +38,12 @@ where
     blocking(move || read(&backend, tz)).await
 }
 
-/// A whole small list: JSON, or CSV/TSV when asked for.
-fn all<T: Serialize>(request: &HttpRequest, items: Vec<(String, T)>) -> Result<HttpResponse, ApiError> {
+/// A whole small list: a page of JSON, or every row as CSV/TSV when asked for.
+fn all<T: Serialize>(
+    request: &HttpRequest,
+    base_url: &str,
+    items: Vec<(String, T)>,
+) -> Result<HttpResponse, ApiError> {
     let items: Vec<T> = items.into_iter().map(|(_, item)| item).collect();
     let rows = export::rows(&items)?;
     if let Some(table) =
@@ -47,7 +51,7 @@ fn all<T: Serialize>(request: &HttpRequest, items: Vec<(String, T)>) -> Result<H
     {
         return Ok(table);
     }
-    Ok(HttpResponse::Ok().json(items))
+    crate::paging::in_memory(request, base_url, items)
 }
 
 /// The item with `id` (a trailing `.json` is allowed), with its `ETag`.
@@ -98,14 +102,16 @@ fn read_cost_types<B: ApiBackend>(
 
 /// Environments.
 #[utoipa::path(get, path = "/environments", tag = "reference",
-    params(crate::params::ExportParams),
-    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+    params(PageParams, crate::params::ExportParams),
+    responses((status = 200, description = "A page, or every row as CSV/TSV when asked for", headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`")), content(
         (Vec<Environment> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn environments<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    all(&request, load(&request, &state, Resource::Environment, read_environments).await?)
+    all(&request, &state.base_url, load(&request, &state, Resource::Environment, read_environments).await?)
 }
 
 /// One environment.
@@ -121,14 +127,16 @@ pub async fn environment<B: ApiBackend>(
 
 /// Priorities, P1 to P5.
 #[utoipa::path(get, path = "/priorities", tag = "reference",
-    params(crate::params::ExportParams),
-    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+    params(PageParams, crate::params::ExportParams),
+    responses((status = 200, description = "A page, or every row as CSV/TSV when asked for", headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`")), content(
         (Vec<Priority> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn priorities<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    all(&request, load(&request, &state, Resource::Priority, read_priorities).await?)
+    all(&request, &state.base_url, load(&request, &state, Resource::Priority, read_priorities).await?)
 }
 
 /// One priority.
@@ -144,8 +152,10 @@ pub async fn priority<B: ApiBackend>(
 
 /// Priorities under their legacy name.
 #[utoipa::path(get, path = "/severities", tag = "reference",
-    params(crate::params::ExportParams),
-    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+    params(PageParams, crate::params::ExportParams),
+    responses((status = 200, description = "A page, or every row as CSV/TSV when asked for", headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`")), content(
         (Vec<Priority> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn severities<B: ApiBackend>(
     request: HttpRequest,
@@ -167,14 +177,16 @@ pub async fn severity<B: ApiBackend>(
 
 /// Incident categories, with their groups.
 #[utoipa::path(get, path = "/incident-categories", tag = "reference",
-    params(crate::params::ExportParams),
-    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+    params(PageParams, crate::params::ExportParams),
+    responses((status = 200, description = "A page, or every row as CSV/TSV when asked for", headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`")), content(
         (Vec<Category> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn categories<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    all(&request, load(&request, &state, Resource::IncidentCategory, read_categories).await?)
+    all(&request, &state.base_url, load(&request, &state, Resource::IncidentCategory, read_categories).await?)
 }
 
 /// One incident category.
@@ -190,8 +202,10 @@ pub async fn category<B: ApiBackend>(
 
 /// Incident categories under their legacy name.
 #[utoipa::path(get, path = "/components", tag = "reference",
-    params(crate::params::ExportParams),
-    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+    params(PageParams, crate::params::ExportParams),
+    responses((status = 200, description = "A page, or every row as CSV/TSV when asked for", headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`")), content(
         (Vec<Category> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn components<B: ApiBackend>(
     request: HttpRequest,
@@ -213,14 +227,16 @@ pub async fn component<B: ApiBackend>(
 
 /// Groups of incident categories.
 #[utoipa::path(get, path = "/groups", tag = "reference",
-    params(crate::params::ExportParams),
-    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+    params(PageParams, crate::params::ExportParams),
+    responses((status = 200, description = "A page, or every row as CSV/TSV when asked for", headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`")), content(
         (Vec<Group> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn groups<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    all(&request, load(&request, &state, Resource::Group, read_groups).await?)
+    all(&request, &state.base_url, load(&request, &state, Resource::Group, read_groups).await?)
 }
 
 /// One group.
@@ -236,14 +252,16 @@ pub async fn group<B: ApiBackend>(
 
 /// Cost types.
 #[utoipa::path(get, path = "/incident_cost_types", tag = "reference",
-    params(crate::params::ExportParams),
-    responses((status = 200, description = "The list, or as CSV/TSV when asked for", content(
+    params(PageParams, crate::params::ExportParams),
+    responses((status = 200, description = "A page, or every row as CSV/TSV when asked for", headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`")), content(
         (Vec<CostType> = "application/json"), (String = "text/csv"), (String = "text/tab-separated-values"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn cost_types<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
 ) -> Result<HttpResponse, ApiError> {
-    all(&request, load(&request, &state, Resource::IncidentCostType, read_cost_types).await?)
+    all(&request, &state.base_url, load(&request, &state, Resource::IncidentCostType, read_cost_types).await?)
 }
 
 /// One cost type.
@@ -357,12 +375,15 @@ where
     authorize(request, state, Permission::new(Action::View, Resource::Incident)).await?;
     let backend = state.backend.clone();
     let items = blocking(move || Ok(read(&backend)?)).await?;
-    Ok(HttpResponse::Ok().json(items))
+    crate::paging::in_memory(request, &state.base_url, items)
 }
 
 /// Role types (commander, communication lead …).
 #[utoipa::path(get, path = "/role-types", tag = "vocabularies",
-    responses((status = 200, body = Vec<RoleTypeView>), Unauthorized, Forbidden, Throttled))]
+    params(PageParams),
+    responses((status = 200, body = Vec<RoleTypeView>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn role_types<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -372,7 +393,10 @@ pub async fn role_types<B: ApiBackend>(
 
 /// Key event types (detected, started, recovered …).
 #[utoipa::path(get, path = "/key-event-types", tag = "vocabularies",
-    responses((status = 200, body = Vec<KeyEventTypeView>), Unauthorized, Forbidden, Throttled))]
+    params(PageParams),
+    responses((status = 200, body = Vec<KeyEventTypeView>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn key_event_types<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -382,7 +406,10 @@ pub async fn key_event_types<B: ApiBackend>(
 
 /// Metric types (time to detect, to fix …) and the key events that bound them.
 #[utoipa::path(get, path = "/metric-types", tag = "vocabularies",
-    responses((status = 200, body = Vec<MetricTypeView>), Unauthorized, Forbidden, Throttled))]
+    params(PageParams),
+    responses((status = 200, body = Vec<MetricTypeView>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn metric_types<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,
@@ -392,7 +419,10 @@ pub async fn metric_types<B: ApiBackend>(
 
 /// Impact types with their levels (the input of the priority matrix).
 #[utoipa::path(get, path = "/impact-types", tag = "vocabularies",
-    responses((status = 200, body = Vec<ImpactTypeView>), Unauthorized, Forbidden, Throttled))]
+    params(PageParams),
+    responses((status = 200, body = Vec<ImpactTypeView>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub async fn impact_types<B: ApiBackend>(
     request: HttpRequest,
     state: web::Data<ApiState<B>>,

@@ -50,6 +50,9 @@ impl ApiToken {
 
 /// A new token: the only time its secret is shown.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"token": "4f1c0e9a7b2d8c6e5a3f1b0d9c8e7a6b5c4d3e2f", "id": 7, "name": "alertmanager",
+    "user_id": "5d1c9f2e-8b3a-4e6f-9a0b-7c2d4e6f8a1b", "created_at": "2026-11-28T10:00:00+01:00",
+    "expires_at": "2027-11-28T10:00:00+01:00", "last_used_at": null, "revoked_at": null}))]
 pub struct CreatedApiToken {
     /// The secret, to send as `Authorization: Bearer <token>`. It cannot be shown again.
     #[schema(example = "4f1c0e9a7b2d8c6e5a3f1b0d9c8e7a6b5c4d3e2f")]

@@ -282,6 +282,9 @@ pub struct IncidentCostView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"id": 1, "slug": "commander", "name": "Incident Commander",
+    "emoji": "🧑‍🚒", "required": true, "order": 1, "summary": "Leads the response and makes the decisions.",
+    "description": "Coordinates the responders, decides, and keeps the incident moving.", "aka": "IC"})))]
 pub struct RoleTypeView {
     pub id: i64,
     pub slug: String,
@@ -296,6 +299,9 @@ pub struct RoleTypeView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"id": 2, "event_type": "detected", "name": "Detected",
+    "summary": "When the incident was detected.", "description": null, "user_editable": true, "required": true,
+    "asked_for": true})))]
 pub struct KeyEventTypeView {
     pub id: i64,
     pub event_type: String,
@@ -309,6 +315,9 @@ pub struct KeyEventTypeView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"id": 1, "code": "TTD", "type": "time_to_detect",
+    "name": "Time to detect", "description": "From the start of the impact to its detection.",
+    "milestone_lhs": "detected", "milestone_rhs": "started"})))]
 pub struct MetricTypeView {
     pub id: i64,
     pub code: String,
@@ -335,6 +344,10 @@ pub struct ImpactLevelView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"id": 1, "value": "customers_impact", "name": "Customers impact",
+    "emoji": "🧑", "help_text": "Who among our customers cannot do what they came for?", "order": 1,
+    "levels": [{"id": "3c2b1a09-8f7e-4d6c-5b4a-392817161514", "value": "HI", "name": "Many customers cannot order",
+        "emoji": "🔴", "order": 2, "description": null}]})))]
 pub struct ImpactTypeView {
     pub id: i64,
     pub value: String,

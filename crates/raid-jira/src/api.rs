@@ -204,7 +204,10 @@ pub fn valid_project_key(key: &str) -> bool {
 
 /// The feature teams (admins).
 #[utoipa::path(get, path = "/raid/feature-teams", tag = "jira",
-    responses((status = 200, body = Vec<FeatureTeam>), Unauthorized, Forbidden, Throttled))]
+    params(http_api::paging::PageParams),
+    responses((status = 200, body = Vec<FeatureTeam>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub(crate) async fn feature_teams(
     request: HttpRequest,
     state: web::Data<ApiState>,
@@ -213,12 +216,11 @@ pub(crate) async fn feature_teams(
     authorize_admin(&request, &state).await?;
     let store = store.get_ref().clone();
     let teams = blocking(move || Ok(store.feature_teams()?)).await?;
-    Ok(HttpResponse::Ok().json(
-        teams
-            .into_iter()
-            .map(|t| FeatureTeam { name: t.name, jira_project_key: t.jira_project_key })
-            .collect::<Vec<_>>(),
-    ))
+    let teams = teams
+        .into_iter()
+        .map(|t| FeatureTeam { name: t.name, jira_project_key: t.jira_project_key })
+        .collect();
+    http_api::paging::in_memory(&request, &state.base_url, teams)
 }
 
 /// Routes a team's tickets to a project (admins): 201 when added, 200 when the project's team is renamed.

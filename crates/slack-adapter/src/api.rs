@@ -242,7 +242,10 @@ fn stored(error: RepositoryError, conflict_attr: &str) -> ApiError {
 
 /// The conversations the product knows (admins).
 #[utoipa::path(get, path = "/slack/conversations", tag = "slack",
-    responses((status = 200, body = Vec<SlackConversation>), Unauthorized, Forbidden, NotFound, Throttled))]
+    params(http_api::paging::PageParams),
+    responses((status = 200, body = Vec<SlackConversation>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, NotFound, Throttled))]
 pub(crate) async fn conversations(
     request: HttpRequest,
     state: web::Data<ApiState>,
@@ -251,8 +254,11 @@ pub(crate) async fn conversations(
     let store = SlackStore::new(state.backend.clone());
     let rows = blocking(move || Ok(store.conversations()?)).await?;
     let tz = state.time_zone;
-    Ok(HttpResponse::Ok()
-        .json(rows.into_iter().map(|row| SlackConversation::new(row, tz)).collect::<Vec<_>>()))
+    http_api::paging::in_memory(
+        &request,
+        &state.base_url,
+        rows.into_iter().map(|row| SlackConversation::new(row, tz)).collect(),
+    )
 }
 
 /// Records a conversation, its tag and its categories (admins).
@@ -321,7 +327,10 @@ pub(crate) async fn delete_conversation(
 
 /// The user groups the product knows (admins).
 #[utoipa::path(get, path = "/slack/user-groups", tag = "slack",
-    responses((status = 200, body = Vec<SlackUserGroup>), Unauthorized, Forbidden, NotFound, Throttled))]
+    params(http_api::paging::PageParams),
+    responses((status = 200, body = Vec<SlackUserGroup>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, NotFound, Throttled))]
 pub(crate) async fn user_groups(
     request: HttpRequest,
     state: web::Data<ApiState>,
@@ -330,7 +339,11 @@ pub(crate) async fn user_groups(
     let store = SlackStore::new(state.backend.clone());
     let rows = blocking(move || Ok(store.user_groups()?)).await?;
     let tz = state.time_zone;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(|row| SlackUserGroup::new(row, tz)).collect::<Vec<_>>()))
+    http_api::paging::in_memory(
+        &request,
+        &state.base_url,
+        rows.into_iter().map(|row| SlackUserGroup::new(row, tz)).collect(),
+    )
 }
 
 /// Records a user group, its tag and its categories (admins); its members come from the directory sync.
@@ -389,7 +402,10 @@ pub(crate) async fn delete_user_group(
 
 /// The SOS targets (admins).
 #[utoipa::path(get, path = "/slack/sos", tag = "slack",
-    responses((status = 200, body = Vec<SlackSos>), Unauthorized, Forbidden, NotFound, Throttled))]
+    params(http_api::paging::PageParams),
+    responses((status = 200, body = Vec<SlackSos>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, NotFound, Throttled))]
 pub(crate) async fn sos_targets(
     request: HttpRequest,
     state: web::Data<ApiState>,
@@ -398,7 +414,11 @@ pub(crate) async fn sos_targets(
     let store = SlackStore::new(state.backend.clone());
     let rows = blocking(move || Ok(store.sos_targets()?)).await?;
     let tz = state.time_zone;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(|row| SlackSos::new(row, tz)).collect::<Vec<_>>()))
+    http_api::paging::in_memory(
+        &request,
+        &state.base_url,
+        rows.into_iter().map(|row| SlackSos::new(row, tz)).collect(),
+    )
 }
 
 /// Records an SOS target, or changes where it points (admins).

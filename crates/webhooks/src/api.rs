@@ -82,6 +82,9 @@ pub struct CreateWebhook {
 
 /// One event's delivery to an endpoint.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"event_id": "01938a4e-5f6b-7c8d-9e0f-1a2b3c4d5e6f", "event_type": "incident_created",
+    "state": "delivered", "attempts": 2, "last_status": 200, "last_error": null,
+    "created_at": "2026-11-28T10:00:00+01:00", "updated_at": "2026-11-28T10:00:12+01:00"}))]
 pub struct WebhookDelivery {
     pub event_id: String,
     pub event_type: String,
@@ -138,13 +141,16 @@ pub(crate) async fn create(
 
 /// Registered endpoints (admins).
 #[utoipa::path(get, path = "/webhooks", tag = "webhooks",
-    responses((status = 200, body = Vec<WebhookEndpoint>), Unauthorized, Forbidden, Throttled))]
+    params(http_api::paging::PageParams),
+    responses((status = 200, body = Vec<WebhookEndpoint>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, Throttled))]
 pub(crate) async fn list(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     authorize_admin(&request, &state).await?;
     let backend = state.backend.clone();
     let endpoints = blocking(move || Ok(backend.endpoints()?)).await?;
-    Ok(HttpResponse::Ok()
-        .json(endpoints.iter().map(|e| WebhookEndpoint::new(e, state.time_zone)).collect::<Vec<_>>()))
+    let endpoints = endpoints.iter().map(|e| WebhookEndpoint::new(e, state.time_zone)).collect();
+    http_api::paging::in_memory(&request, &state.base_url, endpoints)
 }
 
 /// Remove an endpoint and its delivery log (admins). Deliveries not yet made are dropped.
@@ -164,9 +170,12 @@ pub(crate) async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// An endpoint's delivery log, newest first (the last 100).
-#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<WebhookDelivery>), Unauthorized, Forbidden, NotFound, Throttled))]
+/// An endpoint's delivery log, newest first.
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("id" = i64, Path), http_api::paging::PageParams),
+    responses((status = 200, body = Vec<WebhookDelivery>, headers(
+            ("Link" = String, description = "`<…>; rel=\"next\"` when more follow"),
+            ("X-Total-Count" = u64, description = "With `count=true`"))), BadRequest, Unauthorized, Forbidden, NotFound, Throttled))]
 pub(crate) async fn deliveries(
     request: HttpRequest,
     state: web::Data<ApiState>,
@@ -174,14 +183,16 @@ pub(crate) async fn deliveries(
 ) -> Result<HttpResponse, ApiError> {
     authorize_admin(&request, &state).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    let page = http_api::paging::page_request(&request)?;
     let backend = state.backend.clone();
     let log = blocking(move || {
         if backend.endpoint(id)?.is_none() {
             return Err(ApiError::not_found());
         }
-        Ok(backend.deliveries(id, 100)?)
+        Ok(backend.deliveries(id, page)?)
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .json(log.iter().map(|d| WebhookDelivery::new(d, state.time_zone)).collect::<Vec<_>>()))
+    let body: Vec<WebhookDelivery> =
+        log.items.iter().map(|d| WebhookDelivery::new(d, state.time_zone)).collect();
+    Ok(http_api::paging::paged_response(&request, &state.base_url, page, log.has_more, log.total).json(body))
 }

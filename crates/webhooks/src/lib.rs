@@ -146,11 +146,15 @@ pub trait WebhookStore {
     /// # Errors
     /// A storage failure.
     fn record_attempt(&self, attempt: &Attempt<'_>, now: NaiveDateTime) -> Result<(), RepositoryError>;
-    /// An endpoint's deliveries, newest first (at most `limit`).
+    /// A page of an endpoint's deliveries, newest first.
     ///
     /// # Errors
     /// A storage failure.
-    fn deliveries(&self, endpoint_id: i64, limit: u32) -> Result<Vec<Delivery>, RepositoryError>;
+    fn deliveries(
+        &self,
+        endpoint_id: i64,
+        page: incidents_core::query::PageRequest,
+    ) -> Result<incidents_core::query::Page<Delivery>, RepositoryError>;
 }
 
 /// The job: deliver one event to one endpoint.

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use incidents_core::RepositoryError;
+use incidents_core::query::{Page, PageRequest};
 use storage::{Database, repository_error, write_transaction};
 
 use crate::schema::{webhook_deliveries, webhook_endpoints};
@@ -143,16 +144,30 @@ impl WebhookStore for Database {
         .map_err(repository_error)
     }
 
-    fn deliveries(&self, endpoint_id: i64, limit: u32) -> Result<Vec<Delivery>, RepositoryError> {
+    fn deliveries(&self, endpoint_id: i64, page: PageRequest) -> Result<Page<Delivery>, RepositoryError> {
         let mut conn = self.connection()?;
-        let rows: Vec<DeliveryRow> = webhook_deliveries::table
+        let total = if page.with_total {
+            let count: i64 = webhook_deliveries::table
+                .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+                .count()
+                .get_result(&mut *conn)
+                .map_err(repository_error)?;
+            Some(u64::try_from(count).unwrap_or_default())
+        } else {
+            None
+        };
+        // One row past the page says whether another follows.
+        let mut rows: Vec<DeliveryRow> = webhook_deliveries::table
             .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
             .order(webhook_deliveries::id.desc())
-            .limit(i64::from(limit))
+            .limit(i64::from(page.limit) + 1)
+            .offset(i64::try_from(page.offset).unwrap_or(i64::MAX))
             .select(DeliveryRow::as_select())
             .load(&mut *conn)
             .map_err(repository_error)?;
-        Ok(rows
+        let has_more = rows.len() > page.limit as usize;
+        rows.truncate(page.limit as usize);
+        let items = rows
             .into_iter()
             .map(|row| Delivery {
                 id: row.id,
@@ -166,6 +181,7 @@ impl WebhookStore for Database {
                 created_at: row.created_at,
                 updated_at: row.updated_at,
             })
-            .collect())
+            .collect();
+        Ok(Page { items, has_more, total })
     }
 }
