@@ -286,7 +286,13 @@ impl Deployment {
     /// Starts `firefighter-worker command` (`run`, `relay`, `consume`).
     #[must_use]
     pub fn worker(&self, command: &str) -> Process {
-        Process::spawn(&format!("worker {command}"), self.command("firefighter-worker", &[command]))
+        self.worker_from("firefighter-worker", command)
+    }
+
+    /// Starts another worker binary (one built like `firefighter-worker`, with more integrations).
+    #[must_use]
+    pub fn worker_from(&self, binary_name: &str, command: &str) -> Process {
+        Process::spawn(&format!("{binary_name} {command}"), self.command(binary_name, &[command]))
     }
 }
 

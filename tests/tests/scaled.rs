@@ -11,7 +11,9 @@
 //!   delivered once the broker is back;
 //! - the broker restarted for real (`rabbitmqctl stop_app` / `start_app`): the relay and the worker
 //!   reconnect by themselves and deliver what waited;
-//! - SIGTERM: the worker finishes its deliveries in flight, then exits.
+//! - SIGTERM: the worker finishes its deliveries in flight, then exits;
+//! - a job that aborts its worker (`firefighter-e2e-crashing-worker`, restarted whenever it dies as
+//!   systemd would): it backs off, and every other job (they died with it) is done meanwhile.
 //!
 //! The tests of this file run one at a time ([`SERIAL`]): one of them stops the broker.
 
@@ -417,4 +419,61 @@ async fn after_a_real_broker_restart_the_relay_and_the_worker_reconnect_and_deli
     assert_eq!(expected.len(), 10);
     wait_for_delivery(&deployment, &receiver, &expected, 90).await;
     assert!(worker.running(), "the worker kept running through the restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_crashes_its_worker_backs_off_and_holds_nothing_back() {
+    let Some(amqp) = amqp_url() else { return };
+    let Some(test) = TestDatabase::postgres_unmigrated() else { return };
+    let _serial = SERIAL.lock().await;
+    let receiver = Receiver::start();
+    let prefix = format!("ffabort{:08x}", rand::random::<u32>());
+    let deployment = Scaled::start(test, &amqp, &prefix, &receiver).await;
+    let binary = "firefighter-e2e-crashing-worker";
+    let mut worker = deployment.deployment.worker_from(binary, "run");
+    deployment.declare("CRASH: the probe aborts whoever runs it").await;
+    for n in 0..5 {
+        deployment.declare(&format!("Healthy {n}")).await;
+    }
+    let crash_job = || -> Option<(String, Option<String>)> {
+        let mut conn = deployment.test.database.connection().unwrap();
+        job_table::table
+            .filter(job_table::name.eq("e2e.crash"))
+            .select((job_table::state, job_table::last_error))
+            .first(&mut conn)
+            .optional()
+            .unwrap()
+    };
+    // The supervisor: a worker that died is started again, as systemd's `Restart=always` would.
+    // The probe kills its worker on every attempt, and the jobs running beside it die with it; past
+    // the first death each comes back after its own random retry delay, so the healthy ones run
+    // while the probe waits (it is dead after its last attempt, hours later: the storage tests
+    // check that part).
+    let mut crashes = 0;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        if !worker.running() {
+            crashes += 1;
+            worker = deployment.deployment.worker_from(binary, "run");
+        }
+        let states = deployment.job_states();
+        let backing_off = crash_job().is_some_and(|(state, error)| {
+            state == "pending"
+                && error.is_some_and(|error| error.contains("runner died") && error.contains("later"))
+        });
+        if backing_off && states.get("done").copied().unwrap_or_default() == 6 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {crashes} crashes: jobs {states:?}, the probe {:?}",
+            crash_job()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("the crash probe aborted its worker {crashes} times; the healthy jobs are done");
+    assert!(crashes >= 2, "the probe ran {crashes} times");
+    let delivered: HashSet<String> = receiver.header_values(EVENT_ID).into_iter().collect();
+    assert_eq!(delivered, deployment.created_event_ids(), "every incident's webhook, the probe's included");
+    assert!(worker.running(), "the worker runs while the probe waits");
 }

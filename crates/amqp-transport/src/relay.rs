@@ -163,8 +163,10 @@ where
     let handle = tokio::runtime::Handle::current();
     let broken: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (publish_store, publisher, seen) = (store.clone(), publisher.clone(), Arc::clone(&broken));
-    let requeue_after = settings.requeue_after;
+    let (requeue_after, policy) = (settings.requeue_after, settings.policy);
     let published = tokio::task::spawn_blocking(move || {
+        // Jobs whose worker died are made pending again (or dead) first, by the retry policy.
+        publish_store.reap_abandoned(publish_store.now(), policy, batch)?;
         publish_store.publish_due(batch, publish_store.now(), requeue_after, &mut |jobs| {
             // A blocking thread: waiting here on the broker's confirms keeps the rows locked.
             let (confirmed, error) =

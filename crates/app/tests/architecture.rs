@@ -26,8 +26,11 @@ enum Layer {
     Root,
     /// The binaries.
     App,
-    /// Test helpers (dev-dependencies only) and the end-to-end tests of the binaries.
+    /// Test helpers (dev-dependencies only).
     TestSupport,
+    /// The end-to-end tests (the top-level `tests/` package): they build a worker with an
+    /// integration of their own, as a private deployment would, so they may use any layer.
+    EndToEnd,
 }
 
 fn layer(package: &str) -> Option<Layer> {
@@ -40,21 +43,22 @@ fn layer(package: &str) -> Option<Layer> {
         "webhooks" | "slack-adapter" | "dashboard" | "raid-jira" => Layer::Integration,
         "app" => Layer::Root,
         "server" | "worker" => Layer::App,
-        // The end-to-end tests' harness drives the binaries as processes: it links none of ours.
-        "test-support" | "e2e" => Layer::TestSupport,
+        "e2e" => Layer::EndToEnd,
+        "test-support" => Layer::TestSupport,
         _ => return None,
     })
 }
 
 /// The layers a layer's crates may depend on.
 fn allowed(from: Layer) -> &'static [Layer] {
-    use Layer::{App, Core, Infrastructure, Integration, Platform, Ports, Root, TestSupport};
+    use Layer::{App, Core, EndToEnd, Infrastructure, Integration, Platform, Ports, Root, TestSupport};
     match from {
         Core | TestSupport => &[],
         Ports | Infrastructure => &[Core, Ports],
         Platform | Integration => &[Core, Ports, Infrastructure, Platform],
         Root => &[Core, Ports, Infrastructure, Platform, Integration],
         App => &[Root],
+        EndToEnd => &[Core, Ports, Infrastructure, Platform, Integration, Root],
     }
 }
 

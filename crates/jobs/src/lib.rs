@@ -21,7 +21,7 @@ mod writer;
 
 pub use embedded::{EmbeddedJobs, Waits};
 pub use registry::{Enqueue, Handler, Job, JobError, OutboxEvent, Registry, RegistryError};
-pub use retry::{AfterFailure, RetryPolicy};
+pub use retry::{AfterAbandoned, AfterFailure, RetryPolicy};
 pub use runner::{
     ClaimedJob, Drained, JOB_STATES, JobAdmin, JobRecord, JobStore, JobsFor, Outcome, PassReport, QueuedJob,
     Runner, TransportStore, attempt, to_chrono,

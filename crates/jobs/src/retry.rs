@@ -29,7 +29,37 @@ pub enum AfterFailure {
     Dead,
 }
 
+/// What follows an attempt whose runner died: its lease ran out (a crash, a kill, a lost machine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAbandoned {
+    /// Run again at once.
+    Now,
+    /// Run again after this delay.
+    RetryIn(Duration),
+    /// No attempt left.
+    Dead,
+}
+
 impl RetryPolicy {
+    /// After the `attempt`-th attempt (1 for the first) was abandoned by a runner that died. The
+    /// first death is taken for a restart (a deploy, a SIGKILL): the job runs again at once. A later
+    /// one counts as a failure: the job waits the policy's delay, with its jitter, so that a job that
+    /// kills its runner, and the jobs that die with it, do not come back together crash after crash
+    /// (the innocent ones then run while the culprit waits); after the last attempt the job is dead.
+    #[must_use]
+    pub fn after_abandoned(&self, attempt: u32, jitter: f64) -> AfterAbandoned {
+        if attempt >= self.max_attempts {
+            AfterAbandoned::Dead
+        } else if attempt <= 1 {
+            AfterAbandoned::Now
+        } else {
+            match self.after_failure(attempt - 1, jitter) {
+                AfterFailure::RetryIn(delay) => AfterAbandoned::RetryIn(delay),
+                AfterFailure::Dead => AfterAbandoned::Dead,
+            }
+        }
+    }
+
     /// After the `attempts`-th attempt failed (1 for the first), with `jitter` drawn uniformly from
     /// `[0, 1)`: the delay is `base × 2^(attempts − 1)`, capped at `max_delay`, then scaled into
     /// `[½, 1)` of itself so that jobs failing together do not come back together.
@@ -48,6 +78,17 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_abandoned_attempt_runs_again_at_once_later_ones_back_off_the_last_is_dead() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.after_abandoned(1, 0.3), AfterAbandoned::Now);
+        assert_eq!(policy.after_abandoned(2, 0.0), AfterAbandoned::RetryIn(Duration::from_secs(5)));
+        assert_eq!(policy.after_abandoned(3, 0.0), AfterAbandoned::RetryIn(Duration::from_secs(10)));
+        assert_eq!(policy.after_abandoned(12, 0.0), AfterAbandoned::Dead);
+        // Jobs abandoned together come back apart.
+        assert_ne!(policy.after_abandoned(2, 0.1), policy.after_abandoned(2, 0.9));
+    }
 
     fn delay(outcome: AfterFailure) -> Duration {
         match outcome {

@@ -10,6 +10,9 @@ use incidents_core::RepositoryError;
 
 use crate::{AfterFailure, Enqueue, JobError, OutboxEvent, Registry, RegistryError, RetryPolicy};
 
+/// Abandoned jobs handled per pass, at most.
+const REAP_BATCH: u32 = 100;
+
 /// A job claimed for one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedJob {
@@ -113,9 +116,22 @@ pub trait JobStore {
     /// A storage failure.
     fn purge_before(&self, before: NaiveDateTime) -> Result<(usize, usize), RepositoryError>;
 
+    /// Running jobs whose lease ran out before `now` (their runner died), up to `limit`, made
+    /// pending again or dead by [`RetryPolicy::after_abandoned`], with the death as their last error.
+    /// Every runner calls it before it claims (the scaled relay, before it publishes). Returns how
+    /// many.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn reap_abandoned(
+        &self,
+        now: NaiveDateTime,
+        policy: RetryPolicy,
+        limit: u32,
+    ) -> Result<usize, RepositoryError>;
+
     /// Claims up to `limit` due jobs for `lease`, of `queue` only or of every queue: pending (or
-    /// queued, left by the scaled mode) ones whose time has come, and running ones whose lease ran out
-    /// (their runner died). Each claim counts an attempt.
+    /// queued, left by the scaled mode) ones whose time has come. Each claim counts an attempt.
     ///
     /// # Errors
     /// A storage failure.
@@ -223,6 +239,7 @@ impl<S: JobStore> Runner<'_, S> {
         renew: impl Fn(&ClaimedJob) + Sync,
     ) -> Result<PassReport, RepositoryError> {
         let mut report = PassReport::default();
+        self.store.reap_abandoned(now(), self.policy, REAP_BATCH)?;
         for job in self.store.claim(self.batch, now(), self.lease, self.queue)? {
             let outcome =
                 with_heartbeat(self.lease / 3, || renew(&job), || attempt(self.registry, self.policy, &job));

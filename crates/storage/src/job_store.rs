@@ -10,8 +10,8 @@ use diesel::prelude::*;
 use incidents_core::RepositoryError;
 use incidents_core::query::{Page, PageRequest};
 use jobs::{
-    ClaimedJob, Drained, Enqueue, JobAdmin, JobRecord, JobStore, JobsFor, OutboxEvent, QueuedJob,
-    RegistryError, TransportStore,
+    AfterAbandoned, ClaimedJob, Drained, Enqueue, JobAdmin, JobRecord, JobStore, JobsFor, OutboxEvent,
+    QueuedJob, RegistryError, RetryPolicy, TransportStore,
 };
 
 use crate::connection::{Database, DbConnection, write_transaction};
@@ -308,16 +308,91 @@ impl JobStore for Database {
     fn bury(&self, job: &ClaimedJob, error: &str, now: NaiveDateTime) -> Result<bool, RepositoryError> {
         self.finish(job, "dead", None, Some(error), now)
     }
+
+    fn reap_abandoned(
+        &self,
+        now: NaiveDateTime,
+        policy: RetryPolicy,
+        limit: u32,
+    ) -> Result<usize, RepositoryError> {
+        use diesel::dsl::sql;
+        use diesel::sql_types::Bool;
+        let mut conn = self.connection()?;
+        let abandoned = || {
+            job_table::table
+                .filter(sql::<Bool>("jobs.state = 'running'"))
+                .filter(job_table::locked_until.lt(now))
+                .order((job_table::locked_until, job_table::id))
+                .limit(i64::from(limit))
+                .select((job_table::id, job_table::attempts, job_table::attempt_base))
+        };
+        // Looked for first without the write lock: almost always there is none.
+        if abandoned()
+            .select(job_table::id)
+            .first::<i64>(&mut *conn)
+            .optional()
+            .map_err(repository_error)?
+            .is_none()
+        {
+            return Ok(0);
+        }
+        write_transaction(&mut conn, |conn| -> Result<usize, diesel::result::Error> {
+            let rows: Vec<(i64, i32, i32)> = match conn {
+                DbConnection::Postgres(pg) => abandoned().for_update().skip_locked().load(pg)?,
+                DbConnection::Sqlite(sqlite) => abandoned().load(sqlite)?,
+            };
+            let mut reaped = 0;
+            for (id, attempts, base) in rows {
+                let died = u32::try_from(attempts - base).unwrap_or(0);
+                let (state, run_at, error) = match policy.after_abandoned(died, rand::random()) {
+                    AfterAbandoned::Now => {
+                        ("pending", now, format!("its runner died during attempt {died} (a crash, a kill?)"))
+                    }
+                    AfterAbandoned::RetryIn(delay) => (
+                        "pending",
+                        now + jobs::to_chrono(delay),
+                        format!("its runner died during attempt {died} (a crash, a kill?); tried again later"),
+                    ),
+                    AfterAbandoned::Dead => (
+                        "dead",
+                        now,
+                        format!(
+                            "its runner died during the last of {} attempts (crash, out of memory?); not tried again",
+                            policy.max_attempts
+                        ),
+                    ),
+                };
+                // Still the attempt that died: a runner that was only slow and renewed meanwhile keeps it.
+                reaped += diesel::update(
+                    job_table::table
+                        .find(id)
+                        .filter(job_table::state.eq("running"))
+                        .filter(job_table::attempts.eq(attempts))
+                        .filter(job_table::locked_until.lt(now)),
+                )
+                .set((
+                    job_table::state.eq(state),
+                    job_table::run_at.eq(run_at),
+                    job_table::locked_until.eq(None::<NaiveDateTime>),
+                    job_table::last_error.eq(Some(error)),
+                    job_table::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            }
+            Ok(reaped)
+        })
+        .map_err(repository_error)
+    }
 }
 
 /// A claimed row: id, name, payload, attempts so far, attempts before this series.
 type ClaimRow = (i64, String, String, i32, i32);
 
-/// The jobs a claim takes, at most `limit`: first the running ones whose lease ran out (their runner
-/// died; few, found by `jobs_state`), then the due ones in `run_at` order through `jobs_ready`, whose
-/// WHERE clause the lookup repeats word for word so that SQLite uses it too. A claim reads its batch,
-/// not the backlog: with thousands of jobs waiting, scanning them on every claim was what capped the
-/// embedded runner.
+/// The jobs a claim takes, at most `limit`: the due ones in `run_at` order through `jobs_ready`,
+/// whose WHERE clause the lookup repeats word for word so that SQLite uses it too. A claim reads its
+/// batch, not the backlog: with thousands of jobs waiting, scanning them on every claim was what
+/// capped the embedded runner. (Running jobs whose runner died are made pending first, by
+/// `reap_abandoned`.)
 fn claimable(
     conn: &mut DbConnection,
     queue: Option<&str>,
@@ -328,13 +403,6 @@ fn claimable(
     use diesel::sql_types::Bool;
     let columns =
         (job_table::id, job_table::name, job_table::payload, job_table::attempts, job_table::attempt_base);
-    let leased = || {
-        job_table::table
-            .filter(sql::<Bool>("jobs.state = 'running'"))
-            .filter(job_table::locked_until.lt(now))
-            .order((job_table::locked_until, job_table::id))
-            .select(columns)
-    };
     let ready = || {
         job_table::table
             .filter(sql::<Bool>("jobs.state IN ('pending', 'queued')"))
@@ -351,27 +419,14 @@ fn claimable(
                     .eq(queue.unwrap_or_default().to_owned())
                     .or(sql::<Bool>(if queue.is_some() { "FALSE" } else { "TRUE" }))
             };
-            let mut rows: Vec<ClaimRow> =
-                leased().filter(in_queue()).limit(limit).for_update().skip_locked().load(pg)?;
-            let rest = limit - i64::try_from(rows.len()).unwrap_or(limit);
-            if rest > 0 {
-                rows.extend(ready().filter(in_queue()).limit(rest).for_update().skip_locked().load(pg)?);
-            }
-            Ok(rows)
+            ready().filter(in_queue()).limit(limit).for_update().skip_locked().load(pg)
         }
         DbConnection::Sqlite(sqlite) => {
-            let mut takeovers = leased().limit(limit).into_boxed();
             let mut due = ready().into_boxed();
             if let Some(queue) = queue {
-                takeovers = takeovers.filter(job_table::queue.eq(queue.to_owned()));
                 due = due.filter(job_table::queue.eq(queue.to_owned()));
             }
-            let mut rows: Vec<ClaimRow> = takeovers.load(sqlite)?;
-            let rest = limit - i64::try_from(rows.len()).unwrap_or(limit);
-            if rest > 0 {
-                rows.extend(due.limit(rest).load(sqlite)?);
-            }
-            Ok(rows)
+            due.limit(limit).load(sqlite)
         }
     }
 }
@@ -392,7 +447,6 @@ impl TransportStore for Database {
                     job_table::state
                         .eq("pending")
                         .and(job_table::run_at.le(now))
-                        .or(job_table::state.eq("running").and(job_table::locked_until.lt(now)))
                         .or(job_table::state.eq("queued").and(job_table::run_at.lt(stale))),
                 )
                 .order((job_table::run_at, job_table::id))

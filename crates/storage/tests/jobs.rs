@@ -215,6 +215,11 @@ fn a_job_whose_runner_died_is_taken_again_after_its_lease() {
             test.database.claim(10, at(10), Duration::from_secs(30), None).expect("claim").is_empty(),
             "leased"
         );
+        assert!(test.database.claim(10, at(31), Duration::from_secs(30), None).expect("claim").is_empty());
+        // Its lease is out: it is made pending again, at once after a first death.
+        let policy = RetryPolicy::default();
+        assert_eq!(test.database.reap_abandoned(at(31), policy, 10).expect("reap"), 1);
+        assert_eq!(test.database.reap_abandoned(at(31), policy, 10).expect("reap"), 0, "once");
         let again = test.database.claim(10, at(31), Duration::from_secs(30), None).expect("claim");
         assert_eq!(again.iter().map(|job| job.attempt).collect::<Vec<_>>(), [2], "{:?}", test.backend());
         // The first runner was only slow: its late outcome must not overwrite the second's.
@@ -280,8 +285,10 @@ fn only_a_message_of_the_current_generation_starts_a_job() {
             "a running job is not marked queued"
         );
 
-        // Crash recovery: the worker of attempt 2 dies; once its lease runs out the relay publishes
-        // the job again at its current generation (2), and that message starts attempt 3.
+        // Crash recovery: the worker of attempt 2 dies; once its lease runs out the relay makes it
+        // pending again, after the retry delay (a second attempt died), then publishes it at its
+        // current generation (2), and that message starts attempt 3.
+        assert_eq!(test.database.reap_abandoned(at(200), RetryPolicy::default(), 10).expect("reap"), 1);
         let mut republished = Vec::new();
         test.database
             .publish_due(10, at(200), Duration::from_secs(7200), &mut |jobs| {
@@ -289,19 +296,26 @@ fn only_a_message_of_the_current_generation_starts_a_job() {
                 jobs.iter().map(|job| job.id).collect()
             })
             .expect("publish");
+        assert_eq!(republished, [], "it waits its retry delay (5 to 10 s)");
+        test.database
+            .publish_due(10, at(211), Duration::from_secs(7200), &mut |jobs| {
+                republished.extend(jobs.iter().map(|job| (job.id, job.attempts)));
+                jobs.iter().map(|job| job.id).collect()
+            })
+            .expect("publish");
         assert_eq!(republished, [(id, 2)]);
         assert_eq!(
-            test.database.start(id, 1, at(201), lease).expect("start"),
+            test.database.start(id, 1, at(212), lease).expect("start"),
             None,
             "the dead worker's generation"
         );
-        let third = test.database.start(id, 2, at(201), lease).expect("start").expect("recovered");
+        let third = test.database.start(id, 2, at(212), lease).expect("start").expect("recovered");
         assert_eq!(third.attempt, 3);
         assert!(
-            !test.database.complete(&second, at(202)).expect("complete"),
+            !test.database.complete(&second, at(213)).expect("complete"),
             "the dead worker's late outcome"
         );
-        assert!(test.database.complete(&third, at(203)).expect("complete"));
+        assert!(test.database.complete(&third, at(214)).expect("complete"));
     }
 }
 
@@ -481,5 +495,60 @@ fn the_embedded_runner_is_woken_by_committed_work_not_by_polling() {
         let stopping = std::time::Instant::now();
         runner.stop();
         assert!(stopping.elapsed() < Duration::from_secs(60), "the stop waited for an idle timeout");
+    }
+}
+
+/// A job whose runner keeps dying: at once again after the first death, then after the retry
+/// delays, and dead after its last attempt with the reason; a runner that renewed its lease in time
+/// keeps its job.
+#[test]
+fn a_job_that_keeps_killing_its_runner_backs_off_then_is_dead() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        declare(&test.database, 0);
+        let registry = make_registry(Arc::default(), Arc::default(), false);
+        test.database.enqueue_outbox(10, at(0), &|events| registry.jobs_for_batch(events)).expect("enqueue");
+        let policy = RetryPolicy { max_attempts: 4, ..RetryPolicy::default() };
+        let lease = Duration::from_secs(30);
+        let mut now = 0;
+        for died in 1..=4 {
+            let claimed = test.database.claim(10, at(now), lease, None).expect("claim");
+            assert_eq!(claimed.len(), 1, "attempt {died} at {now}");
+            now += 31;
+            assert_eq!(test.database.reap_abandoned(at(now), policy, 10).expect("reap"), 1);
+            let (state, error): (String, Option<String>) = {
+                let mut conn = test.database.connection().expect("connection");
+                job_table::table
+                    .select((job_table::state, job_table::last_error))
+                    .first(&mut conn)
+                    .expect("job")
+            };
+            let error = error.expect("the death is the last error");
+            if died == 4 {
+                assert_eq!(state, "dead");
+                assert!(error.contains("last of 4 attempts"), "{error}");
+                break;
+            }
+            assert_eq!(state, "pending");
+            assert!(error.contains(&format!("attempt {died}")), "{error}");
+            if died > 1 {
+                // Backed off: not claimable now, but within the policy's delay.
+                assert!(
+                    test.database.claim(10, at(now), lease, None).expect("claim").is_empty(),
+                    "attempt {died}"
+                );
+                now += 10 << (died - 2);
+            }
+        }
+        // A runner that renews in time keeps its job.
+        let mut conn = test.database.connection().expect("connection");
+        diesel::update(job_table::table)
+            .set(job_table::state.eq("pending"))
+            .execute(&mut conn)
+            .expect("revive");
+        drop(conn);
+        let claimed = test.database.claim(10, at(1000), lease, None).expect("claim");
+        assert!(jobs::TransportStore::extend_lease(&test.database, &claimed[0], at(1060)).expect("renew"));
+        assert_eq!(test.database.reap_abandoned(at(1045), policy, 10).expect("reap"), 0);
     }
 }
