@@ -167,3 +167,61 @@ async fn sigterm_under_load_answers_every_request_it_took_and_loses_no_incident_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_webhook_receiver_gets_each_event_again_until_it_accepts_it() {
+    let receiver = Receiver::start();
+    receiver.answer(503);
+    let deployment = Deployment::new(&[("HTTP_PORT", "0"), ("FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")]);
+    let client = reqwest::Client::new();
+    let token = deployment.admin_token("admin@example.com");
+    let (_server, base) = deployment.serve();
+    let response = client
+        .post(format!("{base}/webhooks"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"url": receiver.url, "secret": "a-secret-for-the-test", "events": ["incident_created"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let endpoint: Value = response.json().await.unwrap();
+    let mut body = declaration(&client, &base, &token, "").await;
+    for n in 0..3 {
+        body["title"] = json!(format!("Refused {n}"));
+        let created =
+            client.post(format!("{base}/incidents")).bearer_auth(&token).json(&body).send().await.unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    // Each event is refused once (or more), then the receiver comes back.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.header_values(EVENT_ID).iter().collect::<HashSet<_>>().len() < 3 {
+        assert!(Instant::now() < deadline, "the first attempts never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = receiver.header_values(EVENT_ID);
+    receiver.answer(200);
+    let log_url = format!("{base}/webhooks/{}/deliveries", endpoint["id"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        let (status, log) = get(&client, &log_url, Some(&token)).await;
+        assert_eq!(status, 200, "{log}");
+        let log: Vec<Value> = serde_json::from_str(&log).unwrap();
+        if log.len() == 3 && log.iter().all(|delivery| delivery["state"] == "delivered") {
+            break log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every event was delivered once the receiver was back: {log:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for delivery in &log {
+        assert!(delivery["attempts"].as_u64() >= Some(2), "refused, then delivered: {delivery}");
+        assert_eq!(delivery["last_status"], 200);
+    }
+    // The same events, by id, were offered again (the receiver deduplicates on the id).
+    let again: HashSet<String> = receiver.header_values(EVENT_ID).into_iter().collect();
+    assert_eq!(again, refused.into_iter().collect::<HashSet<_>>());
+}

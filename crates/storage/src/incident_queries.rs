@@ -764,31 +764,29 @@ fn count_by_status(
             }
         }
     };
+    // Each query below, grouped by status and counted.
+    macro_rules! counted {
+        ($query:expr) => {
+            $query
+                .filter(incidents::status.eq_any(statuses))
+                .group_by(incidents::status)
+                .select((incidents::status, count_star()))
+                .load(conn)
+                .map_err(repository_error)?
+        };
+    }
     let Some(user) = viewer else {
-        add(incidents::table
-            .filter(incidents::status.eq_any(statuses))
-            .group_by(incidents::status)
-            .select((incidents::status, count_star()))
-            .load(conn)
-            .map_err(repository_error)?);
+        add(counted!(incidents::table));
         return Ok(counts.into_iter().collect());
     };
     // Someone who is not staff: the public incidents, counted from the partial index
     // `incidents_public_status`, plus the private ones they are part of, found through
     // `incidents_private_status` (few). Each query repeats its index's WHERE clause word for word
     // (SQLite's planner needs it; PostgreSQL's cannot match a bound parameter to it).
-    add(incidents::table
-        .filter(sql::<Bool>("NOT incidents.private"))
-        .filter(incidents::status.eq_any(statuses))
-        .group_by(incidents::status)
-        .select((incidents::status, count_star()))
-        .load(conn)
-        .map_err(repository_error)?);
+    add(counted!(incidents::table.filter(sql::<Bool>("NOT incidents.private"))));
     let user = user.to_string();
-    add(incidents::table
-        .filter(sql::<Bool>("incidents.private"))
-        .filter(incidents::status.eq_any(statuses))
-        .filter(
+    add(counted!(
+        incidents::table.filter(sql::<Bool>("incidents.private")).filter(
             incidents::id
                 .eq_any(
                     incident_memberships::table
@@ -801,10 +799,7 @@ fn count_by_status(
                         .select(incident_roles::incident_id),
                 )),
         )
-        .group_by(incidents::status)
-        .select((incidents::status, count_star()))
-        .load(conn)
-        .map_err(repository_error)?);
+    ));
     Ok(counts.into_iter().collect())
 }
 

@@ -49,6 +49,30 @@ type OutboxRow = (
     (Option<String>, Option<String>, Option<i64>, i32),
 );
 
+/// The values of a new job's row.
+type NewJobRow<'a> = (
+    diesel::dsl::Eq<job_table::name, &'static str>,
+    diesel::dsl::Eq<job_table::queue, &'static str>,
+    diesel::dsl::Eq<job_table::payload, &'a String>,
+    diesel::dsl::Eq<job_table::idempotency_key, &'a String>,
+    diesel::dsl::Eq<job_table::run_at, NaiveDateTime>,
+    diesel::dsl::Eq<job_table::created_at, NaiveDateTime>,
+    diesel::dsl::Eq<job_table::updated_at, NaiveDateTime>,
+);
+
+/// The row of a job to enqueue (one or a batch).
+fn job_row(job: &Enqueue, run_at: NaiveDateTime, now: NaiveDateTime) -> NewJobRow<'_> {
+    (
+        job_table::name.eq(job.name),
+        job_table::queue.eq(job.queue),
+        job_table::payload.eq(&job.payload),
+        job_table::idempotency_key.eq(&job.idempotency_key),
+        job_table::run_at.eq(run_at),
+        job_table::created_at.eq(now),
+        job_table::updated_at.eq(now),
+    )
+}
+
 fn lease_end(now: NaiveDateTime, lease: Duration) -> NaiveDateTime {
     now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
 }
@@ -177,17 +201,7 @@ impl JobStore for Database {
     ) -> Result<bool, RepositoryError> {
         let mut conn = self.connection()?;
         let inserted = write_transaction(&mut conn, |conn| {
-            diesel::insert_into(job_table::table)
-                .values((
-                    job_table::name.eq(job.name),
-                    job_table::queue.eq(job.queue),
-                    job_table::payload.eq(&job.payload),
-                    job_table::idempotency_key.eq(&job.idempotency_key),
-                    job_table::run_at.eq(run_at),
-                    job_table::created_at.eq(now),
-                    job_table::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            diesel::insert_into(job_table::table).values(job_row(job, run_at, now)).execute(conn)?;
             crate::work_signal::wrote(self.work());
             Ok(())
         })
@@ -209,20 +223,7 @@ impl JobStore for Database {
         let mut conn = self.connection()?;
         // One commit for the batch; a job already enqueued is skipped in place. PostgreSQL takes the
         // batch in one statement (one round trip); SQLite, in-process, row by row.
-        let rows: Vec<_> = jobs
-            .iter()
-            .map(|job| {
-                (
-                    job_table::name.eq(job.name),
-                    job_table::queue.eq(job.queue),
-                    job_table::payload.eq(&job.payload),
-                    job_table::idempotency_key.eq(&job.idempotency_key),
-                    job_table::run_at.eq(run_at),
-                    job_table::created_at.eq(now),
-                    job_table::updated_at.eq(now),
-                )
-            })
-            .collect();
+        let rows: Vec<_> = jobs.iter().map(|job| job_row(job, run_at, now)).collect();
         write_transaction(&mut conn, |conn| -> Result<usize, diesel::result::Error> {
             crate::work_signal::wrote(self.work());
             match conn {
