@@ -154,7 +154,9 @@ async fn killing_the_worker_during_channel_set_up_completes_every_channel_once()
                 .iter()
                 .all(|c| slack.messages_in(&c.id).len() >= 3 && !c.pins.is_empty() && !c.bookmarks.is_empty())
     };
-    let deadline = Instant::now() + Duration::from_secs(180);
+    // A job killed twice or more comes back after the retry policy's delays (5–10 s, then 10–20 s …:
+    // `RetryPolicy::after_abandoned`), so completing every channel can take a few minutes here.
+    let deadline = Instant::now() + Duration::from_secs(420);
     while !complete(&slack) {
         assert!(Instant::now() < deadline, "channels not completed: {} channels", slack.channels().len());
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -144,14 +144,15 @@ impl EmbeddedJobs {
                 }
                 match runner.drain_outbox(now) {
                     Ok(drained) => {
-                        // Queue threads are woken only when there is something new for them: jobs
-                        // from events or periodic ones, or work committed without an event (a job
-                        // enqueued directly).
-                        if drained.jobs > 0 || enqueued || (woken && drained.events == 0) {
+                        // Queue threads are woken only when there may be something new for them:
+                        // jobs from events or periodic ones, or work committed through the store
+                        // since the last look (a job enqueued directly).
+                        let committed = signalled && work.current() != seen;
+                        if drained.jobs > 0 || enqueued || woken || committed {
                             outbox_wake.bump();
                         }
+                        woken = false;
                         if drained.events > 0 {
-                            woken = false;
                             continue;
                         }
                     }

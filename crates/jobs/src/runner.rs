@@ -414,7 +414,8 @@ pub trait TransportStore: JobStore {
     /// Starts an attempt of job `id`, delivered by a message of `generation` (the job's attempts
     /// when it was published), for `lease`. `None` when there is nothing to run: the job is unknown,
     /// done or dead, the message is of another generation (a duplicate, or stale), or the job is
-    /// running under a live lease.
+    /// running (under a live lease, or left by a dead runner: [`JobStore::reap_abandoned`] decides
+    /// what follows, and the relay publishes it again).
     ///
     /// # Errors
     /// A storage failure.

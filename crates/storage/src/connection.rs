@@ -441,11 +441,9 @@ where
         // Already inside a transaction: a savepoint, as diesel does (the outermost one tells).
         return conn.transaction(work);
     }
+    let enclosing = crate::work_signal::begin();
     let result = outermost_transaction(conn, work);
-    match &result {
-        Ok(_) => crate::work_signal::committed(),
-        Err(_) => crate::work_signal::rolled_back(),
-    }
+    crate::work_signal::end(enclosing, result.is_ok());
     result
 }
 

@@ -504,13 +504,12 @@ impl TransportStore for Database {
         lease: Duration,
     ) -> Result<Option<ClaimedJob>, RepositoryError> {
         let mut conn = self.connection()?;
-        let startable = job_table::state
-            .eq_any(["pending", "queued"])
-            .or(job_table::state.eq("running").and(job_table::locked_until.lt(now)));
+        // Never a running job, even one whose lease ran out: `reap_abandoned` decides what follows
+        // a dead runner (a message of an older relay is then left to it).
         let target = job_table::table
             .find(id)
             .filter(job_table::attempts.eq(i32::try_from(generation).unwrap_or(i32::MAX)))
-            .filter(startable);
+            .filter(job_table::state.eq_any(["pending", "queued"]));
         let changes = (
             job_table::state.eq("running"),
             job_table::attempts.eq(job_table::attempts + 1),

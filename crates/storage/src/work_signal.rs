@@ -21,9 +21,9 @@ pub const CHANNEL: &str = "firefighter_jobs";
 static SIGNALS: Mutex<Option<HashMap<String, Weak<WorkSignal>>>> = Mutex::new(None);
 
 thread_local! {
-    /// The signal to bump when the transaction open on this thread commits, if it wrote outbox
-    /// events or jobs.
-    static WROTE: RefCell<Option<Arc<WorkSignal>>> = const { RefCell::new(None) };
+    /// The signals to bump when the transaction open on this thread commits: those of the
+    /// databases it wrote outbox events or jobs to.
+    static WROTE: RefCell<Vec<Arc<WorkSignal>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The signal of the database at `address` (shared with this process's other handles on it).
@@ -40,21 +40,30 @@ pub(crate) fn for_database(address: &str) -> Arc<WorkSignal> {
 }
 
 /// Records that the current transaction wrote outbox events or jobs: `signal` is bumped once it
-/// commits ([`committed`]).
+/// commits.
 pub(crate) fn wrote(signal: &Arc<WorkSignal>) {
-    WROTE.with_borrow_mut(|wrote| *wrote = Some(Arc::clone(signal)));
+    WROTE.with_borrow_mut(|wrote| {
+        if !wrote.iter().any(|known| Arc::ptr_eq(known, signal)) {
+            wrote.push(Arc::clone(signal));
+        }
+    });
 }
 
-/// The outermost transaction of this thread committed: wakes the waiters if it wrote work.
-pub(crate) fn committed() {
-    if let Some(signal) = WROTE.with_borrow_mut(Option::take) {
-        signal.bump();
+/// An outermost transaction begins on this thread. Returns what an enclosing transaction (on
+/// another connection: the SQLite write gate allows that) had recorded, for [`end`] to give back.
+pub(crate) fn begin() -> Vec<Arc<WorkSignal>> {
+    WROTE.take()
+}
+
+/// The outermost transaction begun with [`begin`] ended: if it committed, wakes the waiters of
+/// what it wrote; the enclosing transaction's record is restored either way.
+pub(crate) fn end(enclosing: Vec<Arc<WorkSignal>>, committed: bool) {
+    let mine = WROTE.replace(enclosing);
+    if committed {
+        for signal in mine {
+            signal.bump();
+        }
     }
-}
-
-/// The outermost transaction of this thread rolled back: nothing to tell.
-pub(crate) fn rolled_back() {
-    WROTE.with_borrow_mut(|wrote| *wrote = None);
 }
 
 #[cfg(test)]
@@ -71,17 +80,36 @@ mod tests {
     }
 
     #[test]
-    fn only_a_commit_bumps_and_only_the_written_database() {
+    fn only_a_commit_bumps_and_only_the_written_databases() {
         let signal = for_database("sqlite:///tmp/commit.db");
         let other = for_database("sqlite:///tmp/untouched.db");
         let (before, other_before) = (signal.current(), other.current());
+        let enclosing = begin();
         wrote(&signal);
-        rolled_back();
-        committed();
+        end(enclosing, false);
         assert_eq!(signal.current(), before, "a rolled back transaction told");
+        let enclosing = begin();
         wrote(&signal);
-        committed();
-        assert_ne!(signal.current(), before);
+        wrote(&signal);
+        end(enclosing, true);
+        assert_eq!(signal.current(), before.wrapping_add(1), "once per commit");
         assert_eq!(other.current(), other_before);
+    }
+
+    #[test]
+    fn a_transaction_inside_another_keeps_the_enclosing_ones_record() {
+        let outer_db = for_database("sqlite:///tmp/outer.db");
+        let inner_db = for_database("sqlite:///tmp/inner.db");
+        let (outer_before, inner_before) = (outer_db.current(), inner_db.current());
+        let enclosing = begin();
+        wrote(&outer_db);
+        // Another connection's transaction, begun and rolled back inside the first.
+        let inner = begin();
+        wrote(&inner_db);
+        end(inner, false);
+        assert_eq!(outer_db.current(), outer_before, "not yet: the outer one has not committed");
+        end(enclosing, true);
+        assert_ne!(outer_db.current(), outer_before, "the outer commit still tells");
+        assert_eq!(inner_db.current(), inner_before);
     }
 }
