@@ -445,29 +445,113 @@ async fn settle(test: &TestDatabase, jira: &FakeJira) {
     eventually_in(test, "the sides are at rest", || at_rest(test, jira)).await;
 }
 
-/// The product's writes of mapped values to an issue so far: field updates, and status moves (a
-/// run of transitions between two other writes is one move).
-fn mapped_writes(jira: &FakeJira, issue_id: &str) -> (usize, usize) {
+/// The product's writes to an issue's fields so far: field updates, assignments, and status moves
+/// (transitions), counted apart.
+fn field_writes(jira: &FakeJira, issue_id: &str) -> (usize, usize, usize) {
     let state = jira.state();
-    let (mut updates, mut transitions) = (0, 0);
+    let (mut updates, mut assignments, mut transitions) = (0, 0, 0);
     for call in state.writes() {
         if call.path == format!("/rest/api/2/issue/{issue_id}") && call.method == "PUT" {
             updates += 1;
+        } else if call.path == format!("/rest/api/2/issue/{issue_id}/assignee") {
+            assignments += 1;
         } else if call.path == format!("/rest/api/2/issue/{issue_id}/transitions") {
             transitions += 1;
         }
     }
-    (updates, transitions)
+    (updates, assignments, transitions)
+}
+
+/// Both sides of the five mirrored fields: (status, priority, title, description, commander's
+/// e-mail) of the incident, and (status, priority, summary, description, assignee's e-mail) of
+/// its issue.
+type Mirror = (String, String, String, String, String);
+
+fn incident_side(test: &TestDatabase, id: i64) -> Mirror {
+    use raid_jira::mapping::FieldMap as _;
+    use storage::schema::{incident_role_types, incident_roles, incidents, priorities, users};
+    let mut conn = test.database.connection().expect("connection");
+    let (status, priority, title, description): (i32, i32, String, String) = incidents::table
+        .inner_join(priorities::table)
+        .filter(incidents::id.eq(id))
+        .select((incidents::status, priorities::value, incidents::title, incidents::description))
+        .first(&mut conn)
+        .expect("incident");
+    let commander: Option<String> = incident_roles::table
+        .inner_join(incident_role_types::table)
+        .inner_join(users::table)
+        .filter(incident_roles::incident_id.eq(id))
+        .filter(incident_role_types::slug.eq("commander"))
+        .select(users::email)
+        .first(&mut conn)
+        .optional()
+        .expect("commander");
+    let status = incidents_core::IncidentStatus::from_value(status).expect("status");
+    let mapped = raid_jira::mapping::StatusMap.to_external(&status).expect("mapped");
+    (mapped, priority.to_string(), title, description, commander.unwrap_or_default())
+}
+
+fn jira_side(jira: &FakeJira, key: &str) -> Mirror {
+    let state = jira.state();
+    let issue = state.issue(key).expect("issue");
+    let assignee = issue.fields.get("assignee").and_then(|a| a.get("accountId")).and_then(Value::as_str);
+    let email = assignee
+        .and_then(|a| state.users.iter().find(|(id, _, _)| id == a))
+        .map(|(_, _, email)| email.clone())
+        .unwrap_or_default();
+    let description = issue.fields.get("description").and_then(Value::as_str).unwrap_or_default();
+    (
+        issue.status().to_owned(),
+        issue.option("customfield_11064").unwrap_or_default().to_owned(),
+        issue.fields.get("summary").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        raid_jira::wiki::split_footer(description).0.to_owned(),
+        email,
+    )
+}
+
+/// People on both sides: (e-mail, Jira account id).
+const PEOPLE: [(&str, &str); 3] =
+    [("ada@example.com", "acc-ada"), ("grace@example.com", PERSON), ("linus@example.com", "acc-linus")];
+
+fn add_people(test: &TestDatabase, jira: &FakeJira) {
+    for (email, account) in PEOPLE {
+        let name = email.split('@').next().expect("name").to_owned();
+        jira.state().users.push((account.into(), name.clone(), email.into()));
+        if email != "ada@example.com" {
+            test.database
+                .create_user(&NewUser {
+                    email: Email::parse(email).expect("email"),
+                    name,
+                    is_admin: false,
+                    password_hash: None,
+                })
+                .expect("user");
+        }
+    }
+}
+
+async fn set_commander(running: &Running, id: i64, email: &str) -> u16 {
+    running
+        .client
+        .put(format!("{}/api/v2/firefighter/incidents/{id}/roles", running.base))
+        .bearer_auth(&running.token)
+        .json(&json!({"commander": email}))
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hundred_random_changes_on_both_sides_agree_and_write_once_per_mapped_change() {
+#[expect(clippy::too_many_lines, reason = "one random walk, its steps and its checks")]
+async fn a_hundred_random_changes_of_five_fields_on_both_sides_agree_and_nothing_bounces() {
     use raid_jira::mapping::{FieldMap as _, StatusMap};
     let test = TestDatabase::sqlite().seeded();
     let jira = FakeJira::start(USER, PASSWORD, raid_jira::workflow::incident_workflow_layout());
     let running = start(&test, &vars(&test, &jira, SECRET)).await;
     jira.send_webhooks_to(&format!("{}/api/v2/firefighter/raid/jira_update", running.base), SECRET);
-    jira.state().users.push((PERSON.into(), "Grace Hopper".into(), "grace@example.com".into()));
+    add_people(&test, &jira);
     let id = running.declare(4, "Random walk of an incident").await;
     eventually("the ticket exists", || jira.state().issues.len() == 1).await;
     settle(&test, &jira).await;
@@ -475,100 +559,164 @@ async fn a_hundred_random_changes_on_both_sides_agree_and_write_once_per_mapped_
         let state = jira.state();
         (state.issues[0].id.clone(), state.issues[0].key.clone())
     };
-    let jira_status = || jira.state().issue(&key).map(|i| i.status().to_owned()).unwrap_or_default();
-    let jira_priority = || {
-        jira.state()
-            .issue(&key)
-            .and_then(|i| i.option("customfield_11064").map(str::to_owned))
-            .unwrap_or_default()
-    };
+    let descriptions = [
+        "Orders **fail** at _payment_ since `deploy-42`.\n- EU\n- US",
+        "Checkout returns 500 for 3% of carts; see [the runbook](https://runbook.example.com/pay).",
+        "# Impact\nSellers cannot upload *catalogues* (CSV > 10 MB).",
+        "Plain text with foo_bar and 2*3 and {braces} [brackets] C:\\temp",
+    ];
+    let wikis = [
+        "h2. Timeline\n* *14:02* alert\n* _14:05_ rollback {{v1.2}}",
+        "Search is slow: p95 at 4 s. [dashboard|https://grafana.example.com/d/search]",
+        "bq. Customers see timeouts\n# restart\n# scale up",
+    ];
     // A fixed seed: a failure replays.
     let mut seed: u64 = 0x5eed_f12e;
-    let mut next = |below: u64| {
+    let mut next = |below: usize| {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) % below
+        usize::try_from(seed >> 33).expect("small") % below
     };
-    let (mut expected_writes, mut total_writes, mut accepted, mut refused) = (0, 0, 0, 0);
-    let mut status_out_of_step = false;
+    // A field whose last Jira change the incident refused is out of step until it moves again.
+    let mut out_of_step = [false; 5];
+    let (mut accepted, mut refused, mut jira_changes) = (0, 0, 0);
+    // What each side was last set to, for the descriptions: never grown by a round trip.
+    let mut description_set: Option<(bool, String)> = None;
     for step in 0..100 {
-        let (writes_before, comments_before) =
-            (mapped_writes(&jira, &issue_id), jira.state().issue(&key).map_or(0, |i| i.comments.len()));
+        let writes_before = field_writes(&jira, &issue_id);
+        let comments_before = jira.state().issue(&key).map_or(0, |i| i.comments.len());
+        let incident_before = incident_side(&test, id);
         let what;
-        let mut expected = 0;
+        let mut field = next(5);
         if next(2) == 0 {
-            // The incident side, through the API; the lifecycle may refuse.
-            let (body, mapped_before, mapped_after) = if next(2) == 0 {
-                let target = [10, 20, 30, 40, 50][usize::try_from(next(5)).expect("small")];
-                let after = StatusMap
-                    .to_external(&incidents_core::IncidentStatus::from_value(target).expect("status"))
-                    .expect("mapped");
-                (json!({"status": target, "message": format!("step {step}")}), jira_status(), after)
-            } else {
-                let value = i32::try_from(next(5)).expect("small") + 1;
-                (json!({"priority_id": running.priorities[&value]}), jira_priority(), value.to_string())
-            };
-            let before = incident_state(&test, id);
-            what = format!("incident {body} (was {before:?}, Jira {})", jira_status());
-            if running.update(id, body).await == 200 {
-                accepted += 1;
-                // A change of the field (not a message alone) that moves the mapped value writes once.
-                let after = incident_state(&test, id);
-                let changed = if what.contains("status") { after.0 != before.0 } else { after.1 != before.1 };
-                if changed && mapped_after != mapped_before {
-                    expected = 1;
+            let (status, body) = match field {
+                0 => {
+                    let target = [10, 20, 30, 40, 50][next(5)];
+                    (
+                        running
+                            .update(id, json!({"status": target, "message": format!("step {step}")}))
+                            .await,
+                        json!(target),
+                    )
                 }
-                if changed && what.contains("status") {
-                    status_out_of_step = false;
+                1 => {
+                    let value = i32::try_from(next(5)).expect("small") + 1;
+                    (
+                        running.update(id, json!({"priority_id": running.priorities[&value]})).await,
+                        json!(value),
+                    )
+                }
+                2 => {
+                    let title = format!("Random walk, step {step}");
+                    (running.update(id, json!({"title": title})).await, json!(title))
+                }
+                3 => {
+                    let text = descriptions[next(descriptions.len())];
+                    let status = running.update(id, json!({"description": text})).await;
+                    if status == 200 {
+                        description_set = Some((true, text.trim().to_owned()));
+                    }
+                    (status, json!(text))
+                }
+                _ => {
+                    let email = PEOPLE[next(PEOPLE.len())].0;
+                    (set_commander(&running, id, email).await, json!(email))
+                }
+            };
+            what = format!("incident field {field} = {body} (answered {status})");
+            if status == 200 {
+                accepted += 1;
+                if incident_side(&test, id) != incident_before {
+                    // The incident moved this field: pushed, so in step again.
+                    out_of_step[field] = false;
                 }
             }
-        } else if next(2) == 0 {
-            let name = ["Incoming", "Pending resolution", "in progress", "Reporter validation"]
-                [usize::try_from(next(4)).expect("small")];
-            what = format!("jira status {name}");
-            jira.person_sets_status(&key, name, PERSON);
         } else {
-            let value = (next(5) + 1).to_string();
-            what = format!("jira priority {value}");
-            jira.person_sets_option(&key, "customfield_11064", &value, PERSON);
+            jira_changes += 1;
+            match field {
+                0 => {
+                    let name =
+                        ["Incoming", "Pending resolution", "in progress", "Reporter validation"][next(4)];
+                    jira.person_sets_status(&key, name, PERSON);
+                    what = format!("jira status {name}");
+                }
+                1 => {
+                    let value = (next(5) + 1).to_string();
+                    jira.person_sets_option(&key, "customfield_11064", &value, PERSON);
+                    what = format!("jira priority {value}");
+                }
+                2 => {
+                    let summary = format!("Summary set in Jira at step {step}");
+                    jira.person_sets_text(&key, "summary", &summary, PERSON);
+                    what = format!("jira summary {summary}");
+                }
+                3 => {
+                    let wiki = wikis[next(wikis.len())];
+                    jira.person_sets_text(&key, "description", wiki, PERSON);
+                    description_set = Some((false, wiki.to_owned()));
+                    what = format!("jira description {wiki:?}");
+                }
+                _ => {
+                    let account = PEOPLE[next(PEOPLE.len())].1;
+                    jira.person_assigns(&key, Some(account), PERSON);
+                    what = format!("jira assignee {account}");
+                    field = 4;
+                }
+            }
         }
         settle(&test, &jira).await;
-        let (status_now, priority_now) = incident_state(&test, id);
         if jira.state().issue(&key).map_or(0, |i| i.comments.len()) > comments_before {
             refused += 1;
-            status_out_of_step = true;
+            out_of_step[field] = true;
         }
-        // One write per incident-side change that moved a mapped value, none otherwise.
-        let (updates, transitions) = mapped_writes(&jira, &issue_id);
-        let made = (updates - writes_before.0) + usize::from(transitions > writes_before.1);
-        assert_eq!(made, expected, "step {step} ({what}): writes to Jira");
-        expected_writes += expected;
-        total_writes += made;
-        // Both sides agree, on every change the lifecycle accepted.
-        let status_label = incidents_core::IncidentStatus::from_value(status_now).expect("status");
-        assert_eq!(jira_priority(), priority_now.to_string(), "step {step} ({what}): priority");
-        if !status_out_of_step {
-            let jira_now = jira_status();
-            assert!(
-                StatusMap.to_external(&status_label).as_deref() == Some(jira_now.as_str())
-                    || StatusMap.to_local(&jira_now) == Some(status_label),
-                "step {step} ({what}): incident {status_label:?}, Jira {jira_now}; Jira's history {:?}; failed jobs {:?}; writes {:?}",
-                jira.state().issue(&key).map(|i| i.history.clone()),
-                failing_jobs(&test),
-                jira.state()
-                    .writes()
-                    .iter()
-                    .rev()
-                    .take(6)
-                    .map(|c| format!("{} {} {}", c.method, c.path, c.body))
-                    .collect::<Vec<_>>()
-            );
+        let (ours, theirs) = (incident_side(&test, id), jira_side(&jira, &key));
+        let writes = field_writes(&jira, &issue_id);
+        if what.starts_with("jira") {
+            // Nothing bounces: a change made in Jira makes no write back to Jira.
+            assert_eq!(writes, writes_before, "step {step} ({what}): a Jira change was written back");
+        } else {
+            // One write at most for the one field changed.
+            let made = (writes.0 - writes_before.0)
+                + (writes.1 - writes_before.1)
+                + usize::from(writes.2 > writes_before.2);
+            assert!(made <= 1, "step {step} ({what}): {made} writes");
+        }
+        let context = || {
+            format!(
+                "step {step} ({what}): incident {ours:?}, Jira {theirs:?}, failed jobs {:?}",
+                failing_jobs(&test)
+            )
+        };
+        // Both sides agree on every field, but one whose Jira change the incident refused.
+        if !out_of_step[0] {
+            let read_back = StatusMap.to_local(&theirs.0).and_then(|s| StatusMap.to_external(&s));
+            assert!(ours.0 == theirs.0 || read_back.as_ref() == Some(&ours.0), "status: {}", context());
+        }
+        assert_eq!(ours.1, theirs.1, "priority: {}", context());
+        if !out_of_step[2] {
+            assert_eq!(ours.2, theirs.2, "title: {}", context());
+        }
+        if !out_of_step[3] {
+            // Exactly what was set on either side, converted once: no round trip grew it.
+            use raid_jira::wiki::{from_wiki, to_wiki};
+            match &description_set {
+                Some((true, text)) => {
+                    assert_eq!(&ours.3, text, "description: {}", context());
+                    assert_eq!(theirs.3, to_wiki(text), "description: {}", context());
+                }
+                Some((false, wiki)) => {
+                    assert_eq!(&theirs.3, wiki, "description: {}", context());
+                    assert_eq!(ours.3, from_wiki(wiki), "description: {}", context());
+                }
+                None => assert_eq!(theirs.3, to_wiki(&ours.3), "description: {}", context()),
+            }
+        }
+        if !out_of_step[4] {
+            assert_eq!(ours.4, theirs.4, "commander: {}", context());
         }
     }
     eprintln!(
-        "100 steps: {accepted} incident changes accepted, {refused} Jira changes refused by the workflow, \
-         {expected_writes} incident changes moved a mapped value, {total_writes} writes to Jira"
+        "100 steps: {accepted} incident changes accepted, {jira_changes} Jira changes, {refused} of them refused by the workflow"
     );
-    assert_eq!(total_writes, expected_writes);
     running.handle.stop(true).await;
     jira.stop().await;
 }

@@ -418,6 +418,29 @@ impl JiraClient {
         .map(drop)
     }
 
+    /// The bodies of the issue's comments (the first hundred).
+    ///
+    /// # Errors
+    /// A failed call.
+    pub fn comments(&self, id: &str) -> Result<Vec<String>, JiraError> {
+        #[derive(Deserialize)]
+        struct Comment {
+            #[serde(default)]
+            body: Value,
+        }
+        #[derive(Deserialize)]
+        struct Comments {
+            #[serde(default)]
+            comments: Vec<Comment>,
+        }
+        let page: Comments = self.get(&format!("/rest/api/2/issue/{}/comment?maxResults=100", encode(id)))?;
+        Ok(page
+            .comments
+            .into_iter()
+            .map(|c| c.body.as_str().map_or_else(|| c.body.to_string(), str::to_owned))
+            .collect())
+    }
+
     /// `POST /rest/api/2/issue/{id}/remotelink`, idempotent on `global_id` (Jira replaces the link
     /// with the same global id instead of adding one).
     ///
@@ -486,10 +509,12 @@ impl JiraClient {
     /// # Errors
     /// A failed call.
     pub fn assign(&self, id: &str, account_id: &str) -> Result<(), JiraError> {
+        // An empty account unassigns (`null`; `"-1"` would be the project's default assignee).
+        let account = if account_id.trim().is_empty() { Value::Null } else { json!(account_id) };
         self.call(
             &Method::PUT,
             &format!("/rest/api/2/issue/{}/assignee", encode(id)),
-            Some(&json!({"accountId": account_id})),
+            Some(&json!({"accountId": account})),
         )
         .map(drop)
     }

@@ -77,6 +77,52 @@ pub struct RaidConfig {
     /// `RAID_JIRA_ISSUE_TYPE` (default `Incident`).
     pub issue_type: String,
     pub fields: Fields,
+    /// Who wins a conflict, per mirrored field (`RAID_SYNC_CONFLICT_POLICY`).
+    pub policies: Policies,
+    /// Landbot attachments may be on private addresses (`RAID_ATTACHMENTS_ALLOW_PRIVATE`, for local
+    /// set-ups and tests only).
+    pub attachments_allow_private: bool,
+}
+
+/// The mirrored fields, in the order a sync takes them.
+pub const MIRRORED: [&str; 5] = ["status", "priority", "title", "description", "commander"];
+
+/// Who wins when both sides change a field within one sync window, per field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policies(pub std::collections::BTreeMap<String, sync_engine::Policy>);
+
+impl Policies {
+    /// The policy of `field` (FireFighter's value wins unless configured otherwise).
+    #[must_use]
+    pub fn of(&self, field: &str) -> sync_engine::Policy {
+        self.0.get(field).copied().unwrap_or_default()
+    }
+
+    /// `field=policy` pairs, comma-separated (`title=jira,description=jira`); `*=jira` sets every
+    /// field.
+    ///
+    /// # Errors
+    /// An unknown field or policy.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut policies = std::collections::BTreeMap::new();
+        for pair in raw.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+            let Some((field, policy)) = pair.split_once('=') else {
+                return Err(format!("{pair:?}: field=policy pairs, e.g. title=jira,status=firefighter"));
+            };
+            let policy: sync_engine::Policy = policy.parse()?;
+            let field = field.trim().to_ascii_lowercase();
+            if field == "*" {
+                for name in MIRRORED {
+                    policies.insert(name.to_owned(), policy);
+                }
+            } else if MIRRORED.contains(&field.as_str()) {
+                policies.insert(field, policy);
+            } else {
+                return Err(format!("{field:?} is not a mirrored field ({})", MIRRORED.join(", ")));
+            }
+        }
+        Ok(Self(policies))
+    }
 }
 
 /// The whole section: `None` of the client when `ENABLE_JIRA` is off, `None` of RAID when
@@ -171,6 +217,8 @@ impl Config {
                     .collect(),
                 issue_type: env.get("RAID_JIRA_ISSUE_TYPE").unwrap_or("Incident").to_owned(),
                 fields,
+                policies: env.parse("RAID_SYNC_CONFLICT_POLICY", Policies::default(), Policies::parse),
+                attachments_allow_private: env.parse("RAID_ATTACHMENTS_ALLOW_PRIVATE", false, parse_bool),
             }
         });
         Self { jira, raid }
@@ -217,6 +265,19 @@ mod tests {
         assert_eq!(raid.fields.priority, "customfield_11064");
         assert_eq!(raid.fields.platform, "customfield_99999");
         assert!(raid.webhook_secret.expose().is_empty(), "empty: every webhook refused");
+        assert_eq!(raid.policies.of("title"), sync_engine::Policy::FireFighter);
+    }
+
+    #[test]
+    fn conflict_policies_are_per_field() {
+        let policies = Policies::parse("title=jira, description=Jira,status=firefighter").expect("valid");
+        assert_eq!(policies.of("title"), sync_engine::Policy::External);
+        assert_eq!(policies.of("status"), sync_engine::Policy::FireFighter);
+        assert_eq!(policies.of("commander"), sync_engine::Policy::FireFighter);
+        assert_eq!(Policies::parse("*=jira").expect("all").of("priority"), sync_engine::Policy::External);
+        assert!(Policies::parse("summary=jira").is_err());
+        assert!(Policies::parse("title=latest").is_err());
+        assert!(Policies::parse("title").is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use storage::MigrationSet;
 use crate::api::{Webhooks, valid_project_key};
 use crate::client::JiraClient;
 use crate::config::Config;
-use crate::raid::{CreateTicket, JiraWebhook, LinkConversation, PushChange, Raid};
+use crate::raid::{CreateTicket, JiraWebhook, LinkConversation, PostComment, PushChange, Raid};
 use crate::store::RaidStore;
 
 static SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -33,7 +33,7 @@ pub struct Jira {
 #[derive(Debug, Parser)]
 #[command(
     name = "jira",
-    about = "Jira (RAID): `jira teams`, `jira team --name N --project KEY`, `jira team-remove KEY`, `jira check`"
+    about = "Jira (RAID): `jira teams`, `jira team --name N --project KEY`, `jira team-remove KEY`, `jira check`, `jira link INCIDENT KEY`, `jira unlink INCIDENT`, `jira resync [--incident N]`"
 )]
 struct JiraCli {
     #[command(subcommand)]
@@ -55,6 +55,16 @@ enum JiraCommand {
     TeamRemove { project: String },
     /// Call Jira with the configured account: the default project and the workflow.
     Check,
+    /// Make an existing Jira issue the incident's ticket, then bring both in step (a difference is
+    /// settled by the conflict policy).
+    Link { incident: i64, issue_key: String },
+    /// Forget the incident's ticket (the issue is left as it is).
+    Unlink { incident: i64 },
+    /// Bring incidents and their tickets back in step: one incident, or every open one.
+    Resync {
+        #[arg(long)]
+        incident: Option<i64>,
+    },
 }
 
 struct TicketFacets {
@@ -117,9 +127,12 @@ impl Integration for Jira {
         registry.register(move |job: PushChange, _attempt| push.push(&job))?;
         let webhook = raid.clone();
         registry.register(move |job: JiraWebhook, _attempt| webhook.apply_webhook(&job))?;
+        let comment = raid.clone();
+        registry.register(move |job: PostComment, _attempt| comment.post_comment(&job))?;
         registry.register(move |job: LinkConversation, _attempt| raid.link_conversation(&job))?;
-        registry.on_event(|event: &jobs::OutboxEvent| crate::raid::jobs_for(event).0);
-        registry.on_event(|event: &jobs::OutboxEvent| crate::raid::jobs_for(event).1);
+        registry.on_event(crate::raid::create_jobs);
+        registry.on_event(crate::raid::push_jobs);
+        registry.on_event(crate::raid::comment_jobs);
         Ok(())
     }
 
@@ -198,6 +211,47 @@ impl Integration for Jira {
                 }
                 let workflow = client.workflow()?;
                 println!("workflow with {} statuses", workflow.statuses.len());
+            }
+            JiraCommand::Link { incident, issue_key } => {
+                let Some(raid) = self.raid(context) else { bail!("RAID is off: set ENABLE_RAID=true") };
+                let outcomes = raid.link(incident, &issue_key).map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("incident {incident} is linked to {issue_key}");
+                for outcome in outcomes {
+                    println!(
+                        "  {}: {}{}",
+                        outcome.field,
+                        outcome.outcome,
+                        if outcome.conflict { " (conflict)" } else { "" }
+                    );
+                }
+            }
+            JiraCommand::Unlink { incident } => {
+                let Some(raid) = self.raid(context) else { bail!("RAID is off: set ENABLE_RAID=true") };
+                if !raid.unlink(incident, "the command line").map_err(|e| anyhow::anyhow!("{e}"))? {
+                    bail!("incident {incident} has no Jira ticket");
+                }
+                println!("incident {incident} has no Jira ticket any more");
+            }
+            JiraCommand::Resync { incident } => {
+                let Some(raid) = self.raid(context) else { bail!("RAID is off: set ENABLE_RAID=true") };
+                let ids = match incident {
+                    Some(id) => vec![id],
+                    None => raid.store.to_resync()?,
+                };
+                let report = crate::sync::resync(&raid, &ids, &mut std::io::stderr());
+                println!(
+                    "{} incidents: {} in step already, {} brought in step, {} failed",
+                    ids.len(),
+                    report.in_step,
+                    report.changed,
+                    report.failed.len()
+                );
+                for (id, error) in &report.failed {
+                    println!("  incident {id}: {error}");
+                }
+                if !report.failed.is_empty() {
+                    bail!("{} incidents could not be brought in step", report.failed.len());
+                }
             }
         }
         Ok(())

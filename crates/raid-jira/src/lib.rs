@@ -11,6 +11,7 @@
 pub mod client;
 pub mod config;
 pub mod mapping;
+pub mod wiki;
 pub mod workflow;
 
 pub use client::{JiraClient, JiraError};
@@ -20,5 +21,6 @@ mod integration;
 pub mod raid;
 pub mod schema;
 pub mod store;
+pub mod sync;
 
 pub use integration::Jira;

@@ -1,5 +1,6 @@
-//! What status and priority look like in Jira (firefighter-integrations.md §6.1–§6.3), as the sync
-//! engine's field maps.
+//! What the mirrored fields look like in Jira (firefighter-integrations.md §6.1–§6.3): status,
+//! priority, title (the summary), description and commander (the assignee), as the sync engine's
+//! field maps.
 
 use incidents_core::IncidentStatus;
 pub use sync_engine::FieldMap;
@@ -68,6 +69,89 @@ impl FieldMap for PriorityMap {
     }
 }
 
+/// The longest summary Jira takes.
+pub const SUMMARY_MAX_CHARS: usize = 255;
+/// The longest description Jira takes.
+pub const DESCRIPTION_MAX_CHARS: usize = 32_767;
+
+/// Title ↔ summary, compared exactly (trimmed).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TitleMap;
+
+impl FieldMap for TitleMap {
+    type Local = String;
+
+    fn field(&self) -> &'static str {
+        "title"
+    }
+
+    fn to_external(&self, local: &String) -> Option<String> {
+        Some(local.trim().chars().take(SUMMARY_MAX_CHARS).collect())
+    }
+
+    fn to_local(&self, external: &str) -> Option<String> {
+        Some(external.trim().to_owned())
+    }
+
+    fn same(&self, a: &str, b: &str) -> bool {
+        a.trim() == b.trim()
+    }
+}
+
+/// Description (Markdown) ↔ description (wiki markup, FireFighter's footer left out), compared
+/// exactly but for line endings and trailing spaces.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DescriptionMap;
+
+fn normalised(text: &str) -> String {
+    text.replace("\r\n", "\n").lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim().to_owned()
+}
+
+impl FieldMap for DescriptionMap {
+    type Local = String;
+
+    fn field(&self) -> &'static str {
+        "description"
+    }
+
+    fn to_external(&self, local: &String) -> Option<String> {
+        Some(crate::wiki::to_wiki(local).chars().take(DESCRIPTION_MAX_CHARS - 2_000).collect())
+    }
+
+    fn to_local(&self, external: &str) -> Option<String> {
+        Some(crate::wiki::from_wiki(external))
+    }
+
+    fn same(&self, a: &str, b: &str) -> bool {
+        normalised(a) == normalised(b)
+    }
+}
+
+/// Commander ↔ assignee, both as Jira account ids (`""`: nobody); the users behind them are
+/// resolved by the jobs (the user mapping calls Jira).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommanderMap;
+
+impl FieldMap for CommanderMap {
+    type Local = String;
+
+    fn field(&self) -> &'static str {
+        "commander"
+    }
+
+    fn to_external(&self, local: &String) -> Option<String> {
+        Some(local.trim().to_owned())
+    }
+
+    fn to_local(&self, external: &str) -> Option<String> {
+        Some(external.trim().to_owned())
+    }
+
+    fn same(&self, a: &str, b: &str) -> bool {
+        a.trim() == b.trim()
+    }
+}
+
 /// The label the business impact level gets in Jira (`customfield_10936`); `None` for no impact.
 #[must_use]
 pub fn business_impact(level: incidents_core::ImpactLevelCode) -> Option<&'static str> {
@@ -104,5 +188,15 @@ mod tests {
         assert_eq!(PriorityMap.to_local("6"), None);
         assert_eq!(business_impact(incidents_core::ImpactLevelCode::High), Some("High"));
         assert_eq!(business_impact(incidents_core::ImpactLevelCode::NoImpact), None);
+    }
+
+    #[test]
+    fn texts_compare_exactly() {
+        assert!(!TitleMap.same("Checkout down", "checkout down"), "a change of case is a change");
+        assert!(TitleMap.same(" Checkout down", "Checkout down "));
+        assert!(DescriptionMap.same("a  \r\nb\n", "a\nb"));
+        assert!(!DescriptionMap.same("a\nb", "a\n\nb"));
+        assert_eq!(DescriptionMap.to_external(&"**x**".to_owned()).as_deref(), Some("*x*"));
+        assert_eq!(TitleMap.to_external(&"x".repeat(300)).map(|t| t.chars().count()), Some(255));
     }
 }

@@ -22,12 +22,12 @@ use incidents_core::chat::ChatMessage;
 use incidents_core::facets::SLACK_CHANNEL;
 use incidents_core::incident::UpdateIncident;
 use incidents_core::query::{IncidentQueries as _, IncidentView};
-use incidents_core::{Actor, Email, EntryPoint, IncidentId, IncidentStatus, LifecycleError, RepositoryError};
+use incidents_core::{Actor, EntryPoint, IncidentId, IncidentStatus, LifecycleError, RepositoryError};
 use jobs::{Enqueue, Job, JobError, JobStore as _, OutboxEvent};
 use platform::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sync_engine::{FieldMap, FieldState, Inbound, Origin, Outbound, inbound, outbound};
+use sync_engine::FieldMap;
 
 use crate::client::{JiraClient, JiraError};
 use crate::config::RaidConfig;
@@ -36,8 +36,6 @@ use crate::store::{RaidStore, Ticket};
 
 /// How long Jira's search may not show an issue just created.
 pub const SEARCH_LAG: Duration = Duration::from_secs(30);
-/// How long a push holds its field.
-const LEASE: TimeDelta = TimeDelta::minutes(2);
 /// The user Jira's changes are made as (the original's `jira-webhook` user).
 pub const JIRA_USER_EMAIL: &str = "jira-webhook@firefighter.invalid";
 
@@ -76,6 +74,30 @@ pub struct PushChange {
     pub status: Option<String>,
     /// The priority's name, when it changed.
     pub priority: Option<String>,
+    /// The mirrored fields the change touched (`status`, `priority`, `title`, `description`,
+    /// `commander`); absent from jobs queued before it was recorded (then status and priority, as
+    /// given above).
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+impl PushChange {
+    /// The fields to sync.
+    #[must_use]
+    pub fn fields(&self) -> Vec<&str> {
+        if self.fields.is_empty() {
+            let mut fields = Vec::new();
+            if self.status.is_some() {
+                fields.push("status");
+            }
+            if self.priority.is_some() {
+                fields.push("priority");
+            }
+            fields
+        } else {
+            self.fields.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 impl Job for PushChange {
@@ -118,38 +140,100 @@ impl Job for LinkConversation {
     }
 }
 
-/// The jobs outbox events call for.
+/// The ticket an outbox event calls for.
 #[must_use]
-pub fn jobs_for(event: &OutboxEvent) -> (Vec<CreateTicket>, Vec<PushChange>) {
-    let Some(incident_id) = event.incident_id else { return (Vec::new(), Vec::new()) };
+pub fn create_jobs(event: &OutboxEvent) -> Vec<CreateTicket> {
+    match (event.incident_id, event.event_type.as_str()) {
+        (Some(incident_id), "incident_created") => {
+            vec![CreateTicket { incident_id, entry_point: event.entry_point.clone() }]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The sync an outbox event calls for: a change of a mirrored field, unless Jira made it.
+#[must_use]
+pub fn push_jobs(event: &OutboxEvent) -> Vec<PushChange> {
+    let Some(incident_id) = event.incident_id else { return Vec::new() };
+    if event.entry_point.as_deref() == Some(EntryPoint::Jira.as_str()) {
+        return Vec::new();
+    }
+    let text = |key: &str| event.payload[key].as_str().map(str::to_owned);
+    let mut fields = Vec::new();
     match event.event_type.as_str() {
-        "incident_created" => {
-            (vec![CreateTicket { incident_id, entry_point: event.entry_point.clone() }], Vec::new())
-        }
-        "incident_updated" if event.entry_point.as_deref() != Some(EntryPoint::Jira.as_str()) => {
-            let changed = |field: &str| {
-                event.payload["changed_fields"]
-                    .as_array()
-                    .is_some_and(|fields| fields.iter().any(|f| f == field))
-            };
-            let text = |key: &str| event.payload[key].as_str().map(str::to_owned);
-            let (status, priority) = (
-                changed("status").then(|| text("status")).flatten(),
-                changed("priority").then(|| text("priority")).flatten(),
-            );
-            if status.is_none() && priority.is_none() {
-                return (Vec::new(), Vec::new());
+        "incident_updated" => {
+            for field in event.payload["changed_fields"].as_array().into_iter().flatten() {
+                if let Some(field) = field.as_str()
+                    && ["status", "priority", "title", "description"].contains(&field)
+                {
+                    fields.push(field.to_owned());
+                }
             }
-            let push = PushChange {
-                event_id: event.event_id.clone(),
-                incident_id,
-                version: event.incident_version.unwrap_or_default(),
-                status,
-                priority,
-            };
-            (Vec::new(), vec![push])
         }
-        _ => (Vec::new(), Vec::new()),
+        "roles_updated" => {
+            let commander = event.payload["changes"]
+                .as_array()
+                .is_some_and(|changes| changes.iter().any(|c| c["role"] == "commander"));
+            if commander {
+                fields.push("commander".to_owned());
+            }
+        }
+        _ => {}
+    }
+    if fields.is_empty() {
+        return Vec::new();
+    }
+    let changed = |name: &str| fields.iter().any(|f| f == name);
+    vec![PushChange {
+        event_id: event.event_id.clone(),
+        incident_id,
+        version: event.incident_version.unwrap_or_default(),
+        status: changed("status").then(|| text("status")).flatten(),
+        priority: changed("priority").then(|| text("priority")).flatten(),
+        fields,
+    }]
+}
+
+/// A timeline message marked for Jira (`event_type` [`COMMENT_TO_JIRA`]) becomes a comment.
+#[must_use]
+pub fn comment_jobs(event: &OutboxEvent) -> Vec<PostComment> {
+    let Some(incident_id) = event.incident_id else { return Vec::new() };
+    if event.event_type != "incident_updated"
+        || event.entry_point.as_deref() == Some(EntryPoint::Jira.as_str())
+        || event.payload["event_type"].as_str() != Some(COMMENT_TO_JIRA)
+    {
+        return Vec::new();
+    }
+    let Some(message) = event.payload["message"].as_str().filter(|m| !m.trim().is_empty()) else {
+        return Vec::new();
+    };
+    vec![PostComment {
+        event_id: event.event_id.clone(),
+        incident_id,
+        message: message.to_owned(),
+        author: event.actor_user_id.clone(),
+    }]
+}
+
+/// The marker of a timeline message to copy to the ticket as a comment.
+pub const COMMENT_TO_JIRA: &str = "comment_to_jira";
+
+/// Post a timeline message on the incident's ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostComment {
+    pub event_id: String,
+    pub incident_id: i64,
+    pub message: String,
+    /// Who wrote it (their user id).
+    #[serde(default)]
+    pub author: Option<String>,
+}
+
+impl Job for PostComment {
+    const NAME: &'static str = "raid.comment";
+    const QUEUE: &'static str = "jira";
+    fn idempotency_key(&self) -> String {
+        format!("raid-comment:{}", self.event_id)
     }
 }
 
@@ -169,12 +253,12 @@ impl std::fmt::Debug for Raid {
 }
 
 #[expect(clippy::needless_pass_by_value, reason = "a map_err function")]
-fn storage(error: RepositoryError) -> JobError {
+pub(crate) fn storage(error: RepositoryError) -> JobError {
     JobError::Retryable(error.to_string())
 }
 
 #[expect(clippy::needless_pass_by_value, reason = "a map_err function")]
-fn jira(error: JiraError) -> JobError {
+pub(crate) fn jira(error: JiraError) -> JobError {
     if error.is_retryable() {
         JobError::Retryable(error.to_string())
     } else {
@@ -183,11 +267,11 @@ fn jira(error: JiraError) -> JobError {
 }
 
 impl Raid {
-    fn now() -> chrono::NaiveDateTime {
+    pub(crate) fn now() -> chrono::NaiveDateTime {
         incidents_core::clock::now()
     }
 
-    fn incident(&self, id: i64) -> Result<IncidentView, JobError> {
+    pub(crate) fn incident(&self, id: i64) -> Result<IncidentView, JobError> {
         self.context
             .database
             .incident(IncidentId(id))
@@ -228,29 +312,9 @@ impl Raid {
             .record_created(id, (&issue_id, &issue_key), &project, &impact, Self::now())
             .map_err(storage)?;
         tracing::info!(incident = id, key = %issue_key, "Jira ticket created");
-        // What the new issue holds, as of the incident's version its fields were read at: older
-        // pushes are stale; a status reached meanwhile is pushed now.
-        let version = incident.version;
-        let priority = PriorityMap.to_external(&incident.priority.value).unwrap_or_else(|| "-".into());
-        self.store
-            .save(
-                id,
-                "priority",
-                &FieldState { external: Some(priority), pushed_version: version },
-                Self::now(),
-            )
-            .map_err(storage)?;
-        if fresh {
-            self.store
-                .save(
-                    id,
-                    "status",
-                    &FieldState { external: Some("Incoming".into()), pushed_version: 0 },
-                    Self::now(),
-                )
-                .map_err(storage)?;
-        }
-        self.push_field(id, &issue_id, &StatusMap, version, &incident.status)?;
+        // What the issue holds is the baseline of every field; whatever the incident changed since
+        // its fields were read is pushed now.
+        self.sync(id, &crate::config::MIRRORED, &crate::sync::Trigger::Creation)?;
         let entry_point = job.entry_point.as_deref().and_then(EntryPoint::parse);
         self.follow_up(&incident, entry_point, (&issue_id, &issue_key), &project, &impact, fresh);
         Ok(())
@@ -286,17 +350,19 @@ impl Raid {
             addendum.push(format!("Suggested team to be routed: *{team}*"));
         }
         let critical = incident.priority.value <= 3;
-        let mut description = incident.description.clone();
+        let mut footer = String::new();
         if critical {
-            description.push_str(&format!(
-                "\n\n🧯 This incident has been created for a critical incident.\n📦 Incident category: {}\n{} Priority: {}\n",
+            footer.push_str(&format!(
+                "🧯 This incident has been created for a critical incident.\n📦 Incident category: {}\n{} Priority: {}\n",
                 incident.category.name, incident.priority.emoji, incident.priority.name
             ));
         }
         if !addendum.is_empty() {
-            description.push_str("\n *Additional Information* \n");
-            description.push_str(&addendum.join("\n"));
+            footer.push_str("*Additional Information*\n");
+            footer.push_str(&addendum.join("\n"));
         }
+        let body = crate::mapping::DescriptionMap.to_external(&incident.description).unwrap_or_default();
+        let description = crate::wiki::description(&body, &footer);
         let summary: String = incident.title.chars().take(255).collect();
         let mut labels = vec![json!(label(incident.id.0))];
         if custom.get("is_seller_in_golden_list").and_then(Value::as_bool) == Some(true) {
@@ -472,72 +538,12 @@ impl Raid {
         Ok(())
     }
 
-    /// `raid.push`.
+    /// `raid.push`: syncs the fields an incident change touched.
     ///
     /// # Errors
-    /// The ticket does not exist yet, another push holds the field, Jira or the database failed
-    /// (retried); Jira has no way to the status (dead).
+    /// See [`Raid::sync`].
     pub fn push(&self, job: &PushChange) -> Result<(), JobError> {
-        let id = job.incident_id;
-        let ticket = self.store.ticket(id).map_err(storage)?;
-        let Some((issue_id, _)) = ticket.as_ref().and_then(Ticket::issue) else {
-            if ticket.is_none() && !self.store.creation_pending(id).map_err(storage)? {
-                // Declared before RAID was on: no ticket to keep in step.
-                tracing::debug!(incident = id, "no Jira ticket: nothing to push");
-                return Ok(());
-            }
-            return Err(JobError::Retryable("the incident's ticket is not created yet".into()));
-        };
-        if let Some(label) = &job.status {
-            let status = IncidentStatus::from_label(label).map_err(|e| JobError::Permanent(e.to_string()))?;
-            self.push_field(id, issue_id, &StatusMap, job.version, &status)?;
-        }
-        if let Some(name) = &job.priority {
-            let priorities = self.context.database.priorities().map_err(storage)?;
-            let Some(priority) = priorities.iter().find(|p| p.name == *name) else {
-                return Err(JobError::Permanent(format!("no priority named {name}")));
-            };
-            self.push_field(id, issue_id, &PriorityMap, job.version, &priority.value)?;
-        }
-        Ok(())
-    }
-
-    fn push_field<M: FieldMap>(
-        &self,
-        id: i64,
-        issue_id: &str,
-        map: &M,
-        version: i64,
-        local: &M::Local,
-    ) -> Result<(), JobError> {
-        let field = map.field();
-        let now = Self::now();
-        let Some(state) = self.store.lease(id, field, now, now + LEASE).map_err(storage)? else {
-            return Err(JobError::Retryable(format!(
-                "another change of incident {id}'s {field} is being pushed"
-            )));
-        };
-        let decision = outbound(map, &state, Origin::Local, version, local);
-        let next = match &decision {
-            Outbound::Write(value) => {
-                let written = match field {
-                    "status" => self.client.transition_to(issue_id, value).map(drop),
-                    _ => self.client.update_fields(
-                        issue_id,
-                        &json!({(self.config.fields.priority.clone()): {"value": value}}),
-                    ),
-                };
-                if let Err(error) = written {
-                    let _ = self.store.release(id, field);
-                    return Err(jira(error));
-                }
-                tracing::info!(incident = id, field, %value, version, "pushed to Jira");
-                state.written(version, value)
-            }
-            Outbound::AlreadyThere | Outbound::NotMirrored => state.skipped(version),
-            Outbound::Stale | Outbound::FromThere => state.clone(),
-        };
-        self.store.save(id, field, &next, Self::now()).map_err(storage)
+        self.sync(job.incident_id, &job.fields(), &crate::sync::Trigger::Incident).map(drop)
     }
 
     /// `raid.webhook`.
@@ -547,126 +553,105 @@ impl Raid {
     pub fn apply_webhook(&self, job: &JiraWebhook) -> Result<(), JobError> {
         let body = &job.body;
         let Some(key) = body.pointer("/issue/key").and_then(Value::as_str) else { return Ok(()) };
-        let Some(ticket) = self.store.ticket_by_key(key).map_err(storage)? else {
-            tracing::info!(%key, "a Jira webhook about an issue of no incident: ignored");
-            return Ok(());
-        };
-        let id = ticket.incident_id;
-        let issue_id = ticket.issue_id.clone().unwrap_or_default();
         let account = body.pointer("/user/accountId").and_then(Value::as_str).unwrap_or_default();
         let by_service = !account.is_empty() && account == self.config.service_account;
         let who = body.pointer("/user/displayName").and_then(Value::as_str).unwrap_or("someone").to_owned();
+        let ticket = self.store.ticket_by_key(key).map_err(storage)?;
         if job.kind == "comment" {
-            return self.apply_comment(id, key, body, by_service);
+            return match ticket {
+                Some(ticket) => self.apply_comment(ticket.incident_id, key, body),
+                None => Ok(()),
+            };
         }
-        for item in body.pointer("/changelog/items").and_then(Value::as_array).into_iter().flatten() {
+        if body["webhookEvent"].as_str() == Some("jira:issue_deleted") {
+            return match ticket {
+                Some(ticket) => self.issue_deleted(ticket.incident_id, key, &who),
+                None => Ok(()),
+            };
+        }
+        let items: Vec<&Value> =
+            body.pointer("/changelog/items").and_then(Value::as_array).into_iter().flatten().collect();
+        let fields = self.mirrored_fields(&items);
+        let Some(ticket) = ticket else {
+            tracing::info!(%key, "a Jira webhook about an issue of no incident: not mirrored");
+            return Ok(());
+        };
+        // Our own writes come back as webhooks: never applied (they hold nothing new).
+        if by_service || fields.is_empty() {
+            return Ok(());
+        }
+        self.sync(ticket.incident_id, &fields, &crate::sync::Trigger::Jira(who)).map(drop)
+    }
+
+    /// The mirrored fields a changelog's items touch.
+    pub(crate) fn mirrored_fields(&self, items: &[&Value]) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        for item in items {
             let field = item["field"].as_str().unwrap_or_default().to_lowercase();
             let field_id = item["fieldId"].as_str();
-            let to = item["toString"].as_str().unwrap_or_default();
-            let from = item["fromString"].as_str().unwrap_or_default();
             let priority_field = &self.config.fields.priority;
+            // The priority is the custom field, by id; Jira's own `priority` never syncs.
             let is_priority = field_id.map_or_else(
                 || field.eq_ignore_ascii_case(priority_field),
                 |f| f.eq_ignore_ascii_case(priority_field),
             );
-            if field == "status" {
-                self.apply_status(id, &issue_id, key, by_service, from, to, &who)?;
+            let named = |name: &str| field_id.map_or(field == name, |f| f.eq_ignore_ascii_case(name));
+            let mirrored = if field == "status" {
+                "status"
             } else if is_priority {
-                self.apply_priority(id, &issue_id, key, by_service, to, &who)?;
+                "priority"
+            } else if named("summary") {
+                "title"
+            } else if named("description") {
+                "description"
+            } else if named("assignee") {
+                "commander"
+            } else {
+                continue;
+            };
+            if !fields.contains(&mirrored) {
+                fields.push(mirrored);
             }
         }
-        Ok(())
+        fields
     }
 
-    fn jira_actor(&self) -> Result<Actor, JobError> {
-        let email = Email::parse(JIRA_USER_EMAIL).map_err(|e| JobError::Permanent(e.to_string()))?;
-        let user = self
-            .context
-            .lifecycle
-            .provision_user(&email, "Jira", EntryPoint::Jira, "Jira webhooks")
-            .map_err(|e| JobError::Retryable(e.to_string()))?;
-        Ok(Actor { user, entry_point: EntryPoint::Jira })
-    }
-
-    #[expect(clippy::too_many_arguments, reason = "one changelog item and where it applies")]
-    fn apply_status(
-        &self,
-        id: i64,
-        issue_id: &str,
-        key: &str,
-        by_service: bool,
-        from: &str,
-        to: &str,
-        who: &str,
-    ) -> Result<(), JobError> {
-        let now = Self::now();
-        let Some(state) = self.store.lease(id, "status", now, now + LEASE).map_err(storage)? else {
-            return Err(JobError::Retryable(format!("a push of incident {id}'s status is running")));
-        };
-        let decision = inbound(&StatusMap, &state, by_service, to);
-        let next = match decision {
-            Inbound::OwnEcho => state.clone(),
-            Inbound::Unchanged | Inbound::Unmapped => state.received(to),
-            Inbound::Apply(status) => {
-                let result = self.apply_status_change(id, issue_id, key, status, from, to, who);
-                match result {
-                    Ok(()) => state.received(to),
-                    Err(error) => {
-                        let _ = self.store.release(id, "status");
-                        return Err(error);
-                    }
-                }
-            }
-        };
-        self.store.save(id, "status", &next, Self::now()).map_err(storage)
-    }
-
-    #[expect(clippy::too_many_arguments, reason = "one changelog item and where it applies")]
-    fn apply_status_change(
-        &self,
-        id: i64,
-        issue_id: &str,
-        key: &str,
-        status: IncidentStatus,
-        from: &str,
-        to: &str,
-        who: &str,
-    ) -> Result<(), JobError> {
-        let incident = self.incident(id)?;
-        if incident.status == status {
+    /// `jira:issue_deleted`: the incident loses its ticket, and its timeline says so.
+    fn issue_deleted(&self, id: i64, key: &str, who: &str) -> Result<(), JobError> {
+        if !self.store.unlink(id).map_err(storage)? {
             return Ok(());
         }
-        // The original's guard: a close from a status the mirror does not know (Code Review …) is
-        // not a decision about the incident.
-        if status == IncidentStatus::Closed && StatusMap.to_local(from).is_none() {
-            tracing::warn!(incident = id, %from, "Jira closed the ticket from an unmapped status: the incident is left open");
-            return Ok(());
-        }
+        tracing::info!(incident = id, %key, "the incident's Jira issue was deleted: unlinked");
+        self.note(
+            id,
+            &format!("Jira issue {key} was deleted by {who}: the incident has no ticket any more"),
+            "jira_unlinked",
+        )
+    }
+
+    /// A timeline entry made as Jira.
+    pub(crate) fn note(&self, id: i64, message: &str, event_type: &str) -> Result<(), JobError> {
         let command = UpdateIncident {
-            status: Some(status),
-            message: Some(format!("Status synced from Jira ({to}), changed by {who} on {key}")),
-            event_type: Some("jira_status_sync".into()),
+            message: Some(message.to_owned()),
+            event_type: Some(event_type.to_owned()),
             ..UpdateIncident::default()
         };
         let actor = self.jira_actor()?;
         match self.context.lifecycle.update(actor, IncidentId(id), &command) {
             Ok(_) => Ok(()),
             Err(LifecycleError::Storage(error)) => Err(storage(error)),
-            Err(refusal) => {
-                self.refused(id, issue_id, key, status, to, &refusal);
-                Ok(())
-            }
+            Err(error) => Err(JobError::Permanent(error.to_string())),
         }
     }
 
     /// A Jira change the lifecycle refused: the incident stays as it is; the issue and the incident's
     /// channel are told why.
-    fn refused(
+    pub(crate) fn refused(
         &self,
         id: i64,
         issue_id: &str,
         key: &str,
-        status: IncidentStatus,
+        field: &str,
         to: &str,
         refusal: &LifecycleError,
     ) {
@@ -674,10 +659,13 @@ impl Raid {
             LifecycleError::CannotClose { blockers } => blockers.iter().map(|b| b.message.clone()).collect(),
             other => vec![other.to_string()],
         };
-        tracing::info!(incident = id, %to, code = refusal.code(), "a Jira change was refused by the incident's workflow");
+        let closing = field == "status" && StatusMap.to_local(to) == Some(IncidentStatus::Closed);
+        let target = match (field, StatusMap.to_local(to)) {
+            ("status", Some(status)) => status.label().to_owned(),
+            _ => format!("{field} {to:?}"),
+        };
         let comment = format!(
-            "FireFighter did not move incident #{id} to {} ({}):\n{}",
-            status.label(),
+            "FireFighter did not move incident #{id} to {target} ({}):\n{}",
             refusal.code(),
             reasons.iter().map(|r| format!("* {r}")).collect::<Vec<_>>().join("\n")
         );
@@ -698,23 +686,20 @@ impl Raid {
             return;
         };
         let bullets = reasons.iter().map(|r| format!("• {r}")).collect::<Vec<_>>().join("\n");
-        let text = if status == IncidentStatus::Closed {
+        let text = if closing {
             format!(
                 "Jira ticket *{key}* was closed, but the incident was *not* automatically closed:\n{bullets}\nClose the incident using the _Close incident_ action once these are done."
             )
         } else {
-            format!("Jira ticket *{key}* moved to *{to}*, but the incident could not follow:\n{bullets}")
+            format!(
+                "Jira ticket *{key}* changed its {field} to *{to}*, but the incident could not follow:\n{bullets}"
+            )
         };
         let message = ChatMessage {
             text,
             rich: None,
             metadata: Some((
-                if status == IncidentStatus::Closed {
-                    "raid_jira_closed_blocked"
-                } else {
-                    "raid_jira_status_refused"
-                }
-                .into(),
+                if closing { "raid_jira_closed_blocked" } else { "raid_jira_status_refused" }.into(),
                 json!({"incident_id": id, "issue_key": key}),
             )),
         };
@@ -723,70 +708,12 @@ impl Raid {
         }
     }
 
-    fn apply_priority(
-        &self,
-        id: i64,
-        issue_id: &str,
-        key: &str,
-        by_service: bool,
-        to: &str,
-        who: &str,
-    ) -> Result<(), JobError> {
-        let now = Self::now();
-        let Some(state) = self.store.lease(id, "priority", now, now + LEASE).map_err(storage)? else {
-            return Err(JobError::Retryable(format!("a push of incident {id}'s priority is running")));
-        };
-        let next = match inbound(&PriorityMap, &state, by_service, to) {
-            Inbound::OwnEcho => state.clone(),
-            Inbound::Unchanged | Inbound::Unmapped => state.received(to),
-            Inbound::Apply(value) => match self.apply_priority_change(id, issue_id, key, value, to, who) {
-                Ok(()) => state.received(to),
-                Err(error) => {
-                    let _ = self.store.release(id, "priority");
-                    return Err(error);
-                }
-            },
-        };
-        self.store.save(id, "priority", &next, Self::now()).map_err(storage)
-    }
-
-    fn apply_priority_change(
-        &self,
-        id: i64,
-        issue_id: &str,
-        key: &str,
-        value: i32,
-        to: &str,
-        who: &str,
-    ) -> Result<(), JobError> {
-        let incident = self.incident(id)?;
-        if incident.priority.value == value {
-            return Ok(());
-        }
-        let priorities = self.context.database.priorities().map_err(storage)?;
-        let Some(priority) = priorities.iter().find(|p| p.value == value) else {
-            tracing::warn!(incident = id, value, "Jira set a priority no priority of ours has");
-            return Ok(());
-        };
-        let command = UpdateIncident {
-            priority_id: Some(priority.id.clone()),
-            message: Some(format!("Priority synced from Jira ({to}), changed by {who} on {key}")),
-            event_type: Some("jira_priority_sync".into()),
-            ..UpdateIncident::default()
-        };
-        let actor = self.jira_actor()?;
-        match self.context.lifecycle.update(actor, IncidentId(id), &command) {
-            Ok(_) => Ok(()),
-            Err(LifecycleError::Storage(error)) => Err(storage(error)),
-            Err(refusal) => {
-                self.refused(id, issue_id, key, incident.status, to, &refusal);
-                Ok(())
-            }
-        }
-    }
-
-    /// A comment made in Jira (by a person) becomes a note on the incident's timeline.
-    fn apply_comment(&self, id: i64, key: &str, body: &Value, by_service: bool) -> Result<(), JobError> {
+    /// A comment made in Jira by a person becomes a timeline entry credited to its author (a user
+    /// found or made from their Jira account; Jira's own user when the account shares no e-mail
+    /// address).
+    fn apply_comment(&self, id: i64, key: &str, body: &Value) -> Result<(), JobError> {
+        let account = body.pointer("/comment/author/accountId").and_then(Value::as_str).unwrap_or_default();
+        let by_service = !account.is_empty() && account == self.config.service_account;
         if by_service || body["webhookEvent"].as_str() != Some("comment_created") {
             return Ok(());
         }
@@ -796,21 +723,63 @@ impl Raid {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .chars()
-            .take(2000)
+            .take(4000)
             .collect();
         if text.trim().is_empty() {
             return Ok(());
         }
+        let user = if account.is_empty() { None } else { self.user_for(account)? };
+        let (actor, message) = match user {
+            Some(user) => (
+                Actor { user, entry_point: EntryPoint::Jira },
+                format!("Commented on {key}: {}", crate::wiki::from_wiki(&text)),
+            ),
+            None => (
+                self.jira_actor()?,
+                format!("{author} commented on {key}: {}", crate::wiki::from_wiki(&text)),
+            ),
+        };
         let command = UpdateIncident {
-            message: Some(format!("{author} commented on {key}: {text}")),
+            message: Some(message),
             event_type: Some("jira_comment".into()),
             ..UpdateIncident::default()
         };
-        let actor = self.jira_actor()?;
         match self.context.lifecycle.update(actor, IncidentId(id), &command) {
             Ok(_) => Ok(()),
             Err(LifecycleError::Storage(error)) => Err(storage(error)),
             Err(error) => Err(JobError::Permanent(error.to_string())),
         }
+    }
+
+    /// `raid.comment`: a timeline message marked for Jira, posted on the ticket once (a retried job
+    /// looks for its marker among the issue's comments first).
+    ///
+    /// # Errors
+    /// No ticket yet, Jira or the database failed (retried).
+    pub fn post_comment(&self, job: &PostComment) -> Result<(), JobError> {
+        let ticket = self.store.ticket(job.incident_id).map_err(storage)?;
+        let Some((issue_id, _)) = ticket.as_ref().and_then(Ticket::issue) else {
+            if ticket.is_none() && !self.store.creation_pending(job.incident_id).map_err(storage)? {
+                return Ok(());
+            }
+            return Err(JobError::Retryable("the incident's ticket is not created yet".into()));
+        };
+        let marker = format!(
+            "ff-{}",
+            job.event_id.chars().filter(char::is_ascii_alphanumeric).take(32).collect::<String>()
+        );
+        if self.client.comments(issue_id).map_err(jira)?.iter().any(|c| c.contains(&marker)) {
+            return Ok(());
+        }
+        let author = match job.author.as_deref() {
+            Some(id) => self.store.user_name(id).map_err(storage)?.unwrap_or_else(|| "Someone".to_owned()),
+            None => "Someone".to_owned(),
+        };
+        let body = format!(
+            "{}\n\n_{author}, on FireFighter incident #{}_ {{color:#97a0af}}{marker}{{color}}",
+            crate::mapping::DescriptionMap.to_external(&job.message).unwrap_or_default(),
+            job.incident_id
+        );
+        self.client.comment(issue_id, &body).map_err(jira)
     }
 }

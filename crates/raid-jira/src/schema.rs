@@ -22,6 +22,26 @@ diesel::table! {
         pushed_version -> BigInt,
         lease_until -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        local_value -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    raid_jira_users (account_id) {
+        account_id -> Text,
+        user_id -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    raid_bot_tickets (issue_key) {
+        issue_key -> Text,
+        issue_id -> Text,
+        reporter_email -> Text,
+        requested_by -> Nullable<Text>,
+        attachments -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -33,4 +53,10 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(raid_tickets, raid_sync_state, raid_feature_teams);
+diesel::allow_tables_to_appear_in_same_query!(
+    raid_tickets,
+    raid_sync_state,
+    raid_feature_teams,
+    raid_jira_users,
+    raid_bot_tickets
+);

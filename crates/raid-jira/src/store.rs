@@ -6,7 +6,7 @@ use incidents_core::RepositoryError;
 use storage::{Database, repository_error, write_transaction};
 use sync_engine::FieldState;
 
-use crate::schema::{raid_feature_teams, raid_sync_state, raid_tickets};
+use crate::schema::{raid_bot_tickets, raid_feature_teams, raid_jira_users, raid_sync_state, raid_tickets};
 
 /// An incident's ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -184,14 +184,19 @@ impl RaidStore {
     /// A storage failure.
     pub fn state(&self, incident: i64, field: &str) -> Result<FieldState, RepositoryError> {
         let mut conn = self.database.connection()?;
-        let row: Option<(Option<String>, i64)> = raid_sync_state::table
+        let row: Option<(Option<String>, Option<String>, i64)> = raid_sync_state::table
             .find((incident, field))
-            .select((raid_sync_state::external_value, raid_sync_state::pushed_version))
+            .select((
+                raid_sync_state::external_value,
+                raid_sync_state::local_value,
+                raid_sync_state::pushed_version,
+            ))
             .first(&mut *conn)
             .optional()
             .map_err(repository_error)?;
-        Ok(row.map_or_else(FieldState::default, |(external, pushed_version)| FieldState {
+        Ok(row.map_or_else(FieldState::default, |(external, local, pushed_version)| FieldState {
             external,
+            local,
             pushed_version,
         }))
     }
@@ -251,6 +256,7 @@ impl RaidStore {
         let mut conn = self.database.connection()?;
         let values = (
             raid_sync_state::external_value.eq(state.external.as_deref()),
+            raid_sync_state::local_value.eq(state.local.as_deref()),
             raid_sync_state::pushed_version.eq(state.pushed_version),
             raid_sync_state::lease_until.eq(None::<NaiveDateTime>),
             raid_sync_state::updated_at.eq(now),
@@ -286,6 +292,223 @@ impl RaidStore {
         let mut conn = self.database.connection()?;
         diesel::update(raid_sync_state::table.find((incident, field)))
             .set(raid_sync_state::lease_until.eq(None::<NaiveDateTime>))
+            .execute(&mut *conn)
+            .map(drop)
+            .map_err(repository_error)
+    }
+
+    /// The Jira account of a user, if known.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn account_of(&self, user: &str) -> Result<Option<String>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        raid_jira_users::table
+            .filter(raid_jira_users::user_id.eq(user))
+            .select(raid_jira_users::account_id)
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)
+    }
+
+    /// A user's display name (their name, else their username).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn user_name(&self, user: &str) -> Result<Option<String>, RepositoryError> {
+        use storage::schema::users;
+        let mut conn = self.database.connection()?;
+        let row: Option<(String, String)> = users::table
+            .find(user)
+            .select((users::name, users::username))
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)?;
+        Ok(row.map(|(name, username)| if name.trim().is_empty() { username } else { name }))
+    }
+
+    /// The user of a Jira account, if known.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn user_of(&self, account: &str) -> Result<Option<String>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        raid_jira_users::table
+            .find(account)
+            .select(raid_jira_users::user_id)
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)
+    }
+
+    /// Records that `account` is `user` (a user keeps the account first recorded for them). `false`
+    /// when the user already had another account.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn map_account(
+        &self,
+        account: &str,
+        user: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let inserted = diesel::insert_into(raid_jira_users::table)
+            .values((
+                raid_jira_users::account_id.eq(account),
+                raid_jira_users::user_id.eq(user),
+                raid_jira_users::updated_at.eq(now),
+            ))
+            .execute(&mut *conn);
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(error) if is_conflict(&error) => Ok(false),
+            Err(error) => Err(repository_error(error)),
+        }
+    }
+
+    /// Links an existing issue to an incident (an operator's decision): replaces the incident's
+    /// ticket and forgets what the mirror knew. `Err(Conflict)` when the issue is another
+    /// incident's ticket.
+    ///
+    /// # Errors
+    /// The issue is linked elsewhere, or a storage failure.
+    pub fn link(
+        &self,
+        incident: i64,
+        (issue_id, issue_key): (&str, &str),
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        write_transaction(&mut conn, |conn| {
+            let other: Option<i64> = raid_tickets::table
+                .filter(raid_tickets::issue_key.eq(issue_key))
+                .filter(raid_tickets::incident_id.ne(incident))
+                .select(raid_tickets::incident_id)
+                .first(conn)
+                .optional()?;
+            if let Some(other) = other {
+                return Ok(Err(RepositoryError::Conflict {
+                    constraint: format!("{issue_key} is the ticket of incident {other}"),
+                }));
+            }
+            diesel::delete(raid_tickets::table.find(incident)).execute(conn)?;
+            diesel::delete(raid_sync_state::table.filter(raid_sync_state::incident_id.eq(incident)))
+                .execute(conn)?;
+            let project = issue_key.split('-').next().unwrap_or_default();
+            diesel::insert_into(raid_tickets::table)
+                .values((
+                    raid_tickets::incident_id.eq(incident),
+                    raid_tickets::state.eq("created"),
+                    raid_tickets::issue_id.eq(issue_id),
+                    raid_tickets::issue_key.eq(issue_key),
+                    raid_tickets::project_key.eq(project),
+                    raid_tickets::created_at.eq(now),
+                    raid_tickets::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok::<_, diesel::result::Error>(Ok(()))
+        })
+        .map_err(repository_error)?
+    }
+
+    /// Unlinks an incident's ticket (the issue was deleted, or an operator said so). `false` when it
+    /// had none.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn unlink(&self, incident: i64) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        write_transaction(&mut conn, |conn| {
+            diesel::delete(raid_sync_state::table.filter(raid_sync_state::incident_id.eq(incident)))
+                .execute(conn)?;
+            let deleted = diesel::delete(raid_tickets::table.find(incident)).execute(conn)?;
+            Ok::<_, diesel::result::Error>(deleted > 0)
+        })
+        .map_err(repository_error)
+    }
+
+    /// The incidents not closed that have a ticket, by id.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn open_with_tickets(&self) -> Result<Vec<i64>, RepositoryError> {
+        use storage::schema::incidents;
+        let mut conn = self.database.connection()?;
+        let tickets: Vec<i64> = raid_tickets::table
+            .filter(raid_tickets::state.eq("created"))
+            .order(raid_tickets::incident_id)
+            .select(raid_tickets::incident_id)
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let mut open = Vec::new();
+        for chunk in tickets.chunks(500) {
+            let found: Vec<i64> = incidents::table
+                .filter(incidents::id.eq_any(chunk))
+                .filter(incidents::status.lt(incidents_core::IncidentStatus::Closed.value()))
+                .order(incidents::id)
+                .select(incidents::id)
+                .load(&mut *conn)
+                .map_err(repository_error)?;
+            open.extend(found);
+        }
+        Ok(open)
+    }
+
+    /// The incidents a resync covers: those not closed that have a ticket, or whose ticket's
+    /// creation never finished (its job pending, failing or dead), by id.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn to_resync(&self) -> Result<Vec<i64>, RepositoryError> {
+        use storage::schema::{incidents, jobs};
+        let mut ids = self.open_with_tickets()?;
+        let mut conn = self.database.connection()?;
+        let unfinished: Vec<String> = jobs::table
+            .filter(jobs::name.eq("raid.create_ticket"))
+            .filter(jobs::state.ne("done"))
+            .select(jobs::idempotency_key)
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let waiting: Vec<i64> =
+            unfinished.iter().filter_map(|key| key.strip_prefix("raid-ticket:")?.parse().ok()).collect();
+        for chunk in waiting.chunks(500) {
+            let open: Vec<i64> = incidents::table
+                .filter(incidents::id.eq_any(chunk))
+                .filter(incidents::status.lt(incidents_core::IncidentStatus::Closed.value()))
+                .select(incidents::id)
+                .load(&mut *conn)
+                .map_err(repository_error)?;
+            ids.extend(open);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Records a ticket made for a Landbot request, with the attachments to upload.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn record_bot_ticket(
+        &self,
+        (issue_id, issue_key): (&str, &str),
+        reporter_email: &str,
+        requested_by: Option<&str>,
+        attachments: &[String],
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        diesel::insert_into(raid_bot_tickets::table)
+            .values((
+                raid_bot_tickets::issue_key.eq(issue_key),
+                raid_bot_tickets::issue_id.eq(issue_id),
+                raid_bot_tickets::reporter_email.eq(reporter_email),
+                raid_bot_tickets::requested_by.eq(requested_by),
+                raid_bot_tickets::attachments
+                    .eq(serde_json::to_string(attachments).unwrap_or_else(|_| "[]".into())),
+                raid_bot_tickets::created_at.eq(now),
+            ))
             .execute(&mut *conn)
             .map(drop)
             .map_err(repository_error)

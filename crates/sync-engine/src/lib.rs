@@ -1,31 +1,35 @@
 //! The two-way mirror between an incident and an external record (a Jira issue today, another
-//! tracker tomorrow), field by field, with one loop rule.
+//! tracker tomorrow), field by field, with one rule for loops and one for conflicts.
 //!
-//! For each mirrored field the integration keeps a [`FieldState`]: the value the external side holds
-//! as far as we know (the last one we wrote, or the last one it told us), and the incident version of
-//! the last change we pushed. Every decision is a pure function of that state:
+//! For each mirrored field the integration keeps a [`FieldState`]: the value the external side held
+//! when both sides last agreed, and the incident's value then (in the external side's terms). A sync
+//! reads both sides as they are *now* and [`reconcile`]s them with that state:
 //!
-//! - **Outbound** ([`outbound`]): an incident-side change at version `v` whose mapped value is `x`.
-//!   A change whose origin is the other side is never pushed back ([`Origin::External`]); a change
-//!   older than one already pushed is stale (the last change wins, whatever order the jobs run in);
-//!   a value the external side already holds is not written (Investigating and Mitigating both map
-//!   to Jira's "in progress"). Otherwise: exactly one write.
-//! - **Inbound** ([`inbound`]): a change reported by the external side. One made by our own service
-//!   account is the echo of our write and is ignored; a value equal to the one we know it holds is a
-//!   no-op. Otherwise it is applied to the incident (through the lifecycle, by the caller).
+//! - neither side moved: nothing to do;
+//! - only the incident moved: push its value (one write, whatever it takes there);
+//! - only the external side moved: pull its value (through the lifecycle, by the caller);
+//! - both moved to the same value: record it;
+//! - both moved to different values (a **conflict**: both changed within one sync window): the
+//!   field's [`Policy`] decides which side wins, and the other side is overwritten.
 //!
-//! The state is saved after each decision that changes it ([`FieldState::written`],
-//! [`FieldState::received`]), in the integration's own table, next to the external record.
+//! Because a sync reads the current values instead of replaying the change that triggered it, jobs
+//! may run late, twice or out of order and still converge; our own writes coming back (webhooks)
+//! find nothing moved and never bounce. A pull the incident refuses (its workflow) records the
+//! external value with the incident's unchanged, so the refusal is not retried until either side
+//! moves again.
+
+use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 /// What a mirrored field looks like on both sides: how an incident-side value is written on the
 /// external side, and how an external value reads back as an incident-side one.
 pub trait FieldMap {
-    /// The incident side's value (a status, a priority).
+    /// The incident side's value (a status, a priority, a title …).
     type Local;
 
-    /// The field's name (`status`, `priority`): the key of its state.
+    /// The field's name (`status`, `priority`, `title` …): the key of its state.
     fn field(&self) -> &'static str;
 
     /// The external value for `local`; `None`: this value is not mirrored.
@@ -33,117 +37,135 @@ pub trait FieldMap {
 
     /// The incident-side value for `external`; `None`: not one the mirror knows (left alone).
     fn to_local(&self, external: &str) -> Option<Self::Local>;
+
+    /// Whether two external values are the same. By default trimmed and case-insensitive (Jira's
+    /// status and option names); texts compare exactly.
+    fn same(&self, a: &str, b: &str) -> bool {
+        same(a, b)
+    }
 }
 
-/// What the mirror knows of one field of one record.
+/// What the mirror knows of one field of one record: the last point where both sides agreed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldState {
-    /// The value the external side holds, as far as we know (normalised with [`same`]).
+    /// The value the external side held, as far as we know.
     pub external: Option<String>,
-    /// The incident version of the last incident-side change pushed (0: none).
+    /// The incident's value then, in the external side's terms (`None`: not known; the external
+    /// value stands in).
+    pub local: Option<String>,
+    /// The incident version of the last sync (0: none); informative.
     pub pushed_version: i64,
 }
 
 impl FieldState {
-    /// After writing `value` for the change at `version`.
+    /// Both sides hold `value` (written by us, or found equal).
     #[must_use]
-    pub fn written(&self, version: i64, value: &str) -> Self {
-        Self { external: Some(value.to_owned()), pushed_version: version.max(self.pushed_version) }
+    pub fn agreed(value: &str, version: i64) -> Self {
+        Self { external: Some(value.to_owned()), local: Some(value.to_owned()), pushed_version: version }
     }
 
-    /// After learning the external side holds `value` (it told us, or it was already there).
+    /// The external side holds `external` and the incident `local` (a pull whose value maps back
+    /// differently, or that the incident refused).
     #[must_use]
-    pub fn received(&self, value: &str) -> Self {
-        Self { external: Some(value.to_owned()), pushed_version: self.pushed_version }
-    }
-
-    /// After a change at `version` that needed no write (the value was there, or is not mirrored).
-    #[must_use]
-    pub fn skipped(&self, version: i64) -> Self {
-        Self { external: self.external.clone(), pushed_version: version.max(self.pushed_version) }
+    pub fn seen(external: &str, local: Option<&str>, version: i64) -> Self {
+        Self { external: Some(external.to_owned()), local: local.map(str::to_owned), pushed_version: version }
     }
 }
 
-/// Where an incident-side change came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// A person or a system of ours (the API, Slack, the dashboard …).
-    Local,
-    /// The external side itself: applying its change made this one.
+/// Which side wins when both changed a field within one sync window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// The incident's value stands and is written to the external side (the default: FireFighter
+    /// is where the response is run).
+    #[default]
+    FireFighter,
+    /// The external side's value is applied to the incident.
     External,
 }
 
-/// What to do with an incident-side change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outbound {
-    /// Write this value on the external side (one write, whatever it takes there).
-    Write(String),
-    /// The external side already holds the value.
-    AlreadyThere,
-    /// A newer change was already pushed: the last change wins.
-    Stale,
-    /// The change came from the external side: never echoed back.
-    FromThere,
-    /// The value is not mirrored.
-    NotMirrored,
+impl FromStr for Policy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "firefighter" | "incident" => Ok(Self::FireFighter),
+            "jira" | "external" => Ok(Self::External),
+            other => Err(format!("{other:?} is not a policy (firefighter or jira)")),
+        }
+    }
 }
 
-/// Whether two external values are the same (trimmed, case-insensitive: Jira's status names are
-/// compared as the original compared them).
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::FireFighter => "firefighter",
+            Self::External => "jira",
+        })
+    }
+}
+
+/// What a sync of one field does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Both sides are as last agreed.
+    InStep,
+    /// Both sides hold the same value, not the one last recorded: record it.
+    Record(String),
+    /// Write this value on the external side.
+    Push(String),
+    /// Apply this external value to the incident.
+    Pull(String),
+}
+
+/// A sync's decision, and whether it settled a conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub action: Action,
+    /// Both sides had changed to different values; the policy chose.
+    pub conflict: bool,
+}
+
+/// Whether two external values are the same (trimmed, case-insensitive).
 #[must_use]
 pub fn same(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim())
 }
 
-/// Decides an incident-side change at `version` to `local`.
-pub fn outbound<M: FieldMap>(
+/// Decides one field from what was last agreed (`state`), the incident's value now in external
+/// terms (`local`; `None`: not mirrored, so never pushed) and the external value now (`remote`).
+pub fn reconcile<M: FieldMap>(
     map: &M,
     state: &FieldState,
-    origin: Origin,
-    version: i64,
-    local: &M::Local,
-) -> Outbound {
-    if origin == Origin::External {
-        return Outbound::FromThere;
+    local: Option<&str>,
+    remote: &str,
+    policy: Policy,
+) -> Decision {
+    let plain = |action| Decision { action, conflict: false };
+    let known_external = state.external.as_deref();
+    let known_local = state.local.as_deref().or(known_external);
+    let remote_moved = known_external.is_none_or(|known| !map.same(known, remote));
+    let Some(local) = local else {
+        return plain(if remote_moved { Action::Pull(remote.to_owned()) } else { Action::InStep });
+    };
+    if map.same(local, remote) {
+        let recorded = known_external.is_some_and(|k| map.same(k, remote))
+            && state.local.as_deref().is_some_and(|k| map.same(k, local));
+        return plain(if recorded { Action::InStep } else { Action::Record(remote.to_owned()) });
     }
-    if version <= state.pushed_version {
-        return Outbound::Stale;
+    let local_moved = known_local.is_none_or(|known| !map.same(known, local));
+    match (local_moved, remote_moved) {
+        (false, false) => plain(Action::InStep),
+        (true, false) => plain(Action::Push(local.to_owned())),
+        (false, true) => plain(Action::Pull(remote.to_owned())),
+        (true, true) => Decision {
+            action: match policy {
+                Policy::FireFighter => Action::Push(local.to_owned()),
+                Policy::External => Action::Pull(remote.to_owned()),
+            },
+            conflict: true,
+        },
     }
-    let Some(value) = map.to_external(local) else { return Outbound::NotMirrored };
-    if state.external.as_deref().is_some_and(|held| same(held, &value)) {
-        return Outbound::AlreadyThere;
-    }
-    Outbound::Write(value)
-}
-
-/// What to do with a change the external side reports.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Inbound<L> {
-    /// Apply this value to the incident.
-    Apply(L),
-    /// Our own write, coming back: nothing to do.
-    OwnEcho,
-    /// The value we know it holds already.
-    Unchanged,
-    /// A value the mirror does not know.
-    Unmapped,
-}
-
-/// Decides a change to `value` reported by the external side, made by `by_service_account` (our
-/// own account there) or someone else.
-pub fn inbound<M: FieldMap>(
-    map: &M,
-    state: &FieldState,
-    by_service_account: bool,
-    value: &str,
-) -> Inbound<M::Local> {
-    if by_service_account {
-        return Inbound::OwnEcho;
-    }
-    if state.external.as_deref().is_some_and(|held| same(held, value)) {
-        return Inbound::Unchanged;
-    }
-    map.to_local(value).map_or(Inbound::Unmapped, Inbound::Apply)
 }
 
 #[cfg(test)]
@@ -174,39 +196,74 @@ mod tests {
         }
     }
 
-    #[test]
-    fn one_write_per_change_that_moves_the_external_value() {
-        let mut state = FieldState::default();
-        assert_eq!(outbound(&Letters, &state, Origin::Local, 1, &'a'), Outbound::Write("One".into()));
-        state = state.written(1, "One");
-        assert_eq!(outbound(&Letters, &state, Origin::Local, 2, &'b'), Outbound::Write("Two".into()));
-        state = state.written(2, "Two");
-        // b → c maps to the same external value: no write.
-        assert_eq!(outbound(&Letters, &state, Origin::Local, 3, &'c'), Outbound::AlreadyThere);
-        state = state.skipped(3);
-        assert_eq!(outbound(&Letters, &state, Origin::Local, 4, &'z'), Outbound::NotMirrored);
+    fn decide(state: &FieldState, local: Option<&str>, remote: &str, policy: Policy) -> Decision {
+        reconcile(&Letters, state, local, remote, policy)
     }
 
     #[test]
-    fn the_last_change_wins_whatever_order_the_jobs_run_in() {
-        let state = FieldState::default().written(5, "Two");
-        assert_eq!(outbound(&Letters, &state, Origin::Local, 4, &'a'), Outbound::Stale);
-        assert_eq!(outbound(&Letters, &state, Origin::Local, 5, &'a'), Outbound::Stale);
-        assert_eq!(outbound(&Letters, &state, Origin::Local, 6, &'a'), Outbound::Write("One".into()));
+    fn one_side_moved_is_copied_to_the_other() {
+        let state = FieldState::agreed("One", 1);
+        assert_eq!(decide(&state, Some("One"), "One", Policy::default()).action, Action::InStep);
+        assert_eq!(decide(&state, Some("Two"), "One", Policy::default()).action, Action::Push("Two".into()));
+        assert_eq!(decide(&state, Some("One"), "Two", Policy::default()).action, Action::Pull("Two".into()));
+        // Investigating → Mitigating: the same external value, nothing to write.
+        let state = FieldState::agreed("Two", 2);
+        assert_eq!(decide(&state, Some("two"), "Two", Policy::default()).action, Action::InStep);
+        // Not mirrored locally: only pulls.
+        assert_eq!(decide(&state, None, "Two", Policy::default()).action, Action::InStep);
+        assert_eq!(decide(&state, None, "One", Policy::default()).action, Action::Pull("One".into()));
     }
 
     #[test]
-    fn nothing_bounces() {
-        let state = FieldState::default().written(1, "One");
-        // Our write comes back as a webhook by our service account.
-        assert_eq!(inbound(&Letters, &state, true, "Two"), Inbound::OwnEcho);
-        // The value we know is there.
-        assert_eq!(inbound(&Letters, &state, false, " one "), Inbound::Unchanged);
-        // A person's change is applied ...
-        assert_eq!(inbound(&Letters, &state, false, "Two"), Inbound::Apply('c'));
-        let state = state.received("Two");
-        // ... and the incident change it makes is not pushed back.
-        assert_eq!(outbound(&Letters, &state, Origin::External, 2, &'c'), Outbound::FromThere);
-        assert_eq!(inbound(&Letters, &state, false, "Code Review"), Inbound::Unmapped);
+    fn our_own_write_coming_back_does_not_bounce() {
+        // We wrote "Two"; Jira's webhook for it, or a job run twice, finds both sides as recorded.
+        let state = FieldState::agreed("Two", 3);
+        let decision = decide(&state, Some("Two"), "Two", Policy::External);
+        assert_eq!(decision, Decision { action: Action::InStep, conflict: false });
+        // A write whose answer was lost (state not saved): found there, recorded, not written again.
+        let before = FieldState::agreed("One", 2);
+        assert_eq!(
+            decide(&before, Some("Two"), "Two", Policy::default()).action,
+            Action::Record("Two".into())
+        );
+    }
+
+    #[test]
+    fn a_pull_the_incident_refused_is_not_retried_until_a_side_moves() {
+        // Jira went to "Two"; the incident refused and stays "One".
+        let state = FieldState::seen("Two", Some("One"), 4);
+        assert_eq!(decide(&state, Some("One"), "Two", Policy::default()).action, Action::InStep);
+        // The incident moves on: pushed.
+        assert_eq!(
+            decide(&state, Some("Three"), "Two", Policy::default()).action,
+            Action::Push("Three".into())
+        );
+        // Jira moves again: pulled.
+        assert_eq!(
+            decide(&state, Some("One"), "Four", Policy::default()).action,
+            Action::Pull("Four".into())
+        );
+    }
+
+    #[test]
+    fn conflicts_follow_the_policy() {
+        let state = FieldState::agreed("One", 1);
+        let firefighter = decide(&state, Some("Two"), "Three", Policy::FireFighter);
+        assert_eq!(firefighter, Decision { action: Action::Push("Two".into()), conflict: true });
+        let jira = decide(&state, Some("Two"), "Three", Policy::External);
+        assert_eq!(jira, Decision { action: Action::Pull("Three".into()), conflict: true });
+        // Both moved to the same value: no conflict.
+        assert_eq!(decide(&state, Some("Two"), "two", Policy::External).action, Action::Record("two".into()));
+        // Nothing known yet (an issue linked by hand): any difference is a conflict.
+        let unknown = FieldState::default();
+        assert!(decide(&unknown, Some("Two"), "One", Policy::External).conflict);
+    }
+
+    #[test]
+    fn policies_parse() {
+        assert_eq!("Jira".parse::<Policy>(), Ok(Policy::External));
+        assert_eq!("firefighter".parse::<Policy>(), Ok(Policy::FireFighter));
+        assert!("latest".parse::<Policy>().is_err());
+        assert_eq!(Policy::External.to_string(), "jira");
     }
 }

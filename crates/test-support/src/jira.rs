@@ -272,10 +272,78 @@ impl FakeJira {
         self.outbox.send(webhook).expect("webhook queue");
     }
 
+    /// A person sets a text field (`summary`, `description`) as if through Jira's UI.
+    pub fn person_sets_text(&self, key: &str, field: &str, value: &str, account_id: &str) {
+        let mut state = self.state();
+        let issue = state.find(key).expect("issue");
+        let from = issue.fields.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+        issue.fields.insert(field.into(), json!(value));
+        let item = json!({"field": field, "fieldtype": "jira", "fieldId": field, "fromString": from, "toString": value});
+        let webhook = updated(&state, key, account_id, &[item]);
+        state.webhooks_pending += 1;
+        drop(state);
+        self.outbox.send(webhook).expect("webhook queue");
+    }
+
+    /// A person assigns the issue to `assignee` (`None`: unassigns) as if through Jira's UI.
+    pub fn person_assigns(&self, key: &str, assignee: Option<&str>, account_id: &str) {
+        let mut state = self.state();
+        let item = assign(&mut state, key, assignee);
+        let webhook = updated(&state, key, account_id, &[item]);
+        state.webhooks_pending += 1;
+        drop(state);
+        self.outbox.send(webhook).expect("webhook queue");
+    }
+
+    /// A person comments on the issue as if through Jira's UI, and Jira sends `comment_created`.
+    pub fn person_comments(&self, key: &str, body: &str, account_id: &str) {
+        let mut state = self.state();
+        let issue = state.find(key).expect("issue");
+        issue.comments.push(body.to_owned());
+        let (id, issue_key, count) = (issue.id.clone(), issue.key.clone(), issue.comments.len());
+        let (name, email) = state
+            .users
+            .iter()
+            .find(|(id, _, _)| id == account_id)
+            .map_or(("Someone".to_owned(), String::new()), |(_, name, email)| (name.clone(), email.clone()));
+        let body = json!({
+            "timestamp": 1_700_000_000_000_u64,
+            "webhookEvent": "comment_created",
+            "comment": {"id": count.to_string(), "body": body,
+                "author": {"accountId": account_id, "displayName": name, "emailAddress": email}},
+            "issue": {"id": id, "key": issue_key},
+        });
+        state.webhooks_pending += 1;
+        drop(state);
+        self.outbox.send((issue_key, body)).expect("webhook queue");
+    }
+
     /// Stops the server.
     pub async fn stop(self) {
         self.handle.stop(false).await;
     }
+}
+
+/// Sets an issue's assignee; the changelog item.
+fn assign(state: &mut JiraState, key: &str, assignee: Option<&str>) -> Value {
+    let name_of = |state: &JiraState, account: Option<&str>| {
+        account.and_then(|a| state.users.iter().find(|(id, _, _)| id == a)).map(|(_, name, _)| name.clone())
+    };
+    let issue = state.issue(key).expect("issue");
+    let from = issue
+        .fields
+        .get("assignee")
+        .and_then(|a| a.get("accountId"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let (from_name, to_name) = (name_of(state, from.as_deref()), name_of(state, assignee));
+    let issue = state.find(key).expect("issue");
+    issue.fields.insert(
+        "assignee".into(),
+        assignee.map_or(Value::Null, |a| json!({"accountId": a, "displayName": to_name})),
+    );
+    json!({"field": "assignee", "fieldtype": "jira", "fieldId": "assignee", "from": from, "fromString": from_name,
+        "to": assignee, "toString": to_name})
 }
 
 /// A `jira:issue_updated` webhook body for these changelog items.
@@ -312,6 +380,12 @@ async fn send_webhooks(state: Shared, mut inbox: tokio::sync::mpsc::UnboundedRec
                 state.webhooks_pending = state.webhooks_pending.saturating_sub(1);
             }
             continue;
+        };
+        // Comment events go to the comment webhook (Jira's second webhook, same secret).
+        let url = if body["webhookEvent"].as_str().is_some_and(|e| e.starts_with("comment_")) {
+            url.replace("jira_update", "jira_comment")
+        } else {
+            url
         };
         let raw = serde_json::to_vec(&body).unwrap_or_default();
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
@@ -452,7 +526,9 @@ fn act(
             let Some(issue) = state.find(id) else { return error(404, "Issue does not exist") };
             let mut items = Vec::new();
             for (field, value) in body.get("fields").and_then(Value::as_object).cloned().unwrap_or_default() {
-                let text = |v: Option<&Value>| v.map(|v| v.get("value").and_then(Value::as_str).map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default();
+                let text = |v: Option<&Value>| {
+                    v.map(|v| v.as_str().or_else(|| v.get("value").and_then(Value::as_str)).map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default()
+                };
                 let from = text(issue.fields.get(&field));
                 let to = text(Some(&value));
                 if from != to {
@@ -535,7 +611,10 @@ fn act(
             HttpResponse::Created().json(json!({"id": issue.remote_links.len()}))
         }
         ("GET", ["rest", "api", "2", "issue", id, "watchers"]) => match state.issue(id) {
-            Some(issue) => HttpResponse::Ok().json(json!({"watchers": issue.watchers.iter().map(|w| json!({"accountId": w})).collect::<Vec<_>>()})),
+            Some(issue) => HttpResponse::Ok().json(json!({"watchers": issue.watchers.iter().map(|w| {
+                let person = state.users.iter().find(|(id, _, _)| id == w);
+                json!({"accountId": w, "displayName": person.map(|p| p.1.clone()), "emailAddress": person.map(|p| p.2.clone())})
+            }).collect::<Vec<_>>()})),
             None => error(404, "Issue does not exist"),
         },
         ("POST", ["rest", "api", "2", "issue", id, "watchers"]) => {
@@ -555,11 +634,19 @@ fn act(
             HttpResponse::Ok().json(json!([]))
         }
         ("PUT", ["rest", "api", "2", "issue", id, "assignee"]) => {
-            let account = body.get("accountId").cloned().unwrap_or(Value::Null);
-            let Some(issue) = state.find(id) else { return error(404, "Issue does not exist") };
-            issue.fields.insert("assignee".into(), json!({"accountId": account}));
+            let account = body.get("accountId").and_then(Value::as_str).map(str::to_owned);
+            let Some(key) = state.issue(id).map(|issue| issue.key.clone()) else { return error(404, "Issue does not exist") };
+            let item = assign(state, &key, account.as_deref());
+            let webhook = updated(state, &key, &actor, &[item]);
+            state.webhooks_pending += 1;
+            outbox.send(webhook).ok();
             HttpResponse::NoContent().finish()
         }
+        ("GET", ["rest", "api", "2", "issue", id, "comment"]) => match state.issue(id) {
+            Some(issue) => HttpResponse::Ok().json(json!({"comments": issue.comments.iter().enumerate()
+                .map(|(n, body)| json!({"id": (n + 1).to_string(), "body": body})).collect::<Vec<_>>()})),
+            None => error(404, "Issue does not exist"),
+        },
         ("GET", ["rest", "api", "2", "user", "search"]) => {
             let wanted = query(request).get("query").cloned().unwrap_or_default().to_lowercase();
             let users: Vec<Value> = state

@@ -1,0 +1,3 @@
+DROP TABLE raid_bot_tickets;
+DROP TABLE raid_jira_users;
+ALTER TABLE raid_sync_state DROP COLUMN local_value;
