@@ -720,3 +720,281 @@ async fn a_hundred_random_changes_of_five_fields_on_both_sides_agree_and_nothing
     running.handle.stop(true).await;
     jira.stop().await;
 }
+
+/// The `jira` subcommand, as an operator runs it (off the async threads, as a command line is),
+/// against the same database and Jira.
+async fn jira_command(vars: &HashMap<String, String>, args: &[&str]) -> std::process::ExitCode {
+    let mut line = vec!["firefighter-server".to_owned(), "jira".to_owned()];
+    line.extend(args.iter().map(|a| (*a).to_owned()));
+    let vars = vars.clone();
+    tokio::task::spawn_blocking(move || {
+        AppBuilder::standard().run_server(line.into_iter().map(Into::into), &vars)
+    })
+    .await
+    .expect("the command ran")
+}
+
+fn timeline_entries(test: &TestDatabase, id: i64) -> Vec<(String, String)> {
+    use storage::schema::incident_updates;
+    let mut conn = test.database.connection().expect("connection");
+    incident_updates::table
+        .filter(incident_updates::incident_id.eq(id))
+        .filter(incident_updates::event_type.is_not_null())
+        .order(incident_updates::created_at)
+        .select((incident_updates::event_type.assume_not_null(), incident_updates::message))
+        .load::<(String, Option<String>)>(&mut conn)
+        .expect("timeline")
+        .into_iter()
+        .map(|(kind, message)| (kind, message.unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_changes_within_one_sync_window_follow_each_fields_policy() {
+    let test = TestDatabase::sqlite().seeded();
+    let jira = FakeJira::start(USER, PASSWORD, raid_jira::workflow::incident_workflow_layout());
+    let mut vars = vars(&test, &jira, SECRET);
+    vars.insert("RAID_SYNC_CONFLICT_POLICY".into(), "title=jira".into());
+    let running = start(&test, &vars).await;
+    let webhooks = format!("{}/api/v2/firefighter/raid/jira_update", running.base);
+    jira.send_webhooks_to(&webhooks, SECRET);
+    add_people(&test, &jira);
+    let id = running.declare(4, "Payments are failing").await;
+    eventually("the ticket exists", || jira.state().issues.len() == 1).await;
+    settle(&test, &jira).await;
+    let key = jira.state().issues[0].key.clone();
+    // Within one sync window: a person changes the summary and the description in Jira, and before
+    // their webhooks are applied (here: lost), the incident changes both too.
+    jira.state().webhook_url = None;
+    jira.person_sets_text(&key, "summary", "Card payments fail in Jira's words", PERSON);
+    jira.person_sets_text(&key, "description", "Described in *Jira*", PERSON);
+    let body = json!({"title": "Card payments fail in FireFighter's words", "description": "Described in **FireFighter**"});
+    assert_eq!(running.update(id, body).await, 200);
+    settle(&test, &jira).await;
+    let (ours, theirs) = (incident_side(&test, id), jira_side(&jira, &key));
+    // title=jira: Jira's summary wins, on both sides.
+    assert_eq!(
+        (ours.2.as_str(), theirs.2.as_str()),
+        ("Card payments fail in Jira's words", "Card payments fail in Jira's words")
+    );
+    // description: the default policy, FireFighter's text wins, on both sides.
+    assert_eq!(
+        (ours.3.as_str(), theirs.3.as_str()),
+        ("Described in **FireFighter**", "Described in *FireFighter*")
+    );
+    let comments = jira.state().issue(&key).expect("issue").comments.clone();
+    assert!(
+        comments.iter().any(|c| c.contains("both changed the description") && c.contains("`firefighter`")),
+        "{comments:?}"
+    );
+    let timeline = timeline_entries(&test, id);
+    assert!(
+        timeline
+            .iter()
+            .any(|(kind, message)| kind == "jira_title_sync" && message.contains("conflict policy")),
+        "{timeline:?}"
+    );
+    // The person's webhooks, delivered late, change nothing.
+    jira.send_webhooks_to(&webhooks, SECRET);
+    jira.person_sets_text(&key, "summary", "Card payments fail in Jira's words", PERSON);
+    settle(&test, &jira).await;
+    assert_eq!(incident_side(&test, id), ours);
+    running.handle.stop(true).await;
+    jira.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_after_jira_was_down_brings_every_open_incident_and_its_ticket_in_step() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        let jira = FakeJira::start(USER, PASSWORD, raid_jira::workflow::incident_workflow_layout());
+        let vars = vars(&test, &jira, SECRET);
+        let running = start(&test, &vars).await;
+        let webhooks = format!("{}/api/v2/firefighter/raid/jira_update", running.base);
+        jira.send_webhooks_to(&webhooks, SECRET);
+        add_people(&test, &jira);
+        let mut ids = Vec::new();
+        for title in ["Search is slow", "Invoices are late", "Uploads fail"] {
+            ids.push(running.declare(4, title).await);
+        }
+        eventually("the tickets exist", || jira.state().issues.len() == 3).await;
+        settle(&test, &jira).await;
+        let key_of = |id: i64| {
+            raid_jira::store::RaidStore { database: test.database.clone() }
+                .ticket(id)
+                .expect("ticket")
+                .and_then(|t| t.issue_key)
+                .expect("key")
+        };
+        let keys: Vec<String> = ids.iter().map(|id| key_of(*id)).collect();
+        // Jira is down for ten minutes: our calls fail, and its webhooks never reach us.
+        jira.state().down = true;
+        jira.state().webhook_url = None;
+        assert_eq!(
+            running.update(ids[0], json!({"status": 20, "title": "Search is slow for everyone"})).await,
+            200
+        );
+        jira.person_sets_text(&keys[1], "summary", "Invoices are late by two days", PERSON);
+        jira.person_sets_option(&keys[1], "customfield_11064", "2", PERSON);
+        assert_eq!(running.update(ids[2], json!({"description": "Uploads over **10 MB** fail."})).await, 200);
+        jira.person_assigns(&keys[2], Some(PERSON), PERSON);
+        ids.push(running.declare(4, "Declared while Jira was down").await);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Ten minutes later their jobs have been given up (dead), and Jira is back.
+        {
+            use storage::schema::jobs;
+            let mut conn = test.database.connection().expect("connection");
+            diesel::update(jobs::table.filter(jobs::name.like("raid.%")).filter(jobs::state.ne("done")))
+                .set(jobs::state.eq("dead"))
+                .execute(&mut conn)
+                .expect("give up");
+        }
+        jira.state().down = false;
+        assert_eq!(jira_command(&vars, &["resync"]).await, std::process::ExitCode::SUCCESS);
+        assert_eq!(jira.state().issues.len(), 4, "the missing ticket was made");
+        for id in &ids {
+            let key = key_of(*id);
+            let (ours, theirs) = (incident_side(&test, *id), jira_side(&jira, &key));
+            assert_eq!(ours.0, theirs.0, "incident {id}: status");
+            assert_eq!((&ours.1, &ours.2, &ours.4), (&theirs.1, &theirs.2, &theirs.4), "incident {id}");
+            assert_eq!(raid_jira::wiki::to_wiki(&ours.3), theirs.3, "incident {id}: description");
+        }
+        // Each side's change arrived on the other.
+        assert_eq!(jira_side(&jira, &keys[0]).2, "Search is slow for everyone");
+        assert_eq!(incident_side(&test, ids[1]).2, "Invoices are late by two days");
+        assert_eq!(incident_state(&test, ids[1]).1, 2);
+        assert_eq!(incident_side(&test, ids[2]).4, "grace@example.com");
+        // Run again: nothing left to do.
+        let writes = jira.state().writes().len();
+        assert_eq!(jira_command(&vars, &["resync"]).await, std::process::ExitCode::SUCCESS);
+        assert_eq!(jira.state().writes().len(), writes, "a second resync writes nothing");
+        running.handle.stop(true).await;
+        jira.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_link_and_unlink_issues_and_comments_go_both_ways() {
+    let test = TestDatabase::sqlite().seeded();
+    let jira = FakeJira::start(USER, PASSWORD, raid_jira::workflow::incident_workflow_layout());
+    let vars = vars(&test, &jira, SECRET);
+    let running = start(&test, &vars).await;
+    let webhooks = format!("{}/api/v2/firefighter/raid/jira_update", running.base);
+    jira.send_webhooks_to(&webhooks, SECRET);
+    add_people(&test, &jira);
+    let id = running.declare(4, "Exports are empty").await;
+    eventually("the ticket exists", || jira.state().issues.len() == 1).await;
+    settle(&test, &jira).await;
+    let first = jira.state().issues[0].key.clone();
+
+    // A comment made in Jira is a timeline entry credited to its author.
+    jira.person_comments(&first, "I see it on *every* export.", PERSON);
+    settle(&test, &jira).await;
+    let comment: (String, String) = {
+        use storage::schema::{incident_updates, users};
+        let mut conn = test.database.connection().expect("connection");
+        incident_updates::table
+            .inner_join(users::table.on(users::id.nullable().eq(incident_updates::created_by_id)))
+            .filter(incident_updates::incident_id.eq(id))
+            .filter(incident_updates::event_type.eq("jira_comment"))
+            .select((users::email, incident_updates::message.assume_not_null()))
+            .first(&mut conn)
+            .expect("comment")
+    };
+    assert_eq!(comment.0, "grace@example.com");
+    assert!(comment.1.contains("I see it on **every** export."), "{comment:?}");
+    // A timeline message marked for Jira becomes a comment, once.
+    let posted = running
+        .client
+        .post(format!("{}/api/v2/firefighter/raid/incidents/{id}/comments", running.base))
+        .bearer_auth(&running.token)
+        .json(&json!({"message": "Fixed by re-running the export job."}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(posted.status(), 202);
+    eventually("the comment is on the issue", || {
+        jira.state()
+            .issue(&first)
+            .is_some_and(|i| i.comments.iter().any(|c| c.contains("Fixed by re-running")))
+    })
+    .await;
+    settle(&test, &jira).await;
+    let comments = jira.state().issue(&first).expect("issue").comments.clone();
+    assert_eq!(comments.iter().filter(|c| c.contains("Fixed by re-running")).count(), 1, "{comments:?}");
+    assert_eq!(
+        timeline_entries(&test, id).iter().filter(|(kind, _)| kind == "jira_comment").count(),
+        1,
+        "our comment is not echoed"
+    );
+
+    // An operator links another, existing issue: it becomes the ticket, in step with the incident.
+    {
+        let mut state = jira.state();
+        let mut issue = state.issues[0].clone();
+        issue.id = "77777".into();
+        issue.key = "INCIDENT-77".into();
+        issue.fields.insert("summary".into(), json!("An older report of the same problem"));
+        issue.fields.insert("labels".into(), json!([]));
+        issue.comments.clear();
+        state.issues.push(issue);
+    }
+    let refused = running
+        .client
+        .put(format!("{}/api/v2/firefighter/raid/incidents/{id}/ticket", running.base))
+        .bearer_auth(&running.token)
+        .json(&json!({"issue_key": "not a key"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 400);
+    let linked = running
+        .client
+        .put(format!("{}/api/v2/firefighter/raid/incidents/{id}/ticket", running.base))
+        .bearer_auth(&running.token)
+        .json(&json!({"issue_key": "INCIDENT-77"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(linked.status(), 202);
+    eventually("the incident's ticket is INCIDENT-77", || {
+        raid_jira::store::RaidStore { database: test.database.clone() }
+            .ticket(id)
+            .ok()
+            .flatten()
+            .and_then(|t| t.issue_key)
+            .as_deref()
+            == Some("INCIDENT-77")
+    })
+    .await;
+    settle(&test, &jira).await;
+    // Nothing agreed yet: the default policy keeps the incident's values.
+    assert_eq!(jira_side(&jira, "INCIDENT-77").2, "Exports are empty");
+    assert_eq!(running.incident(id).await["jira_ticket_key"], "INCIDENT-77");
+    // The issue is deleted in Jira: the incident has no ticket any more, and its timeline says so.
+    let deleted = json!({"webhookEvent": "jira:issue_deleted", "user": {"accountId": PERSON, "displayName": "grace"},
+        "issue": {"id": "77777", "key": "INCIDENT-77"}});
+    assert_eq!(running.webhook(&deleted, Some(sign(SECRET, &deleted)), "deleted-77").await.status(), 200);
+    eventually("the incident is unlinked, and its timeline says so", || {
+        raid_jira::store::RaidStore { database: test.database.clone() }.ticket(id).ok().flatten().is_none()
+            && timeline_entries(&test, id)
+                .iter()
+                .any(|(kind, message)| kind == "jira_unlinked" && message.contains("INCIDENT-77"))
+    })
+    .await;
+    assert!(running.incident(id).await["jira_ticket_key"].is_null());
+    // Linked again from the command line, then unlinked there.
+    assert_eq!(
+        jira_command(&vars, &["link", &id.to_string(), &first]).await,
+        std::process::ExitCode::SUCCESS
+    );
+    assert_eq!(running.incident(id).await["jira_ticket_key"], first.as_str());
+    assert_eq!(jira_command(&vars, &["unlink", &id.to_string()]).await, std::process::ExitCode::SUCCESS);
+    assert_ne!(
+        jira_command(&vars, &["unlink", &id.to_string()]).await,
+        std::process::ExitCode::SUCCESS,
+        "nothing to unlink"
+    );
+    running.handle.stop(true).await;
+    jira.stop().await;
+}

@@ -27,7 +27,7 @@ fn incident_id(raw: &str) -> Result<IncidentId, ApiError> {
 
 /// The incident a path names, if the principal may see it: a private incident they are neither a
 /// member of nor hold a role in answers 404, as if it did not exist.
-async fn visible_incident<B: ApiBackend>(
+pub async fn visible_incident<B: ApiBackend>(
     state: &web::Data<ApiState<B>>,
     principal: &incidents_core::access::Principal,
     raw: &str,

@@ -38,6 +38,7 @@ use incidents_core::{IncidentLifecycle, IncidentStore, UserRepository};
 
 pub use auth::{hash_token, new_token};
 pub use errors::ApiError;
+pub use incident_writes::visible_incident;
 pub use rate_limit::RateLimiter;
 
 /// Everything the API needs from storage.

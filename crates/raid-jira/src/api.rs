@@ -50,6 +50,13 @@ pub(crate) fn configure(routes: &mut web::ServiceConfig, webhooks: Option<Webhoo
             .service(web::resource("/jira_update").route(web::post().to(jira_update)))
             .service(web::resource("/jira_comment").route(web::post().to(jira_comment)));
     }
+    routes
+        .service(
+            web::resource("/incidents/{id}/ticket")
+                .route(web::put().to(link_ticket))
+                .route(web::delete().to(unlink_ticket)),
+        )
+        .service(web::resource("/incidents/{id}/comments").route(web::post().to(comment_to_jira)));
     routes.service(web::resource("/feature-teams").route(web::get().to(feature_teams))).service(
         web::resource("/feature-teams/{jira_project_key}")
             .route(web::put().to(put_feature_team))
@@ -60,8 +67,8 @@ pub(crate) fn configure(routes: &mut web::ServiceConfig, webhooks: Option<Webhoo
 /// The documented routes.
 #[derive(OpenApi)]
 #[openapi(
-    paths(jira_update, jira_comment, feature_teams, put_feature_team, delete_feature_team),
-    components(schemas(FeatureTeam, PutFeatureTeam)),
+    paths(jira_update, jira_comment, feature_teams, put_feature_team, delete_feature_team, link_ticket, unlink_ticket, comment_to_jira),
+    components(schemas(FeatureTeam, PutFeatureTeam, LinkTicket, LinkQueued, JiraComment)),
     tags((name = "jira", description = "Jira (RAID): webhooks from Jira, and the routing of tickets to feature teams"))
 )]
 pub(crate) struct RaidDoc;
@@ -108,14 +115,24 @@ async fn receive(request: &HttpRequest, webhooks: &Webhooks, body: &[u8], kind: 
     };
     let event = parsed.get("webhookEvent").and_then(Value::as_str).unwrap_or_default();
     if kind == "update" {
-        for field in ["issue", "changelog", "user", "webhookEvent"] {
+        // A deletion carries no changelog.
+        let required: &[&str] = if event == "jira:issue_deleted" {
+            &["issue", "webhookEvent"]
+        } else {
+            &["issue", "changelog", "user", "webhookEvent"]
+        };
+        for field in required.iter().copied() {
             if parsed.get(field).is_none_or(Value::is_null) {
                 return ApiError::invalid(field, "required", "This field is required.").error_response();
             }
         }
-        if event != "jira:issue_updated" {
-            return ApiError::invalid("webhookEvent", "invalid", "Only jira:issue_updated is handled here.")
-                .error_response();
+        if !matches!(event, "jira:issue_updated" | "jira:issue_deleted") {
+            return ApiError::invalid(
+                "webhookEvent",
+                "invalid",
+                "Only jira:issue_updated and jira:issue_deleted are handled here.",
+            )
+            .error_response();
         }
     } else {
         for field in ["issue", "comment", "webhookEvent"] {
@@ -175,6 +192,170 @@ pub(crate) async fn jira_comment(
     body: web::Bytes,
 ) -> HttpResponse {
     receive(&request, &webhooks, &body, "comment").await
+}
+
+/// The body of `PUT /raid/incidents/{id}/ticket`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"issue_key": "INCIDENT-42"}))]
+pub struct LinkTicket {
+    /// The key of an existing Jira issue.
+    #[schema(required)]
+    pub issue_key: Option<String>,
+}
+
+/// A link or a comment accepted, to be made in Jira by a job.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"incident_id": 12, "issue_key": "INCIDENT-42", "status": "queued"}))]
+pub struct LinkQueued {
+    pub incident_id: i64,
+    pub issue_key: Option<String>,
+    pub status: String,
+}
+
+/// The body of `POST /raid/incidents/{id}/comments`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"message": "Rolled back to v1.2; watching error rates."}))]
+pub struct JiraComment {
+    /// Recorded on the incident's timeline, and posted on its ticket.
+    #[schema(required, max_length = 4000)]
+    pub message: Option<String>,
+}
+
+/// A Jira issue key (`PROJECT-123`).
+#[must_use]
+pub fn valid_issue_key(key: &str) -> bool {
+    key.split_once('-').is_some_and(|(project, number)| {
+        valid_project_key(project)
+            && !number.is_empty()
+            && number.len() <= 12
+            && number.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+fn incident_path(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found())
+}
+
+async fn existing_incident(state: &web::Data<ApiState>, id: i64) -> Result<(), ApiError> {
+    use incidents_core::query::IncidentQueries as _;
+    let backend = state.backend.clone();
+    let found = blocking(move || Ok(backend.incident(incidents_core::IncidentId(id))?)).await?;
+    found.map(drop).ok_or_else(ApiError::not_found)
+}
+
+/// Makes an existing Jira issue the incident's ticket (admins). The link is made by a job
+/// (`raid.link_issue`): the issue is read, linked to the incident page, noted on the timeline, and
+/// both sides are brought in step, a difference settled by the conflict policy. A failure (no such
+/// issue, the ticket of another incident) shows as the incident's failed side effect.
+#[utoipa::path(put, path = "/raid/incidents/{id}/ticket", tag = "jira",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body(content((LinkTicket = "application/json"), (LinkTicket = "application/x-www-form-urlencoded"))),
+    responses((status = 202, body = LinkQueued), BadRequest, Unauthorized, Forbidden, NotFound, Unsupported, Throttled))]
+pub(crate) async fn link_ticket(
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+    store: web::Data<RaidStore>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    authorize_admin(&request, &state).await?;
+    let id = incident_path(&id)?;
+    let body: LinkTicket = decode(&request, &body)?;
+    let key = body.issue_key.unwrap_or_default().trim().to_owned();
+    if !valid_issue_key(&key) {
+        return Err(ApiError::invalid("issue_key", "invalid", "A Jira issue key, such as INCIDENT-42."));
+    }
+    existing_incident(&state, id).await?;
+    let now = incidents_core::clock::now();
+    let job =
+        crate::raid::LinkIssue { incident_id: id, issue_key: key.clone(), requested_at: now.to_string() };
+    let database = store.database.clone();
+    blocking(move || {
+        use jobs::JobStore as _;
+        let job = Enqueue::new(&job).map_err(|error| {
+            tracing::error!(%error, "a link job could not be made");
+            ApiError::internal()
+        })?;
+        database.enqueue(&job, now, now)?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(LinkQueued {
+        incident_id: id,
+        issue_key: Some(key),
+        status: "queued".into(),
+    }))
+}
+
+/// Forgets the incident's ticket (admins); the issue is left as it is, the timeline says so.
+#[utoipa::path(delete, path = "/raid/incidents/{id}/ticket", tag = "jira",
+    params(("id" = i64, Path, description = "The incident's id")),
+    responses((status = 204, description = "Unlinked"), Unauthorized, Forbidden, NotFound, Throttled))]
+pub(crate) async fn unlink_ticket(
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+    store: web::Data<RaidStore>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authorize_admin(&request, &state).await?;
+    let id = incident_path(&id)?;
+    let store = store.get_ref().clone();
+    let lifecycle = state.lifecycle.clone();
+    let unlinked = blocking(move || {
+        let key = store.ticket(id)?.and_then(|t| t.issue_key);
+        if !store.unlink(id)? {
+            return Ok(false);
+        }
+        let command = incidents_core::incident::UpdateIncident {
+            message: Some(format!("Unlinked from Jira issue {}", key.unwrap_or_default())),
+            event_type: Some("jira_unlinked".into()),
+            ..Default::default()
+        };
+        let actor =
+            incidents_core::Actor { user: principal.user.id, entry_point: incidents_core::EntryPoint::Api };
+        lifecycle.update(actor, incidents_core::IncidentId(id), &command)?;
+        Ok(true)
+    })
+    .await?;
+    if unlinked { Ok(HttpResponse::NoContent().finish()) } else { Err(ApiError::not_found()) }
+}
+
+/// Records a message on the incident's timeline, marked for Jira: a job posts it on the incident's
+/// ticket as a comment (once, even when retried).
+#[utoipa::path(post, path = "/raid/incidents/{id}/comments", tag = "jira",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body(content((JiraComment = "application/json"), (JiraComment = "application/x-www-form-urlencoded"))),
+    responses((status = 202, body = LinkQueued), BadRequest, Unauthorized, Forbidden, NotFound, Unsupported, Throttled))]
+pub(crate) async fn comment_to_jira(
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    use incidents_core::access::{Action, Permission, Resource};
+    let principal =
+        http_api::auth::authorize(&request, &state, Permission::new(Action::Change, Resource::Incident))
+            .await?;
+    let incident = http_api::visible_incident(&state, &principal, &id).await?;
+    let body: JiraComment = decode(&request, &body)?;
+    let message = body.message.unwrap_or_default().trim().to_owned();
+    if message.is_empty() || message.chars().count() > 4000 {
+        return Err(ApiError::invalid("message", "invalid", "A message of 1 to 4000 characters."));
+    }
+    let command = incidents_core::incident::UpdateIncident {
+        message: Some(message),
+        event_type: Some(crate::raid::COMMENT_TO_JIRA.into()),
+        ..Default::default()
+    };
+    let lifecycle = state.lifecycle.clone();
+    let actor =
+        incidents_core::Actor { user: principal.user.id, entry_point: incidents_core::EntryPoint::Api };
+    blocking(move || Ok(lifecycle.update(actor, incident, &command)?)).await?;
+    Ok(HttpResponse::Accepted().json(LinkQueued {
+        incident_id: incident.0,
+        issue_key: None,
+        status: "queued".into(),
+    }))
 }
 
 /// A feature team and the Jira project its tickets go to.

@@ -16,7 +16,7 @@ use storage::MigrationSet;
 use crate::api::{Webhooks, valid_project_key};
 use crate::client::JiraClient;
 use crate::config::Config;
-use crate::raid::{CreateTicket, JiraWebhook, LinkConversation, PostComment, PushChange, Raid};
+use crate::raid::{CreateTicket, JiraWebhook, LinkConversation, LinkIssue, PostComment, PushChange, Raid};
 use crate::store::RaidStore;
 
 static SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -127,6 +127,9 @@ impl Integration for Jira {
         registry.register(move |job: PushChange, _attempt| push.push(&job))?;
         let webhook = raid.clone();
         registry.register(move |job: JiraWebhook, _attempt| webhook.apply_webhook(&job))?;
+        let link = raid.clone();
+        registry
+            .register(move |job: LinkIssue, _attempt| link.link(job.incident_id, &job.issue_key).map(drop))?;
         let comment = raid.clone();
         registry.register(move |job: PostComment, _attempt| comment.post_comment(&job))?;
         registry.register(move |job: LinkConversation, _attempt| raid.link_conversation(&job))?;

@@ -215,6 +215,23 @@ pub fn comment_jobs(event: &OutboxEvent) -> Vec<PostComment> {
     }]
 }
 
+/// Link an existing issue to an incident (an operator asked, through the API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkIssue {
+    pub incident_id: i64,
+    pub issue_key: String,
+    /// When it was asked (a later request to link the same issue again is another job).
+    pub requested_at: String,
+}
+
+impl Job for LinkIssue {
+    const NAME: &'static str = "raid.link_issue";
+    const QUEUE: &'static str = "jira";
+    fn idempotency_key(&self) -> String {
+        format!("raid-link-issue:{}:{}:{}", self.incident_id, self.issue_key, self.requested_at)
+    }
+}
+
 /// The marker of a timeline message to copy to the ticket as a comment.
 pub const COMMENT_TO_JIRA: &str = "comment_to_jira";
 

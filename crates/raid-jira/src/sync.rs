@@ -23,6 +23,9 @@ use crate::raid::{Raid, jira, storage};
 use crate::store::Ticket;
 use crate::wiki;
 
+/// The start of the error of a sync that found a field held by another.
+const BUSY: &str = "another sync holds";
+
 /// How long a sync holds its fields.
 const LEASE: TimeDelta = TimeDelta::minutes(2);
 
@@ -127,9 +130,7 @@ impl Raid {
                     for taken in &fields[..states.len()] {
                         let _ = self.store.release(id, taken);
                     }
-                    return Err(JobError::Retryable(format!(
-                        "another sync of incident {id}'s {field} is running"
-                    )));
+                    return Err(JobError::Retryable(format!("{BUSY} incident {id}'s {field}")));
                 }
             }
         }
@@ -455,6 +456,10 @@ impl Raid {
     }
 }
 
+/// How long a resync waits for an incident whose fields another sync holds (a little more than a
+/// lease, so a dead job's fields come free).
+const RESYNC_PATIENCE: std::time::Duration = std::time::Duration::from_secs(150);
+
 /// What a resync did.
 #[derive(Debug, Default)]
 pub struct ResyncReport {
@@ -469,7 +474,17 @@ pub fn resync(raid: &Raid, ids: &[i64], progress: &mut dyn std::io::Write) -> Re
     let mut report = ResyncReport::default();
     let width = 30;
     for (done, id) in ids.iter().enumerate() {
-        match raid.resync_one(*id) {
+        // A job may hold a field for a moment (or until its lease runs out, if it died): wait for
+        // it rather than give up.
+        let mut result = raid.resync_one(*id);
+        let deadline = std::time::Instant::now() + RESYNC_PATIENCE;
+        while matches!(&result, Err(JobError::Retryable(m)) if m.starts_with(BUSY))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            result = raid.resync_one(*id);
+        }
+        match result {
             Ok(outcomes) if outcomes.iter().all(|o| o.outcome == "in_step") => report.in_step += 1,
             Ok(_) => report.changed += 1,
             Err(error) => report.failed.push((*id, error.to_string())),
