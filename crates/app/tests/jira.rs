@@ -998,3 +998,98 @@ async fn operators_link_and_unlink_issues_and_comments_go_both_ways() {
     running.handle.stop(true).await;
     jira.stop().await;
 }
+
+/// Files on loopback, for Landbot's attachments: `/<name>` answers the name's bytes.
+async fn file_server() -> (String, actix_web::dev::ServerHandle) {
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().default_service(actix_web::web::to(
+            |request: actix_web::HttpRequest| async move {
+                actix_web::HttpResponse::Ok().body(format!("the bytes of {}", request.path()))
+            },
+        ))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .expect("bind");
+    let address = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (format!("http://{address}"), handle)
+}
+
+fn landbot_request(attachments: &str) -> Value {
+    json!({"summary": "Seller cannot upload a catalogue", "description": "The upload page answers **500**.",
+        "reporter_email": "ops@partner.example.org", "platform": "FR", "seller_contract_id": "12345", "zoho": null,
+        "incident_category": null, "suggested_team_routing": "SBI", "priority": 3, "business_impact": "Medium",
+        "labels": ["catalogue"], "environments": ["PRD"], "attachments": attachments})
+}
+
+async fn post_landbot(running: &Running, body: &Value, token: Option<&str>) -> reqwest::Response {
+    let mut request =
+        running.client.post(format!("{}/api/v2/firefighter/raid/jira_bot", running.base)).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("request")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn landbot_requests_refuse_private_attachments_and_upload_public_ones() {
+    let jira = FakeJira::start(USER, PASSWORD, raid_jira::workflow::incident_workflow_layout());
+    jira.state().projects.insert("SBI".into(), "10001".into());
+    let (files, files_handle) = file_server().await;
+
+    // As shipped: attachments on private, loopback or link-local addresses are refused, on
+    // `attachments`, before Jira is called.
+    let strict_db = TestDatabase::sqlite().seeded();
+    let strict = start(&strict_db, &vars(&strict_db, &jira, SECRET)).await;
+    assert_eq!(post_landbot(&strict, &landbot_request(""), None).await.status(), 401);
+    for private in [
+        format!("{files}/shot.png"),
+        "http://localhost/a.png".into(),
+        "http://169.254.169.254/latest/meta-data".into(),
+        format!("['https://93.184.215.14/ok.png', '{files}/shot.png']"),
+    ] {
+        let refused = post_landbot(&strict, &landbot_request(&private), Some(&strict.token)).await;
+        assert_eq!(refused.status(), 400, "{private}");
+        let body: Value = refused.json().await.expect("json");
+        assert_eq!(body["errors"][0]["attr"], "attachments", "{private}: {body}");
+    }
+    let invalid = post_landbot(&strict, &json!({"summary": "x"}), Some(&strict.token)).await;
+    assert_eq!(invalid.status(), 400);
+    assert!(jira.state().issues.is_empty(), "nothing reached Jira");
+    strict.handle.stop(true).await;
+
+    // Allowed to fetch from loopback (a test set-up): 201 with the key, and the files on the issue.
+    let test = TestDatabase::sqlite().seeded();
+    let mut allowing = vars(&test, &jira, SECRET);
+    allowing.insert("RAID_ATTACHMENTS_ALLOW_PRIVATE".into(), "true".into());
+    let running = start(&test, &allowing).await;
+    let attachments = format!("['{files}/screenshot.png', '{files}/logs/upload.txt?token=1']");
+    let created = post_landbot(&running, &landbot_request(&attachments), Some(&running.token)).await;
+    assert_eq!(created.status(), 201);
+    let key: Value = created.json().await.expect("json");
+    assert_eq!(key, json!("SBI-1"), "the key, as a JSON string");
+    eventually_in(&test, "the attachments are on the issue", || {
+        jira.state().issue("SBI-1").is_some_and(|issue| issue.attachments.len() == 2)
+    })
+    .await;
+    let issue = jira.state().issue("SBI-1").expect("issue").clone();
+    assert_eq!(issue.attachments, vec!["image0.png", "image1.txt"]);
+    assert_eq!(issue.fields["summary"], "Seller cannot upload a catalogue");
+    assert_eq!(issue.option("customfield_11064"), Some("3"));
+    assert_eq!(issue.fields["customfield_10908"], "12345");
+    let description = issue.fields["description"].as_str().expect("description");
+    assert!(description.starts_with("The upload page answers *500*."), "{description}");
+    assert!(
+        description.contains("Incident Verification Bot") && description.contains("ops@partner.example.org"),
+        "{description}"
+    );
+    // Never an incident: no incident was declared for it.
+    assert_eq!(pending_jobs(&test, "raid.bot_attachments"), 0);
+    running.handle.stop(true).await;
+    files_handle.stop(false).await;
+    jira.stop().await;
+}

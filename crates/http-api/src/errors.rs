@@ -116,6 +116,12 @@ impl ApiError {
         )
     }
 
+    /// 502: a service the request depends on (Jira …) refused or failed; `detail` says which, without
+    /// secrets.
+    pub fn bad_gateway(detail: &str) -> Self {
+        Self::one(StatusCode::BAD_GATEWAY, "bad_gateway", detail, None)
+    }
+
     /// 500, without internals (they go to the log).
     pub fn internal() -> Self {
         Self::one(StatusCode::INTERNAL_SERVER_ERROR, "error", "A server error occurred.", None)

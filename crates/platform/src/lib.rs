@@ -13,6 +13,7 @@
 //! tables in the same database), never on an adapter.
 
 pub mod config;
+pub mod net;
 pub mod password;
 
 use std::future::Future;

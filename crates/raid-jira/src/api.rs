@@ -41,8 +41,18 @@ pub(crate) struct Webhooks {
     pub writer: Arc<EnqueueWriter>,
 }
 
-pub(crate) fn configure(routes: &mut web::ServiceConfig, webhooks: Option<Webhooks>, store: RaidStore) {
+pub(crate) fn configure(
+    routes: &mut web::ServiceConfig,
+    webhooks: Option<Webhooks>,
+    store: RaidStore,
+    raid: Option<crate::raid::Raid>,
+) {
     routes.app_data(web::Data::new(store));
+    if let Some(raid) = raid {
+        routes
+            .app_data(web::Data::new(raid))
+            .service(web::resource("/jira_bot").route(web::post().to(jira_bot)));
+    }
     if let Some(webhooks) = webhooks {
         routes
             .app_data(web::Data::new(webhooks))
@@ -67,7 +77,7 @@ pub(crate) fn configure(routes: &mut web::ServiceConfig, webhooks: Option<Webhoo
 /// The documented routes.
 #[derive(OpenApi)]
 #[openapi(
-    paths(jira_update, jira_comment, feature_teams, put_feature_team, delete_feature_team, link_ticket, unlink_ticket, comment_to_jira),
+    paths(jira_bot, jira_update, jira_comment, feature_teams, put_feature_team, delete_feature_team, link_ticket, unlink_ticket, comment_to_jira),
     components(schemas(FeatureTeam, PutFeatureTeam, LinkTicket, LinkQueued, JiraComment)),
     tags((name = "jira", description = "Jira (RAID): webhooks from Jira, and the routing of tickets to feature teams"))
 )]
@@ -192,6 +202,79 @@ pub(crate) async fn jira_comment(
     body: web::Bytes,
 ) -> HttpResponse {
     receive(&request, &webhooks, &body, "comment").await
+}
+
+/// A Landbot request (the original's `LandbotIssueRequestSerializer`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"summary": "Seller cannot upload a catalogue", "description": "The upload page answers 500.",
+    "reporter_email": "ops@example.com", "platform": "FR", "seller_contract_id": null, "zoho": null,
+    "incident_category": null, "suggested_team_routing": "SBI", "priority": 3, "business_impact": "Medium",
+    "labels": ["catalogue"], "environments": ["PRD"], "attachments": "['https://files.example.com/shot.png']"}))]
+#[expect(dead_code, reason = "the OpenAPI description of a body read field by field")]
+pub struct JiraBotRequest {
+    #[schema(max_length = 128)]
+    summary: String,
+    description: String,
+    reporter_email: String,
+    /// ES, IT, FR, UK, DE, All or Internal.
+    platform: String,
+    #[schema(max_length = 128)]
+    seller_contract_id: Option<String>,
+    #[schema(max_length = 256)]
+    zoho: Option<String>,
+    #[schema(max_length = 256)]
+    zendesk: Option<String>,
+    #[schema(max_length = 128)]
+    incident_category: Option<String>,
+    #[schema(max_length = 10)]
+    suggested_team_routing: String,
+    /// 1 to 5.
+    priority: Option<i64>,
+    /// High, Medium or Low.
+    business_impact: Option<String>,
+    labels: Option<Vec<String>>,
+    /// INT, STG, PRD, SUPPORT or `-` (the default).
+    environments: Option<Vec<String>>,
+    /// Incident (the default), Service Request, Documentation/Process Request or Feature Request.
+    issue_type: Option<String>,
+    /// `SBI` unless given; `null`: the project of the suggested team.
+    project: Option<String>,
+    /// One address, a comma-separated list, or a printed list (`"['u1', 'u2']"`): at most 10,
+    /// http(s), on public addresses only (a private, loopback or link-local one is refused).
+    #[schema(max_length = 20480)]
+    attachments: Option<String>,
+}
+
+/// Landbot's ticket requests: the ticket is made in Jira within the request and its key answered
+/// (a JSON string, as the original); its attachments are fetched and uploaded, and it is announced
+/// in the alert conversations, by jobs.
+#[utoipa::path(post, path = "/raid/jira_bot", tag = "jira",
+    request_body(content((JiraBotRequest = "application/json"))),
+    responses((status = 201, description = "The issue key", body = String, example = json!("SBI-123")),
+        (status = 502, description = "Jira refused or failed"), BadRequest, Unauthorized, Forbidden, Unsupported, Throttled))]
+pub(crate) async fn jira_bot(
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+    raid: web::Data<crate::raid::Raid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    use incidents_core::access::{Action, Permission, Resource};
+    let principal =
+        http_api::auth::authorize(&request, &state, Permission::new(Action::Add, Resource::Incident)).await?;
+    let body: Value = decode(&request, &body)?;
+    let raid = raid.get_ref().clone();
+    let allow_private = raid.config.attachments_allow_private;
+    let requested_by = principal.user.id.to_string();
+    blocking(move || {
+        let parsed = crate::landbot::BotRequest::parse(&body, allow_private)
+            .map_err(|(field, code, detail)| ApiError::invalid(field, code, detail))?;
+        raid.create_bot_ticket(&parsed, Some(&requested_by)).map_err(|error| {
+            tracing::error!(%error, "a Landbot ticket could not be made");
+            ApiError::bad_gateway(&error.to_string())
+        })
+    })
+    .await
+    .map(|key| HttpResponse::Created().json(key))
 }
 
 /// The body of `PUT /raid/incidents/{id}/ticket`.

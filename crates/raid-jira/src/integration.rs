@@ -127,6 +127,14 @@ impl Integration for Jira {
         registry.register(move |job: PushChange, _attempt| push.push(&job))?;
         let webhook = raid.clone();
         registry.register(move |job: JiraWebhook, _attempt| webhook.apply_webhook(&job))?;
+        let upload = raid.clone();
+        registry.register(move |job: crate::landbot::UploadAttachments, _attempt| {
+            upload.upload_attachments(&job)
+        })?;
+        let announce = raid.clone();
+        registry.register(move |job: crate::landbot::AnnounceTicket, _attempt| {
+            announce.announce_bot_ticket(&job)
+        })?;
         let link = raid.clone();
         registry
             .register(move |job: LinkIssue, _attempt| link.link(job.incident_id, &job.issue_key).map(drop))?;
@@ -158,7 +166,7 @@ impl Integration for Jira {
             };
             Some(Webhooks { secret: raid.webhook_secret.clone(), writer })
         });
-        crate::api::configure(routes, webhooks, store);
+        crate::api::configure(routes, webhooks, store, self.raid(context));
     }
 
     fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {

@@ -18,6 +18,7 @@ pub use client::{JiraClient, JiraError};
 pub use config::{Config, JiraConfig, RaidConfig};
 pub mod api;
 mod integration;
+pub mod landbot;
 pub mod raid;
 pub mod schema;
 pub mod store;

@@ -486,6 +486,35 @@ impl RaidStore {
         Ok(ids)
     }
 
+    /// A Landbot ticket's issue id and attachment addresses.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn bot_ticket(&self, key: &str) -> Result<Option<(String, Vec<String>)>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        let row: Option<(String, String)> = raid_bot_tickets::table
+            .find(key)
+            .select((raid_bot_tickets::issue_id, raid_bot_tickets::attachments))
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)?;
+        Ok(row.map(|(id, attachments)| (id, serde_json::from_str(&attachments).unwrap_or_default())))
+    }
+
+    /// Who reported a Landbot ticket (their e-mail address).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn bot_reporter(&self, key: &str) -> Result<Option<String>, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        raid_bot_tickets::table
+            .find(key)
+            .select(raid_bot_tickets::reporter_email)
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)
+    }
+
     /// Records a ticket made for a Landbot request, with the attachments to upload.
     ///
     /// # Errors

@@ -435,6 +435,7 @@ fn serve(
         "" => path.clone(),
         query => format!("{path}?{query}"),
     };
+    let raw = body;
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     state.calls.push(JiraCall { method: method.clone(), path: full.clone(), body: body.clone() });
     // Basic auth.
@@ -461,7 +462,7 @@ fn serve(
             JiraFailure::Status(status) => return error(status, "Injected failure"),
         }
     }
-    let response = act(&mut state, outbox, request, &method, &path, &body);
+    let response = act(&mut state, outbox, request, (&method, &path), (&body, raw));
     match after_write {
         Some(status) => error(status, "Injected failure after the change was made"),
         None => response,
@@ -473,9 +474,8 @@ fn act(
     state: &mut JiraState,
     outbox: &tokio::sync::mpsc::UnboundedSender<(String, Value)>,
     request: &HttpRequest,
-    method: &str,
-    path: &str,
-    body: &Value,
+    (method, path): (&str, &str),
+    (body, raw): (&Value, &[u8]),
 ) -> HttpResponse {
     let actor = state.account_id.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -519,7 +519,12 @@ fn act(
             HttpResponse::Created().json(json!({"id": id, "key": key, "self": format!("/rest/api/2/issue/{id}")}))
         }
         ("GET", ["rest", "api", "2", "issue", id]) => match state.issue(id) {
-            Some(issue) => HttpResponse::Ok().json(json!({"id": issue.id, "key": issue.key, "fields": Value::Object(issue.fields.clone())})),
+            Some(issue) => {
+                let mut fields = issue.fields.clone();
+                let files: Vec<Value> = issue.attachments.iter().map(|name| json!({"filename": name})).collect();
+                fields.insert("attachment".into(), Value::Array(files));
+                HttpResponse::Ok().json(json!({"id": issue.id, "key": issue.key, "fields": Value::Object(fields)}))
+            }
             None => error(404, "Issue does not exist or you do not have permission to see it."),
         },
         ("PUT", ["rest", "api", "2", "issue", id]) => {
@@ -630,8 +635,14 @@ fn act(
                 return error(403, "XSRF check failed");
             }
             let Some(issue) = state.find(id) else { return error(404, "Issue does not exist") };
-            issue.attachments.push(format!("attachment-{}", issue.attachments.len() + 1));
-            HttpResponse::Ok().json(json!([]))
+            // The multipart part's file name (`filename="…"`) and its size.
+            let text = String::from_utf8_lossy(raw);
+            let name = text
+                .split_once("filename=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map_or_else(|| format!("attachment-{}", issue.attachments.len() + 1), |(name, _)| name.to_owned());
+            issue.attachments.push(name.clone());
+            HttpResponse::Ok().json(json!([{"filename": name, "size": raw.len()}]))
         }
         ("PUT", ["rest", "api", "2", "issue", id, "assignee"]) => {
             let account = body.get("accountId").and_then(Value::as_str).map(str::to_owned);

@@ -16,7 +16,7 @@ pub mod schema;
 mod sealed;
 mod store;
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -244,36 +244,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Whether an address is one a webhook must not reach unless allowed: loopback, private (RFC 1918,
-/// unique-local), link-local, shared (CGNAT), unspecified, multicast or broadcast, including IPv4
-/// addresses mapped into IPv6.
-#[must_use]
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || (a == 100 && (64..128).contains(&b))
-                || a == 0
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
+pub use platform::net::is_private;
 
 /// Checks a URL an endpoint may use: http(s), a host, and (resolved now) only public addresses unless
 /// `allow_private`. Returns the host and the addresses to connect to, so a DNS answer that changes
@@ -282,25 +253,12 @@ pub fn is_private(ip: IpAddr) -> bool {
 /// # Errors
 /// Why the target is refused.
 pub fn check_target(url: &str, allow_private: bool) -> Result<(String, Vec<SocketAddr>), String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err("only http and https URLs".into());
-    }
-    let host = parsed.host_str().ok_or("a URL with a host")?.trim_matches(['[', ']']).to_owned();
-    let port = parsed.port_or_known_default().ok_or("a URL with a port")?;
-    let addresses: Vec<SocketAddr> =
-        (host.as_str(), port).to_socket_addrs().map_err(|e| format!("cannot resolve {host}: {e}"))?.collect();
-    if addresses.is_empty() {
-        return Err(format!("{host} has no address"));
-    }
-    if !allow_private && let Some(address) = addresses.iter().find(|a| is_private(a.ip())) {
-        return Err(format!(
-            "refused: {host} resolves to {}, a private, loopback or link-local address \
-             (FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true allows it)",
-            address.ip()
-        ));
-    }
-    Ok((host, addresses))
+    platform::net::check_target(url, allow_private).map_err(|error| match error {
+        platform::net::TargetError::Private { .. } => {
+            format!("{error} (FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true allows it)")
+        }
+        platform::net::TargetError::Invalid(_) => error.to_string(),
+    })
 }
 
 /// Renders an incident as the API shows it (`None` when it no longer exists).
