@@ -144,6 +144,15 @@ pub trait ChatPort: Send + Sync {
     /// # Errors
     /// See [`ChatError`].
     fn post_to_tagged(&self, tag: &str, message: &ChatMessage) -> Result<Vec<PostedMessage>, ChatError>;
+    /// The platform user id of the person with this e-mail address, for a direct message; `None`
+    /// when the platform knows nobody by it (or cannot look people up).
+    ///
+    /// # Errors
+    /// See [`ChatError`].
+    fn user_by_email(&self, email: &str) -> Result<Option<String>, ChatError> {
+        let _ = email;
+        Ok(None)
+    }
 }
 
 impl ChatError {

@@ -127,6 +127,9 @@ impl Integration for Jira {
         registry.register(move |job: PushChange, _attempt| push.push(&job))?;
         let webhook = raid.clone();
         registry.register(move |job: JiraWebhook, _attempt| webhook.apply_webhook(&job))?;
+        let watchers = raid.clone();
+        registry
+            .register(move |job: crate::watchers::NotifyWatchers, _attempt| watchers.notify_watchers(&job))?;
         let upload = raid.clone();
         registry.register(move |job: crate::landbot::UploadAttachments, _attempt| {
             upload.upload_attachments(&job)

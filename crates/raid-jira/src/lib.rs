@@ -23,5 +23,6 @@ pub mod raid;
 pub mod schema;
 pub mod store;
 pub mod sync;
+pub mod watchers;
 
 pub use integration::Jira;

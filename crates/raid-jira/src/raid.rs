@@ -569,6 +569,15 @@ impl Raid {
     /// The database or Jira failed (retried).
     pub fn apply_webhook(&self, job: &JiraWebhook) -> Result<(), JobError> {
         let body = &job.body;
+        // The watchers are told first (by a job of their own: a failure here or there is retried
+        // apart), for every issue, linked or not.
+        if let Some(notify) = crate::watchers::for_webhook(self, &job.identifier, &job.kind, body) {
+            let enqueued = Enqueue::new(&notify).map_err(|e| JobError::Permanent(e.to_string()))?;
+            self.context
+                .database
+                .enqueue(&enqueued, Self::now(), Self::now())
+                .map_err(|e| JobError::Retryable(e.to_string()))?;
+        }
         let Some(key) = body.pointer("/issue/key").and_then(Value::as_str) else { return Ok(()) };
         let account = body.pointer("/user/accountId").and_then(Value::as_str).unwrap_or_default();
         let by_service = !account.is_empty() && account == self.config.service_account;

@@ -53,10 +53,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    raid_watcher_messages (delivery, recipient) {
+        delivery -> Text,
+        recipient -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     raid_tickets,
     raid_sync_state,
     raid_feature_teams,
     raid_jira_users,
-    raid_bot_tickets
+    raid_bot_tickets,
+    raid_watcher_messages
 );

@@ -6,7 +6,10 @@ use incidents_core::RepositoryError;
 use storage::{Database, repository_error, write_transaction};
 use sync_engine::FieldState;
 
-use crate::schema::{raid_bot_tickets, raid_feature_teams, raid_jira_users, raid_sync_state, raid_tickets};
+use crate::schema::{
+    raid_bot_tickets, raid_feature_teams, raid_jira_users, raid_sync_state, raid_tickets,
+    raid_watcher_messages,
+};
 
 /// An incident's ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -513,6 +516,42 @@ impl RaidStore {
             .first(&mut *conn)
             .optional()
             .map_err(repository_error)
+    }
+
+    /// Whether a watcher message of this delivery was sent to this recipient.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn watcher_message_sent(&self, delivery: &str, recipient: &str) -> Result<bool, RepositoryError> {
+        let mut conn = self.database.connection()?;
+        diesel::select(diesel::dsl::exists(raid_watcher_messages::table.find((delivery, recipient))))
+            .get_result(&mut *conn)
+            .map_err(repository_error)
+    }
+
+    /// Records a watcher message sent.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn record_watcher_message(
+        &self,
+        delivery: &str,
+        recipient: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), RepositoryError> {
+        let mut conn = self.database.connection()?;
+        match diesel::insert_into(raid_watcher_messages::table)
+            .values((
+                raid_watcher_messages::delivery.eq(delivery),
+                raid_watcher_messages::recipient.eq(recipient),
+                raid_watcher_messages::sent_at.eq(now),
+            ))
+            .execute(&mut *conn)
+        {
+            Ok(_) => Ok(()),
+            Err(error) if is_conflict(&error) => Ok(()),
+            Err(error) => Err(repository_error(error)),
+        }
     }
 
     /// Records a ticket made for a Landbot request, with the attachments to upload.

@@ -128,4 +128,12 @@ impl ChatPort for SlackChat {
             self.store.tagged(tag).map_err(|error| ChatError::Transient(error.to_string()))?;
         conversations.iter().map(|conversation| self.post(&conversation.channel_id, message)).collect()
     }
+
+    fn user_by_email(&self, email: &str) -> Result<Option<String>, ChatError> {
+        match self.slack.user_by_email(email) {
+            Ok(user) => Ok(Some(user.id)),
+            Err(error) if error.is("users_not_found") => Ok(None),
+            Err(error) => Err(chat_error(error)),
+        }
+    }
 }

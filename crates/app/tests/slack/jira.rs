@@ -89,3 +89,73 @@ async fn the_ticket_and_the_channel_link_to_each_other_and_minor_tickets_are_ann
         slack.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_are_told_of_peoples_changes_and_comments_linked_or_not() {
+    const SECRET: &str = "a-jira-webhook-secret";
+    const PERSON: &str = "712020:grace";
+    let test = TestDatabase::sqlite().seeded();
+    let slack = FakeSlack::start(TOKEN);
+    for (id, name, email) in [
+        ("UGRACE01", "grace", "grace@example.com"),
+        ("ULINUS01", "linus", "linus@example.com"),
+        ("UMUTE001", "mute", "mute@example.com"),
+    ] {
+        slack.add_user(id, name, email);
+    }
+    let jira = FakeJira::start(JIRA_USER, JIRA_PASSWORD, raid_jira::workflow::incident_workflow_layout());
+    for (account, name, email) in [
+        (PERSON, "Grace", "grace@example.com"),
+        ("acc-linus", "Linus", "linus@example.com"),
+        ("acc-mute", "Mute", "mute@example.com"),
+    ] {
+        jira.state().users.push((account.into(), name.into(), email.into()));
+    }
+    let mut vars = with_jira(&test, &slack, &jira);
+    vars.insert("RAID_WATCHER_EMAIL_EXCLUSIONS".into(), "Mute@example.com".into());
+    let running = start_with(&test, &vars).await;
+    jira.send_webhooks_to(&format!("{}/api/v2/firefighter/raid/jira_update", running.base), SECRET);
+    let id = running.declare(4, "Exports are empty").await;
+    eventually("the ticket exists", || jira.state().issues.len() == 1).await;
+    let key = jira.state().issues[0].key.clone();
+    {
+        let mut state = jira.state();
+        let issue = state.issues.iter_mut().find(|i| i.key == key).expect("issue");
+        issue.watchers.extend([PERSON.to_owned(), "acc-linus".to_owned(), "acc-mute".to_owned()]);
+    }
+    // Grace moves the ticket: Linus is told; not Grace (she did it), not the excluded address.
+    jira.person_sets_status(&key, "in progress", PERSON);
+    eventually("Linus is told", || !slack.messages_in("ULINUS01").is_empty()).await;
+    let told = slack.messages_in("ULINUS01");
+    assert_eq!(told[0].text, format!("Modified Jira ticket {key}"));
+    assert_eq!(told[0].metadata.as_ref().expect("metadata")["event_type"], "raid_modify_issue");
+    // Grace comments: Linus is told of that too.
+    jira.person_comments(&key, "Looking at the export job.", PERSON);
+    eventually("Linus hears of the comment", || slack.messages_in("ULINUS01").len() == 2).await;
+    assert_eq!(slack.messages_in("ULINUS01")[1].text, format!(":green_book: New comment added on {key}"));
+    // FireFighter's own change of the ticket tells nobody.
+    running.update(id, json!({"priority_id": running.priorities[&3]})).await;
+    eventually("Jira follows", || {
+        jira.state().issue(&key).is_some_and(|i| i.option("customfield_11064") == Some("3"))
+    })
+    .await;
+    // An issue of no incident (the original's unlinked mode): its watchers are told too.
+    {
+        let mut state = jira.state();
+        let mut other = state.issues[0].clone();
+        other.id = "55555".into();
+        other.key = "INCIDENT-55".into();
+        other.watchers = vec!["acc-linus".into()];
+        state.issues.push(other);
+    }
+    jira.person_sets_option("INCIDENT-55", "customfield_11064", "2", PERSON);
+    eventually("Linus hears of the unlinked issue", || slack.messages_in("ULINUS01").len() == 3).await;
+    assert!(slack.messages_in("ULINUS01")[2].text.contains("INCIDENT-55"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(slack.messages_in("ULINUS01").len(), 3, "FireFighter's own change told nobody");
+    assert!(slack.messages_in("UGRACE01").is_empty(), "the author is not told of her own changes");
+    assert!(slack.messages_in("UMUTE001").is_empty(), "an excluded address is never told");
+    running.handle.stop(true).await;
+    jira.stop().await;
+    slack.stop().await;
+}

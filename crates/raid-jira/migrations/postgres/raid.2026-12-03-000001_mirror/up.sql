@@ -18,3 +18,11 @@ CREATE TABLE raid_bot_tickets (
     attachments TEXT NOT NULL DEFAULT '[]',
     created_at TIMESTAMP NOT NULL
 );
+
+-- Watcher messages sent, per Jira delivery and recipient: a retried job does not send one twice.
+CREATE TABLE raid_watcher_messages (
+    delivery TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    sent_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (delivery, recipient)
+);
