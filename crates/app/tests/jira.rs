@@ -799,6 +799,19 @@ async fn conflicting_changes_within_one_sync_window_follow_each_fields_policy() 
     jira.person_sets_text(&key, "summary", "Card payments fail in Jira's words", PERSON);
     settle(&test, &jira).await;
     assert_eq!(incident_side(&test, id), ours);
+    // The commander is required: unassigning the ticket in Jira does not clear it, and says why.
+    assert_eq!(set_commander(&running, id, "grace@example.com").await, 200);
+    settle(&test, &jira).await;
+    assert_eq!(jira_side(&jira, &key).4, "grace@example.com");
+    jira.person_assigns(&key, None, PERSON);
+    settle(&test, &jira).await;
+    assert_eq!(incident_side(&test, id).4, "grace@example.com", "the commander stays");
+    let comments = jira.state().issue(&key).expect("issue").comments.clone();
+    assert!(comments.iter().any(|c| c.contains("REQUIRED_ROLE")), "{comments:?}");
+    // Assigning someone else is followed.
+    jira.person_assigns(&key, Some("acc-linus"), PERSON);
+    settle(&test, &jira).await;
+    assert_eq!(incident_side(&test, id).4, "linus@example.com");
     running.handle.stop(true).await;
     jira.stop().await;
 }
