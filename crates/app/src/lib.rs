@@ -262,6 +262,7 @@ impl App {
             chat: Arc::new(NoChat::default()),
             paging: Arc::new(incidents_core::paging::NoPaging),
             facets: Facets::default(),
+            actions: platform::actions::IncidentActions::default(),
             cache,
         };
         if let Some(chat) = self.integrations.iter().find_map(|integration| integration.chat(&context)) {
@@ -273,6 +274,9 @@ impl App {
         let sources =
             self.integrations.iter().filter_map(|integration| integration.facets(&context)).collect();
         context.facets = Facets::new(sources);
+        let actions =
+            self.integrations.iter().flat_map(|integration| integration.incident_actions(&context)).collect();
+        context.actions = platform::actions::IncidentActions::new(actions);
         Ok(context)
     }
 

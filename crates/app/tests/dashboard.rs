@@ -851,3 +851,112 @@ async fn cookies_are_secure_when_a_trusted_proxy_says_https() {
         .expect_err("refused");
     assert!(error.to_string().contains("FF_TRUSTED_PROXIES"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_link_and_unlink_a_jira_issue_from_the_incident_page() {
+    use incidents_core::access::{AccessRepository as _, Permission};
+    use test_support::jira::{FakeJira, SERVICE_ACCOUNT};
+    let test = TestDatabase::sqlite().seeded();
+    user(&test, "ada@example.com", true);
+    user(&test, "rey@example.com", false);
+    let rey = test
+        .database
+        .find_user_by_email(&Email::parse("rey@example.com").expect("email"))
+        .expect("db")
+        .expect("user");
+    test.database.grant_permissions(rey.id, &Permission::responder()).expect("grant");
+    let jira = FakeJira::start("ff@example.com", "token", raid_jira::workflow::incident_workflow_layout());
+    let (base, handle) = start(
+        &test,
+        &[
+            ("ENABLE_JIRA", "true"),
+            ("ENABLE_RAID", "true"),
+            ("RAID_JIRA_API_URL", jira.url.as_str()),
+            ("RAID_JIRA_API_USER", "ff@example.com"),
+            ("RAID_JIRA_API_PASSWORD", "token"),
+            ("RAID_DEFAULT_JIRA_QRAFT_USER_ID", SERVICE_ACCOUNT),
+            ("RAID_JIRA_PROJECT_KEY", "INCIDENT"),
+        ],
+    )
+    .await;
+    let mut ada = Browser::new(&base);
+    assert_eq!(ada.sign_in("ada@example.com", PASSWORD).await.status, 303);
+    let form = ada.get("/incident/create/").await;
+    let csrf = form.csrf();
+    let fields = [
+        ("csrf_token", csrf.as_str()),
+        ("title", "Exports are empty"),
+        ("description", "Every export is empty since noon."),
+        ("priority_id", &option(&form.body, "priority_id", "P4")),
+        ("environment_id", &option(&form.body, "environment_id", "PRD")),
+        ("incident_category_id", &option(&form.body, "incident_category_id", "")),
+    ];
+    let created = ada.post("/incident/create/", &fields, &[]).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let location = created.header("location").to_owned();
+    let id: i64 = location.trim_matches('/').rsplit('/').next().and_then(|n| n.parse().ok()).expect("id");
+    let store = raid_jira::store::RaidStore { database: test.database.clone() };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while store.ticket(id).expect("ticket").and_then(|t| t.issue_key).is_none() {
+        assert!(std::time::Instant::now() < deadline, "the ticket is made");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    {
+        let mut state = jira.state();
+        let mut other = state.issues[0].clone();
+        other.id = "77777".into();
+        other.key = "INCIDENT-77".into();
+        state.issues.push(other);
+    }
+
+    // Staff see the integrations' operations; a responder does not, and cannot run them.
+    let page = ada.get(&format!("/incident/{id}/")).await;
+    assert!(page.body.contains("Link a Jira issue") && page.body.contains("Unlink the Jira ticket"));
+    let mut responder = Browser::new(&base);
+    assert_eq!(responder.sign_in("rey@example.com", PASSWORD).await.status, 303);
+    let seen = responder.get(&format!("/incident/{id}/")).await;
+    assert!(!seen.body.contains("Link a Jira issue"));
+    let refused = responder
+        .post(
+            &format!("/incident/{id}/actions/raid/link/"),
+            &[("csrf_token", &seen.csrf()), ("issue_key", "INCIDENT-77")],
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    // A bad key is refused with its reason; a good one is linked by a job.
+    let csrf = page.csrf();
+    let bad = ada
+        .post(
+            &format!("/incident/{id}/actions/raid/link/"),
+            &[("csrf_token", &csrf), ("issue_key", "nope")],
+            &[],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("An issue key"), "{}", bad.body);
+    let linked = ada
+        .post(
+            &format!("/incident/{id}/actions/raid/link/"),
+            &[("csrf_token", &csrf), ("issue_key", "incident-77")],
+            &[],
+        )
+        .await;
+    assert_eq!(linked.status, 303);
+    while store.ticket(id).expect("ticket").and_then(|t| t.issue_key).as_deref() != Some("INCIDENT-77") {
+        assert!(std::time::Instant::now() < deadline, "INCIDENT-77 is linked");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let unlinked =
+        ada.post(&format!("/incident/{id}/actions/raid/unlink/"), &[("csrf_token", &csrf)], &[]).await;
+    assert_eq!(unlinked.status, 303);
+    assert!(store.ticket(id).expect("ticket").is_none());
+    let again =
+        ada.post(&format!("/incident/{id}/actions/raid/unlink/"), &[("csrf_token", &csrf)], &[]).await;
+    assert_eq!(again.status, 400, "nothing to unlink");
+    assert_eq!(audit(&test).iter().filter(|a| *a == "incident.action").count(), 2, "each operation audited");
+    let page = ada.get(&format!("/incident/{id}/")).await;
+    assert!(page.body.contains("Unlinked from Jira issue INCIDENT-77"), "the timeline says so");
+    handle.stop(true).await;
+    jira.stop().await;
+}

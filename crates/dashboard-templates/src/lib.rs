@@ -238,6 +238,27 @@ pub struct IncidentPage {
     /// The add-a-cost form.
     pub cost_types: Vec<Choice>,
     pub cost_errors: Vec<FieldError>,
+    /// The integrations' operations on the incident, for staff (`None` for anyone else).
+    pub actions: Option<Vec<ActionForm>>,
+}
+
+/// An integration's operation on an incident, as a form (link a Jira issue …).
+#[derive(Debug, Clone, Default)]
+pub struct ActionForm {
+    pub integration: String,
+    pub name: String,
+    pub title: String,
+    pub help: String,
+    pub submit: String,
+    pub fields: Vec<ActionInput>,
+}
+
+/// A text field of an [`ActionForm`].
+#[derive(Debug, Clone, Default)]
+pub struct ActionInput {
+    pub name: String,
+    pub label: String,
+    pub placeholder: String,
 }
 
 /// A job of the incident's events that failed and is not done.

@@ -48,6 +48,10 @@ pub(crate) fn configure(routes: &mut web::ServiceConfig) {
         .service(web::resource("/incident/{id:\\d+}/roles").route(web::post().to(roles)))
         .service(web::resource("/incident/{id:\\d+}/costs").route(web::post().to(add_cost)))
         .service(
+            web::resource("/incident/{id:\\d+}/actions/{integration}/{name}")
+                .route(web::post().to(crate::side_effects::action)),
+        )
+        .service(
             web::resource("/incident/{id:\\d+}/jobs/{job:\\d+}/retry")
                 .route(web::post().to(crate::side_effects::retry)),
         );
@@ -629,6 +633,31 @@ fn incident_page(
             })
             .collect(),
         cost_errors: Vec::new(),
+        // Staff see the integrations' operations (the same who see failed side effects).
+        actions: loaded.failures.as_ref().map(|_| {
+            state
+                .context
+                .actions
+                .all()
+                .iter()
+                .map(|action| dashboard_templates::ActionForm {
+                    integration: action.integration.to_owned(),
+                    name: action.name.to_owned(),
+                    title: action.title.clone(),
+                    help: action.help.clone(),
+                    submit: action.submit.clone(),
+                    fields: action
+                        .fields
+                        .iter()
+                        .map(|field| dashboard_templates::ActionInput {
+                            name: field.name.to_owned(),
+                            label: field.label.clone(),
+                            placeholder: field.placeholder.clone(),
+                        })
+                        .collect(),
+                })
+                .collect()
+        }),
     }
 }
 

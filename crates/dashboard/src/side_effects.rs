@@ -1,6 +1,7 @@
 //! An incident's failed side effects, for staff: the jobs of its events that failed and are not done
 //! (a Slack message, a webhook, a ticket …), with their last error, and a retry for the dead ones.
-//! The retry is the API's `POST /jobs/{id}/retry`, scoped to the incident and audited.
+//! The retry is the API's `POST /jobs/{id}/retry`, scoped to the incident and audited. Also the
+//! integrations' operations on an incident (`platform::actions`), for staff.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -86,6 +87,52 @@ pub(crate) async fn retry(
         })
         .await??;
         tracing::info!(job, incident, user = %visitor.principal.user.email, "dead job retried from the dashboard");
+        Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/incident/{incident}/"))).finish())
+    }
+    .await;
+    respond(&request, result)
+}
+
+/// `POST /incident/<id>/actions/<integration>/<name>/`: staff run an integration's operation on the
+/// incident (link a Jira issue …), then see the incident page again. Audited.
+pub(crate) async fn action(
+    request: HttpRequest,
+    state: web::Data<State>,
+    path: web::Path<(i64, String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let (incident, integration, name) = path.into_inner();
+        let mut fields: std::collections::BTreeMap<String, String> = crate::render::form(&body)?;
+        let csrf = fields.remove("csrf_token").unwrap_or_default();
+        let visitor = visitor(&request, &state, Some(&csrf)).await?;
+        let user = &visitor.principal.user;
+        if !(user.is_staff || user.is_superuser) {
+            return Err(PageError::Forbidden("Only staff run the integrations' operations.".to_owned()));
+        }
+        let Some(action) = state.context.actions.find(&integration, &name).cloned() else {
+            return Err(PageError::NotFound);
+        };
+        let (database, user_id) = (state.context.database.clone(), user.id);
+        let id = incidents_core::IncidentId(incident);
+        let said = web::block(move || -> Result<String, PageError> {
+            use incidents_core::query::IncidentQueries as _;
+            database.incident(id)?.ok_or(PageError::NotFound)?;
+            let actor = incidents_core::Actor { user: user_id, entry_point: EntryPoint::Web };
+            let said = (action.run)(id, &fields, actor).map_err(|error| match error {
+                platform::actions::ActionError::Invalid(message) => PageError::BadRequest(message),
+                platform::actions::ActionError::Failed(message) => PageError::internal(&message),
+            })?;
+            database.record_audit(
+                Some(user_id),
+                EntryPoint::Web,
+                ("incident.action", "incident", &incident.to_string()),
+                &serde_json::json!({"integration": action.integration, "action": action.name, "fields": fields}),
+            )?;
+            Ok(said)
+        })
+        .await??;
+        tracing::info!(incident, %integration, %name, user = %visitor.principal.user.email, %said, "incident action from the dashboard");
         Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/incident/{incident}/"))).finish())
     }
     .await;

@@ -12,6 +12,7 @@
 //! This crate depends on the core, the I/O-free job machinery and storage (integrations keep their
 //! tables in the same database), never on an adapter.
 
+pub mod actions;
 pub mod config;
 pub mod net;
 pub mod password;
@@ -53,6 +54,8 @@ pub struct Context {
     pub paging: Arc<dyn PagingPort>,
     /// Every integration's facets (empty while the integrations are being asked for theirs).
     pub facets: Facets,
+    /// Every integration's incident actions (empty while the integrations are being asked).
+    pub actions: actions::IncidentActions,
     /// The cache: shared through Redis when `REDIS_URL` is set, this process's memory otherwise (for
     /// what must happen once across servers, such as deduplicating a delivery).
     pub cache: Arc<dyn cache::Cache>,
@@ -168,6 +171,11 @@ pub trait Integration: Send + Sync + 'static {
     /// What it knows about incidents, shown by the API, exports and pages.
     fn facets(&self, _context: &Context) -> Option<Arc<dyn FacetSource>> {
         None
+    }
+
+    /// Operations it offers staff on an incident's page (the dashboard shows them as forms).
+    fn incident_actions(&self, _context: &Context) -> Vec<actions::IncidentAction> {
+        Vec::new()
     }
 
     /// The chat platform it provides, if it is one (Slack). The first integration that answers is the

@@ -185,6 +185,67 @@ impl Integration for Jira {
         }))
     }
 
+    fn incident_actions(&self, context: &Context) -> Vec<platform::actions::IncidentAction> {
+        use platform::actions::{ActionError, ActionField, IncidentAction};
+        if self.config.raid.is_none() {
+            return Vec::new();
+        }
+        let store = RaidStore { database: context.database.clone() };
+        let (linker, database) = (store.clone(), context.database.clone());
+        let link = IncidentAction {
+            integration: "raid",
+            name: "link",
+            title: "Link a Jira issue".into(),
+            help: "Make an existing issue this incident's ticket; both are then brought in step (a difference is settled by the conflict policy).".into(),
+            submit: "Link the issue".into(),
+            fields: vec![ActionField { name: "issue_key", label: "Issue key".into(), placeholder: "INCIDENT-42".into() }],
+            run: Arc::new(move |incident, fields, _actor| {
+                use jobs::JobStore as _;
+                let key = fields.get("issue_key").map(|k| k.trim().to_uppercase()).unwrap_or_default();
+                if !crate::api::valid_issue_key(&key) {
+                    return Err(ActionError::Invalid("An issue key, such as INCIDENT-42.".into()));
+                }
+                if linker.ticket(incident.0).map_err(|e| ActionError::Failed(e.to_string()))?.and_then(|t| t.issue_key).as_deref() == Some(key.as_str()) {
+                    return Err(ActionError::Invalid(format!("{key} is this incident's ticket already.")));
+                }
+                let now = incidents_core::clock::now();
+                let job = LinkIssue { incident_id: incident.0, issue_key: key.clone(), requested_at: now.to_string() };
+                let job = jobs::Enqueue::new(&job).map_err(|e| ActionError::Failed(e.to_string()))?;
+                database.enqueue(&job, now, now).map_err(|e| ActionError::Failed(e.to_string()))?;
+                Ok(format!("{key} is being linked: a failure would show under Failed side effects."))
+            }),
+        };
+        let lifecycle = context.lifecycle.clone();
+        let unlink = IncidentAction {
+            integration: "raid",
+            name: "unlink",
+            title: "Unlink the Jira ticket".into(),
+            help: "Forget this incident's ticket; the issue is left as it is in Jira.".into(),
+            submit: "Unlink".into(),
+            fields: Vec::new(),
+            run: Arc::new(move |incident, _fields, actor| {
+                let key = store
+                    .ticket(incident.0)
+                    .map_err(|e| ActionError::Failed(e.to_string()))?
+                    .and_then(|t| t.issue_key);
+                if !store.unlink(incident.0).map_err(|e| ActionError::Failed(e.to_string()))? {
+                    return Err(ActionError::Invalid("This incident has no Jira ticket.".into()));
+                }
+                let key = key.unwrap_or_default();
+                let command = incidents_core::incident::UpdateIncident {
+                    message: Some(format!("Unlinked from Jira issue {key}")),
+                    event_type: Some("jira_unlinked".into()),
+                    ..Default::default()
+                };
+                lifecycle
+                    .update(actor, incident, &command)
+                    .map_err(|e| ActionError::Failed(e.to_string()))?;
+                Ok(format!("Unlinked from {key}."))
+            }),
+        };
+        vec![link, unlink]
+    }
+
     fn commands(&self) -> Vec<clap::Command> {
         vec![JiraCli::command()]
     }

@@ -1,0 +1,78 @@
+//! Operations an integration offers staff on an incident's page, as small forms the dashboard
+//! renders and submits (link a Jira issue, unlink it …), without the dashboard knowing the
+//! integration.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use incidents_core::{Actor, IncidentId};
+
+/// A field of an action's form (text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionField {
+    pub name: &'static str,
+    pub label: String,
+    pub placeholder: String,
+}
+
+/// Why an action did not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// A field is invalid, or the action does not apply to this incident (shown to the person).
+    #[error("{0}")]
+    Invalid(String),
+    /// Something failed (logged; the person is told it failed).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What an action does: given the incident, the form's fields and who asks, a sentence to show.
+/// Runs on a blocking thread.
+pub type ActionRun =
+    Arc<dyn Fn(IncidentId, &BTreeMap<String, String>, Actor) -> Result<String, ActionError> + Send + Sync>;
+
+/// One operation on an incident.
+#[derive(Clone)]
+pub struct IncidentAction {
+    /// The integration offering it, and its name there (together: its address).
+    pub integration: &'static str,
+    pub name: &'static str,
+    /// The form's heading, a sentence of help, and its button.
+    pub title: String,
+    pub help: String,
+    pub submit: String,
+    pub fields: Vec<ActionField>,
+    pub run: ActionRun,
+}
+
+impl std::fmt::Debug for IncidentAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncidentAction")
+            .field("integration", &self.integration)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every integration's actions, in registration order.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentActions(Arc<Vec<IncidentAction>>);
+
+impl IncidentActions {
+    #[must_use]
+    pub fn new(actions: Vec<IncidentAction>) -> Self {
+        Self(Arc::new(actions))
+    }
+
+    /// Every action.
+    #[must_use]
+    pub fn all(&self) -> &[IncidentAction] {
+        &self.0
+    }
+
+    /// The action at this address.
+    #[must_use]
+    pub fn find(&self, integration: &str, name: &str) -> Option<&IncidentAction> {
+        self.0.iter().find(|action| action.integration == integration && action.name == name)
+    }
+}
