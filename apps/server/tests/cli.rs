@@ -98,7 +98,7 @@ fn migrate_seed_and_create_user_on_sqlite() {
 
     let first = run(dir.path(), &vars, &["migrate"]);
     assert!(first.status.success(), "{first:?}");
-    assert!(lines(&first.stdout)[0].starts_with("applied 26 migration(s)"), "{first:?}");
+    assert!(lines(&first.stdout)[0].starts_with("applied 27 migration(s)"), "{first:?}");
     let again = run(dir.path(), &vars, &["migrate"]);
     assert_eq!(lines(&again.stdout), vec!["database schema is up to date"]);
 
@@ -304,7 +304,7 @@ fn postgres_migrate_then_serve_and_restart() {
     assert_eq!(
         lines(&refused.stderr).last().map(String::as_str),
         Some(
-            "firefighter-server: error: the database schema is behind this version: 26 pending migration(s); \
+            "firefighter-server: error: the database schema is behind this version: 27 pending migration(s); \
              run `firefighter-server migrate`"
         )
     );

@@ -941,6 +941,23 @@ async fn operators_link_and_unlink_issues_and_comments_go_both_ways() {
         "our comment is not echoed"
     );
 
+    // A ticket the mirror knows nothing of (made before a field was mirrored): the side that
+    // changes is followed, never reverted.
+    {
+        use raid_jira::schema::raid_sync_state;
+        let mut conn = test.database.connection().expect("connection");
+        diesel::delete(raid_sync_state::table.filter(raid_sync_state::incident_id.eq(id)))
+            .execute(&mut conn)
+            .expect("forget");
+    }
+    jira.person_sets_text(&first, "summary", "Exports are empty for sellers", PERSON);
+    settle(&test, &jira).await;
+    assert_eq!(incident_side(&test, id).2, "Exports are empty for sellers");
+    assert_eq!(running.update(id, json!({"description": "Every export is **empty**."})).await, 200);
+    settle(&test, &jira).await;
+    assert_eq!(jira_side(&jira, &first).3, "Every export is *empty*.");
+    assert_eq!(jira_side(&jira, &first).2, "Exports are empty for sellers");
+
     // An operator links another, existing issue: it becomes the ticket, in step with the incident.
     {
         let mut state = jira.state();
@@ -982,7 +999,7 @@ async fn operators_link_and_unlink_issues_and_comments_go_both_ways() {
     .await;
     settle(&test, &jira).await;
     // Nothing agreed yet: the default policy keeps the incident's values.
-    assert_eq!(jira_side(&jira, "INCIDENT-77").2, "Exports are empty");
+    assert_eq!(jira_side(&jira, "INCIDENT-77").2, "Exports are empty for sellers");
     assert_eq!(running.incident(id).await["jira_ticket_key"], "INCIDENT-77");
     // The issue is deleted in Jira: the incident has no ticket any more, and its timeline says so.
     let deleted = json!({"webhookEvent": "jira:issue_deleted", "user": {"accountId": PERSON, "displayName": "grace"},
@@ -1100,8 +1117,14 @@ async fn landbot_requests_refuse_private_attachments_and_upload_public_ones() {
         description.contains("Incident Verification Bot") && description.contains("ops@partner.example.org"),
         "{description}"
     );
+    eventually("the upload job is done", || pending_jobs(&test, "raid.bot_attachments") == 0).await;
     // Never an incident: no incident was declared for it.
-    assert_eq!(pending_jobs(&test, "raid.bot_attachments"), 0);
+    let incidents: i64 = {
+        use storage::schema::incidents;
+        let mut conn = test.database.connection().expect("connection");
+        incidents::table.count().get_result(&mut conn).expect("count")
+    };
+    assert_eq!(incidents, 0);
     running.handle.stop(true).await;
     files_handle.stop(false).await;
     jira.stop().await;

@@ -305,7 +305,8 @@ impl Raid {
         let incident = self.incident(id)?;
         let ticket = self.store.ticket(id).map_err(storage)?;
         if ticket.as_ref().is_some_and(|t| t.state == "created") {
-            return Ok(());
+            // Made by an earlier attempt, whose sync may not have finished: (only) that again.
+            return self.sync(id, &crate::config::MIRRORED, &crate::sync::Trigger::Creation).map(drop);
         }
         // Look first: an earlier attempt may have created it before dying.
         let found = self.client.search(&format!("labels = \"{}\"", label(id)), "status").map_err(jira)?;
@@ -329,12 +330,12 @@ impl Raid {
             .record_created(id, (&issue_id, &issue_key), &project, &impact, Self::now())
             .map_err(storage)?;
         tracing::info!(incident = id, key = %issue_key, "Jira ticket created");
-        // What the issue holds is the baseline of every field; whatever the incident changed since
-        // its fields were read is pushed now.
-        self.sync(id, &crate::config::MIRRORED, &crate::sync::Trigger::Creation)?;
+        // The follow-ups first (each only logged when it fails), then the sync, which a retry of
+        // this job does again: what the issue holds is the baseline of every field, and whatever
+        // the incident changed since its fields were read is pushed now.
         let entry_point = job.entry_point.as_deref().and_then(EntryPoint::parse);
         self.follow_up(&incident, entry_point, (&issue_id, &issue_key), &project, &impact, fresh);
-        Ok(())
+        self.sync(id, &crate::config::MIRRORED, &crate::sync::Trigger::Creation).map(drop)
     }
 
     /// The project, the fields of a new issue, and the business impact label sent.

@@ -158,8 +158,17 @@ impl Raid {
         let mut outcomes = Vec::new();
         for (field, state) in fields.iter().zip(states.iter_mut()) {
             let sides = self.sides(field, &incident, &issue)?;
-            if *trigger == Trigger::Creation && *state == FieldState::default() {
-                *state = FieldState::agreed(&sides.remote, incident.version);
+            if *state == FieldState::default() {
+                // Nothing agreed yet (a ticket made before this field was mirrored, or just made):
+                // the side that did not trigger the sync is taken as unchanged since. A link or a
+                // resync knows neither, and lets the conflict policy decide.
+                match (trigger, &sides.local) {
+                    (Trigger::Creation | Trigger::Incident, _) => {
+                        *state = FieldState::agreed(&sides.remote, incident.version);
+                    }
+                    (Trigger::Jira(_), Some(local)) => *state = FieldState::agreed(local, incident.version),
+                    (Trigger::Jira(_), None) | (Trigger::Operator, _) => {}
+                }
             }
             let policy = self.config.policies.of(field);
             let decision = decide(field, state, &sides, policy);

@@ -18,7 +18,12 @@ pub fn description(body: &str, footer: &str) -> String {
     if footer.trim().is_empty() { body.to_owned() } else { format!("{body}\n{FOOTER_RULE}{}", footer.trim()) }
 }
 
-/// Splits a ticket's description into the mirrored text and FireFighter's footer.
+/// How tickets made before the footer had its rule end their text (the original's layout).
+const LEGACY_FOOTERS: [&str; 2] =
+    ["\n\n🧯 This incident has been created for a critical incident.", "\n *Additional Information* \n"];
+
+/// Splits a ticket's description into the mirrored text and FireFighter's footer (also the footer
+/// of tickets made before it had its rule).
 #[must_use]
 pub fn split_footer(text: &str) -> (&str, &str) {
     let text = text.trim_end();
@@ -29,6 +34,9 @@ pub fn split_footer(text: &str) -> (&str, &str) {
             return (text[..at].trim_end(), rest);
         }
         from = at;
+    }
+    if let Some(at) = LEGACY_FOOTERS.iter().filter_map(|footer| text.find(footer)).min() {
+        return (text[..at].trim_end(), text[at..].trim());
     }
     (text, "")
 }
@@ -546,6 +554,13 @@ mod tests {
         );
         assert_eq!(split_footer("Orders fail.\n----\nnot ours"), ("Orders fail.\n----\nnot ours", ""));
         assert_eq!(description("x", ""), "x");
+        // A ticket made before the footer had its rule.
+        let legacy = "Orders fail.\n\n🧯 This incident has been created for a critical incident.\n📦 Incident category: Payment\n *Additional Information* \nSuggested team";
+        assert_eq!(split_footer(legacy).0, "Orders fail.");
+        assert_eq!(
+            split_footer("Orders fail.\n *Additional Information* \nSuggested team").0,
+            "Orders fail."
+        );
     }
 
     /// A small deterministic generator of texts rich in markup characters.
