@@ -960,3 +960,100 @@ async fn staff_link_and_unlink_a_jira_issue_from_the_incident_page() {
     handle.stop(true).await;
     jira.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_knowledge_base_and_peoples_pages_show_what_the_visitor_may_see() {
+    use incidents_core::access::{AccessRepository as _, Permission};
+    let test = TestDatabase::sqlite().seeded();
+    user(&test, "ada@example.com", true);
+    for email in ["rey@example.com", "out@example.com"] {
+        user(&test, email, false);
+        let found = test
+            .database
+            .find_user_by_email(&Email::parse(email).expect("email"))
+            .expect("db")
+            .expect("user");
+        test.database.grant_permissions(found.id, &Permission::responder()).expect("grant");
+    }
+    let rey = test
+        .database
+        .find_user_by_email(&Email::parse("rey@example.com").expect("email"))
+        .expect("db")
+        .expect("user");
+    let (base, handle) = start(&test, &[]).await;
+
+    // Signed out: to the sign-in page.
+    let mut anonymous = Browser::new(&base);
+    assert_eq!(anonymous.get("/docs/metrics/").await.status, 302);
+
+    let mut out = Browser::new(&base);
+    assert_eq!(out.sign_in("out@example.com", PASSWORD).await.status, 303);
+    let metrics = out.get("/docs/metrics/").await;
+    assert_eq!(metrics.status, 200);
+    for text in ["Metrics explanation", "Time To Fix", "<code>TTF</code>", "Key events", "Recovered"] {
+        assert!(metrics.body.contains(text), "{text} on the metrics page");
+    }
+    let roles = out.get("/docs/role_types/").await;
+    assert_eq!(roles.status, 200);
+    assert!(roles.body.contains("Commander") && roles.body.contains("Communication Lead"));
+    let by_slug = out.get("/docs/role_types/commander/").await;
+    assert_eq!(by_slug.status, 302);
+    let location = by_slug.header("location").to_owned();
+    assert!(
+        location.starts_with("/docs/role_types/")
+            && location.trim_matches('/').rsplit('/').next().is_some_and(|id| id.parse::<i64>().is_ok()),
+        "{location}"
+    );
+    let role = out.get(&location).await;
+    assert_eq!(role.status, 200);
+    assert!(role.body.contains("The commander owns the incident"), "the role's description");
+    assert_eq!(out.get("/docs/role_types/no-such-role/").await.status, 404);
+    assert_eq!(out.get("/docs/role_types/9999/").await.status, 404);
+
+    // Rey declares a public and a private incident.
+    let mut rey_browser = Browser::new(&base);
+    assert_eq!(rey_browser.sign_in("rey@example.com", PASSWORD).await.status, 303);
+    for (title, private) in [("Search is slow", false), ("Payroll export leaks salaries", true)] {
+        let form = rey_browser.get("/incident/create/").await;
+        let csrf = form.csrf();
+        let (priority, environment, category) = (
+            option(&form.body, "priority_id", "P3"),
+            option(&form.body, "environment_id", "PRD"),
+            option(&form.body, "incident_category_id", ""),
+        );
+        let mut fields = vec![
+            ("csrf_token", csrf.as_str()),
+            ("title", title),
+            ("description", "Seen by support."),
+            ("priority_id", priority.as_str()),
+            ("environment_id", environment.as_str()),
+            ("incident_category_id", category.as_str()),
+        ];
+        if private {
+            fields.push(("private", "true"));
+        }
+        assert_eq!(rey_browser.post("/incident/create/", &fields, &[]).await.status, 303);
+    }
+    // Someone else sees Rey's public incident only; Rey's roles in open incidents too, but for the
+    // private one.
+    let page = out.get(&format!("/user/{}/", rey.id)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("rey@example.com") && page.body.contains("Search is slow"));
+    assert!(!page.body.contains("Payroll"), "a private incident is not shown to an outsider");
+    assert!(page.body.contains("<dt>Incidents declared</dt><dd>1"), "counted as the visitor sees");
+    // Staff see both.
+    let mut ada = Browser::new(&base);
+    assert_eq!(ada.sign_in("ada@example.com", PASSWORD).await.status, 303);
+    let page = ada.get(&format!("/user/{}/", rey.id)).await;
+    assert!(
+        page.body.contains("Payroll export leaks salaries")
+            && page.body.contains("<dt>Incidents declared</dt><dd>2")
+    );
+    assert!(page.body.contains("Roles in open incidents") && page.body.contains("Commander"));
+    // The incident page links its people to theirs.
+    let incident = ada.get("/incident/1/").await;
+    assert!(incident.body.contains(&format!("/user/{}/", rey.id)));
+    assert_eq!(ada.get("/user/not-a-user/").await.status, 404);
+    assert_eq!(ada.get(&format!("/user/{}/", uuid::Uuid::new_v4())).await.status, 404);
+    handle.stop(true).await;
+}

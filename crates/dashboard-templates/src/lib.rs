@@ -316,3 +316,80 @@ pub struct ErrorPage {
     pub heading: String,
     pub message: String,
 }
+
+/// A metric, explained: the span between two key events.
+#[derive(Debug, Clone, Default)]
+pub struct MetricDoc {
+    pub name: String,
+    pub code: String,
+    pub description: String,
+    /// The key events that start and end it.
+    pub from: String,
+    pub to: String,
+}
+
+/// A key event, explained.
+#[derive(Debug, Clone, Default)]
+pub struct KeyEventDoc {
+    pub name: String,
+    pub event_type: String,
+    pub summary: String,
+    pub description: String,
+    pub required: bool,
+    pub user_editable: bool,
+}
+
+/// `/docs/metrics/`: what the metrics measure, and the key events they are measured between.
+#[derive(Template, Debug)]
+#[template(path = "docs_metrics.html")]
+pub struct MetricsPage {
+    pub layout: Layout,
+    pub metrics: Vec<MetricDoc>,
+    pub key_events: Vec<KeyEventDoc>,
+}
+
+/// A role type, explained.
+#[derive(Debug, Clone, Default)]
+pub struct RoleDoc {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub emoji: String,
+    pub summary: String,
+    pub description: String,
+    pub aka: String,
+    pub required: bool,
+}
+
+/// `/docs/role_types/`.
+#[derive(Template, Debug)]
+#[template(path = "docs_role_types.html")]
+pub struct RoleTypesPage {
+    pub layout: Layout,
+    pub roles: Vec<RoleDoc>,
+}
+
+/// `/docs/role_types/<id>/`.
+#[derive(Template, Debug)]
+#[template(path = "docs_role_type.html")]
+pub struct RoleTypePage {
+    pub layout: Layout,
+    pub role: RoleDoc,
+}
+
+/// `/user/<id>/`: a person, and the incidents they declared.
+#[derive(Template, Debug)]
+#[template(path = "user.html")]
+pub struct UserPage {
+    pub layout: Layout,
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub username: String,
+    /// Incidents they declared that the visitor may see.
+    pub declared: u64,
+    /// The newest of them.
+    pub incidents: Vec<IncidentRow>,
+    /// Incidents not closed where they hold a role.
+    pub roles: Vec<(String, IncidentRow)>,
+}

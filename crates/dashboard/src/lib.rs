@@ -17,6 +17,7 @@
 pub mod assets;
 mod config;
 mod declare;
+mod docs;
 pub mod oidc;
 mod pages;
 pub mod proxy;
@@ -98,5 +99,6 @@ impl Integration for Dashboard {
         signin::configure(routes);
         oidc::configure(routes);
         pages::configure(routes);
+        docs::configure(routes);
     }
 }

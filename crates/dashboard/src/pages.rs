@@ -65,7 +65,7 @@ fn status_class(status: IncidentStatus) -> String {
     status.label().to_lowercase().replace(' ', "-")
 }
 
-fn row(incident: &IncidentView, tz: chrono_tz::Tz) -> IncidentRow {
+pub(crate) fn row(incident: &IncidentView, tz: chrono_tz::Tz) -> IncidentRow {
     IncidentRow {
         id: incident.id.0,
         title: incident.title.clone(),
@@ -501,7 +501,11 @@ fn incident_page(
         ),
         fact("Category", format!("{} / {}", incident.category.group.name, incident.category.name)),
         fact("Environment", incident.environment.value.clone()),
-        fact("Declared by", incident.created_by.name.clone()),
+        Fact {
+            label: "Declared by".to_owned(),
+            value: incident.created_by.name.clone(),
+            url: Some(format!("/user/{}/", incident.created_by.id)),
+        },
         fact("Declared", date(incident.created_at, tz)),
         fact("Visibility", if incident.private { "Private".to_owned() } else { "Public".to_owned() }),
     ];
@@ -570,7 +574,11 @@ fn incident_page(
         roles: incident
             .roles
             .iter()
-            .map(|r| Fact { label: r.name.clone(), value: r.user.name.clone(), url: None })
+            .map(|r| Fact {
+                label: r.name.clone(),
+                value: r.user.name.clone(),
+                url: Some(format!("/user/{}/", r.user.id)),
+            })
             .collect(),
         metrics: incident
             .metrics

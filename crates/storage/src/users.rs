@@ -161,6 +161,40 @@ impl Database {
             .transpose()
     }
 
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn user(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        let mut conn = self.connection()?;
+        let row: Option<UserRow> = users::table
+            .find(id.to_string())
+            .select(UserRow::as_select())
+            .first(&mut *conn)
+            .optional()
+            .map_err(repository_error)?;
+        row.map(User::try_from).transpose()
+    }
+
+    /// The roles a user holds in incidents not closed: (incident, role type's name), newest first.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn open_roles_of(&self, id: UserId) -> Result<Vec<(i64, String)>, RepositoryError> {
+        use crate::schema::{incident_role_types, incident_roles, incidents};
+        let mut conn = self.connection()?;
+        incident_roles::table
+            .inner_join(incidents::table)
+            .inner_join(incident_role_types::table)
+            .filter(incident_roles::user_id.eq(id.to_string()))
+            .filter(incidents::status.lt(incidents_core::IncidentStatus::Closed.value()))
+            .order((incidents::id.desc(), incident_role_types::sort_order))
+            .limit(50)
+            .select((incidents::id, incident_role_types::name))
+            .load(&mut *conn)
+            .map_err(repository_error)
+    }
+
     /// Appends an audit row about something other than an incident (a sign-in, a token, a setting).
     /// `actor` is `None` when nobody is known (a failed sign-in for an unknown address).
     ///
