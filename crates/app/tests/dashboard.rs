@@ -1057,3 +1057,116 @@ async fn the_knowledge_base_and_peoples_pages_show_what_the_visitor_may_see() {
     assert_eq!(ada.get(&format!("/user/{}/", uuid::Uuid::new_v4())).await.status, 404);
     handle.stop(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_show_their_incidents_downtime_and_mtbf_over_a_period() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        user(&test, "ada@example.com", true);
+        let (base, handle) = start(&test, &[]).await;
+        let mut ada = Browser::new(&base);
+        assert_eq!(ada.sign_in("ada@example.com", PASSWORD).await.status, 303);
+        // Two incidents of one category, each fixed two hours after it was declared.
+        let mut category = String::new();
+        for title in ["Search is slow", "Search is down"] {
+            let form = ada.get("/incident/create/").await;
+            let csrf = form.csrf();
+            category = option(&form.body, "incident_category_id", "");
+            let fields = [
+                ("csrf_token", csrf.as_str()),
+                ("title", title),
+                ("description", "Seen by support."),
+                ("priority_id", &option(&form.body, "priority_id", "P3")),
+                ("environment_id", &option(&form.body, "environment_id", "PRD")),
+                ("incident_category_id", category.as_str()),
+            ];
+            let created = ada.post("/incident/create/", &fields, &[]).await;
+            assert_eq!(created.status, 303);
+            let path = created.header("location").to_owned();
+            let page = ada.get(&path).await;
+            let mut form: Vec<(String, String)> = vec![("csrf_token".into(), page.csrf())];
+            // Declared now (not editable); started and detected an hour ago, recovered in two hours.
+            let at = |hours: i64| {
+                (chrono::Utc::now() + chrono::TimeDelta::hours(hours)).format("%Y-%m-%dT%H:%M").to_string()
+            };
+            for name in page
+                .body
+                .split("type=\"datetime-local\" name=\"")
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+            {
+                let when = if name.contains("recovered") { at(2) } else { at(-1) };
+                form.push((name.to_owned(), when));
+            }
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let saved = ada.post(&format!("{path}update_key_events/"), &pairs, &[]).await;
+            assert_eq!(saved.status, 303, "{}", saved.body);
+        }
+        // The last 90 days: 2 incidents, their time to fix summed, and the rest of 90 days shared
+        // between them.
+        let fixed: Vec<i64> = {
+            use storage::schema::{incident_metrics, metric_types};
+            let mut conn = test.database.connection().expect("connection");
+            incident_metrics::table
+                .inner_join(metric_types::table)
+                .filter(metric_types::slug.eq("time_to_fix"))
+                .select(incident_metrics::duration_micros)
+                .load(&mut conn)
+                .expect("metrics")
+        };
+        assert_eq!(fixed.len(), 2, "each incident has its time to fix");
+        let human = |micros: i64| {
+            let seconds = micros / 1_000_000;
+            let (days, hours, minutes) = (seconds / 86_400, (seconds % 86_400) / 3600, (seconds % 3600) / 60);
+            if days > 0 {
+                format!("{days} d {hours} h {minutes} min")
+            } else {
+                format!("{hours} h {minutes} min")
+            }
+        };
+        let downtime: i64 = fixed.iter().sum();
+        let mtbf = (90 * 86_400 * 1_000_000 - downtime) / 2;
+        let page = ada.get("/incident-category/").await;
+        assert_eq!(page.status, 200);
+        let line = page
+            .body
+            .split("<tr>")
+            .find(|row| row.contains(&format!("/incident-category/{category}/")))
+            .expect("the category's line");
+        assert!(
+            line.contains("<td>2</td>")
+                && line.contains(&format!("<td>{}</td>", human(downtime)))
+                && line.contains(&format!("<td>{}</td>", human(mtbf))),
+            "{line}: {} down, {} between failures",
+            human(downtime),
+            human(mtbf)
+        );
+        // Another period, in the filters' language: nothing then, so no MTBF.
+        let old = ada.get("/incident-category/?metrics_period=2020").await;
+        let line = old
+            .body
+            .split("<tr>")
+            .find(|row| row.contains(&format!("/incident-category/{category}/")))
+            .expect("line");
+        assert!(line.contains("<td>0</td><td></td><td></td>"), "{line}");
+        assert!(old.body.contains("Over 2020"));
+        // A period that does not parse says why, and the default is shown.
+        let bad = ada.get("/incident-category/?metrics_period=nonsense").await;
+        assert_eq!(bad.status, 200);
+        assert!(
+            bad.body.contains("Invalid date range") && bad.body.contains("the last 90 days"),
+            "{}",
+            bad.body
+        );
+        // The category's page: its record and its group's other categories.
+        let detail = ada.get(&format!("/incident-category/{category}/")).await;
+        assert_eq!(detail.status, 200);
+        assert!(
+            detail.body.contains(&human(mtbf)) && detail.body.contains("Other categories of"),
+            "{}",
+            detail.body
+        );
+        assert_eq!(ada.get("/incident-category/no-such-category/").await.status, 404);
+        handle.stop(true).await;
+    }
+}

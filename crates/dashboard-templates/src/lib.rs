@@ -393,3 +393,43 @@ pub struct UserPage {
     /// Incidents not closed where they hold a role.
     pub roles: Vec<(String, IncidentRow)>,
 }
+
+/// A category's line: its record over the period.
+#[derive(Debug, Clone, Default)]
+pub struct CategoryRow {
+    pub id: String,
+    pub name: String,
+    pub group: String,
+    pub private: bool,
+    pub incidents: i64,
+    /// Human durations; empty when unknown.
+    pub downtime: String,
+    pub mtbf: String,
+}
+
+/// `/incident-category/`: every category, with its incidents, downtime and MTBF over a period.
+#[derive(Template, Debug)]
+#[template(path = "categories.html")]
+pub struct CategoriesPage {
+    pub layout: Layout,
+    /// The period as typed (the date-range language), and as understood.
+    pub period: String,
+    pub period_label: String,
+    pub period_error: Option<String>,
+    pub search: String,
+    pub rows: Vec<CategoryRow>,
+}
+
+/// `/incident-category/<id>/`.
+#[derive(Template, Debug)]
+#[template(path = "category.html")]
+pub struct CategoryPage {
+    pub layout: Layout,
+    pub row: CategoryRow,
+    pub description: String,
+    pub deploy_warning: bool,
+    pub period: String,
+    pub period_label: String,
+    /// The other categories of its group: (id, name).
+    pub siblings: Vec<(String, String)>,
+}

@@ -22,6 +22,7 @@ pub mod oidc;
 mod pages;
 pub mod proxy;
 mod render;
+mod reports;
 pub mod session;
 mod side_effects;
 pub mod signin;
@@ -100,5 +101,6 @@ impl Integration for Dashboard {
         oidc::configure(routes);
         pages::configure(routes);
         docs::configure(routes);
+        reports::configure(routes);
     }
 }

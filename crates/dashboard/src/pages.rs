@@ -669,7 +669,7 @@ fn incident_page(
     }
 }
 
-fn duration(micros: i64) -> String {
+pub(crate) fn duration(micros: i64) -> String {
     let seconds = micros / 1_000_000;
     let (days, hours, minutes) = (seconds / 86_400, (seconds % 86_400) / 3600, (seconds % 3600) / 60);
     match (days, hours) {
