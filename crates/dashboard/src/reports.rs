@@ -6,8 +6,8 @@ use chrono::{NaiveDateTime, TimeDelta};
 use dashboard_templates::{CategoriesPage, CategoryPage, CategoryRow};
 use incidents_core::access::Action;
 use incidents_core::query::{CategoryView, IncidentQueries as _};
+use incidents_core::statistics::CategoryMtbf;
 use serde::Deserialize;
-use storage::reports::{CategoryRecord, mtbf_micros};
 
 use crate::State;
 use crate::render::{PageError, html, respond, visitor};
@@ -55,29 +55,32 @@ fn period(text: &str, tz: chrono_tz::Tz) -> Period {
     }
 }
 
-fn row(category: &CategoryView, record: Option<&CategoryRecord>, period: &Period) -> CategoryRow {
-    let empty = CategoryRecord::default();
-    let record = record.unwrap_or(&empty);
+fn row(category: &CategoryView, record: Option<&CategoryMtbf>) -> CategoryRow {
     CategoryRow {
         id: category.id.clone(),
         name: category.name.clone(),
         group: category.group.name.clone(),
         private: category.private,
-        incidents: record.incidents,
-        downtime: record.downtime_micros.map(crate::pages::duration).unwrap_or_default(),
-        mtbf: mtbf_micros(record, period.start, period.end).map(crate::pages::duration).unwrap_or_default(),
+        incidents: record.map_or(0, |r| i64::try_from(r.incident_count).unwrap_or(i64::MAX)),
+        downtime: record.and_then(|r| r.downtime_micros).map(crate::pages::duration).unwrap_or_default(),
+        mtbf: record
+            .and_then(|r| r.mtbf_seconds)
+            .map(|seconds| crate::pages::duration(seconds.saturating_mul(1_000_000)))
+            .unwrap_or_default(),
     }
 }
 
+/// Every category (matching `search`) and each one's record over the period.
 async fn load(
     state: &State,
     search: Option<String>,
     period: &Period,
-) -> Result<(Vec<CategoryView>, Vec<CategoryRecord>), PageError> {
+) -> Result<(Vec<CategoryView>, Vec<CategoryMtbf>), PageError> {
     let database = state.context.database.clone();
     let (start, end) = (period.start, period.end);
     web::block(move || -> Result<_, PageError> {
-        Ok((database.categories(search.as_deref())?, database.category_records(start, end)?))
+        let now = incidents_core::clock::now();
+        Ok((database.categories(search.as_deref())?, database.category_mtbf(start, end, now)?))
     })
     .await?
 }
@@ -92,7 +95,7 @@ async fn categories(request: HttpRequest, state: web::Data<State>, query: web::Q
         let (categories, records) = load(&state, search, &period).await?;
         let rows = categories
             .iter()
-            .map(|category| row(category, records.iter().find(|r| r.category_id == category.id), &period))
+            .map(|category| row(category, records.iter().find(|r| r.category_id == category.id)))
             .collect();
         html(&CategoriesPage {
             layout: visitor.layout(&state, "Incident categories", "categories"),
@@ -129,7 +132,7 @@ async fn category(
         let title = format!("{} Incident Category", category.name);
         html(&CategoryPage {
             layout: visitor.layout(&state, &title, "categories"),
-            row: row(category, records.iter().find(|r| r.category_id == category.id), &period),
+            row: row(category, records.iter().find(|r| r.category_id == category.id)),
             description: category.description.clone(),
             deploy_warning: category.deploy_warning,
             period: query.metrics_period.trim().to_owned(),

@@ -200,6 +200,8 @@ pub struct CategoryMtbf {
     pub category_name: String,
     pub group_name: String,
     pub incident_count: u64,
+    /// Their summed time to fix; `None` when none has the metric.
+    pub downtime_micros: Option<i64>,
     /// (period − downtime) ÷ incidents; `None` without incidents or without any time-to-fix metric.
     pub mtbf_seconds: Option<i64>,
 }
@@ -228,6 +230,7 @@ pub fn category_mtbf(
                 category_name: row.category_name.clone(),
                 group_name: row.group_name.clone(),
                 incident_count: row.incident_count,
+                downtime_micros: row.downtime_micros,
                 mtbf_seconds,
             }
         })

@@ -591,22 +591,12 @@ fn fts5_query(term: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
-/// The `time_to_fix` metric (microseconds) of the incidents the `$ids` subquery selects, by incident id.
+/// Every `time_to_fix` metric (microseconds), by incident id.
 macro_rules! time_to_fix {
     ($conn:expr) => {{
         let rows: Vec<(i64, i64)> = incident_metrics::table
             .inner_join(metric_types::table)
             .filter(metric_types::slug.eq("time_to_fix"))
-            .select((incident_metrics::incident_id, incident_metrics::duration_micros))
-            .load($conn)
-            .map_err(repository_error)?;
-        rows.into_iter().collect::<HashMap<i64, i64>>()
-    }};
-    ($conn:expr, $ids:expr) => {{
-        let rows: Vec<(i64, i64)> = incident_metrics::table
-            .inner_join(metric_types::table)
-            .filter(metric_types::slug.eq("time_to_fix"))
-            .filter(incident_metrics::incident_id.eq_any($ids))
             .select((incident_metrics::incident_id, incident_metrics::duration_micros))
             .load($conn)
             .map_err(repository_error)?;
@@ -1254,18 +1244,34 @@ impl IncidentQueries for Database {
             .select((incident_categories::id, incident_categories::name, category_groups::name))
             .load(&mut *conn)
             .map_err(repository_error)?;
-        let in_period = incidents::table.filter(incidents::created_at.between(from, to));
-        let incidents_in_period: Vec<(i64, String)> = in_period
-            .select((incidents::id, incidents::incident_category_id))
+        // Two grouped queries, whatever the number of incidents: their count per category, and the
+        // sum of their time to fix (SUM of a BIGINT is NUMERIC on PostgreSQL: cast back, on both
+        // backends alike).
+        let counts: Vec<(String, i64)> = incidents::table
+            .filter(incidents::created_at.between(from, to))
+            .group_by(incidents::incident_category_id)
+            .select((incidents::incident_category_id, diesel::dsl::count_star()))
             .load(&mut *conn)
             .map_err(repository_error)?;
-        let fixes = time_to_fix!(&mut *conn, in_period.select(incidents::id));
-        let mut per_category: HashMap<String, (u64, Option<i64>)> = HashMap::new();
-        for (id, category_id) in incidents_in_period {
-            let entry = per_category.entry(category_id).or_insert((0, None));
-            entry.0 += 1;
-            if let Some(micros) = fixes.get(&id) {
-                entry.1 = Some(entry.1.unwrap_or(0) + micros);
+        let downtimes: Vec<(String, Option<i64>)> = incident_metrics::table
+            .inner_join(incidents::table)
+            .inner_join(metric_types::table)
+            .filter(metric_types::slug.eq("time_to_fix"))
+            .filter(incidents::created_at.between(from, to))
+            .group_by(incidents::incident_category_id)
+            .select((
+                incidents::incident_category_id,
+                sql::<Nullable<BigInt>>("CAST(SUM(incident_metrics.duration_micros) AS BIGINT)"),
+            ))
+            .load(&mut *conn)
+            .map_err(repository_error)?;
+        let mut per_category: HashMap<String, (u64, Option<i64>)> = counts
+            .into_iter()
+            .map(|(category, count)| (category, (u64::try_from(count).unwrap_or_default(), None)))
+            .collect();
+        for (category, downtime) in downtimes {
+            if let Some(entry) = per_category.get_mut(&category) {
+                entry.1 = downtime;
             }
         }
         Ok(categories

@@ -16,7 +16,6 @@ mod incidents;
 mod job_store;
 mod migrations;
 mod reference_data;
-pub mod reports;
 pub mod schema;
 mod users;
 pub mod work_signal;
