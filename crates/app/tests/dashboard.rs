@@ -1170,3 +1170,107 @@ async fn categories_show_their_incidents_downtime_and_mtbf_over_a_period() {
         handle.stop(true).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_follow_the_filters_and_their_date_range() {
+    let test = TestDatabase::sqlite().seeded();
+    user(&test, "ada@example.com", true);
+    let (base, handle) = start(&test, &[]).await;
+    let mut ada = Browser::new(&base);
+    assert_eq!(ada.sign_in("ada@example.com", PASSWORD).await.status, 303);
+    // Three P3 and one P4 declared now; one P3 mitigated with its key events (a time to fix of 2 h).
+    let mut paths = Vec::new();
+    for (title, priority) in
+        [("Search is slow", "P3"), ("Search is down", "P3"), ("Cart is slow", "P3"), ("Typo on help", "P4")]
+    {
+        let form = ada.get("/incident/create/").await;
+        let csrf = form.csrf();
+        let fields = [
+            ("csrf_token", csrf.as_str()),
+            ("title", title),
+            ("description", "Seen by support."),
+            ("priority_id", &option(&form.body, "priority_id", priority)),
+            ("environment_id", &option(&form.body, "environment_id", "PRD")),
+            ("incident_category_id", &option(&form.body, "incident_category_id", "")),
+        ];
+        let created = ada.post("/incident/create/", &fields, &[]).await;
+        assert_eq!(created.status, 303);
+        paths.push(created.header("location").to_owned());
+    }
+    let page = ada.get(&paths[0]).await;
+    let csrf = page.csrf();
+    let at = |hours: i64| {
+        (chrono::Utc::now() + chrono::TimeDelta::hours(hours)).format("%Y-%m-%dT%H:%M").to_string()
+    };
+    let mut form: Vec<(String, String)> = vec![("csrf_token".into(), csrf.clone())];
+    for name in
+        page.body.split("type=\"datetime-local\" name=\"").skip(1).filter_map(|rest| rest.split('"').next())
+    {
+        form.push((name.to_owned(), if name.contains("recovered") { at(2) } else { at(-1) }));
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(ada.post(&format!("{}update_key_events/", paths[0]), &pairs, &[]).await.status, 303);
+    for status in ["20", "30", "40"] {
+        let done = ada
+            .post(&format!("{}update/", paths[0]), &[("csrf_token", &csrf), ("status", status)], &[])
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+    }
+
+    // This year: every incident.
+    let stats = ada.get("/statistics/?created_at=current_quarter").await;
+    assert_eq!(stats.status, 200);
+    let row = |body: &str, label: &str| -> String {
+        body.split("<tr>")
+            .find(|r| r.contains(&format!("<th scope=\"row\">{label}</th>")))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    assert!(
+        row(&stats.body, "P3").contains("<td>3</td><td>3</td><td>0</td><td>0.0</td>"),
+        "{}",
+        row(&stats.body, "P3")
+    );
+    assert!(
+        row(&stats.body, "Total").contains("<td>4</td><td>4</td><td>0</td>"),
+        "{}",
+        row(&stats.body, "Total")
+    );
+    // The time to fix of the mitigated one: under 3 hours, not under one.
+    let ttr = stats.body.split("id=\"ttr-heading\"").nth(1).expect("ttr section");
+    let p3 = row(ttr, "P3");
+    assert!(p3.contains("<td>1</td><td>0 <small>(0.0 %)</small></td>"), "{p3}");
+    assert!(p3.contains("<td>1 <small>(100.0 %)</small></td>"), "{p3}");
+    // The age table links each count to those incidents.
+    let age = stats.body.split("id=\"age-heading\"").nth(1).expect("age section");
+    let link = row(age, "P3")
+        .split("<a href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link")
+        .replace("&amp;", "&");
+    let listed = ada.get(&link).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.body.matches("<tr><td><a href=\"/incident/").count(),
+        3,
+        "the three P3 not closed: {link}"
+    );
+    // Charts, drawn by the server.
+    assert!(stats.body.contains("<svg class=\"chart\"") && stats.body.contains("Incidents by status"));
+    // Filters narrow it; a range before everything counts nothing; a bad range says why.
+    let p4 = option(&ada.get("/incident/create/").await.body, "priority_id", "P4");
+    let only = ada.get(&format!("/statistics/?priority={p4}")).await;
+    assert!(row(&only.body, "Total").contains("<td>1</td>"), "{}", row(&only.body, "Total"));
+    let old = ada.get("/statistics/?created_at=2020").await;
+    assert!(row(&old.body, "Total").contains("<td>0</td>"));
+    let bad = ada.get("/statistics/?created_at=nonsense").await;
+    assert_eq!(bad.status, 200);
+    assert!(bad.body.contains("Invalid date range"), "{}", bad.body);
+    // Exports of the same filters, through the API's export code.
+    assert!(stats.body.contains("/incident/export/?created_at=current_quarter&amp;format=csv"));
+    let csv = ada.get("/incident/export/?created_at=current_quarter&format=csv").await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.body.lines().count(), 5, "a header and four incidents");
+    handle.stop(true).await;
+}

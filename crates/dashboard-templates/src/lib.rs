@@ -433,3 +433,57 @@ pub struct CategoryPage {
     /// The other categories of its group: (id, name).
     pub siblings: Vec<(String, String)>,
 }
+
+/// A line of the by-priority table.
+#[derive(Debug, Clone, Default)]
+pub struct StatLine {
+    pub label: String,
+    pub total: u64,
+    pub opened: u64,
+    pub closed: u64,
+    pub closed_percent: String,
+}
+
+/// A line of counts, each with a link to the incidents it counts (empty: none).
+#[derive(Debug, Clone, Default)]
+pub struct CountLine {
+    pub label: String,
+    pub total: u64,
+    /// (count, percent or empty, link or empty).
+    pub cells: Vec<(u64, String, String)>,
+}
+
+/// A bar of a chart: its label, count and length (percent of the longest).
+#[derive(Debug, Clone, Default)]
+pub struct Bar {
+    pub label: String,
+    pub count: u64,
+    pub width: u64,
+}
+
+/// A bar chart, drawn as SVG by the server (readable without JavaScript, and as a table by screen
+/// readers).
+#[derive(Debug, Clone, Default)]
+pub struct Chart {
+    pub id: String,
+    pub title: String,
+    pub bars: Vec<Bar>,
+}
+
+/// `/statistics/`: the original's report tables and charts over the filtered incidents.
+#[derive(Template, Debug)]
+#[template(path = "statistics.html")]
+pub struct StatisticsPage {
+    pub layout: Layout,
+    pub filters: Filters,
+    /// The filters' query string, for the exports.
+    pub query: String,
+    pub error: Option<String>,
+    pub totals: StatLine,
+    pub by_priority: Vec<StatLine>,
+    pub age_headers: Vec<String>,
+    pub age: Vec<CountLine>,
+    pub ttr_headers: Vec<String>,
+    pub ttr: Vec<CountLine>,
+    pub charts: Vec<Chart>,
+}

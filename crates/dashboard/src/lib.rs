@@ -26,6 +26,7 @@ mod reports;
 pub mod session;
 mod side_effects;
 pub mod signin;
+mod statistics;
 
 use std::sync::Arc;
 
@@ -102,5 +103,6 @@ impl Integration for Dashboard {
         pages::configure(routes);
         docs::configure(routes);
         reports::configure(routes);
+        statistics::configure(routes);
     }
 }

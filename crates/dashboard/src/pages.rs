@@ -175,14 +175,14 @@ async fn home(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
 }
 
 /// The query string without `offset` (for links to other pages and to exports).
-fn query_without_offset(query: &str) -> Vec<(String, String)> {
+pub(crate) fn query_without_offset(query: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(query.as_bytes())
         .filter(|(key, value)| key != "offset" && !value.is_empty())
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect()
 }
 
-fn encode(pairs: &[(String, String)]) -> String {
+pub(crate) fn encode(pairs: &[(String, String)]) -> String {
     url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
@@ -240,56 +240,61 @@ async fn list(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
         {
             return html(&results);
         }
-        let database = state.context.database.clone();
-        let (priorities, environments, categories) =
-            web::block(move || -> Result<_, incidents_core::RepositoryError> {
-                Ok((database.priorities()?, database.environments()?, database.categories(None)?))
-            })
-            .await??;
-        let statuses = values_of(&pairs, "status");
-        let chosen_priorities = values_of(&pairs, "priority");
-        let chosen_environments = values_of(&pairs, "environment");
-        let chosen_categories = values_of(&pairs, "incident_category");
-        let filters = Filters {
-            search: values_of(&pairs, "search").into_iter().next().unwrap_or_default(),
-            created_at: values_of(&pairs, "created_at").into_iter().next().unwrap_or_default(),
-            statuses: IncidentStatus::ALL
-                .iter()
-                .map(|s| Choice {
-                    value: s.label().to_owned(),
-                    label: s.label().to_owned(),
-                    selected: statuses.iter().any(|v| v == s.label() || *v == s.value().to_string()),
-                })
-                .collect(),
-            priorities: priorities
-                .iter()
-                .map(|p| Choice {
-                    value: p.id.clone(),
-                    label: format!("{} {}", p.emoji, p.name),
-                    selected: chosen_priorities.contains(&p.id),
-                })
-                .collect(),
-            environments: environments
-                .iter()
-                .map(|e| Choice {
-                    value: e.id.clone(),
-                    label: e.value.clone(),
-                    selected: chosen_environments.contains(&e.id),
-                })
-                .collect(),
-            categories: categories
-                .iter()
-                .map(|c| Choice {
-                    value: c.id.clone(),
-                    label: format!("{} / {}", c.group.name, c.name),
-                    selected: chosen_categories.contains(&c.id),
-                })
-                .collect(),
-        };
+        let filters = filters(&state, &pairs).await?;
         html(&ListPage { layout: visitor.layout(&state, "Incidents", "incidents"), filters, results })
     }
     .await;
     respond(&request, result)
+}
+
+/// The filter form of the list and the statistics, as the query string `pairs` set it.
+pub(crate) async fn filters(state: &State, pairs: &[(String, String)]) -> Result<Filters, PageError> {
+    let database = state.context.database.clone();
+    let (priorities, environments, categories) =
+        web::block(move || -> Result<_, incidents_core::RepositoryError> {
+            Ok((database.priorities()?, database.environments()?, database.categories(None)?))
+        })
+        .await??;
+    let statuses = values_of(pairs, "status");
+    let chosen_priorities = values_of(pairs, "priority");
+    let chosen_environments = values_of(pairs, "environment");
+    let chosen_categories = values_of(pairs, "incident_category");
+    Ok(Filters {
+        search: values_of(pairs, "search").into_iter().next().unwrap_or_default(),
+        created_at: values_of(pairs, "created_at").into_iter().next().unwrap_or_default(),
+        statuses: IncidentStatus::ALL
+            .iter()
+            .map(|s| Choice {
+                value: s.label().to_owned(),
+                label: s.label().to_owned(),
+                selected: statuses.iter().any(|v| v == s.label() || *v == s.value().to_string()),
+            })
+            .collect(),
+        priorities: priorities
+            .iter()
+            .map(|p| Choice {
+                value: p.id.clone(),
+                label: format!("{} {}", p.emoji, p.name),
+                selected: chosen_priorities.contains(&p.id),
+            })
+            .collect(),
+        environments: environments
+            .iter()
+            .map(|e| Choice {
+                value: e.id.clone(),
+                label: e.value.clone(),
+                selected: chosen_environments.contains(&e.id),
+            })
+            .collect(),
+        categories: categories
+            .iter()
+            .map(|c| Choice {
+                value: c.id.clone(),
+                label: format!("{} / {}", c.group.name, c.name),
+                selected: chosen_categories.contains(&c.id),
+            })
+            .collect(),
+    })
 }
 
 async fn export(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
