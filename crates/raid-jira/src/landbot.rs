@@ -458,28 +458,18 @@ impl Raid {
             metadata: Some(("raid_created_issue".into(), json!({"issue_key": job.issue_key}))),
         };
         // The reporter, by direct message, when the chat platform knows them.
-        let retry = |e: incidents_core::chat::ChatError| {
-            if e.is_retryable() {
-                JobError::Retryable(e.to_string())
-            } else {
-                JobError::Permanent(e.to_string())
-            }
-        };
         if !reporter.is_empty()
-            && let Some(user) = self.context.chat.user_by_email(&reporter).map_err(retry)?
+            && let Some(user) = self.context.chat.user_by_email(&reporter).map_err(crate::raid::chat)?
             && let Err(error) = self.context.chat.direct_message(&user, &message)
         {
             tracing::warn!(%error, key = %job.issue_key, "the reporter could not be told of their ticket");
         }
         let kind = if project == "SBI" { "sbi" } else { "incidents" };
         let level = if impact == "High" { "high" } else { "normal" };
-        self.context.chat.post_to_tagged(&format!("raid_alert__{kind}_{level}"), &message).map_err(|e| {
-            if e.is_retryable() {
-                JobError::Retryable(e.to_string())
-            } else {
-                JobError::Permanent(e.to_string())
-            }
-        })?;
+        self.context
+            .chat
+            .post_to_tagged(&format!("raid_alert__{kind}_{level}"), &message)
+            .map_err(crate::raid::chat)?;
         Ok(())
     }
 }

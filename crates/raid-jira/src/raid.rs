@@ -274,6 +274,16 @@ pub(crate) fn storage(error: RepositoryError) -> JobError {
     JobError::Retryable(error.to_string())
 }
 
+/// A chat platform's failure, as a job's: retried when it may pass.
+#[expect(clippy::needless_pass_by_value, reason = "a map_err function")]
+pub(crate) fn chat(error: incidents_core::chat::ChatError) -> JobError {
+    if error.is_retryable() {
+        JobError::Retryable(error.to_string())
+    } else {
+        JobError::Permanent(error.to_string())
+    }
+}
+
 #[expect(clippy::needless_pass_by_value, reason = "a map_err function")]
 pub(crate) fn jira(error: JiraError) -> JobError {
     if error.is_retryable() {
@@ -515,6 +525,16 @@ impl Raid {
                 self.context.chat.post_to_tagged(&format!("raid_alert__{kind}_{level}"), &message)
             {
                 tracing::warn!(%error, incident = id, "the new ticket could not be announced");
+            }
+            // And the declarer, by direct message, as the original.
+            match self.context.chat.user_by_email(&incident.created_by.email) {
+                Ok(Some(user)) => {
+                    if let Err(error) = self.context.chat.direct_message(&user, &message) {
+                        tracing::warn!(%error, incident = id, "the declarer could not be told of the ticket");
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, incident = id, "the declarer could not be looked up"),
             }
         }
     }

@@ -164,14 +164,7 @@ impl Raid {
             {
                 continue;
             }
-            let retry = |e: incidents_core::chat::ChatError| {
-                if e.is_retryable() {
-                    JobError::Retryable(e.to_string())
-                } else {
-                    JobError::Permanent(e.to_string())
-                }
-            };
-            let Some(user) = self.context.chat.user_by_email(&email).map_err(retry)? else {
+            let Some(user) = self.context.chat.user_by_email(&email).map_err(crate::raid::chat)? else {
                 tracing::info!(%email, key = %job.issue_key, "a watcher the chat platform does not know: not told");
                 continue;
             };
@@ -181,7 +174,7 @@ impl Raid {
                     tracing::warn!(%error, %email, "a watcher could not be sent a message");
                     continue;
                 }
-                Err(error) => return Err(retry(error)),
+                Err(error) => return Err(crate::raid::chat(error)),
             }
             self.store.record_watcher_message(&job.delivery, &email, Self::now()).map_err(storage)?;
         }

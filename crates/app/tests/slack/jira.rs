@@ -73,6 +73,10 @@ async fn the_ticket_and_the_channel_link_to_each_other_and_minor_tickets_are_ann
         assert_eq!(metadata["event_payload"]["incident_id"], minor);
         let minor_key = metadata["event_payload"]["issue_key"].as_str().expect("key").to_owned();
         assert!(announced[0].text.contains(&minor_key), "{}", announced[0].text);
+        eventually("the declarer is told too", || {
+            slack.messages_in("UADA0001").iter().any(|m| m.text.contains(&minor_key))
+        })
+        .await;
         assert!(jira.state().issue(&minor_key).is_some());
         assert_eq!(running.incident(minor).await["jira_ticket_key"], minor_key.as_str());
         let minor_name = expected_name(minor, &running.category.1);
