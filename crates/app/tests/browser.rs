@@ -1,6 +1,7 @@
 //! The dashboard in a real headless Chromium (Debian's `chromium` and `chromium-driver`), driven over
 //! WebDriver: signing in, declaring, filtering the list, moving an incident through the workflow with
-//! HTMX, key events, the close refusal, closing. One browser test at a time (this binary has one test).
+//! HTMX, key events, the close refusal, closing, then the statistics and the category's MTBF over a
+//! date range. One browser test at a time (this binary has one test).
 //!
 //! Without `chromedriver` on the PATH the test says so and passes, except under `CI=true`, where it
 //! fails: CI installs Chromium. `FF_SCREENSHOTS=<dir>` saves screenshots of the main pages there
@@ -247,10 +248,20 @@ async fn a_responder_runs_an_incident_in_a_real_browser() {
     submit_update(&driver).await;
     wait_for(&driver, "Cannot close this incident").await;
     screenshot(&driver, "incident").await;
-    // Key events, then close.
+    // Key events (started an hour before the declaration, recovered an hour after: a time to fix of
+    // about an hour), then close.
+    let local = |hours: i64| {
+        (chrono::Utc::now() + chrono::TimeDelta::hours(hours))
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    let (earlier, later) = (local(-1), local(1));
     driver
         .execute(
-            "document.querySelectorAll('#key-events-panel input[type=datetime-local]').forEach(i => i.value = '2026-12-01T09:30');",
+            &format!(
+                "document.querySelectorAll('#key-events-panel input[type=datetime-local]').forEach(i => i.value = i.name.includes('recovered') ? '{later}' : '{earlier}');"
+            ),
             Vec::new(),
         )
         .await
@@ -262,7 +273,7 @@ async fn a_responder_runs_an_incident_in_a_real_browser() {
         .click()
         .await
         .expect("click");
-    wait_for(&driver, "value=\"2026-12-01T09:30\"").await;
+    wait_for(&driver, &format!("value=\"{later}\"")).await;
     choose(&driver, "status", "60").await;
     driver
         .find(By::Css("#update-panel textarea[name=message]"))
@@ -273,6 +284,57 @@ async fn a_responder_runs_an_incident_in_a_real_browser() {
         .expect("type");
     submit_update(&driver).await;
     wait_for(&driver, "status closed").await;
+
+    // The statistics of this quarter, by the filters' date range: the P2, closed, fixed in under 3 h.
+    driver.find(By::LinkText("Statistics")).await.expect("link").click().await.expect("click");
+    wait_for(&driver, "By priority").await;
+    driver
+        .find(By::Css("input[name=created_at]"))
+        .await
+        .expect("range")
+        .send_keys("current_quarter")
+        .await
+        .expect("type");
+    driver.find(By::Css("#filters button[type=submit]")).await.expect("show").click().await.expect("click");
+    let source =
+        wait_for(&driver, "<th scope=\"row\">P2</th><td>1</td><td>0</td><td>1</td><td>100.0</td>").await;
+    assert!(driver.current_url().await.expect("url").as_str().contains("created_at=current_quarter"));
+    let ttr = source.split("id=\"ttr-heading\"").nth(1).expect("time to fix");
+    assert!(ttr.contains("<th scope=\"row\">P2</th><td>1</td>"), "{ttr}");
+    screenshot(&driver, "statistics").await;
+    // Its category's MTBF over the same period.
+    driver.find(By::LinkText("Categories")).await.expect("link").click().await.expect("click");
+    wait_for(&driver, "Incident categories").await;
+    driver
+        .find(By::Css("input[name=metrics_period]"))
+        .await
+        .expect("period")
+        .send_keys("current_quarter")
+        .await
+        .expect("type");
+    driver
+        .find(By::Css("form.filters button[type=submit]"))
+        .await
+        .expect("show")
+        .click()
+        .await
+        .expect("click");
+    wait_for(&driver, "Over current_quarter").await;
+    driver
+        .find(By::XPath("//tbody/tr[td[3][normalize-space()='1']]//a"))
+        .await
+        .expect("the category with the incident")
+        .click()
+        .await
+        .expect("click");
+    let category = wait_for(&driver, "Mean time between failures").await;
+    let mtbf = category
+        .split("<dt>Mean time between failures</dt><dd>")
+        .nth(1)
+        .and_then(|rest| rest.split("</dd>").next())
+        .expect("mtbf");
+    assert!(mtbf.ends_with(" min") && !mtbf.contains("unknown"), "{mtbf}");
+    screenshot(&driver, "category").await;
 
     // The dashboard counts it no more; signing out leads to the sign-in page.
     driver.goto(format!("{base}/")).await.expect("goto");
