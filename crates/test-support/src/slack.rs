@@ -310,8 +310,20 @@ fn answer(state: &mut SlackState, method: &str, args: &HashMap<String, String>) 
             let limit: usize = arg("limit").parse().unwrap_or(100).clamp(1, 1000);
             let offset: usize = arg("cursor").parse().unwrap_or(0);
             let with_metadata = arg("include_all_metadata") == "true";
+            // `oldest` / `latest` bound the messages by ts (exclusive unless `inclusive`), as Slack's.
+            let stamp = |ts: &str| -> Option<(u64, u64)> {
+                let (seconds, fraction) = ts.split_once('.').unwrap_or((ts, "0"));
+                Some((seconds.parse().ok()?, format!("{fraction:0<6}").get(..6)?.parse().ok()?))
+            };
+            let inclusive = arg("inclusive") == "true";
+            let (oldest, latest) = (stamp(&arg("oldest")), stamp(&arg("latest")));
+            let within = |ts: &str| {
+                let Some(at) = stamp(ts) else { return true };
+                oldest.is_none_or(|o| if inclusive { at >= o } else { at > o })
+                    && latest.is_none_or(|l| if inclusive { at <= l } else { at < l })
+            };
             let mut messages: Vec<&FakeMessage> =
-                state.messages.iter().filter(|m| m.channel == channel).collect();
+                state.messages.iter().filter(|m| m.channel == channel && within(&m.ts)).collect();
             messages.reverse();
             let page: Vec<Value> = messages
                 .iter()
