@@ -57,6 +57,14 @@ pub enum Command {
         #[command(subcommand)]
         command: GroupsCommand,
     },
+    /// The back-office's tables, with the same rules and audit as the dashboard's `/admin/`:
+    /// `admin models`, `admin list MODEL [--search TEXT]`, `admin show MODEL ID`,
+    /// `admin add MODEL --set FIELD=VALUE …`, `admin set MODEL ID --set FIELD=VALUE …`,
+    /// `admin delete MODEL ID`. A reference may be given by id or by its row's name.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Background jobs: `jobs list [--state dead]`, `jobs retry ID`.
     Jobs {
         #[command(subcommand)]
@@ -105,6 +113,40 @@ pub enum GroupsCommand {
         #[arg(long)]
         email: String,
     },
+}
+
+/// What to do with the back-office's tables.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Every table: its name here, and what it holds.
+    Models,
+    /// A table's rows (at most 100 a page): id, then the list's columns, tab-separated.
+    List {
+        model: String,
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        page: i64,
+    },
+    /// One row, a field per line.
+    Show { model: String, id: String },
+    /// Add a row (fields left out take their defaults); prints its id.
+    Add {
+        model: String,
+        /// `FIELD=VALUE` (repeatable).
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+    /// Change fields of a row (only those given).
+    Set {
+        model: String,
+        id: String,
+        /// `FIELD=VALUE` (repeatable).
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+    /// Delete a row (refused while something uses it).
+    Delete { model: String, id: String },
 }
 
 /// What to do with jobs.

@@ -12,7 +12,7 @@ use incidents_core::{
     Email, NewUser, ReferenceData, ReferenceDataRepository, RepositoryError, UserRepository,
 };
 
-use crate::cli::{Cli, Command, GroupsCommand, JobsCommand};
+use crate::cli::{AdminCommand, Cli, Command, GroupsCommand, JobsCommand};
 use crate::{
     App, AppBuilder, Application, EXIT_CONFIG, SeedEmpty, backend_name, config_failure, exit_failure,
     telemetry,
@@ -94,6 +94,7 @@ pub(crate) fn run(
             }
             Command::Grant { email, permissions, all_view } => grant(&app, &email, &permissions, all_view),
             Command::Jobs { command } => jobs(&app, command),
+            Command::Admin { command } => admin(&app, command),
             Command::Groups { command } => groups(&app, command),
             Command::Openapi { .. } => Ok(()),
         },
@@ -330,6 +331,97 @@ fn jobs(app: &App, command: JobsCommand) -> anyhow::Result<()> {
                 bail!("job {id} is {}, not dead: only dead jobs can be retried", job.state);
             }
             println!("job {id} is pending again");
+        }
+    }
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "command output")]
+fn admin(app: &App, command: AdminCommand) -> anyhow::Result<()> {
+    use incidents_core::backoffice::{Input, Value};
+    use storage::backoffice::{BackofficeError, Change};
+    let catalog = app.catalog();
+    let model_named = |slug: &str| {
+        catalog.get(slug).ok_or_else(|| {
+            let known: Vec<&str> = catalog.models().iter().map(|model| model.slug).collect();
+            anyhow::anyhow!("no table {slug:?}: use one of {}", known.join(", "))
+        })
+    };
+    let pairs = |set: &[String]| -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        set.iter()
+            .map(|pair| {
+                pair.split_once('=')
+                    .map(|(field, value)| (field.trim().to_owned(), value.to_owned()))
+                    .ok_or_else(|| anyhow::anyhow!("--set {pair:?}: write FIELD=VALUE"))
+            })
+            .collect()
+    };
+    let refused = |error: BackofficeError| -> anyhow::Error {
+        match error {
+            BackofficeError::Invalid(invalid) => anyhow::anyhow!("refused: {invalid}"),
+            other => other.into(),
+        }
+    };
+    let change = Change { actor: None, entry_point: incidents_core::EntryPoint::Cli };
+    if let AdminCommand::Models = command {
+        for model in catalog.models() {
+            println!(
+                "{}\t{}\t{}",
+                model.slug,
+                model.section,
+                model.help.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
+        }
+        return Ok(());
+    }
+    let database = app.prepare_database(SeedEmpty::Yes)?;
+    match command {
+        AdminCommand::Models => {}
+        AdminCommand::List { model, search, page } => {
+            let model = model_named(&model)?;
+            let found = database.backoffice_rows(model, search.as_deref(), page)?;
+            println!("id\t{}", model.columns.join("\t"));
+            for row in &found.rows {
+                let cells: Vec<String> = std::iter::once("id")
+                    .chain(model.columns.iter().copied())
+                    .map(|name| {
+                        row.get(name).map(Value::to_form).unwrap_or_default().replace(['\n', '\t'], " ")
+                    })
+                    .collect();
+                println!("{}", cells.join("\t"));
+            }
+            if found.has_more {
+                println!("(more: --page {})", page + 1);
+            }
+        }
+        AdminCommand::Show { model, id } => {
+            let model = model_named(&model)?;
+            let Some(row) = database.backoffice_row(model, &id)? else { bail!("no {} {id}", model.label) };
+            for (name, value) in &row {
+                println!("{name}\t{}", value.to_form());
+            }
+        }
+        AdminCommand::Add { model, set } => {
+            let model = model_named(&model)?;
+            let row = database
+                .backoffice_create(&catalog, model, &pairs(&set)?, Input::Command, change)
+                .map_err(refused)?;
+            println!("{}", row.get("id").map(Value::to_form).unwrap_or_default());
+        }
+        AdminCommand::Set { model, id, set } => {
+            let model = model_named(&model)?;
+            if set.is_empty() {
+                bail!("nothing to change: give --set FIELD=VALUE");
+            }
+            database
+                .backoffice_update(&catalog, model, &id, &pairs(&set)?, Input::Command, change)
+                .map_err(refused)?;
+            println!("updated {} {id}", model.label);
+        }
+        AdminCommand::Delete { model, id } => {
+            let model = model_named(&model)?;
+            database.backoffice_delete(model, &id, change).map_err(refused)?;
+            println!("deleted {} {id}", model.label);
         }
     }
     Ok(())

@@ -235,6 +235,14 @@ impl App {
         Ok(Database::connect(&self.config.database_url, options)?)
     }
 
+    /// Every table of the back-office: the core's, then each integration's.
+    #[must_use]
+    pub fn catalog(&self) -> incidents_core::backoffice::Catalog {
+        incidents_core::backoffice::Catalog::new(
+            self.integrations.iter().flat_map(|integration| integration.backoffice_models()),
+        )
+    }
+
     /// What every integration is given: the database, the configuration, the secret key, the one
     /// lifecycle service, the chat and paging ports and every integration's facets.
     ///
@@ -263,6 +271,7 @@ impl App {
             paging: Arc::new(incidents_core::paging::NoPaging),
             facets: Facets::default(),
             actions: platform::actions::IncidentActions::default(),
+            catalog: self.catalog(),
             cache,
         };
         if let Some(chat) = self.integrations.iter().find_map(|integration| integration.chat(&context)) {

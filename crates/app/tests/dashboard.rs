@@ -1274,3 +1274,406 @@ async fn statistics_follow_the_filters_and_their_date_range() {
     assert_eq!(csv.body.lines().count(), 5, "a header and four incidents");
     handle.stop(true).await;
 }
+
+/// The id in a back-office row's URL (`/admin/<model>/<id>/?saved=1`).
+fn saved_id(page: &Page, model: &str) -> String {
+    assert_eq!(page.status, 303, "saved: {}", page.body);
+    let location = page.header("location");
+    let prefix = format!("/admin/{model}/");
+    assert!(location.starts_with(&prefix), "{location}");
+    location[prefix.len()..].split('/').next().expect("id").to_owned()
+}
+
+fn count(test: &TestDatabase, sql: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = test.database.connection().expect("connection");
+    diesel::sql_query(sql).get_result::<Count>(&mut conn).expect("count").n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_back_office_is_for_staff_checks_every_change_and_audits_it() {
+    for test in TestDatabase::each_backend() {
+        let test = test.seeded();
+        user(&test, "ada@example.com", true);
+        user(&test, "sam@example.com", false);
+        user(&test, "rey@example.com", false);
+        let sam = test
+            .database
+            .find_user_by_email(&Email::parse("sam@example.com").expect("email"))
+            .expect("db")
+            .expect("sam");
+        test.database.make_staff(sam.id).expect("staff");
+        let catalog = AppBuilder::standard().configure(&vars(&test, &[])).expect("configuration").catalog();
+        let (base, handle) = start(&test, &[]).await;
+
+        // Not staff: 403 on every page and every change, whatever it names.
+        let mut rey = Browser::new(&base);
+        assert_eq!(rey.sign_in("rey@example.com", PASSWORD).await.status, 303);
+        let csrf = rey.get("/docs/metrics/").await.csrf();
+        let mut pages = vec![
+            "/admin/".to_owned(),
+            "/admin/tokens/".to_owned(),
+            "/admin/permission-groups/".to_owned(),
+            "/admin/jobs/".to_owned(),
+            "/admin/no-such-table/".to_owned(),
+        ];
+        for model in catalog.models() {
+            pages.extend([
+                format!("/admin/{}/", model.slug),
+                format!("/admin/{}/add/", model.slug),
+                format!("/admin/{}/1/", model.slug),
+            ]);
+        }
+        for page in &pages {
+            assert_eq!(rey.get(page).await.status, 403, "GET {page}");
+        }
+        for path in [
+            "/admin/environments/add/",
+            "/admin/environments/1/",
+            "/admin/environments/1/delete/",
+            "/admin/tokens/",
+            "/admin/tokens/1/revoke/",
+            "/admin/permission-groups/",
+            "/admin/permission-groups/delete/",
+            "/admin/permission-groups/members/",
+            "/admin/jobs/1/retry/",
+        ] {
+            let page =
+                rey.post(path, &[("csrf_token", csrf.as_str()), ("value", "X"), ("name", "x")], &[]).await;
+            assert_eq!(page.status, 403, "POST {path}");
+        }
+        // Signed out: to the sign-in page.
+        assert_eq!(Browser::new(&base).get("/admin/environments/").await.status, 302);
+
+        let mut ada = Browser::new(&base);
+        assert_eq!(ada.sign_in("ada@example.com", PASSWORD).await.status, 303);
+        let index = ada.get("/admin/").await;
+        assert_eq!(index.status, 200);
+        for model in catalog.models() {
+            assert!(
+                index.body.contains(&format!("href=\"/admin/{}/\"", model.slug)),
+                "{} on the index",
+                model.slug
+            );
+            assert_eq!(ada.get(&format!("/admin/{}/", model.slug)).await.status, 200, "{} list", model.slug);
+        }
+        assert!(catalog.get("slack-conversations").is_some() && catalog.get("webhooks").is_some());
+        let csrf = index.csrf();
+
+        // An environment: refused with reasons, then added, then a second default takes over.
+        let refused = ada
+            .post(
+                "/admin/environments/add/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("value", ""),
+                    ("name", "Quality"),
+                    ("description", "QA"),
+                    ("sort_order", "ten"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(refused.status, 422);
+        assert!(
+            refused.body.contains("This field is required.")
+                && refused.body.contains("A whole number is required.")
+        );
+        let added = ada
+            .post(
+                "/admin/environments/add/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("value", "QA"),
+                    ("name", "Quality"),
+                    ("description", "Quality assurance"),
+                    ("sort_order", "5"),
+                ],
+                &[],
+            )
+            .await;
+        let qa = saved_id(&added, "environments");
+        let shown = ada.get(&format!("/admin/environments/{qa}/?saved=1")).await;
+        assert!(shown.body.contains("Saved.") && shown.body.contains("value=\"Quality assurance\""));
+        let twice = ada
+            .post(
+                "/admin/environments/add/",
+                &[("csrf_token", &csrf), ("value", "QA"), ("name", "Quality 2"), ("description", "Another")],
+                &[],
+            )
+            .await;
+        assert_eq!(twice.status, 422);
+        assert!(twice.body.contains("Another environment already has this value."), "{}", twice.body);
+        let edited = ada
+            .post(
+                &format!("/admin/environments/{qa}/"),
+                &[
+                    ("csrf_token", &csrf),
+                    ("value", "QA"),
+                    ("name", "Quality"),
+                    ("description", "Quality assurance"),
+                    ("sort_order", "5"),
+                    ("is_default", "true"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(edited.status, 303);
+        assert_eq!(count(&test, "SELECT COUNT(*) AS n FROM environments WHERE is_default"), 1);
+        assert_eq!(
+            count(&test, &format!("SELECT COUNT(*) AS n FROM environments WHERE is_default AND id = '{qa}'")),
+            1
+        );
+
+        // A group and a category in it (the group by id); an unknown group is refused.
+        let group = saved_id(
+            &ada.post(
+                "/admin/groups/add/",
+                &[("csrf_token", &csrf), ("name", "Logistics"), ("sort_order", "77")],
+                &[],
+            )
+            .await,
+            "groups",
+        );
+        let unknown = ada
+            .post(
+                "/admin/incident-categories/add/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("name", "Parcels"),
+                    ("group_id", "00000000-0000-0000-0000-000000000000"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(unknown.status, 422);
+        assert!(unknown.body.contains("No group"));
+        let category = saved_id(
+            &ada.post(
+                "/admin/incident-categories/add/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("name", "Parcels"),
+                    ("group_id", &group),
+                    ("deploy_warning", "true"),
+                ],
+                &[],
+            )
+            .await,
+            "incident-categories",
+        );
+        // The group is in use: it stays.
+        let in_use = ada.post(&format!("/admin/groups/{group}/delete/"), &[("csrf_token", &csrf)], &[]).await;
+        assert_eq!(in_use.status, 422);
+        assert!(in_use.body.contains("still used"));
+        // Priorities keep their value; their name is staff's.
+        let p3 = count(&test, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM priorities WHERE value = 3");
+        assert_eq!(p3, 1);
+        assert_eq!(ada.get("/admin/priorities/add/").await.status, 404);
+
+        // A token, shown once, then used on the API with the new environment and category.
+        let tokens = ada.get("/admin/tokens/").await;
+        let ada_id = option(&tokens.body, "user", "ada@example.com");
+        let created = ada
+            .post(
+                "/admin/tokens/",
+                &[("csrf_token", &csrf), ("user", &ada_id), ("name", "ci"), ("expires_in_days", "30")],
+                &[],
+            )
+            .await;
+        assert_eq!(created.status, 200);
+        let start_at = created.body.find("<code id=\"new-token\">").expect("the token, shown once") + 21;
+        let token = created.body[start_at..].split('<').next().expect("token").to_owned();
+        assert!(!ada.get("/admin/tokens/").await.body.contains(&token), "shown only once");
+        let api = reqwest::Client::new();
+        let environments: serde_json::Value = api
+            .get(format!("{base}/api/v2/firefighter/environments"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        assert!(environments.to_string().contains("\"QA\""), "{environments}");
+        let p3_id = test
+            .database
+            .connection()
+            .map(|mut conn| {
+                use storage::schema::priorities;
+                priorities::table
+                    .filter(priorities::value.eq(3))
+                    .select(priorities::id)
+                    .first::<String>(&mut conn)
+                    .expect("P3")
+            })
+            .expect("connection");
+        let declared = api.post(format!("{base}/api/v2/firefighter/incidents")).bearer_auth(&token)
+            .json(&serde_json::json!({"title": "Parcels are late", "description": "Seen by support.", "environment_id": qa,
+                "incident_category_id": category, "priority_id": p3_id, "created_by_email": "ada@example.com"}))
+            .send().await.expect("request");
+        assert_eq!(declared.status(), 201, "{}", declared.text().await.unwrap_or_default());
+        // Bad input to the token form is refused with a reason.
+        let bad = ada
+            .post(
+                "/admin/tokens/",
+                &[("csrf_token", &csrf), ("user", &ada_id), ("expires_in_days", "0")],
+                &[],
+            )
+            .await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("Expiry"));
+
+        // Staff who are not superusers: reference data yes; people, groups and others' tokens no.
+        let mut sam_browser = Browser::new(&base);
+        assert_eq!(sam_browser.sign_in("sam@example.com", PASSWORD).await.status, 303);
+        let sam_csrf = sam_browser.get("/admin/").await.csrf();
+        assert_eq!(sam_browser.get("/admin/users/").await.status, 200);
+        let promote = sam_browser
+            .post(
+                &format!("/admin/users/{}/", sam.id),
+                &[("csrf_token", &sam_csrf), ("is_superuser", "true")],
+                &[],
+            )
+            .await;
+        assert_eq!(promote.status, 403);
+        let for_ada =
+            sam_browser.post("/admin/tokens/", &[("csrf_token", &sam_csrf), ("user", &ada_id)], &[]).await;
+        assert_eq!(for_ada.status, 403);
+        let own =
+            sam_browser.post("/admin/tokens/", &[("csrf_token", &sam_csrf), ("name", "mine")], &[]).await;
+        assert_eq!(own.status, 200);
+        assert!(own.body.contains("new-token"));
+        let put = sam_browser
+            .post("/admin/permission-groups/", &[("csrf_token", &sam_csrf), ("name", "ops")], &[])
+            .await;
+        assert_eq!(put.status, 403);
+        let renamed = sam_browser
+            .post(
+                &format!("/admin/groups/{group}/"),
+                &[
+                    ("csrf_token", &sam_csrf),
+                    ("name", "Supply chain"),
+                    ("description", ""),
+                    ("sort_order", "77"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(renamed.status, 303);
+
+        // Groups of permissions, by a superuser.
+        let put = ada
+            .post(
+                "/admin/permission-groups/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("name", "responders"),
+                    ("permission", "incidents.view_incident"),
+                    ("permission", "incidents.add_incident"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(put.status, 303);
+        let member = ada
+            .post(
+                "/admin/permission-groups/members/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("name", "responders"),
+                    ("email", "rey@example.com"),
+                    ("member", "true"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(member.status, 303);
+        let groups = ada.get("/admin/permission-groups/").await;
+        assert!(groups.body.contains("rey@example.com"));
+        let bad = ada
+            .post(
+                "/admin/permission-groups/",
+                &[("csrf_token", &csrf), ("name", "x"), ("permission", "incidents.fly_incident")],
+                &[],
+            )
+            .await;
+        assert_eq!(bad.status, 422);
+
+        // Slack's tables: a conversation, and an SOS target pointing at it.
+        let channel = saved_id(
+            &ada.post(
+                "/admin/slack-conversations/add/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("channel_id", "C0SOS"),
+                    ("name", "sre-help"),
+                    ("kind", "public"),
+                    ("status", "opened"),
+                    ("tag", ""),
+                ],
+                &[],
+            )
+            .await,
+            "slack-conversations",
+        );
+        let sos = ada
+            .post(
+                "/admin/sos-targets/add/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("name", "SRE"),
+                    ("conversation_id", &channel),
+                    ("user_group_id", ""),
+                ],
+                &[],
+            )
+            .await;
+        saved_id(&sos, "sos-targets");
+        assert!(
+            ada.get("/admin/sos-targets/").await.body.contains("sre-help"),
+            "the reference shows its title"
+        );
+
+        // Jobs: the list, and a retry of something that is not there.
+        assert_eq!(ada.get("/admin/jobs/?state=dead").await.status, 200);
+        assert_eq!(ada.get("/admin/jobs/?state=sleeping").await.status, 400);
+        assert_eq!(ada.post("/admin/jobs/999999/retry/", &[("csrf_token", &csrf)], &[]).await.status, 404);
+
+        // A row nobody uses goes.
+        let gone =
+            ada.post(&format!("/admin/environments/{qa}/delete/"), &[("csrf_token", &csrf)], &[]).await;
+        assert_eq!(gone.status, 422, "used by the incident declared above");
+        let spare = saved_id(
+            &ada.post("/admin/cost-types/add/", &[("csrf_token", &csrf), ("name", "Refunds")], &[]).await,
+            "cost-types",
+        );
+        assert_eq!(
+            ada.post(&format!("/admin/cost-types/{spare}/delete/"), &[("csrf_token", &csrf)], &[])
+                .await
+                .status,
+            303
+        );
+
+        let actions = audit(&test);
+        for action in [
+            "backoffice.create",
+            "backoffice.update",
+            "backoffice.delete",
+            "api_token.create",
+            "permission_group.put",
+            "permission_group.add_member",
+        ] {
+            assert!(actions.iter().any(|a| a == action), "{action} audited: {actions:?}");
+        }
+        // Every change that happened is there, and no refused one.
+        assert_eq!(actions.iter().filter(|a| *a == "backoffice.create").count(), 6);
+        assert_eq!(actions.iter().filter(|a| *a == "backoffice.update").count(), 2);
+        assert_eq!(actions.iter().filter(|a| *a == "backoffice.delete").count(), 1);
+        handle.stop(true).await;
+    }
+}

@@ -487,3 +487,148 @@ pub struct StatisticsPage {
     pub ttr: Vec<CountLine>,
     pub charts: Vec<Chart>,
 }
+
+/// A link on the back-office's index.
+#[derive(Debug, Clone, Default)]
+pub struct AdminLink {
+    pub href: String,
+    pub label: String,
+    pub help: String,
+}
+
+/// `/admin/`: what staff may administer, by section.
+#[derive(Template, Debug)]
+#[template(path = "admin_index.html")]
+pub struct AdminIndexPage {
+    pub layout: Layout,
+    pub sections: Vec<(String, Vec<AdminLink>)>,
+}
+
+/// A row of a back-office list: its page, and its cells as text.
+#[derive(Debug, Clone, Default)]
+pub struct AdminRow {
+    pub href: String,
+    pub cells: Vec<String>,
+}
+
+/// `/admin/<model>/`: a table's rows.
+#[derive(Template, Debug)]
+#[template(path = "admin_list.html")]
+pub struct AdminListPage {
+    pub layout: Layout,
+    pub slug: String,
+    pub plural: String,
+    pub label: String,
+    pub help: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<AdminRow>,
+    pub can_create: bool,
+    pub search: String,
+    pub page: i64,
+    pub has_more: bool,
+    /// What the last change did (after a deletion).
+    pub notice: Option<String>,
+}
+
+/// One field of a back-office form.
+#[derive(Debug, Clone, Default)]
+pub struct AdminField {
+    pub name: String,
+    pub label: String,
+    pub help: String,
+    /// `text`, `textarea`, `number`, `checkbox`, `select` or `readonly`.
+    pub widget: &'static str,
+    pub value: String,
+    pub checked: bool,
+    pub required: bool,
+    pub choices: Vec<Choice>,
+    pub error: Option<String>,
+}
+
+/// `/admin/<model>/add/` and `/admin/<model>/<id>/`: a row's form.
+#[derive(Template, Debug)]
+#[template(path = "admin_form.html")]
+pub struct AdminFormPage {
+    pub layout: Layout,
+    pub slug: String,
+    pub plural: String,
+    pub label: String,
+    /// `None` when adding.
+    pub id: Option<String>,
+    pub fields: Vec<AdminField>,
+    pub error: Option<String>,
+    pub can_edit: bool,
+    pub can_delete: bool,
+    pub saved: bool,
+}
+
+/// An API token in the back-office.
+#[derive(Debug, Clone, Default)]
+pub struct AdminToken {
+    pub id: i64,
+    pub user: String,
+    pub name: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_used_at: String,
+    pub revoked: bool,
+}
+
+/// `/admin/tokens/`: API tokens; the one just created, shown this once.
+#[derive(Template, Debug)]
+#[template(path = "admin_tokens.html")]
+pub struct AdminTokensPage {
+    pub layout: Layout,
+    pub tokens: Vec<AdminToken>,
+    /// Everyone the visitor may make a token for (a superuser: everyone active; staff: themselves).
+    pub users: Vec<Choice>,
+    pub created: Option<String>,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub name: String,
+    pub expires_in_days: String,
+}
+
+/// A permission group in the back-office.
+#[derive(Debug, Clone, Default)]
+pub struct AdminGroup {
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub members: Vec<String>,
+}
+
+/// `/admin/permission-groups/`: groups, their permissions and members.
+#[derive(Template, Debug)]
+#[template(path = "admin_groups.html")]
+pub struct AdminGroupsPage {
+    pub layout: Layout,
+    pub groups: Vec<AdminGroup>,
+    /// Every permission's codename, for the group form.
+    pub permissions: Vec<String>,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+/// A job in the back-office.
+#[derive(Debug, Clone, Default)]
+pub struct AdminJob {
+    pub id: i64,
+    pub name: String,
+    pub state: String,
+    pub attempts: u32,
+    pub run_at: String,
+    pub error: String,
+}
+
+/// `/admin/jobs/`: background jobs, newest first; dead ones can be retried.
+#[derive(Template, Debug)]
+#[template(path = "admin_jobs.html")]
+pub struct AdminJobsPage {
+    pub layout: Layout,
+    pub jobs: Vec<AdminJob>,
+    pub states: Vec<Choice>,
+    pub state: String,
+    pub page: i64,
+    pub has_more: bool,
+    pub notice: Option<String>,
+}

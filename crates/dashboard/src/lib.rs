@@ -15,6 +15,7 @@
 //! Pages are askama templates in `firefighter-dashboard-templates`.
 
 pub mod assets;
+mod backoffice;
 mod config;
 mod declare;
 mod docs;
@@ -99,6 +100,8 @@ impl Integration for Dashboard {
         routes.app_data(web::Data::new(state));
         assets::configure(routes);
         signin::configure(routes);
+        // After the sign-in pages: `/admin/{model}` would take `/admin/login`.
+        backoffice::configure(routes);
         oidc::configure(routes);
         pages::configure(routes);
         docs::configure(routes);

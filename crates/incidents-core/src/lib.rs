@@ -6,6 +6,7 @@
 //! never the other way round, so the rules written here apply identically to every entry point.
 
 pub mod access;
+pub mod backoffice;
 pub mod chat;
 pub mod clock;
 pub mod date_range;

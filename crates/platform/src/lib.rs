@@ -56,6 +56,9 @@ pub struct Context {
     pub facets: Facets,
     /// Every integration's incident actions (empty while the integrations are being asked).
     pub actions: actions::IncidentActions,
+    /// Every table staff administer in the back-office: the core's, then the integrations'
+    /// ([`Integration::backoffice_models`]).
+    pub catalog: incidents_core::backoffice::Catalog,
     /// The cache: shared through Redis when `REDIS_URL` is set, this process's memory otherwise (for
     /// what must happen once across servers, such as deduplicating a delivery).
     pub cache: Arc<dyn cache::Cache>,
@@ -175,6 +178,13 @@ pub trait Integration: Send + Sync + 'static {
 
     /// Operations it offers staff on an incident's page (the dashboard shows them as forms).
     fn incident_actions(&self, _context: &Context) -> Vec<actions::IncidentAction> {
+        Vec::new()
+    }
+
+    /// Its own tables staff administer in the back-office and with `firefighter-server admin`
+    /// (Slack's user groups, conversations, SOS targets), described for the core's back-office
+    /// service; their table names must be this integration's.
+    fn backoffice_models(&self) -> Vec<&'static incidents_core::backoffice::Model> {
         Vec::new()
     }
 

@@ -235,6 +235,11 @@ impl Integration for Slack {
         self.commands = crate::config::configured_commands(env);
     }
 
+    fn backoffice_models(&self) -> Vec<&'static incidents_core::backoffice::Model> {
+        // The tables exist whether Slack is on or not, so staff can prepare them before turning it on.
+        crate::backoffice::MODELS.iter().collect()
+    }
+
     fn migrations(&self) -> Option<MigrationSet> {
         // The tables exist whether Slack is on or not: turning it on later needs no migration step.
         Some(MigrationSet { name: "slack", sqlite: &SQLITE, postgres: &POSTGRES })

@@ -14,6 +14,7 @@
 //! integration (Jira and the others reach Slack through the chat port and outbox events).
 
 mod api;
+pub mod backoffice;
 pub mod blockkit;
 pub mod channel;
 pub mod chat;

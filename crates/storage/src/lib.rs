@@ -7,6 +7,7 @@
 //! need backend-specific SQL match on it explicitly, so the dialect dispatch is visible where it happens.
 
 mod access;
+pub mod backoffice;
 mod catalog_queries;
 mod connection;
 mod database_url;

@@ -76,6 +76,10 @@ impl Integration for Webhooks {
         self.allow_private_targets = env.parse("FF_WEBHOOKS_ALLOW_PRIVATE_TARGETS", false, parse_bool);
     }
 
+    fn backoffice_models(&self) -> Vec<&'static incidents_core::backoffice::Model> {
+        crate::backoffice::MODELS.iter().collect()
+    }
+
     fn migrations(&self) -> Option<MigrationSet> {
         Some(MigrationSet { name: "webhooks", sqlite: &SQLITE, postgres: &POSTGRES })
     }

@@ -11,6 +11,7 @@
 //! routes under `/api/v2/firefighter/webhooks` and its `webhook` CLI subcommand.
 
 mod api;
+pub mod backoffice;
 mod integration;
 pub mod schema;
 mod sealed;
