@@ -500,3 +500,68 @@ fn permission_groups_from_the_command_line() {
     assert!(run(dir.path(), &vars, &["groups", "delete", "responders"]).status.success());
     assert_eq!(run(dir.path(), &vars, &["groups", "delete", "responders"]).status.code(), Some(1));
 }
+
+#[test]
+fn reference_tables_from_the_command_line_follow_the_back_offices_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = [("DATABASE_URL", "sqlite://./ff.db")];
+    let models = run(dir.path(), &vars, &["admin", "models"]);
+    let models = lines(&models.stdout);
+    for slug in ["environments", "incident-categories", "priorities", "slack-conversations", "webhooks"] {
+        assert!(models.iter().any(|line| line.starts_with(&format!("{slug}\t"))), "{slug} in {models:?}");
+    }
+    let added = run(
+        dir.path(),
+        &vars,
+        &[
+            "admin",
+            "add",
+            "environments",
+            "--set",
+            "value=QA",
+            "--set",
+            "name=Quality",
+            "--set",
+            "description=QA",
+        ],
+    );
+    assert!(added.status.success(), "{added:?}");
+    let qa = lines(&added.stdout).pop().expect("the new id");
+    let twice =
+        run(dir.path(), &vars, &["admin", "add", "environments", "--set", "value=QA", "--set", "name=Q2"]);
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&twice.stderr).contains("Another environment already has this value"),
+        "{twice:?}"
+    );
+    let bad = run(dir.path(), &vars, &["admin", "set", "environments", &qa, "--set", "sort_order=high"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("sort_order: A whole number is required."),
+        "{bad:?}"
+    );
+    let fixed = run(dir.path(), &vars, &["admin", "set", "priorities", "1", "--set", "value=9"]);
+    assert_eq!(fixed.status.code(), Some(1));
+    let changed =
+        run(dir.path(), &vars, &["admin", "set", "environments", &qa, "--set", "name=Quality assurance"]);
+    assert!(changed.status.success(), "{changed:?}");
+    let listed = lines(&run(dir.path(), &vars, &["admin", "list", "environments", "--search", "qa"]).stdout);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed[1].starts_with(&format!("{qa}\tQA\tQuality assurance\t")), "{listed:?}");
+    // A reference by its row's name.
+    let category = run(
+        dir.path(),
+        &vars,
+        &["admin", "add", "incident-categories", "--set", "name=Parcels", "--set", "group_id=Platform"],
+    );
+    assert!(category.status.success(), "{category:?}");
+    let unknown = run(
+        dir.path(),
+        &vars,
+        &["admin", "add", "incident-categories", "--set", "name=X", "--set", "group_id=Nope"],
+    );
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("group_id: No group \"Nope\"."), "{unknown:?}");
+    assert!(run(dir.path(), &vars, &["admin", "delete", "environments", &qa]).status.success());
+    assert_eq!(run(dir.path(), &vars, &["admin", "show", "environments", &qa]).status.code(), Some(1));
+    assert_eq!(run(dir.path(), &vars, &["admin", "list", "nothing"]).status.code(), Some(1));
+}

@@ -158,12 +158,7 @@ struct ListQuery {
 }
 
 /// How a cell shows a value; a reference shows the title of the row it points to.
-fn cell(
-    model: &Model,
-    name: &str,
-    value: Option<&Value>,
-    choices: &storage::backoffice::Choices,
-) -> String {
+fn cell(model: &Model, name: &str, value: Option<&Value>, choices: &storage::backoffice::Choices) -> String {
     let Some(value) = value else { return String::new() };
     if let Some(options) = choices.get(name) {
         let id = value.to_form();

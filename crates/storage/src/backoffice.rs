@@ -376,11 +376,7 @@ impl Database {
     ///
     /// # Errors
     /// A storage failure.
-    pub fn backoffice_choices(
-        &self,
-        catalog: &Catalog,
-        model: &Model,
-    ) -> Result<Choices, RepositoryError> {
+    pub fn backoffice_choices(&self, catalog: &Catalog, model: &Model) -> Result<Choices, RepositoryError> {
         let mut conn = self.connection()?;
         let mut choices = BTreeMap::new();
         for field in model.fields {
