@@ -106,6 +106,31 @@ async fn submit_update(driver: &WebDriver) {
         .expect("click");
 }
 
+async fn type_into(driver: &WebDriver, id: &str, text: &str) {
+    let field = driver.find(By::Id(id)).await.expect("field");
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+/// Submits the page's first form in `main` (the header holds the sign-out form).
+async fn save(driver: &WebDriver) {
+    driver
+        .find(By::Css("main form[method=post] button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+}
+
+/// The row id in the current URL, after `prefix`.
+async fn id_in_url(driver: &WebDriver, prefix: &str) -> String {
+    let url = driver.current_url().await.expect("url");
+    let path = url.path();
+    assert!(path.starts_with(prefix), "{path}");
+    path[prefix.len()..].trim_end_matches('/').to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_responder_runs_an_incident_in_a_real_browser() {
     let Some((_driver, port)) = start_driver() else {
@@ -336,9 +361,89 @@ async fn a_responder_runs_an_incident_in_a_real_browser() {
     assert!(mtbf.ends_with(" min") && !mtbf.contains("unknown"), "{mtbf}");
     screenshot(&driver, "category").await;
 
-    // The dashboard counts it no more; signing out leads to the sign-in page.
+    // Staff round trip: an environment, a category and an API token made in the back-office, then
+    // used through the API.
+    driver.find(By::LinkText("Back-office")).await.expect("link").click().await.expect("click");
+    wait_for(&driver, "Everything the product runs on").await;
+    screenshot(&driver, "back-office").await;
+    driver.find(By::LinkText("Environments")).await.expect("link").click().await.expect("click");
+    wait_for(&driver, "Add environment").await;
+    driver.find(By::LinkText("Add environment")).await.expect("link").click().await.expect("click");
+    wait_for(&driver, "field-value").await;
+    for (field, text) in [("value", "QA"), ("name", "Quality"), ("description", "Quality assurance")] {
+        type_into(&driver, &format!("field-{field}"), text).await;
+    }
+    save(&driver).await;
+    wait_for(&driver, "Saved.").await;
+    let environment = id_in_url(&driver, "/admin/environments/").await;
+    driver.goto(format!("{base}/admin/incident-categories/add/")).await.expect("goto");
+    wait_for(&driver, "Add incident category").await;
+    type_into(&driver, "field-name", "Parcels").await;
+    driver
+        .find(By::XPath("//select[@name='group_id']/option[normalize-space()='Platform']"))
+        .await
+        .expect("the Platform group")
+        .click()
+        .await
+        .expect("click");
+    screenshot(&driver, "back-office-form").await;
+    save(&driver).await;
+    wait_for(&driver, "Saved.").await;
+    let category = id_in_url(&driver, "/admin/incident-categories/").await;
+    driver.goto(format!("{base}/admin/tokens/")).await.expect("goto");
+    wait_for(&driver, "Create token").await;
+    driver
+        .find(By::Css("input[name=name]"))
+        .await
+        .expect("name")
+        .send_keys("browser test")
+        .await
+        .expect("type");
+    save(&driver).await;
+    wait_for(&driver, "shown this once").await;
+    let token = driver.find(By::Id("new-token")).await.expect("the token").text().await.expect("text");
+    let api = reqwest::Client::new();
+    let environments = api
+        .get(format!("{base}/api/v2/firefighter/environments"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("body");
+    assert!(environments.contains("\"QA\""), "{environments}");
+    let priority = reqwest::Client::new()
+        .get(format!("{base}/api/v2/firefighter/priorities"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    let p4 = priority["results"]
+        .as_array()
+        .or_else(|| priority.as_array())
+        .and_then(|all| all.iter().find(|p| p["value"] == 4))
+        .and_then(|p| p["id"].as_str())
+        .unwrap_or_else(|| panic!("P4 in {priority}"))
+        .to_owned();
+    let declared = api
+        .post(format!("{base}/api/v2/firefighter/incidents"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"title": "Parcels are late", "description": "Seen by support.",
+            "environment_id": environment, "incident_category_id": category, "priority_id": p4,
+            "created_by_email": "ada@example.com"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(declared.status(), 201, "{}", declared.text().await.unwrap_or_default());
+
+    // The dashboard counts the API's incident (the browser's own is closed); signing out leads to the
+    // sign-in page.
     driver.goto(format!("{base}/")).await.expect("goto");
-    wait_for(&driver, "0 open incidents").await;
+    wait_for(&driver, "1 open incident").await;
     screenshot(&driver, "dashboard").await;
     driver
         .find(By::Css("form[action='/admin/logout/'] button"))
