@@ -10,7 +10,7 @@ use crate::incident::IncidentId;
 use crate::money::Amount;
 use crate::ports::RepositoryError;
 use crate::statistics::{
-    CategoryDowntime, CategoryMtbf, PriorityLabel, Statistics, StatisticsRow, category_mtbf,
+    CategoryDowntime, CategoryMtbf, PriorityLabel, Statistics, StatisticsCounts, category_mtbf,
 };
 use crate::status::{ClosureReason, IncidentStatus};
 use crate::user::UserId;
@@ -534,11 +534,16 @@ pub trait IncidentQueries {
     /// A storage failure.
     fn priority_labels(&self) -> Result<Vec<PriorityLabel>, RepositoryError>;
 
-    /// The incidents matching `filter`, reduced to what statistics need.
+    /// The incidents matching `filter`, counted for the statistics (`now` for their ages): grouped
+    /// queries, a few rows per priority however many incidents match.
     ///
     /// # Errors
     /// A storage failure.
-    fn statistics_rows(&self, filter: &IncidentFilter) -> Result<Vec<StatisticsRow>, RepositoryError>;
+    fn statistics_counts(
+        &self,
+        filter: &IncidentFilter,
+        now: NaiveDateTime,
+    ) -> Result<StatisticsCounts, RepositoryError>;
 
     /// How many incidents matching `filter` each status holds (statuses with none left out), in one
     /// grouped query.
@@ -562,7 +567,7 @@ pub trait IncidentQueries {
     /// # Errors
     /// A storage failure.
     fn statistics(&self, filter: &IncidentFilter, now: NaiveDateTime) -> Result<Statistics, RepositoryError> {
-        Ok(Statistics::compute(&self.statistics_rows(filter)?, &self.priority_labels()?, now))
+        Ok(Statistics::from_counts(&self.statistics_counts(filter, now)?, &self.priority_labels()?))
     }
 
     /// Mean time between failures per category over `[from, to]` (`to` clamped to `now`).

@@ -99,18 +99,85 @@ fn percent(part: u64, whole: u64) -> f64 {
     (value * 10.0).round() / 10.0
 }
 
+/// Incidents of one (priority id, status, group name).
+pub type IncidentCount = (String, IncidentStatus, String, u64);
+
+/// What the statistics are made of, counted by storage in grouped queries (a few rows per priority,
+/// whatever the number of incidents).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatisticsCounts {
+    /// Incidents per (priority id, status, group name).
+    pub incidents: Vec<IncidentCount>,
+    /// Per priority id: its non-closed incidents by age bucket ([`AGE_BUCKETS`] order).
+    pub ages: BTreeMap<String, Vec<u64>>,
+    /// Per priority id: its fixed incidents (mitigated or later, time to fix of a second or more): how
+    /// many, and how many under each [`TTR_BUCKETS`] threshold, then how many took a day or more.
+    pub fixes: BTreeMap<String, (u64, Vec<u64>)>,
+}
+
+impl StatisticsCounts {
+    /// Counts `rows` as storage does in SQL (`now` for ages): the reference the grouped queries are
+    /// tested against.
+    #[must_use]
+    pub fn from_rows(rows: &[StatisticsRow], now: NaiveDateTime) -> Self {
+        let mut counts = Self::default();
+        let mut incidents: BTreeMap<(String, IncidentStatus, String), u64> = BTreeMap::new();
+        for row in rows {
+            *incidents.entry((row.priority_id.clone(), row.status, row.group_name.clone())).or_insert(0) += 1;
+            if row.status < IncidentStatus::Closed {
+                let age_days = (now - row.created_at).num_days();
+                if let Some(bucket) = AGE_BUCKETS
+                    .iter()
+                    .position(|(_, from, to)| age_days >= *from && to.is_none_or(|to| age_days < to))
+                {
+                    counts
+                        .ages
+                        .entry(row.priority_id.clone())
+                        .or_insert_with(|| vec![0; AGE_BUCKETS.len()])[bucket] += 1;
+                }
+            }
+            if let Some(micros) = row.time_to_fix_micros.filter(|m| *m >= 1_000_000)
+                && row.status >= IncidentStatus::Mitigated
+            {
+                let (total, under) = counts
+                    .fixes
+                    .entry(row.priority_id.clone())
+                    .or_insert_with(|| (0, vec![0; TTR_BUCKETS.len() + 1]));
+                *total += 1;
+                for (index, (_, seconds)) in TTR_BUCKETS.iter().enumerate() {
+                    if micros < seconds * 1_000_000 {
+                        under[index] += 1;
+                    }
+                }
+                if micros >= 86_400 * 1_000_000 {
+                    under[TTR_BUCKETS.len()] += 1;
+                }
+            }
+        }
+        counts.incidents = incidents.into_iter().map(|((p, s, g), n)| (p, s, g, n)).collect();
+        counts
+    }
+}
+
 impl Statistics {
     /// Aggregates `rows` (the filtered incidents); `priorities` in display order; `now` for ages.
     #[must_use]
     pub fn compute(rows: &[StatisticsRow], priorities: &[PriorityLabel], now: NaiveDateTime) -> Self {
+        Self::from_counts(&StatisticsCounts::from_rows(rows, now), priorities)
+    }
+
+    /// The page from storage's counts; `priorities` in display order.
+    #[must_use]
+    pub fn from_counts(counts: &StatisticsCounts, priorities: &[PriorityLabel]) -> Self {
         let mut by_priority = Vec::new();
         let mut age_by_priority = Vec::new();
         let mut time_to_fix_by_priority = Vec::new();
+        let sum = |keep: &dyn Fn(&IncidentCount) -> bool| -> u64 {
+            counts.incidents.iter().filter(|row| keep(row)).map(|row| row.3).sum()
+        };
         for priority in priorities {
-            let mine: Vec<&StatisticsRow> =
-                rows.iter().filter(|row| row.priority_id == priority.id).collect();
-            let total = mine.len() as u64;
-            let closed = mine.iter().filter(|row| row.status == IncidentStatus::Closed).count() as u64;
+            let total = sum(&|row| row.0 == priority.id);
+            let closed = sum(&|row| row.0 == priority.id && row.1 == IncidentStatus::Closed);
             if total > 0 {
                 by_priority.push(PriorityCounts {
                     priority: priority.clone(),
@@ -120,51 +187,26 @@ impl Statistics {
                     closed_percent: percent(closed, total),
                 });
             }
-            let mut ages = vec![0; AGE_BUCKETS.len()];
-            for row in mine.iter().filter(|row| row.status < IncidentStatus::Closed) {
-                let age_days = (now - row.created_at).num_days();
-                if let Some(bucket) = AGE_BUCKETS
-                    .iter()
-                    .position(|(_, from, to)| age_days >= *from && to.is_none_or(|to| age_days < to))
-                {
-                    ages[bucket] += 1;
-                }
-            }
+            let ages = counts.ages.get(&priority.id).cloned().unwrap_or_else(|| vec![0; AGE_BUCKETS.len()]);
             age_by_priority.push(AgeRow { priority: priority.clone(), counts: ages });
-
-            let fixes: Vec<i64> = mine
-                .iter()
-                .filter(|row| row.status >= IncidentStatus::Mitigated)
-                .filter_map(|row| row.time_to_fix_micros)
-                .filter(|micros| *micros >= 1_000_000)
-                .collect();
-            if !fixes.is_empty() {
-                let total = fixes.len() as u64;
-                let mut counts: Vec<u64> = TTR_BUCKETS
-                    .iter()
-                    .map(|(_, seconds)| fixes.iter().filter(|m| **m < seconds * 1_000_000).count() as u64)
-                    .collect();
-                counts.push(fixes.iter().filter(|m| **m >= 86_400 * 1_000_000).count() as u64);
-                let percents = counts.iter().map(|count| percent(*count, total)).collect();
+            if let Some((total, under)) = counts.fixes.get(&priority.id).filter(|(total, _)| *total > 0) {
                 time_to_fix_by_priority.push(TimeToFixRow {
                     priority: priority.clone(),
-                    total,
-                    counts,
-                    percents,
+                    total: *total,
+                    counts: under.clone(),
+                    percents: under.iter().map(|count| percent(*count, *total)).collect(),
                 });
             }
         }
-        let total = rows.len() as u64;
-        let closed = rows.iter().filter(|row| row.status == IncidentStatus::Closed).count() as u64;
+        let total = sum(&|_| true);
+        let closed = sum(&|row| row.1 == IncidentStatus::Closed);
         let mut by_group = BTreeMap::new();
-        for row in rows {
-            *by_group.entry(row.group_name.clone()).or_insert(0) += 1;
+        for (_, _, group, count) in &counts.incidents {
+            *by_group.entry(group.clone()).or_insert(0) += count;
         }
         let by_status = IncidentStatus::ALL
             .iter()
-            .map(|status| {
-                (status.label().to_owned(), rows.iter().filter(|row| row.status == *status).count() as u64)
-            })
+            .map(|status| (status.label().to_owned(), sum(&|row| row.1 == *status)))
             .collect();
         Self {
             by_priority,

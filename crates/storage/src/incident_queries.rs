@@ -17,7 +17,9 @@ use incidents_core::query::{
     IncidentView, MetricView, OrderBy, OrderField, Page, PageRequest, PriorityView, RoleView, TimelineView,
     UserView,
 };
-use incidents_core::statistics::{CategoryDowntime, PriorityLabel, StatisticsRow};
+use incidents_core::statistics::{
+    AGE_BUCKETS, CategoryDowntime, PriorityLabel, StatisticsCounts, TTR_BUCKETS,
+};
 use incidents_core::{Amount, ClosureReason, IncidentId, IncidentStatus, RepositoryError, UserId};
 
 use crate::connection::{Backend, Database, DbConnection};
@@ -591,18 +593,10 @@ fn fts5_query(term: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
-/// Every `time_to_fix` metric (microseconds), by incident id.
-macro_rules! time_to_fix {
-    ($conn:expr) => {{
-        let rows: Vec<(i64, i64)> = incident_metrics::table
-            .inner_join(metric_types::table)
-            .filter(metric_types::slug.eq("time_to_fix"))
-            .select((incident_metrics::incident_id, incident_metrics::duration_micros))
-            .load($conn)
-            .map_err(repository_error)?;
-        rows.into_iter().collect::<HashMap<i64, i64>>()
-    }};
-}
+/// A priority's non-closed incidents in each age bucket.
+type AgeSums = (i64, i64, i64, i64, i64, i64, i64);
+/// A priority's fixes under each time-to-fix threshold, then those of a day or more.
+type FixSums = (i64, i64, i64, i64, i64, i64);
 
 /// Narrows a boxed query over `incidents` (alone or joined) to `filter`. Every condition is on
 /// `incidents` columns or a subquery, so the count and the id query need no join; a join is added only
@@ -1195,20 +1189,14 @@ impl IncidentQueries for Database {
         Ok(counts)
     }
 
-    fn statistics_rows(&self, filter: &IncidentFilter) -> QueryResult<Vec<StatisticsRow>> {
+    fn statistics_counts(
+        &self,
+        filter: &IncidentFilter,
+        now: NaiveDateTime,
+    ) -> QueryResult<StatisticsCounts> {
+        use diesel::dsl::count_star;
         let mut conn = self.connection()?;
         let backend = self.backend();
-        let rows: Vec<(i64, String, i32, NaiveDateTime, String)> =
-            apply_filters!(incidents::table.into_boxed(), filter, backend)
-                .select((
-                    incidents::id,
-                    incidents::priority_id,
-                    incidents::status,
-                    incidents::created_at,
-                    incidents::incident_category_id,
-                ))
-                .load(&mut *conn)
-                .map_err(repository_error)?;
         let group_of: HashMap<String, String> = incident_categories::table
             .inner_join(category_groups::table)
             .select((incident_categories::id, category_groups::name))
@@ -1216,20 +1204,102 @@ impl IncidentQueries for Database {
             .map_err(repository_error)?
             .into_iter()
             .collect();
-        // A boxed query cannot be a subquery of the multi-backend connection: read every time to fix
-        // (one small row per fixed incident) and keep those of the matching incidents.
-        let fixes = time_to_fix!(&mut *conn);
-        rows.into_iter()
-            .map(|(id, priority_id, status, created_at, category_id)| {
-                Ok(StatisticsRow {
-                    priority_id,
-                    status: IncidentStatus::from_value(status).map_err(|e| internal(e.to_string()))?,
-                    created_at,
-                    group_name: group_of.get(&category_id).cloned().unwrap_or_default(),
-                    time_to_fix_micros: fixes.get(&id).copied(),
-                })
-            })
-            .collect()
+        // Diesel groups before boxing: each query is grouped, then boxed, then filtered.
+        let grouped = incidents::table
+            .group_by((incidents::priority_id, incidents::status, incidents::incident_category_id))
+            .select((
+                incidents::priority_id,
+                incidents::status,
+                incidents::incident_category_id,
+                count_star(),
+            ))
+            .into_boxed();
+        let rows: Vec<(String, i32, String, i64)> =
+            apply_filters!(grouped, filter, backend).load(&mut *conn).map_err(repository_error)?;
+        let mut incidents: HashMap<(String, IncidentStatus, String), u64> = HashMap::new();
+        for (priority, status, category, count) in rows {
+            let status = IncidentStatus::from_value(status).map_err(|e| internal(e.to_string()))?;
+            let group = group_of.get(&category).cloned().unwrap_or_default();
+            *incidents.entry((priority, status, group)).or_insert(0) +=
+                u64::try_from(count).unwrap_or_default();
+        }
+        let mut counts = StatisticsCounts {
+            incidents: incidents.into_iter().map(|((p, s, g), n)| (p, s, g, n)).collect(),
+            ..StatisticsCounts::default()
+        };
+        counts.incidents.sort();
+
+        // Non-closed incidents by age: one sum per bucket, its bounds bound as parameters (an age of
+        // `from` to `to` days is a creation in `(now - to, now - from]`).
+        let bound = |days: i64| now - chrono::TimeDelta::days(days);
+        // Older than any incident, and within both backends' range.
+        let far_past =
+            chrono::NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or(now);
+        macro_rules! aged {
+            ($bucket:expr) => {{
+                let (_, from, to) = AGE_BUCKETS[$bucket];
+                sql::<BigInt>("CAST(SUM(CASE WHEN incidents.created_at <= ")
+                    .bind::<Timestamp, _>(bound(from))
+                    .sql(" AND incidents.created_at > ")
+                    .bind::<Timestamp, _>(to.map_or(far_past, bound))
+                    .sql(" THEN 1 ELSE 0 END) AS BIGINT)")
+            }};
+        }
+        let grouped = incidents::table
+            .filter(incidents::status.lt(IncidentStatus::Closed.value()))
+            .group_by(incidents::priority_id)
+            .select((
+                incidents::priority_id,
+                (aged!(0), aged!(1), aged!(2), aged!(3), aged!(4), aged!(5), aged!(6)),
+            ))
+            .into_boxed();
+        let ages: Vec<(String, AgeSums)> =
+            apply_filters!(grouped, filter, backend).load(&mut *conn).map_err(repository_error)?;
+        let count = |n: i64| u64::try_from(n).unwrap_or_default();
+        for (priority, (a, b, c, d, e, f, g)) in ages {
+            counts.ages.insert(priority, [a, b, c, d, e, f, g].into_iter().map(count).collect());
+        }
+
+        // Times to fix of the mitigated ones: under each threshold, and a day or more.
+        macro_rules! under {
+            ($micros:expr) => {
+                sql::<BigInt>(&format!(
+                    "CAST(SUM(CASE WHEN incident_metrics.duration_micros < {} THEN 1 ELSE 0 END) AS BIGINT)",
+                    $micros
+                ))
+            };
+        }
+        let micros = |index: usize| TTR_BUCKETS[index].1 * 1_000_000;
+        let grouped = incidents::table
+            .inner_join(incident_metrics::table.inner_join(metric_types::table))
+            .filter(metric_types::slug.eq("time_to_fix"))
+            .filter(incidents::status.ge(IncidentStatus::Mitigated.value()))
+            .filter(incident_metrics::duration_micros.ge(1_000_000))
+            .group_by(incidents::priority_id)
+            .select((
+                incidents::priority_id,
+                count_star(),
+                (
+                    under!(micros(0)),
+                    under!(micros(1)),
+                    under!(micros(2)),
+                    under!(micros(3)),
+                    under!(micros(4)),
+                    sql::<BigInt>(&format!(
+                        "CAST(SUM(CASE WHEN incident_metrics.duration_micros >= {} THEN 1 ELSE 0 END) AS BIGINT)",
+                        86_400_i64 * 1_000_000
+                    )),
+                ),
+            ))
+            .into_boxed();
+        let fixes: Vec<(String, i64, FixSums)> =
+            apply_filters!(grouped, filter, backend).load(&mut *conn).map_err(repository_error)?;
+        for (priority, total, (a, b, c, d, e, day)) in fixes {
+            counts
+                .fixes
+                .insert(priority, (count(total), [a, b, c, d, e, day].into_iter().map(count).collect()));
+        }
+        Ok(counts)
     }
 
     fn category_downtimes(

@@ -558,3 +558,122 @@ fn open_incidents_are_counted_per_status_for_each_viewer_and_again_once_one_chan
         assert_eq!(counts(Some(fixture.bob)), before);
     }
 }
+
+/// The statistics' grouped queries count exactly what the reference count of every row finds
+/// (`StatisticsCounts::from_rows`), ages and times to fix included, on both backends.
+#[test]
+fn statistics_counts_in_sql_match_counting_every_incident() {
+    use incidents_core::IncidentStatus;
+    use incidents_core::query::IncidentQueries as _;
+    use incidents_core::statistics::{StatisticsCounts, StatisticsRow};
+    use storage::schema::{incident_metrics, incidents, metric_types};
+    for test in TestDatabase::each_backend() {
+        let f = fixture(test);
+        let backend = f.test.backend();
+        let now = incidents_core::clock::now();
+        let mut conn = f.test.database.connection().expect("connection");
+        let priorities: Vec<&String> = f.priority.values().collect();
+        let categories: Vec<&String> = f.category.values().collect();
+        let ttf: i64 = metric_types::table
+            .filter(metric_types::slug.eq("time_to_fix"))
+            .select(metric_types::id)
+            .first(&mut conn)
+            .expect("time_to_fix");
+        let durations = [
+            500_000_i64,
+            600_000_000,
+            1_200_000_000,
+            2_700_000_000,
+            7_200_000_000,
+            18_000_000_000,
+            172_800_000_000,
+        ];
+        for i in 0..90_i64 {
+            let created = now - chrono::Duration::days((i * 37) % 200) - chrono::Duration::hours(i % 23);
+            let status = IncidentStatus::ALL[usize::try_from(i).expect("i") % IncidentStatus::ALL.len()];
+            let id: i64 = diesel::insert_into(incidents::table)
+                .values((
+                    incidents::title.eq(format!("Incident {i}")),
+                    incidents::description.eq("Generated."),
+                    incidents::status.eq(status.value()),
+                    incidents::priority_id
+                        .eq(priorities[usize::try_from(i / 7).expect("i") % priorities.len()]),
+                    incidents::incident_category_id
+                        .eq(categories[usize::try_from(i * 7).expect("i") % categories.len()]),
+                    incidents::environment_id.eq(&f.environment["PRD"]),
+                    incidents::created_by_id.eq(f.alice.to_string()),
+                    incidents::created_at.eq(created),
+                    incidents::updated_at.eq(created),
+                    incidents::closure_reference.eq(""),
+                    incidents::custom_fields.eq("{}"),
+                    incidents::ignored.eq(false),
+                    incidents::private.eq(false),
+                    incidents::version.eq(1),
+                ))
+                .returning(incidents::id)
+                .get_result(&mut conn)
+                .expect("incident");
+            if i % 3 != 0 {
+                diesel::insert_into(incident_metrics::table)
+                    .values((
+                        incident_metrics::incident_id.eq(id),
+                        incident_metrics::metric_type_id.eq(ttf),
+                        incident_metrics::duration_micros
+                            .eq(durations[usize::try_from(i).expect("i") % durations.len()]),
+                        incident_metrics::created_at.eq(now),
+                        incident_metrics::updated_at.eq(now),
+                    ))
+                    .execute(&mut conn)
+                    .expect("metric");
+            }
+        }
+        // Every incident, read one by one, then counted in Rust.
+        let group_of: HashMap<String, String> = incident_categories::table
+            .inner_join(category_groups::table)
+            .select((incident_categories::id, category_groups::name))
+            .load::<(String, String)>(&mut conn)
+            .expect("groups")
+            .into_iter()
+            .collect();
+        let fixes: HashMap<i64, i64> = incident_metrics::table
+            .filter(incident_metrics::metric_type_id.eq(ttf))
+            .select((incident_metrics::incident_id, incident_metrics::duration_micros))
+            .load::<(i64, i64)>(&mut conn)
+            .expect("fixes")
+            .into_iter()
+            .collect();
+        let rows: Vec<StatisticsRow> = incidents::table
+            .select((
+                incidents::id,
+                incidents::priority_id,
+                incidents::status,
+                incidents::created_at,
+                incidents::incident_category_id,
+            ))
+            .load::<(i64, String, i32, chrono::NaiveDateTime, String)>(&mut conn)
+            .expect("incidents")
+            .into_iter()
+            .map(|(id, priority_id, status, created_at, category)| StatisticsRow {
+                priority_id,
+                status: IncidentStatus::from_value(status).expect("status"),
+                created_at,
+                group_name: group_of[&category].clone(),
+                time_to_fix_micros: fixes.get(&id).copied(),
+            })
+            .collect();
+        drop(conn);
+        let counted = f.test.database.statistics_counts(&IncidentFilter::default(), now).expect("counts");
+        assert_eq!(counted, StatisticsCounts::from_rows(&rows, now), "{backend:?}");
+        assert!(counted.ages.values().flatten().filter(|n| **n > 0).count() >= 5, "{backend:?}: {counted:?}");
+        assert!(counted.fixes.len() >= 3, "{backend:?}: {counted:?}");
+        // And with a filter.
+        let one = priorities[0].clone();
+        let filter = IncidentFilter { priority: vec![one.clone()], ..IncidentFilter::default() };
+        let mine: Vec<StatisticsRow> = rows.into_iter().filter(|row| row.priority_id == one).collect();
+        assert_eq!(
+            f.test.database.statistics_counts(&filter, now).expect("counts"),
+            StatisticsCounts::from_rows(&mine, now),
+            "{backend:?}"
+        );
+    }
+}
