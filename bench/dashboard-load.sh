@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Server time of the dashboard's pages against PostgreSQL holding a synthetic history (100,000
 # incidents by default, half of them open): `/`, `/incident/` (the first page of 50), a filtered
-# `/incident/`, and `/incident/<id>/`, signed in with a session cookie, each for DURATION with wrk at
+# `/incident/`, `/incident/<id>/`, `/statistics/` and `/incident-category/` (with their periods), signed in with a session cookie, each for DURATION with wrk at
 # a low concurrency (CONNECTIONS, 4 by default) so the latencies are the server's, not a queue's.
 # Results: docs/benchmarks.md.
 #
@@ -89,6 +89,13 @@ run "incident list, first page" "/incident/"
 run "incident list, filtered" "/incident/?status=Investigating&environment__value=PRD"
 run "incident list, searched" "/incident/?search=checkout"
 run "one incident" "/incident/$one/"
+run "statistics, everything" "/statistics/"
+run "statistics, a quarter" "/statistics/?created_at=last_quarter"
+run "statistics, filtered" "/statistics/?environment__value=PRD&status__lt=60"
+run "incident categories (MTBF, 90 days)" "/incident-category/"
+run "incident categories (MTBF, 2026)" "/incident-category/?metrics_period=2026"
+category=$(psql -q -t -A "$database_url" -c "select id from incident_categories order by id limit 1")
+run "one incident category" "/incident-category/$category/"
 cookie=$(sign_in responder@example.com)
 run "dashboard, as a responder" "/"
 run "incident list, first page, as a responder" "/incident/"

@@ -180,7 +180,8 @@ pub fn populate_history(
 
     use crate::error::repository_error;
     use crate::schema::{
-        environments, incident_categories, incident_role_types, incident_roles, incidents, priorities,
+        environments, incident_categories, incident_metrics, incident_role_types, incident_roles, incidents,
+        metric_types, priorities,
     };
 
     let mut conn = database.connection()?;
@@ -203,6 +204,11 @@ pub fn populate_history(
     let commander: i64 = incident_role_types::table
         .filter(incident_role_types::slug.eq("commander"))
         .select(incident_role_types::id)
+        .first(&mut conn)
+        .map_err(repository_error)?;
+    let time_to_fix: i64 = metric_types::table
+        .filter(metric_types::slug.eq("time_to_fix"))
+        .select(metric_types::id)
         .first(&mut conn)
         .map_err(repository_error)?;
     if priorities.is_empty() || environments.is_empty() || categories.is_empty() {
@@ -253,6 +259,26 @@ pub fn populate_history(
             .collect();
         on_each_backend!(&mut *conn, |c| diesel::insert_into(incident_roles::table)
             .values(&roles)
+            .execute(c))
+        .map_err(repository_error)?;
+        // Mitigated and later incidents have a time to fix, from a minute to two days.
+        let fixes: Vec<_> = ids
+            .iter()
+            .zip(chunk_start..)
+            .filter(|(_, n)| statuses[n % statuses.len()] >= 40)
+            .map(|(id, n)| {
+                let seconds = 60 + i64::try_from(n * 7919 % 172_800).unwrap_or(0);
+                (
+                    incident_metrics::incident_id.eq(*id),
+                    incident_metrics::metric_type_id.eq(time_to_fix),
+                    incident_metrics::duration_micros.eq(seconds * 1_000_000),
+                    incident_metrics::created_at.eq(now),
+                    incident_metrics::updated_at.eq(now),
+                )
+            })
+            .collect();
+        on_each_backend!(&mut *conn, |c| diesel::insert_into(incident_metrics::table)
+            .values(&fixes)
             .execute(c))
         .map_err(repository_error)?;
     }
