@@ -272,6 +272,7 @@ impl App {
             facets: Facets::default(),
             actions: platform::actions::IncidentActions::default(),
             catalog: self.catalog(),
+            table_actions: platform::actions::TableActions::default(),
             cache,
         };
         if let Some(chat) = self.integrations.iter().find_map(|integration| integration.chat(&context)) {
@@ -286,6 +287,12 @@ impl App {
         let actions =
             self.integrations.iter().flat_map(|integration| integration.incident_actions(&context)).collect();
         context.actions = platform::actions::IncidentActions::new(actions);
+        let table_actions = self
+            .integrations
+            .iter()
+            .flat_map(|integration| integration.backoffice_actions(&context))
+            .collect();
+        context.table_actions = platform::actions::TableActions::new(table_actions);
         Ok(context)
     }
 

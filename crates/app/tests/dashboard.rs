@@ -1639,6 +1639,49 @@ async fn the_back_office_is_for_staff_checks_every_change_and_audits_it() {
             "the reference shows its title"
         );
 
+        // A webhook, registered through its integration's form: checked, its secret sealed and kept
+        // out of the audit log.
+        let short = ada
+            .post(
+                "/admin/webhooks/actions/webhooks/register/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("url", "https://hooks.example.com/ff"),
+                    ("secret", "short"),
+                    ("events", "incident_created"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(short.status, 422);
+        assert!(short.body.contains("secret:"), "{}", short.body);
+        let registered = ada
+            .post(
+                "/admin/webhooks/actions/webhooks/register/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("url", "https://hooks.example.com/ff"),
+                    ("secret", "a-webhook-secret-of-length"),
+                    ("events", "incident_created, incident_updated"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(registered.status, 200, "{}", registered.body);
+        assert!(registered.body.contains("registered for incident_created, incident_updated"));
+        assert!(registered.body.contains("https://hooks.example.com/ff"));
+        assert_eq!(
+            count(&test, "SELECT COUNT(*) AS n FROM audit_log WHERE details LIKE '%a-webhook-secret%'"),
+            0
+        );
+        assert_eq!(
+            count(
+                &test,
+                "SELECT COUNT(*) AS n FROM webhook_endpoints WHERE secret LIKE '%a-webhook-secret%'"
+            ),
+            0
+        );
+
         // Jobs: the list, and a retry of something that is not there.
         assert_eq!(ada.get("/admin/jobs/?state=dead").await.status, 200);
         assert_eq!(ada.get("/admin/jobs/?state=sleeping").await.status, 400);
@@ -1667,6 +1710,7 @@ async fn the_back_office_is_for_staff_checks_every_change_and_audits_it() {
             "api_token.create",
             "permission_group.put",
             "permission_group.add_member",
+            "backoffice.action",
         ] {
             assert!(actions.iter().any(|a| a == action), "{action} audited: {actions:?}");
         }

@@ -259,6 +259,8 @@ pub struct ActionInput {
     pub name: String,
     pub label: String,
     pub placeholder: String,
+    /// A password field.
+    pub secret: bool,
 }
 
 /// A job of the incident's events that failed and is not done.
@@ -526,8 +528,12 @@ pub struct AdminListPage {
     pub search: String,
     pub page: i64,
     pub has_more: bool,
-    /// What the last change did (after a deletion).
+    /// What the last change did (after a deletion, an action).
     pub notice: Option<String>,
+    /// Why an action was refused.
+    pub error: Option<String>,
+    /// The integrations' operations on this table (register a webhook …).
+    pub actions: Vec<ActionForm>,
 }
 
 /// One field of a back-office form.

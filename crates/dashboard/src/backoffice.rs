@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use dashboard_templates::{
-    AdminField, AdminFormPage, AdminGroup, AdminGroupsPage, AdminIndexPage, AdminJob, AdminJobsPage,
-    AdminLink, AdminListPage, AdminRow, AdminToken, AdminTokensPage, Choice,
+    ActionForm, ActionInput, AdminField, AdminFormPage, AdminGroup, AdminGroupsPage, AdminIndexPage,
+    AdminJob, AdminJobsPage, AdminLink, AdminListPage, AdminRow, AdminToken, AdminTokensPage, Choice,
 };
 use incidents_core::access::{AccessRepository as _, Permission};
 use incidents_core::backoffice::{Input, Invalid, Kind, Model, Row, Value};
@@ -50,7 +50,10 @@ pub(crate) fn configure(routes: &mut web::ServiceConfig) {
         .service(
             web::resource("/admin/{model}/{id}").route(web::get().to(edit_form)).route(web::post().to(edit)),
         )
-        .service(web::resource("/admin/{model}/{id}/delete").route(web::post().to(delete)));
+        .service(web::resource("/admin/{model}/{id}/delete").route(web::post().to(delete)))
+        .service(
+            web::resource("/admin/{model}/actions/{integration}/{name}").route(web::post().to(table_action)),
+        );
 }
 
 fn is_superuser(visitor: &Visitor) -> bool {
@@ -185,51 +188,140 @@ async fn list(
         let visitor = staff(&request, &state, None).await?;
         let model = model(&state, &slug)?;
         let query = query.into_inner();
-        let (database, catalog, search, page) = (
-            state.context.database.clone(),
-            state.context.catalog.clone(),
-            query.search.clone(),
-            query.page.max(0),
-        );
-        let (found, choices) = web::block(move || -> Result<_, PageError> {
-            let found = database.backoffice_rows(model, Some(&search), page)?;
-            Ok((found, database.backoffice_choices(&catalog, model)?))
+        let notice = match query.notice.as_str() {
+            "deleted" => Some(format!("The {} was deleted.", model.label)),
+            _ => None,
+        };
+        html(&list_page(&state, &visitor, model, query.search, query.page, notice, None).await?)
+    }
+    .await;
+    respond(&request, result)
+}
+
+/// A table's list page: a page of its rows, its integrations' actions, and what the last one said.
+async fn list_page(
+    state: &web::Data<State>,
+    visitor: &Visitor,
+    model: &'static Model,
+    search: String,
+    page: i64,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<AdminListPage, PageError> {
+    let page = page.max(0);
+    let (database, catalog, typed) =
+        (state.context.database.clone(), state.context.catalog.clone(), search.clone());
+    let (found, choices) = web::block(move || -> Result<_, PageError> {
+        let found = database.backoffice_rows(model, Some(&typed), page)?;
+        Ok((found, database.backoffice_choices(&catalog, model)?))
+    })
+    .await??;
+    let columns = model
+        .columns
+        .iter()
+        .map(|name| model.field(name).map_or_else(|| (*name).to_owned(), |field| field.label.to_owned()))
+        .collect();
+    let rows = found
+        .rows
+        .iter()
+        .map(|row| AdminRow {
+            href: format!("/admin/{}/{}/", model.slug, row.get("id").map(Value::to_form).unwrap_or_default()),
+            cells: model.columns.iter().map(|name| cell(model, name, row.get(*name), &choices)).collect(),
+        })
+        .collect();
+    let actions = state
+        .context
+        .table_actions
+        .of(model.slug)
+        .map(|action| ActionForm {
+            integration: action.integration.to_owned(),
+            name: action.name.to_owned(),
+            title: action.title.clone(),
+            help: action.help.clone(),
+            submit: action.submit.clone(),
+            fields: action
+                .fields
+                .iter()
+                .map(|field| ActionInput {
+                    name: field.name.to_owned(),
+                    label: field.label.clone(),
+                    placeholder: field.placeholder.clone(),
+                    secret: field.secret,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(AdminListPage {
+        layout: visitor.layout(state, model.plural, "admin"),
+        slug: model.slug.to_owned(),
+        plural: model.plural.to_owned(),
+        label: model.label.to_owned(),
+        help: model.help.to_owned(),
+        columns,
+        rows,
+        can_create: model.create,
+        search,
+        page,
+        has_more: found.has_more,
+        notice,
+        error,
+        actions,
+    })
+}
+
+/// `POST /admin/<model>/actions/<integration>/<name>/`: an integration's operation on its table
+/// (register a webhook …), audited without its secret fields; the list again with what it said.
+async fn table_action(
+    request: HttpRequest,
+    state: web::Data<State>,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let (csrf, fields) = fields(&body)?;
+        let visitor = staff(&request, &state, Some(&csrf)).await?;
+        let (slug, integration, name) = path.into_inner();
+        let model = model(&state, &slug)?;
+        let action = state
+            .context
+            .table_actions
+            .find(model.slug, &integration, &name)
+            .cloned()
+            .ok_or(PageError::NotFound)?;
+        let (database, user) = (state.context.database.clone(), visitor.principal.user.id);
+        let outcome = web::block(move || -> Result<Result<String, String>, PageError> {
+            let actor = incidents_core::Actor { user, entry_point: EntryPoint::Web };
+            match (action.run)(&fields, actor) {
+                Ok(said) => {
+                    let shown: BTreeMap<&str, &str> = action
+                        .fields
+                        .iter()
+                        .filter(|field| !field.secret)
+                        .filter_map(|field| fields.get(field.name).map(|value| (field.name, value.as_str())))
+                        .collect();
+                    database.record_audit(
+                        Some(user),
+                        EntryPoint::Web,
+                        (
+                            "backoffice.action",
+                            action.model,
+                            &format!("{}.{}", action.integration, action.name),
+                        ),
+                        &serde_json::json!({"fields": shown, "said": said}),
+                    )?;
+                    Ok(Ok(said))
+                }
+                Err(platform::actions::ActionError::Invalid(why)) => Ok(Err(why)),
+                Err(platform::actions::ActionError::Failed(why)) => Err(PageError::internal(&why)),
+            }
         })
         .await??;
-        let columns = model
-            .columns
-            .iter()
-            .map(|name| model.field(name).map_or_else(|| (*name).to_owned(), |field| field.label.to_owned()))
-            .collect();
-        let rows = found
-            .rows
-            .iter()
-            .map(|row| AdminRow {
-                href: format!(
-                    "/admin/{}/{}/",
-                    model.slug,
-                    row.get("id").map(Value::to_form).unwrap_or_default()
-                ),
-                cells: model.columns.iter().map(|name| cell(model, name, row.get(*name), &choices)).collect(),
-            })
-            .collect();
-        html(&AdminListPage {
-            layout: visitor.layout(&state, model.plural, "admin"),
-            slug: model.slug.to_owned(),
-            plural: model.plural.to_owned(),
-            label: model.label.to_owned(),
-            help: model.help.to_owned(),
-            columns,
-            rows,
-            can_create: model.create,
-            search: query.search,
-            page,
-            has_more: found.has_more,
-            notice: Some(query.notice).filter(|n| !n.is_empty()).map(|n| match n.as_str() {
-                "deleted" => format!("The {} was deleted.", model.label),
-                _ => String::new(),
-            }),
-        })
+        match outcome {
+            Ok(said) => html(&list_page(&state, &visitor, model, String::new(), 0, Some(said), None).await?),
+            Err(why) => {
+                refused(&list_page(&state, &visitor, model, String::new(), 0, None, Some(why)).await?)
+            }
+        }
     }
     .await;
     respond(&request, result)

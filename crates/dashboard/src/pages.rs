@@ -666,6 +666,7 @@ fn incident_page(
                             name: field.name.to_owned(),
                             label: field.label.clone(),
                             placeholder: field.placeholder.clone(),
+                            secret: field.secret,
                         })
                         .collect(),
                 })

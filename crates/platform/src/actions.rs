@@ -1,6 +1,6 @@
-//! Operations an integration offers staff on an incident's page, as small forms the dashboard
-//! renders and submits (link a Jira issue, unlink it …), without the dashboard knowing the
-//! integration.
+//! Operations an integration offers staff, as small forms the dashboard renders and submits without
+//! knowing the integration: on an incident's page (link a Jira issue, unlink it …), and on one of its
+//! back-office tables (register a webhook, whose secret only the integration can seal).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,6 +13,8 @@ pub struct ActionField {
     pub name: &'static str,
     pub label: String,
     pub placeholder: String,
+    /// A secret: typed into a password field, never shown back or audited.
+    pub secret: bool,
 }
 
 /// Why an action did not run.
@@ -74,5 +76,58 @@ impl IncidentActions {
     #[must_use]
     pub fn find(&self, integration: &str, name: &str) -> Option<&IncidentAction> {
         self.0.iter().find(|action| action.integration == integration && action.name == name)
+    }
+}
+
+/// What a table action does: given the form's fields and who asks, a sentence to show. Runs on a
+/// blocking thread.
+pub type TableActionRun =
+    Arc<dyn Fn(&BTreeMap<String, String>, Actor) -> Result<String, ActionError> + Send + Sync>;
+
+/// One operation on a back-office table (`incidents_core::backoffice::Model::slug`), shown on its list.
+#[derive(Clone)]
+pub struct TableAction {
+    pub integration: &'static str,
+    /// The table it belongs to.
+    pub model: &'static str,
+    pub name: &'static str,
+    pub title: String,
+    pub help: String,
+    pub submit: String,
+    pub fields: Vec<ActionField>,
+    pub run: TableActionRun,
+}
+
+impl std::fmt::Debug for TableAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableAction")
+            .field("integration", &self.integration)
+            .field("model", &self.model)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every integration's table actions, in registration order.
+#[derive(Debug, Clone, Default)]
+pub struct TableActions(Arc<Vec<TableAction>>);
+
+impl TableActions {
+    #[must_use]
+    pub fn new(actions: Vec<TableAction>) -> Self {
+        Self(Arc::new(actions))
+    }
+
+    /// The actions on one table.
+    pub fn of<'a>(&'a self, model: &'a str) -> impl Iterator<Item = &'a TableAction> + 'a {
+        self.0.iter().filter(move |action| action.model == model)
+    }
+
+    /// The action at this address.
+    #[must_use]
+    pub fn find(&self, model: &str, integration: &str, name: &str) -> Option<&TableAction> {
+        self.0
+            .iter()
+            .find(|action| action.model == model && action.integration == integration && action.name == name)
     }
 }

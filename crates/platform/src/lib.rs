@@ -59,6 +59,8 @@ pub struct Context {
     /// Every table staff administer in the back-office: the core's, then the integrations'
     /// ([`Integration::backoffice_models`]).
     pub catalog: incidents_core::backoffice::Catalog,
+    /// Every integration's operations on its back-office tables ([`Integration::backoffice_actions`]).
+    pub table_actions: actions::TableActions,
     /// The cache: shared through Redis when `REDIS_URL` is set, this process's memory otherwise (for
     /// what must happen once across servers, such as deduplicating a delivery).
     pub cache: Arc<dyn cache::Cache>,
@@ -185,6 +187,12 @@ pub trait Integration: Send + Sync + 'static {
     /// (Slack's user groups, conversations, SOS targets), described for the core's back-office
     /// service; their table names must be this integration's.
     fn backoffice_models(&self) -> Vec<&'static incidents_core::backoffice::Model> {
+        Vec::new()
+    }
+
+    /// Operations on its back-office tables that the generic forms cannot do (registering a webhook,
+    /// whose secret it seals). `context.table_actions` is empty here.
+    fn backoffice_actions(&self, _context: &Context) -> Vec<actions::TableAction> {
         Vec::new()
     }
 

@@ -198,7 +198,7 @@ impl Integration for Jira {
             title: "Link a Jira issue".into(),
             help: "Make an existing issue this incident's ticket; both are then brought in step (a difference is settled by the conflict policy).".into(),
             submit: "Link the issue".into(),
-            fields: vec![ActionField { name: "issue_key", label: "Issue key".into(), placeholder: "INCIDENT-42".into() }],
+            fields: vec![ActionField { name: "issue_key", label: "Issue key".into(), placeholder: "INCIDENT-42".into(), secret: false }],
             run: Arc::new(move |incident, fields, _actor| {
                 use jobs::JobStore as _;
                 let key = fields.get("issue_key").map(|k| k.trim().to_uppercase()).unwrap_or_default();

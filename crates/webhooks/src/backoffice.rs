@@ -1,7 +1,54 @@
-//! Webhooks in the back-office: the endpoints (seen and deleted there; created with the API or
-//! `firefighter-server webhook create`, which seal their secret) and every delivery's record.
+//! Webhooks in the back-office: the endpoints (registered there by [`register`], which seals the
+//! secret as the API and the CLI do; seen and deleted through the generic forms) and every
+//! delivery's record.
+
+use std::sync::Arc;
 
 use incidents_core::backoffice::{Field, Key, Kind, Model};
+use platform::Context;
+use platform::actions::{ActionError, ActionField, TableAction};
+
+use crate::WebhookStore as _;
+use crate::sealed::SecretBox;
+
+/// The back-office's form to register an endpoint: checked like the API's, its secret sealed.
+pub(crate) fn register(context: &Context) -> TableAction {
+    let database = context.database.clone();
+    let secrets = SecretBox::new(context.secret_key.expose());
+    let field = |name, label: &str, placeholder: &str, secret| ActionField {
+        name,
+        label: label.to_owned(),
+        placeholder: placeholder.to_owned(),
+        secret,
+    };
+    TableAction {
+        integration: "webhooks",
+        model: "webhooks",
+        name: "register",
+        title: "Register a webhook".to_owned(),
+        help: "Events are delivered signed with the secret (HMAC-SHA256, see docs/webhooks.md); it is not shown again."
+            .to_owned(),
+        submit: "Register".to_owned(),
+        fields: vec![
+            field("url", "URL", "https://hooks.example.com/firefighter", false),
+            field("secret", "Secret (16 to 200 characters)", "", true),
+            field("events", "Events, comma-separated", "incident_created, incident_updated", false),
+        ],
+        run: Arc::new(move |fields, _actor| {
+            let get = |name: &str| fields.get(name).map(|value| value.trim().to_owned()).unwrap_or_default();
+            let (url, secret) = (get("url"), get("secret"));
+            let events: Vec<String> =
+                get("events").split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect();
+            crate::validate_endpoint(&url, &secret, &events)
+                .map_err(|invalid| ActionError::Invalid(format!("{}: {}", invalid.field, invalid.message)))?;
+            let endpoint = database
+                .create_endpoint(&url, &secrets.seal(&secret), &events, incidents_core::clock::now())
+                .map_err(|error| ActionError::Failed(error.to_string()))?;
+            tracing::info!(webhook = endpoint.id, "webhook endpoint registered from the back-office");
+            Ok(format!("Webhook {} registered for {}.", endpoint.id, events.join(", ")))
+        }),
+    }
+}
 
 /// The webhook integration's back-office models.
 pub static MODELS: &[Model] = &[
@@ -11,8 +58,8 @@ pub static MODELS: &[Model] = &[
         label: "webhook",
         plural: "Webhooks",
         section: "Integrations",
-        help: "Endpoints told of incident events, signed with their secret (never shown). Add them with \
-               POST /api/v2/firefighter/webhooks or `firefighter-server webhook create`.",
+        help: "Endpoints told of incident events, signed with their secret (never shown). Also registered \
+               with POST /api/v2/firefighter/webhooks or `firefighter-server webhook add`.",
         key: Key::Serial,
         title: "url",
         order_by: "created_at DESC",

@@ -80,6 +80,10 @@ impl Integration for Webhooks {
         crate::backoffice::MODELS.iter().collect()
     }
 
+    fn backoffice_actions(&self, context: &Context) -> Vec<platform::actions::TableAction> {
+        vec![crate::backoffice::register(context)]
+    }
+
     fn migrations(&self) -> Option<MigrationSet> {
         Some(MigrationSet { name: "webhooks", sqlite: &SQLITE, postgres: &POSTGRES })
     }
