@@ -1634,6 +1634,48 @@ async fn the_back_office_is_for_staff_checks_every_change_and_audits_it() {
             )
             .await;
         saved_id(&sos, "sos-targets");
+        // Linked to incident categories (a multiple select), by id; an unknown one is refused.
+        let other = count(&test, "SELECT COUNT(*) AS n FROM incident_categories");
+        assert!(other > 1);
+        let linked = ada
+            .post(
+                &format!("/admin/slack-conversations/{channel}/"),
+                &[
+                    ("csrf_token", &csrf),
+                    ("name", "sre-help"),
+                    ("kind", "public"),
+                    ("status", "opened"),
+                    ("tag", "sre"),
+                    ("categories", &category),
+                    ("categories", "Parcels"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(linked.status, 303, "{}", linked.body);
+        assert_eq!(
+            count(&test, "SELECT COUNT(*) AS n FROM slack_conversation_categories"),
+            1,
+            "the same one twice"
+        );
+        let shown = ada.get(&format!("/admin/slack-conversations/{channel}/")).await;
+        assert!(shown.body.contains(&format!("<option value=\"{category}\" selected>")), "{}", shown.body);
+        let unknown = ada
+            .post(
+                &format!("/admin/slack-conversations/{channel}/"),
+                &[
+                    ("csrf_token", &csrf),
+                    ("name", "sre-help"),
+                    ("kind", "public"),
+                    ("status", "opened"),
+                    ("tag", "sre"),
+                    ("categories", "No such category"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(unknown.status, 422);
+        assert_eq!(count(&test, "SELECT COUNT(*) AS n FROM slack_conversation_categories"), 1);
         assert!(
             ada.get("/admin/sos-targets/").await.body.contains("sre-help"),
             "the reference shows its title"
@@ -1716,7 +1758,7 @@ async fn the_back_office_is_for_staff_checks_every_change_and_audits_it() {
         }
         // Every change that happened is there, and no refused one.
         assert_eq!(actions.iter().filter(|a| *a == "backoffice.create").count(), 6);
-        assert_eq!(actions.iter().filter(|a| *a == "backoffice.update").count(), 2);
+        assert_eq!(actions.iter().filter(|a| *a == "backoffice.update").count(), 3);
         assert_eq!(actions.iter().filter(|a| *a == "backoffice.delete").count(), 1);
         handle.stop(true).await;
     }

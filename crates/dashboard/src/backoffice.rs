@@ -101,8 +101,20 @@ fn model(state: &State, slug: &str) -> Result<&'static Model, PageError> {
 }
 
 /// Everything after the CSRF token of a form, as the catalog reads it.
+/// A field sent more than once (a multiple select's choices) is one comma-separated value.
 fn fields(body: &[u8]) -> Result<(String, BTreeMap<String, String>), PageError> {
-    let mut fields: BTreeMap<String, String> = crate::render::form(body)?;
+    // Refuses what every form refuses (null characters).
+    crate::render::form::<BTreeMap<String, String>>(body)?;
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        fields
+            .entry(name.into_owned())
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(&value);
+            })
+            .or_insert_with(|| value.into_owned());
+    }
     let csrf = fields.remove("csrf_token").unwrap_or_default();
     Ok((csrf, fields))
 }
@@ -386,6 +398,31 @@ fn form_fields(
                 .collect();
             admin
         })
+        .chain(model.links.iter().map(|link| {
+            let chosen: Vec<String> =
+                values.get(link.name).map(|v| v.split(',').map(str::to_owned).collect()).unwrap_or_default();
+            AdminField {
+                name: link.name.to_owned(),
+                label: link.label.to_owned(),
+                help: link.help.to_owned(),
+                widget: "multiple",
+                error: invalid.and_then(|invalid| invalid.fields.get(link.name).cloned()),
+                choices: choices
+                    .get(link.name)
+                    .map(|options| {
+                        options
+                            .iter()
+                            .map(|(id, title)| Choice {
+                                selected: chosen.contains(id),
+                                value: id.clone(),
+                                label: title.clone(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                ..AdminField::default()
+            }
+        }))
         .collect()
 }
 
@@ -573,6 +610,9 @@ async fn edit(
                         None if field.kind == Kind::Bool => values.insert(field.name.to_owned(), "false".to_owned()),
                         None => None,
                     };
+                }
+                for link in model.links {
+                    values.insert(link.name.to_owned(), input.get(link.name).cloned().unwrap_or_default());
                 }
                 let title = title(model, &row);
                 let form = FormState { model, id: Some(id), values, invalid: Some(invalid), saved: false, title: &title };

@@ -229,6 +229,25 @@ pub struct Model {
     pub timestamps: bool,
     /// Boolean fields only one row may have true (`is_default`): setting one clears the others.
     pub single_true: &'static [&'static str],
+    /// Sets of rows of another model this row is linked to, kept in a table of pairs.
+    pub links: &'static [Link],
+}
+
+/// A many-to-many link: the rows of `model` this row is linked to, kept in `table` as
+/// (`owner`, `target`) pairs. In input, a comma-separated list of ids (or titles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// Its name in forms and on the command line.
+    pub name: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    pub table: &'static str,
+    /// The column holding this row's id.
+    pub owner: &'static str,
+    /// The column holding the linked row's id.
+    pub target: &'static str,
+    /// The linked rows' model (its slug).
+    pub model: &'static str,
 }
 
 /// Why a change was refused: one message per field, and one for the whole.
@@ -349,10 +368,42 @@ impl Model {
         if invalid.fields.is_empty() { Ok(values) } else { Err(invalid) }
     }
 
+    /// The links `input` sets: each one's ids or titles (an empty list unlinks everything). A form
+    /// leaves out a link where nothing is chosen (it means none); the command line, one it leaves
+    /// unchanged.
+    #[must_use]
+    pub fn link_values(
+        &self,
+        input: &BTreeMap<String, String>,
+        from: Input,
+    ) -> Vec<(&'static Link, Vec<String>)> {
+        self.links
+            .iter()
+            .filter_map(|link| {
+                let raw = match input.get(link.name) {
+                    Some(raw) => raw.as_str(),
+                    None if from == Input::Form => "",
+                    None => return None,
+                };
+                let values: Vec<String> =
+                    raw.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect();
+                Some((link, values))
+            })
+            .collect()
+    }
+
     fn unknown(&self, input: &BTreeMap<String, String>) -> Result<(), Invalid> {
-        match input.keys().find(|name| self.field(name).is_none()) {
+        match input
+            .keys()
+            .find(|name| self.field(name).is_none() && !self.links.iter().any(|l| l.name == name.as_str()))
+        {
             Some(name) => {
-                let known: Vec<&str> = self.fields.iter().map(|field| field.name).collect();
+                let known: Vec<&str> = self
+                    .fields
+                    .iter()
+                    .map(|field| field.name)
+                    .chain(self.links.iter().map(|link| link.name))
+                    .collect();
                 Err(Invalid::general(format!(
                     "{} have no field {name:?}; they have: {}.",
                     self.plural,
@@ -444,6 +495,7 @@ pub static CORE: &[Model] = &[
         delete: false,
         timestamps: true,
         single_true: &["is_default"],
+        links: &[],
     },
     Model {
         slug: "environments",
@@ -468,6 +520,7 @@ pub static CORE: &[Model] = &[
         delete: true,
         timestamps: true,
         single_true: &["is_default"],
+        links: &[],
     },
     Model {
         slug: "groups",
@@ -490,6 +543,7 @@ pub static CORE: &[Model] = &[
         delete: true,
         timestamps: true,
         single_true: &[],
+        links: &[],
     },
     Model {
         slug: "incident-categories",
@@ -516,6 +570,7 @@ pub static CORE: &[Model] = &[
         delete: true,
         timestamps: true,
         single_true: &[],
+        links: &[],
     },
     Model {
         slug: "impact-types",
@@ -539,6 +594,7 @@ pub static CORE: &[Model] = &[
         delete: false,
         timestamps: false,
         single_true: &[],
+        links: &[],
     },
     Model {
         slug: "impact-levels",
@@ -564,6 +620,7 @@ pub static CORE: &[Model] = &[
         delete: false,
         timestamps: false,
         single_true: &[],
+        links: &[],
     },
     Model {
         slug: "role-types",
@@ -591,6 +648,7 @@ pub static CORE: &[Model] = &[
         delete: true,
         timestamps: false,
         single_true: &[],
+        links: &[],
     },
     Model {
         slug: "key-event-types",
@@ -615,6 +673,7 @@ pub static CORE: &[Model] = &[
         delete: false,
         timestamps: false,
         single_true: &[],
+        links: &[],
     },
     Model {
         slug: "cost-types",
@@ -638,6 +697,7 @@ pub static CORE: &[Model] = &[
         delete: true,
         timestamps: true,
         single_true: &[],
+        links: &[],
     },
     Model {
         slug: "tags",
@@ -658,6 +718,7 @@ pub static CORE: &[Model] = &[
         delete: true,
         timestamps: false,
         single_true: &[],
+        links: &[],
     },
     Model {
         slug: "users",
@@ -684,6 +745,7 @@ pub static CORE: &[Model] = &[
         delete: false,
         timestamps: true,
         single_true: &[],
+        links: &[],
     },
 ];
 

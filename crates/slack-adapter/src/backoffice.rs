@@ -2,7 +2,7 @@
 //! that route messages to them (`tech_incidents`, `dev_firefighters` …), and the SOS targets
 //! responders call for help.
 
-use incidents_core::backoffice::{Field, Key, Kind, Model};
+use incidents_core::backoffice::{Field, Key, Kind, Link, Model};
 
 const KINDS: &[(&str, &str)] = &[
     ("public", "Public channel"),
@@ -40,6 +40,15 @@ pub static MODELS: &[Model] = &[
         delete: true,
         timestamps: true,
         single_true: &[],
+        links: &[Link {
+            name: "categories",
+            label: "Incident categories",
+            help: "Incidents of these categories are announced here.",
+            table: "slack_conversation_categories",
+            owner: "conversation_id",
+            target: "category_id",
+            model: "incident-categories",
+        }],
     },
     Model {
         slug: "slack-user-groups",
@@ -65,6 +74,15 @@ pub static MODELS: &[Model] = &[
         delete: true,
         timestamps: true,
         single_true: &[],
+        links: &[Link {
+            name: "categories",
+            label: "Incident categories",
+            help: "Members are invited to the channels of incidents of these categories.",
+            table: "slack_user_group_categories",
+            owner: "user_group_id",
+            target: "category_id",
+            model: "incident-categories",
+        }],
     },
     Model {
         slug: "sos-targets",
@@ -94,5 +112,6 @@ pub static MODELS: &[Model] = &[
         delete: true,
         timestamps: true,
         single_true: &[],
+        links: &[],
     },
 ];

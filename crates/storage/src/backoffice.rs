@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
-use incidents_core::backoffice::{Catalog, Input, Invalid, Key, Kind, Model, Row, Value};
+use incidents_core::backoffice::{Catalog, Input, Invalid, Key, Kind, Link, Model, Row, Value};
 use incidents_core::{EntryPoint, RepositoryError, UserId};
 
 use crate::connection::{Database, DbConnection};
@@ -188,8 +188,74 @@ fn value_bind(catalog: &Catalog, field: &incidents_core::backoffice::Field, valu
 fn find(conn: &mut DbConnection, model: &Model, id: &str) -> Result<Option<Row>, RepositoryError> {
     let Some(key) = key_bind(model, id) else { return Ok(None) };
     let sql = format!("{} WHERE id = ?", select(conn, model));
-    let rows = load(conn, &sql, &[key]).map_err(repository_error)?;
-    rows.first().map(|text| decode(model, text)).transpose()
+    let rows = load(conn, &sql, std::slice::from_ref(&key)).map_err(repository_error)?;
+    let Some(mut row) = rows.first().map(|text| decode(model, text)).transpose()? else { return Ok(None) };
+    for link in model.links {
+        let sql = format!(
+            "SELECT CAST({} AS TEXT) AS row FROM {} WHERE {} = ? ORDER BY 1",
+            link.target, link.table, link.owner
+        );
+        let ids = load(conn, &sql, std::slice::from_ref(&key)).map_err(repository_error)?;
+        row.insert(link.name.to_owned(), Value::Text(ids.join(",")));
+    }
+    Ok(Some(row))
+}
+
+/// Replaces the links `given` (ids or titles of the linked model's rows) of row `id`; the ids set,
+/// per link. Unchanged links are left alone (`None`).
+fn set_links(
+    conn: &mut DbConnection,
+    catalog: &Catalog,
+    model: &Model,
+    id: &str,
+    given: &[(&'static Link, Vec<String>)],
+    before: Option<&Row>,
+) -> Result<Vec<(&'static str, Vec<String>)>, BackofficeError> {
+    let mut invalid = Invalid::default();
+    let mut changed = Vec::new();
+    for (link, values) in given {
+        let target = catalog
+            .get(link.model)
+            .ok_or_else(|| RepositoryError::Internal(format!("no model {}", link.model)))?;
+        let mut ids = Vec::new();
+        for value in values {
+            match resolve(conn, target, &Value::Text(value.clone()))? {
+                Some(found) => ids.push(found.to_form()),
+                None => {
+                    invalid.fields.insert(link.name.to_owned(), format!("No {} {value:?}.", target.label));
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        let was = before.and_then(|row| row.get(link.name)).map(Value::to_form).unwrap_or_default();
+        if before.is_some() && was == ids.join(",") {
+            continue;
+        }
+        changed.push((link, ids));
+    }
+    if !invalid.fields.is_empty() {
+        return Err(BackofficeError::Invalid(invalid));
+    }
+    let owner = key_bind(model, id).ok_or(BackofficeError::NotFound(model.label))?;
+    let mut set = Vec::new();
+    for (link, ids) in changed {
+        let target = catalog
+            .get(link.model)
+            .ok_or_else(|| RepositoryError::Internal(format!("no model {}", link.model)))?;
+        execute(
+            conn,
+            &format!("DELETE FROM {} WHERE {} = ?", link.table, link.owner),
+            std::slice::from_ref(&owner),
+        )?;
+        for linked in &ids {
+            let bind = key_bind(target, linked).ok_or(BackofficeError::NotFound(target.label))?;
+            let sql = format!("INSERT INTO {} ({}, {}) VALUES (?, ?)", link.table, link.owner, link.target);
+            execute(conn, &sql, &[owner.clone(), bind])?;
+        }
+        set.push((link.name, ids));
+    }
+    Ok(set)
 }
 
 /// The id of the row of `target` that `given` names: its id, or else its title.
@@ -372,15 +438,22 @@ impl Database {
         find(&mut conn, model, id)
     }
 
-    /// For each reference field of `model`, the rows it may point to: `(id, title)`.
+    /// For each reference field and link of `model`, the rows it may point to: `(id, title)`.
     ///
     /// # Errors
     /// A storage failure.
     pub fn backoffice_choices(&self, catalog: &Catalog, model: &Model) -> Result<Choices, RepositoryError> {
         let mut conn = self.connection()?;
         let mut choices = BTreeMap::new();
-        for field in model.fields {
-            let Kind::Ref { model: target, .. } = field.kind else { continue };
+        let targets = model
+            .fields
+            .iter()
+            .filter_map(|field| match field.kind {
+                Kind::Ref { model: target, .. } => Some((field.name, target)),
+                _ => None,
+            })
+            .chain(model.links.iter().map(|link| (link.name, link.model)));
+        for (name, target) in targets {
             let target =
                 catalog.get(target).ok_or_else(|| RepositoryError::Internal(format!("no model {target}")))?;
             let sql = format!("{} ORDER BY {}, id LIMIT 1000", select(&conn, target), target.order_by);
@@ -394,7 +467,7 @@ impl Database {
                     Ok((id, title))
                 })
                 .collect::<Result<Vec<_>, RepositoryError>>()?;
-            choices.insert(field.name, options);
+            choices.insert(name, options);
         }
         Ok(choices)
     }
@@ -413,6 +486,7 @@ impl Database {
         change: Change,
     ) -> Result<Row, BackofficeError> {
         let mut values = model.new_row(input, from).map_err(BackofficeError::Invalid)?;
+        let links = model.link_values(input, from);
         let result = self.transaction(|conn| -> Result<Row, BackofficeError> {
             resolve_references(conn, catalog, &mut values)?;
             clear_others(conn, model, &values, None)?;
@@ -454,8 +528,11 @@ impl Database {
                         .ok_or_else(|| RepositoryError::Internal("no id returned".to_owned()))?
                 }
             };
-            let details: serde_json::Map<String, serde_json::Value> =
+            let mut details: serde_json::Map<String, serde_json::Value> =
                 values.iter().map(|(field, value)| (field.name.to_owned(), json(value))).collect();
+            for (name, ids) in set_links(conn, catalog, model, &id, &links, None)? {
+                details.insert(name.to_owned(), serde_json::json!(ids));
+            }
             audit(conn, change, "backoffice.create", model, &id, &serde_json::json!({"values": details}))?;
             find(conn, model, &id)?.ok_or(BackofficeError::NotFound(model.label))
         });
@@ -478,11 +555,13 @@ impl Database {
         change: Change,
     ) -> Result<Row, BackofficeError> {
         let mut values = model.changes(input, from).map_err(BackofficeError::Invalid)?;
+        let links = model.link_values(input, from);
         let result = self.transaction(|conn| -> Result<Row, BackofficeError> {
             let before = find(conn, model, id)?.ok_or(BackofficeError::NotFound(model.label))?;
             resolve_references(conn, catalog, &mut values)?;
             values.retain(|(field, value)| before.get(field.name) != Some(value));
-            if values.is_empty() {
+            let linked = set_links(conn, catalog, model, id, &links, Some(&before))?;
+            if values.is_empty() && linked.is_empty() {
                 return Ok(before);
             }
             clear_others(conn, model, &values, Some(id))?;
@@ -497,15 +576,28 @@ impl Database {
                 binds.push(Bind::Time(crate::now()));
             }
             binds.push(key_bind(model, id).ok_or(BackofficeError::NotFound(model.label))?);
-            let sql = format!("UPDATE {} SET {} WHERE id = ?", model.table, sets.join(", "));
-            execute(conn, &sql, &binds).map_err(|e| conflict(model, repository_error(e), false))?;
-            let changed: serde_json::Map<String, serde_json::Value> = values
+            if !sets.is_empty() {
+                let sql = format!("UPDATE {} SET {} WHERE id = ?", model.table, sets.join(", "));
+                execute(conn, &sql, &binds).map_err(|e| conflict(model, repository_error(e), false))?;
+            }
+            let mut changed: serde_json::Map<String, serde_json::Value> = values
                 .iter()
                 .map(|(field, value)| {
                     let old = before.get(field.name).map_or(serde_json::Value::Null, json);
                     (field.name.to_owned(), serde_json::json!({"from": old, "to": json(value)}))
                 })
                 .collect();
+            for (name, ids) in linked {
+                let old: Vec<String> = before
+                    .get(name)
+                    .map(Value::to_form)
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                changed.insert(name.to_owned(), serde_json::json!({"from": old, "to": ids}));
+            }
             audit(conn, change, "backoffice.update", model, id, &serde_json::json!({"changes": changed}))?;
             find(conn, model, id)?.ok_or(BackofficeError::NotFound(model.label))
         });

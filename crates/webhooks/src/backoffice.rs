@@ -73,6 +73,7 @@ pub static MODELS: &[Model] = &[
         delete: true,
         timestamps: false,
         single_true: &[],
+        links: &[],
     },
     Model {
         slug: "webhook-deliveries",
@@ -100,5 +101,6 @@ pub static MODELS: &[Model] = &[
         delete: false,
         timestamps: false,
         single_true: &[],
+        links: &[],
     },
 ];
