@@ -434,6 +434,10 @@ pub struct CategoryPage {
     pub period_label: String,
     /// The other categories of its group: (id, name).
     pub siblings: Vec<(String, String)>,
+    /// What is linked to it (Slack user groups, conversations): a heading and names.
+    pub linked: Vec<(String, Vec<String>)>,
+    /// Its back-office page, for staff.
+    pub edit_url: Option<String>,
 }
 
 /// A line of the by-priority table.

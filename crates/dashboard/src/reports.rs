@@ -130,6 +130,22 @@ async fn category(
             .map(|c| (c.id.clone(), c.name.clone()))
             .collect();
         let title = format!("{} Incident Category", category.name);
+        let (database, catalog, target) =
+            (state.context.database.clone(), state.context.catalog.clone(), category.id.clone());
+        let linked = web::block(move || -> Result<_, PageError> {
+            let Some(categories) = catalog.get("incident-categories") else { return Ok(Vec::new()) };
+            Ok(database
+                .backoffice_linked_to(&catalog, categories, &target)?
+                .into_iter()
+                .map(|(model, rows)| {
+                    (model.plural.to_owned(), rows.into_iter().map(|(_, title)| title).collect())
+                })
+                .collect())
+        })
+        .await??;
+        let user = &visitor.principal.user;
+        let edit_url = (user.is_staff || user.is_superuser)
+            .then(|| format!("/admin/incident-categories/{}/", category.id));
         html(&CategoryPage {
             layout: visitor.layout(&state, &title, "categories"),
             row: row(category, records.iter().find(|r| r.category_id == category.id)),
@@ -138,6 +154,8 @@ async fn category(
             period: query.metrics_period.trim().to_owned(),
             period_label: period.label,
             siblings,
+            linked,
+            edit_url,
         })
     }
     .await;

@@ -49,6 +49,9 @@ pub struct Change {
 /// For each reference field, the rows it may point to: `(id, title)`.
 pub type Choices = BTreeMap<&'static str, Vec<(String, String)>>;
 
+/// A model, and its rows linked to another row: `(id, title)`.
+pub type Linked = (&'static Model, Vec<(String, String)>);
+
 /// One page of a model's rows.
 #[derive(Debug, Clone, Default)]
 pub struct RowPage {
@@ -436,6 +439,49 @@ impl Database {
     pub fn backoffice_row(&self, model: &Model, id: &str) -> Result<Option<Row>, RepositoryError> {
         let mut conn = self.connection()?;
         find(&mut conn, model, id)
+    }
+
+    /// The rows of every model linked to row `id` of `target` (Slack conversations and user groups of
+    /// an incident category): each model, with the linked rows' `(id, title)`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn backoffice_linked_to(
+        &self,
+        catalog: &Catalog,
+        target: &Model,
+        id: &str,
+    ) -> Result<Vec<Linked>, RepositoryError> {
+        let Some(key) = key_bind(target, id) else { return Ok(Vec::new()) };
+        let mut conn = self.connection()?;
+        let mut linked = Vec::new();
+        for model in catalog.models() {
+            for link in model.links.iter().filter(|link| link.model == target.slug) {
+                let sql = format!(
+                    "{} WHERE id IN (SELECT {} FROM {} WHERE {} = ?) ORDER BY {}, id LIMIT 200",
+                    select(&conn, model),
+                    link.owner,
+                    link.table,
+                    link.target,
+                    model.order_by
+                );
+                let rows = load(&mut conn, &sql, std::slice::from_ref(&key)).map_err(repository_error)?;
+                let rows = rows
+                    .iter()
+                    .map(|text| {
+                        let row = decode(model, text)?;
+                        Ok((
+                            row.get("id").map(Value::to_form).unwrap_or_default(),
+                            row.get(model.title).map(Value::to_form).unwrap_or_default(),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, RepositoryError>>()?;
+                if !rows.is_empty() {
+                    linked.push((*model, rows));
+                }
+            }
+        }
+        Ok(linked)
     }
 
     /// For each reference field and link of `model`, the rows it may point to: `(id, title)`.
