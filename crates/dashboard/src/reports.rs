@@ -28,6 +28,17 @@ struct Query {
     metrics_period: String,
 }
 
+/// Now, rounded up to the next minute: a period that runs to now stays the same for a minute, so its
+/// downtimes are counted once (storage keeps them while no incident changes), not on every view, and
+/// it still holds the incidents of the last seconds.
+fn minute() -> NaiveDateTime {
+    use chrono::Timelike as _;
+    let now = incidents_core::clock::now();
+    now.with_second(0)
+        .and_then(|at| at.with_nanosecond(0))
+        .map_or(now, |minute| minute + TimeDelta::minutes(1))
+}
+
 /// The period asked for (or the default), its label, and why the one asked for was refused.
 struct Period {
     start: NaiveDateTime,
@@ -37,7 +48,7 @@ struct Period {
 }
 
 fn period(text: &str, tz: chrono_tz::Tz) -> Period {
-    let now = incidents_core::clock::now();
+    let now = minute();
     let default = |error| Period {
         start: now - TimeDelta::days(DEFAULT_DAYS),
         end: now,
@@ -79,8 +90,7 @@ async fn load(
     let database = state.context.database.clone();
     let (start, end) = (period.start, period.end);
     web::block(move || -> Result<_, PageError> {
-        let now = incidents_core::clock::now();
-        Ok((database.categories(search.as_deref())?, database.category_mtbf(start, end, now)?))
+        Ok((database.categories(search.as_deref())?, database.category_mtbf(start, end, minute())?))
     })
     .await?
 }

@@ -125,6 +125,8 @@ pub struct Database {
     url: DatabaseUrl,
     references: std::sync::Arc<crate::incident_queries::ReferenceCache>,
     counts: std::sync::Arc<crate::incident_queries::CountCache>,
+    statistics: std::sync::Arc<crate::incident_queries::StatisticsCache>,
+    downtimes: std::sync::Arc<crate::incident_queries::DowntimeCache>,
     /// PostgreSQL's clock, as an offset from this process's.
     clock: std::sync::Arc<DbClock>,
     /// Bumped when a transaction writing outbox events or jobs commits ([`crate::work_signal`]).
@@ -271,7 +273,15 @@ impl Database {
             backend,
             url: url.clone(),
             references: std::sync::Arc::default(),
-            counts: std::sync::Arc::default(),
+            counts: std::sync::Arc::new(crate::incident_queries::CountCache::new(
+                crate::incident_queries::COUNTS_FOR,
+            )),
+            statistics: std::sync::Arc::new(crate::incident_queries::StatisticsCache::new(
+                crate::incident_queries::REPORTS_FOR,
+            )),
+            downtimes: std::sync::Arc::new(crate::incident_queries::DowntimeCache::new(
+                crate::incident_queries::REPORTS_FOR,
+            )),
             clock: std::sync::Arc::default(),
             work: crate::work_signal::for_database(&signal_key(url)),
             checkpointer,
@@ -328,7 +338,17 @@ impl Database {
         self.url.redacted()
     }
 
-    /// The cached reference tables the read models point to.
+    /// Statistics per filter, while no incident changes.
+    pub(crate) fn statistics_cache(&self) -> &crate::incident_queries::StatisticsCache {
+        &self.statistics
+    }
+
+    /// Category downtimes per period, while no incident changes.
+    pub(crate) fn downtime_cache(&self) -> &crate::incident_queries::DowntimeCache {
+        &self.downtimes
+    }
+
+    /// The open incidents' counts per viewer, while no incident changes.
     pub(crate) fn counts(&self) -> &crate::incident_queries::CountCache {
         &self.counts
     }

@@ -666,10 +666,47 @@ fn statistics_counts_in_sql_match_counting_every_incident() {
         assert_eq!(counted, StatisticsCounts::from_rows(&rows, now), "{backend:?}");
         assert!(counted.ages.values().flatten().filter(|n| **n > 0).count() >= 5, "{backend:?}: {counted:?}");
         assert!(counted.fixes.len() >= 3, "{backend:?}: {counted:?}");
+        // Kept while nothing changes (the raw rows inserted here bypassed the outbox: not seen yet)…
+        let mut conn = f.test.database.connection().expect("connection");
+        diesel::update(incidents::table)
+            .set(incidents::status.eq(IncidentStatus::Open.value()))
+            .execute(&mut conn)
+            .expect("raw");
+        drop(conn);
+        assert_eq!(
+            f.test.database.statistics_counts(&IncidentFilter::default(), now).expect("counts"),
+            counted
+        );
+        // … and counted again once an incident changes through the lifecycle (an outbox event).
+        IncidentLifecycle::new(f.test.database.clone(), NoPostMortemBackend)
+            .update(
+                Actor { user: f.alice, entry_point: EntryPoint::Api },
+                f.ids["checkout"],
+                &UpdateIncident { status: Some(IncidentStatus::Investigating), ..UpdateIncident::default() },
+            )
+            .expect("investigate");
+        let recounted = f.test.database.statistics_counts(&IncidentFilter::default(), now).expect("counts");
+        assert!(
+            recounted.incidents.iter().all(|(_, status, _, _)| *status <= IncidentStatus::Investigating),
+            "{backend:?}"
+        );
         // And with a filter.
-        let one = priorities[0].clone();
+        // (of a priority other than the changed incident's)
+        let mut conn = f.test.database.connection().expect("connection");
+        let changed: String = incidents::table
+            .find(f.ids["checkout"].0)
+            .select(incidents::priority_id)
+            .first(&mut conn)
+            .expect("checkout");
+        drop(conn);
+        let one =
+            priorities.iter().find(|p| ***p != changed).map(|p| (*p).clone()).expect("another priority");
         let filter = IncidentFilter { priority: vec![one.clone()], ..IncidentFilter::default() };
-        let mine: Vec<StatisticsRow> = rows.into_iter().filter(|row| row.priority_id == one).collect();
+        let mine: Vec<StatisticsRow> = rows
+            .into_iter()
+            .filter(|row| row.priority_id == one)
+            .map(|row| StatisticsRow { status: IncidentStatus::Open, ..row })
+            .collect();
         assert_eq!(
             f.test.database.statistics_counts(&filter, now).expect("counts"),
             StatisticsCounts::from_rows(&mine, now),
