@@ -1566,6 +1566,45 @@ async fn the_back_office_is_for_staff_checks_every_change_and_audits_it() {
             .await;
         assert_eq!(renamed.status, 303);
 
+        // A local account, by a superuser only; it signs in with its password.
+        let refused = sam_browser
+            .post(
+                "/admin/users/actions/dashboard/create_account/",
+                &[
+                    ("csrf_token", &sam_csrf),
+                    ("email", "new@example.com"),
+                    ("password", "long enough password"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(refused.status, 422);
+        assert!(refused.body.contains("Only superusers"));
+        let short = ada
+            .post(
+                "/admin/users/actions/dashboard/create_account/",
+                &[("csrf_token", &csrf), ("email", "new@example.com"), ("password", "short")],
+                &[],
+            )
+            .await;
+        assert_eq!(short.status, 422);
+        let account = ada
+            .post(
+                "/admin/users/actions/dashboard/create_account/",
+                &[
+                    ("csrf_token", &csrf),
+                    ("email", "new@example.com"),
+                    ("name", "New"),
+                    ("password", "long enough password"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(account.status, 200, "{}", account.body);
+        assert!(account.body.contains("new@example.com can sign in now"));
+        assert_eq!(Browser::new(&base).sign_in("new@example.com", "long enough password").await.status, 303);
+        assert_eq!(count(&test, "SELECT COUNT(*) AS n FROM audit_log WHERE details LIKE '%long enough%'"), 0);
+
         // Groups of permissions, by a superuser.
         let put = ada
             .post(

@@ -660,6 +660,74 @@ async fn delete(
     respond(&request, result)
 }
 
+/// The shortest password a local account may have.
+const PASSWORD_MIN: usize = 12;
+
+/// *Create a local account* on the users' list: someone who signs in here with a password (those
+/// of single sign-on and Slack are created by their first visit). Superusers only; the password is
+/// hashed (argon2) and never audited.
+pub(crate) fn create_account(context: &platform::Context) -> platform::actions::TableAction {
+    use platform::actions::{ActionError, ActionField, TableAction};
+    let database = context.database.clone();
+    let field = |name, label: &str, placeholder: &str, secret| ActionField {
+        name,
+        label: label.to_owned(),
+        placeholder: placeholder.to_owned(),
+        secret,
+    };
+    TableAction {
+        integration: "dashboard",
+        model: "users",
+        name: "create_account",
+        title: "Create a local account".to_owned(),
+        help: format!(
+            "Someone who signs in on this site's sign-in page with a password (at least {PASSWORD_MIN} characters). \
+             Give them permissions with a permission group. Superusers only."
+        ),
+        submit: "Create the account".to_owned(),
+        fields: vec![
+            field("email", "E-mail", "jane@example.com", false),
+            field("name", "Name", "Jane Doe", false),
+            field("password", "Password", "", true),
+        ],
+        run: std::sync::Arc::new(move |fields, actor| {
+            use incidents_core::UserRepository as _;
+            let invalid = |message: String| ActionError::Invalid(message);
+            let failed = |error: &dyn std::fmt::Display| ActionError::Failed(error.to_string());
+            let asking = database.user(actor.user).map_err(|e| failed(&e))?;
+            if !asking.is_some_and(|user| user.is_superuser) {
+                return Err(invalid("Only superusers create accounts.".to_owned()));
+            }
+            let get = |name: &str| fields.get(name).cloned().unwrap_or_default();
+            let email = incidents_core::Email::parse(get("email").trim())
+                .map_err(|e| invalid(format!("email: {e}")))?;
+            let name = get("name").trim().to_owned();
+            if name.chars().count() > 128 {
+                return Err(invalid("name: at most 128 characters.".to_owned()));
+            }
+            let password = get("password");
+            if password.chars().count() < PASSWORD_MIN {
+                return Err(invalid(format!("password: at least {PASSWORD_MIN} characters.")));
+            }
+            let hash = platform::password::hash_password(&password).map_err(|e| failed(&e))?;
+            let user = database
+                .create_user(&incidents_core::NewUser {
+                    email: email.clone(),
+                    name,
+                    is_admin: false,
+                    password_hash: Some(hash),
+                })
+                .map_err(|error| match error {
+                    incidents_core::RepositoryError::Conflict { .. } => {
+                        invalid(format!("email: {email} has an account already."))
+                    }
+                    other => failed(&other),
+                })?;
+            Ok(format!("{} can sign in now (username {}).", user.email, user.username))
+        }),
+    }
+}
+
 // API tokens.
 
 #[derive(Debug, Default)]

@@ -76,6 +76,10 @@ impl Integration for Dashboard {
         Some(MigrationSet { name: "dashboard", sqlite: &SQLITE, postgres: &POSTGRES })
     }
 
+    fn backoffice_actions(&self, context: &Context) -> Vec<platform::actions::TableAction> {
+        vec![backoffice::create_account(context)]
+    }
+
     fn site_routes(&self, context: &Context, routes: &mut web::ServiceConfig) {
         let secure = context.config.base_url.scheme() == "https" || self.config.secure_cookies;
         let oidc = self.config.oidc.clone().and_then(|config| {
