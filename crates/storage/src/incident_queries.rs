@@ -283,9 +283,12 @@ const COUNTS_KEPT: usize = 1024;
 /// after the computation) and how far a result that depends on the clock (an incident's age) drifts.
 #[derive(Debug)]
 pub(crate) struct StampedCache<K, V> {
-    entries: std::sync::Mutex<HashMap<K, (Instant, Option<i64>, V)>>,
+    entries: std::sync::Mutex<HashMap<K, Stamped<V>>>,
     ttl: Duration,
 }
+
+/// When a value was computed, the newest outbox event then, the value.
+type Stamped<V> = (Instant, Option<i64>, V);
 
 impl<K: std::hash::Hash + Eq, V: Clone> StampedCache<K, V> {
     pub(crate) fn new(ttl: Duration) -> Self {
