@@ -498,6 +498,21 @@ fn permission_groups_from_the_command_line() {
             .success()
     );
     assert!(run(dir.path(), &vars, &["groups", "delete", "responders"]).status.success());
+    let audited = lines(
+        &run(dir.path(), &vars, &["admin", "list", "audit-log", "--search", "permission_group"]).stdout,
+    );
+    for action in [
+        "permission_group.put",
+        "permission_group.add_member",
+        "permission_group.remove_member",
+        "permission_group.delete",
+    ] {
+        assert!(
+            audited.iter().any(|line| line.contains(&format!("\t{action}\t"))),
+            "{action} in {audited:?}"
+        );
+    }
+    assert!(audited.iter().all(|line| line == &audited[0] || line.ends_with("\tcli")), "{audited:?}");
     assert_eq!(run(dir.path(), &vars, &["groups", "delete", "responders"]).status.code(), Some(1));
 }
 

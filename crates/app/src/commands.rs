@@ -222,6 +222,12 @@ fn create_token(app: &App, email: &str, name: &str, expires_in_days: Option<u32>
         expires_in_days.map(|days| incidents_core::clock::now() + chrono::TimeDelta::days(i64::from(days)));
     let record =
         database.create_api_token(user.id, name, &incidents_core::access::hash_token(&token), expires_at)?;
+    database.record_audit(
+        None,
+        incidents_core::EntryPoint::Cli,
+        ("api_token.create", "api_token", &record.id.to_string()),
+        &serde_json::json!({"user": user.email, "name": name, "expires_at": expires_at}),
+    )?;
     tracing::info!(token_id = record.id, user = %user.email, "API token created");
     println!("{token}");
     Ok(())
@@ -244,6 +250,12 @@ fn grant(app: &App, email: &str, permissions: &[String], all_view: bool) -> anyh
     let user = existing_user(&database, email)?;
     database.grant_permissions(user.id, &wanted)?;
     let names: Vec<String> = wanted.iter().map(ToString::to_string).collect();
+    database.record_audit(
+        None,
+        incidents_core::EntryPoint::Cli,
+        ("user.grant", "user", &user.id.to_string()),
+        &serde_json::json!({"permissions": names}),
+    )?;
     println!("granted {} to {}", names.join(", "), user.email);
     Ok(())
 }
@@ -270,6 +282,12 @@ fn groups(app: &App, command: GroupsCommand) -> anyhow::Result<()> {
                 .map(|p| Permission::parse(p).map_err(anyhow::Error::msg))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let (group, created) = database.put_permission_group(name, &permissions)?;
+            database.record_audit(
+                None,
+                incidents_core::EntryPoint::Cli,
+                ("permission_group.put", "permission_group", &group.name),
+                &serde_json::json!({"created": created, "permissions": group.permissions}),
+            )?;
             println!(
                 "{} group {} with {} permission(s)",
                 if created { "created" } else { "updated" },
@@ -281,6 +299,12 @@ fn groups(app: &App, command: GroupsCommand) -> anyhow::Result<()> {
             if !database.delete_permission_group(name.trim())? {
                 bail!("no group named {name:?}");
             }
+            database.record_audit(
+                None,
+                incidents_core::EntryPoint::Cli,
+                ("permission_group.delete", "permission_group", name.trim()),
+                &serde_json::json!({}),
+            )?;
             println!("deleted group {}", name.trim());
         }
         GroupsCommand::Add { name, email } => membership(&database, &name, &email, true)?,
@@ -296,6 +320,18 @@ fn membership(database: &storage::Database, name: &str, email: &str, member: boo
     let Some(changed) = database.set_group_member(name.trim(), user.id, member)? else {
         bail!("no group named {name:?}");
     };
+    if changed {
+        database.record_audit(
+            None,
+            incidents_core::EntryPoint::Cli,
+            (
+                if member { "permission_group.add_member" } else { "permission_group.remove_member" },
+                "permission_group",
+                name.trim(),
+            ),
+            &serde_json::json!({"user": user.email}),
+        )?;
+    }
     let what = if member { "a member of" } else { "not a member of" };
     println!("{} is {what} {}{}", user.email, name.trim(), if changed { "" } else { " (already)" });
     Ok(())
@@ -330,6 +366,12 @@ fn jobs(app: &App, command: JobsCommand) -> anyhow::Result<()> {
             if !database.retry_dead(id, incidents_core::clock::now())? {
                 bail!("job {id} is {}, not dead: only dead jobs can be retried", job.state);
             }
+            database.record_audit(
+                None,
+                incidents_core::EntryPoint::Cli,
+                ("job.retry", "job", &id.to_string()),
+                &serde_json::json!({"name": job.name}),
+            )?;
             println!("job {id} is pending again");
         }
     }

@@ -1783,6 +1783,24 @@ async fn the_back_office_is_for_staff_checks_every_change_and_audits_it() {
             303
         );
 
+        // The audit log, read in the back-office.
+        let log = ada.get("/admin/audit-log/?search=backoffice.delete").await;
+        assert_eq!(log.status, 200);
+        assert!(
+            log.body.contains("<td>backoffice.delete</td>") && log.body.contains("ada@example.com"),
+            "{}",
+            log.body
+        );
+        assert!(!log.body.contains("<td>backoffice.create</td>"));
+        // The audit log, read in the back-office.
+        let log = ada.get("/admin/audit-log/?search=backoffice.delete").await;
+        assert_eq!(log.status, 200);
+        assert!(
+            log.body.contains("<td>backoffice.delete</td>") && log.body.contains("ada@example.com"),
+            "{}",
+            log.body
+        );
+        assert!(!log.body.contains("<td>backoffice.create</td>"));
         let actions = audit(&test);
         for action in [
             "backoffice.create",

@@ -150,14 +150,15 @@ async fn index(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
             Some((_, links)) => links.extend(access),
             None => sections.push(("People".to_owned(), access)),
         }
-        sections.push((
-            "Operations".to_owned(),
-            vec![AdminLink {
-                href: "/admin/jobs/".to_owned(),
-                label: "Jobs".to_owned(),
-                help: "Background side effects; retry the dead ones.".to_owned(),
-            }],
-        ));
+        let jobs = AdminLink {
+            href: "/admin/jobs/".to_owned(),
+            label: "Jobs".to_owned(),
+            help: "Background side effects; retry the dead ones.".to_owned(),
+        };
+        match sections.iter_mut().find(|(name, _)| name == "Operations") {
+            Some((_, links)) => links.insert(0, jobs),
+            None => sections.push(("Operations".to_owned(), vec![jobs])),
+        }
         html(&AdminIndexPage { layout: visitor.layout(&state, "Back-office", "admin"), sections })
     }
     .await;

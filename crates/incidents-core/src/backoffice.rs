@@ -747,6 +747,34 @@ pub static CORE: &[Model] = &[
         single_true: &[],
         links: &[],
     },
+    Model {
+        slug: "audit-log",
+        table: "audit_log",
+        label: "audit entry",
+        plural: "Audit log",
+        section: "Operations",
+        help: "Every change, newest first: who, through which entry point, what, and its details. Read-only; \
+               search by action (backoffice.update, incident.update, api_token.create …).",
+        key: Key::Serial,
+        title: "action",
+        order_by: "occurred_at DESC",
+        fields: &[
+            Field::new("occurred_at", "When", Kind::Text { min: 0, max: 64 }).fixed(),
+            Field::new("action", "Action", Kind::Text { min: 0, max: 200 }).fixed(),
+            Field::new("object_type", "Object", Kind::Text { min: 0, max: 200 }).fixed(),
+            Field::new("object_id", "Object id", Kind::Text { min: 0, max: 200 }).fixed(),
+            Field::new("incident_id", "Incident", Kind::Int { min: 0, max: i64::MAX }).fixed(),
+            Field::new("actor_user_id", "By", Kind::Ref { model: "users", optional: true }).fixed(),
+            Field::new("entry_point", "Through", Kind::Text { min: 0, max: 20 }).fixed(),
+            Field::new("details", "Details", Kind::Text { min: 0, max: 100_000 }).fixed(),
+        ],
+        columns: &["occurred_at", "action", "object_type", "object_id", "actor_user_id", "entry_point"],
+        create: false,
+        delete: false,
+        timestamps: false,
+        single_true: &[],
+        links: &[],
+    },
 ];
 
 #[cfg(test)]
