@@ -473,6 +473,29 @@ fn title(model: &Model, row: &Row) -> String {
     format!("{label} {name}")
 }
 
+/// A change's common start: the form's fields, the visitor (staff, with the form's CSRF token), the
+/// table, and the superuser check of the tables that grant power.
+async fn changing(
+    request: &HttpRequest,
+    state: &web::Data<State>,
+    slug: &str,
+    body: &[u8],
+) -> Result<(Visitor, &'static Model, BTreeMap<String, String>), PageError> {
+    let (csrf, input) = fields(body)?;
+    let visitor = staff(request, state, Some(&csrf)).await?;
+    let model = model(state, slug)?;
+    if SUPERUSER_MODELS.contains(&model.slug) {
+        superuser(&visitor, &format!("change {}", model.plural.to_lowercase()))?;
+    }
+    Ok((visitor, model, input))
+}
+
+/// A stored row, or 404.
+async fn stored(state: &web::Data<State>, model: &'static Model, id: &str) -> Result<Row, PageError> {
+    let (database, id) = (state.context.database.clone(), id.to_owned());
+    web::block(move || database.backoffice_row(model, &id)).await??.ok_or(PageError::NotFound)
+}
+
 async fn add_form(request: HttpRequest, state: web::Data<State>, slug: web::Path<String>) -> HttpResponse {
     let result = async {
         let visitor = staff(&request, &state, None).await?;
@@ -511,12 +534,7 @@ async fn add(
     body: web::Bytes,
 ) -> HttpResponse {
     let result = async {
-        let (csrf, input) = fields(&body)?;
-        let visitor = staff(&request, &state, Some(&csrf)).await?;
-        let model = model(&state, &slug)?;
-        if SUPERUSER_MODELS.contains(&model.slug) {
-            superuser(&visitor, &format!("change {}", model.plural.to_lowercase()))?;
-        }
+        let (visitor, model, input) = changing(&request, &state, &slug, &body).await?;
         let (database, catalog, change, typed) =
             (state.context.database.clone(), state.context.catalog.clone(), change(&visitor), input.clone());
         let outcome =
@@ -555,10 +573,7 @@ async fn edit_form(
         let visitor = staff(&request, &state, None).await?;
         let (slug, id) = path.into_inner();
         let model = model(&state, &slug)?;
-        let database = state.context.database.clone();
-        let lookup = id.clone();
-        let row =
-            web::block(move || database.backoffice_row(model, &lookup)).await??.ok_or(PageError::NotFound)?;
+        let row = stored(&state, model, &id).await?;
         let title = title(model, &row);
         let form = FormState {
             model,
@@ -581,13 +596,8 @@ async fn edit(
     body: web::Bytes,
 ) -> HttpResponse {
     let result = async {
-        let (csrf, input) = fields(&body)?;
-        let visitor = staff(&request, &state, Some(&csrf)).await?;
         let (slug, id) = path.into_inner();
-        let model = model(&state, &slug)?;
-        if SUPERUSER_MODELS.contains(&model.slug) {
-            superuser(&visitor, &format!("change {}", model.plural.to_lowercase()))?;
-        }
+        let (visitor, model, input) = changing(&request, &state, &slug, &body).await?;
         let (database, catalog, change, typed, target) =
             (state.context.database.clone(), state.context.catalog.clone(), change(&visitor), input.clone(), id.clone());
         let outcome =
@@ -600,9 +610,7 @@ async fn edit(
             Err(error) => {
                 let invalid = refusal(error)?;
                 // Fixed fields are not sent: show them as stored.
-                let database = state.context.database.clone();
-                let lookup = id.clone();
-                let row = web::block(move || database.backoffice_row(model, &lookup)).await??.ok_or(PageError::NotFound)?;
+                let row = stored(&state, model, &id).await?;
                 let mut values = row_values(&row);
                 for field in model.fields.iter().filter(|f| f.editable) {
                     match input.get(field.name) {
@@ -632,13 +640,8 @@ async fn delete(
     body: web::Bytes,
 ) -> HttpResponse {
     let result = async {
-        let (csrf, _) = fields(&body)?;
-        let visitor = staff(&request, &state, Some(&csrf)).await?;
         let (slug, id) = path.into_inner();
-        let model = model(&state, &slug)?;
-        if SUPERUSER_MODELS.contains(&model.slug) {
-            superuser(&visitor, &format!("change {}", model.plural.to_lowercase()))?;
-        }
+        let (visitor, model, _) = changing(&request, &state, &slug, &body).await?;
         let (database, change, target) = (state.context.database.clone(), change(&visitor), id.clone());
         match web::block(move || database.backoffice_delete(model, &target, change)).await? {
             Ok(()) => {
@@ -647,9 +650,7 @@ async fn delete(
             }
             Err(error) => {
                 let invalid = refusal(error)?;
-                let database = state.context.database.clone();
-                let lookup = id.clone();
-                let row = web::block(move || database.backoffice_row(model, &lookup)).await??.ok_or(PageError::NotFound)?;
+                let row = stored(&state, model, &id).await?;
                 let title = title(model, &row);
                 let form =
                     FormState { model, id: Some(id), values: row_values(&row), invalid: Some(invalid), saved: false, title: &title };
