@@ -1025,11 +1025,21 @@ fn one_of(body: &[u8], field: &str) -> String {
     all_of(body, field).into_iter().next().unwrap_or_default()
 }
 
+/// A permission group change's start: a well-formed form from a superuser, with its CSRF token.
+async fn group_change(
+    request: &HttpRequest,
+    state: &web::Data<State>,
+    body: &[u8],
+) -> Result<Visitor, PageError> {
+    crate::render::form::<BTreeMap<String, String>>(body)?;
+    let visitor = staff(request, state, Some(&one_of(body, "csrf_token"))).await?;
+    superuser(&visitor, "change permission groups")?;
+    Ok(visitor)
+}
+
 async fn put_group(request: HttpRequest, state: web::Data<State>, body: web::Bytes) -> HttpResponse {
     let result = async {
-        crate::render::form::<BTreeMap<String, String>>(&body)?;
-        let visitor = staff(&request, &state, Some(&one_of(&body, "csrf_token"))).await?;
-        superuser(&visitor, "change permission groups")?;
+        let visitor = group_change(&request, &state, &body).await?;
         let name = one_of(&body, "name");
         let name = match incidents_core::access::group_name(&name) {
             Ok(name) => name.to_owned(),
@@ -1063,9 +1073,7 @@ async fn put_group(request: HttpRequest, state: web::Data<State>, body: web::Byt
 
 async fn delete_group(request: HttpRequest, state: web::Data<State>, body: web::Bytes) -> HttpResponse {
     let result = async {
-        crate::render::form::<BTreeMap<String, String>>(&body)?;
-        let visitor = staff(&request, &state, Some(&one_of(&body, "csrf_token"))).await?;
-        superuser(&visitor, "change permission groups")?;
+        let visitor = group_change(&request, &state, &body).await?;
         let name = one_of(&body, "name").trim().to_owned();
         let (database, actor) = (state.context.database.clone(), visitor.principal.user.id);
         web::block(move || -> Result<(), PageError> {
@@ -1089,9 +1097,7 @@ async fn delete_group(request: HttpRequest, state: web::Data<State>, body: web::
 
 async fn group_member(request: HttpRequest, state: web::Data<State>, body: web::Bytes) -> HttpResponse {
     let result = async {
-        crate::render::form::<BTreeMap<String, String>>(&body)?;
-        let visitor = staff(&request, &state, Some(&one_of(&body, "csrf_token"))).await?;
-        superuser(&visitor, "change permission groups")?;
+        let visitor = group_change(&request, &state, &body).await?;
         let name = one_of(&body, "name").trim().to_owned();
         let member = one_of(&body, "member") != "false";
         let email = match incidents_core::Email::parse(one_of(&body, "email").trim()) {
@@ -1214,19 +1220,7 @@ async fn retry_job(
         let (database, actor) = (state.context.database.clone(), visitor.principal.user.id);
         web::block(move || -> Result<(), PageError> {
             let job = database.job(id)?.ok_or(PageError::NotFound)?;
-            if !database.retry_dead(id, incidents_core::clock::now())? {
-                return Err(PageError::BadRequest(format!(
-                    "Job {id} is {}, not dead: it runs again on its own.",
-                    job.state
-                )));
-            }
-            database.record_audit(
-                Some(actor),
-                EntryPoint::Web,
-                ("job.retry", "job", &id.to_string()),
-                &serde_json::json!({"name": job.name}),
-            )?;
-            Ok(())
+            crate::side_effects::retry_dead(&database, &job, actor, None)
         })
         .await??;
         Ok(see_other("/admin/jobs/?notice=retried"))

@@ -42,6 +42,29 @@ pub(crate) fn rows(jobs: &[JobRecord], tz: chrono_tz::Tz) -> Vec<FailedJob> {
         .collect()
 }
 
+/// Gives a dead job a new series of attempts, audited as `job.retry` (from an incident's page, or
+/// the back-office's jobs); one that is not dead is refused with its state.
+pub(crate) fn retry_dead(
+    database: &storage::Database,
+    job: &JobRecord,
+    actor: incidents_core::UserId,
+    incident: Option<i64>,
+) -> Result<(), PageError> {
+    if !database.retry_dead(job.id, incidents_core::clock::now())? {
+        return Err(PageError::BadRequest(format!(
+            "Job {} is {}, not dead: it runs again on its own.",
+            job.id, job.state
+        )));
+    }
+    database.record_audit(
+        Some(actor),
+        EntryPoint::Web,
+        ("job.retry", "job", &job.id.to_string()),
+        &serde_json::json!({"incident_id": incident, "name": job.name}),
+    )?;
+    Ok(())
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct RetryForm {
@@ -71,19 +94,7 @@ pub(crate) async fn retry(
             let Some(found) = failures.iter().find(|candidate| candidate.id == job) else {
                 return Err(PageError::NotFound);
             };
-            if !database.retry_dead(job, incidents_core::clock::now())? {
-                return Err(PageError::BadRequest(format!(
-                    "Job {job} is {}, not dead: it runs again on its own.",
-                    found.state
-                )));
-            }
-            database.record_audit(
-                Some(actor),
-                EntryPoint::Web,
-                ("job.retry", "job", &job.to_string()),
-                &serde_json::json!({"incident_id": incident, "name": found.name}),
-            )?;
-            Ok(())
+            retry_dead(&database, found, actor, Some(incident))
         })
         .await??;
         tracing::info!(job, incident, user = %visitor.principal.user.email, "dead job retried from the dashboard");
